@@ -1,0 +1,96 @@
+"""One place for argument checks, so every message reads the same way.
+
+Messages follow one pattern: ``<name> == <value>, must be <rule>``, optionally followed by a hint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+from ablens.errors import InputError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from types import ModuleType
+
+T = TypeVar("T")
+
+
+def _fail(name: str, value: object, rule: str, hint: str = "") -> InputError:
+    message = f"{name} == {value!r}, must be {rule}"
+    if hint:
+        message += f"; {hint}"
+    return InputError(message)
+
+
+def check_real(name: str, value: object) -> float:
+    """Return ``value`` as a finite float, or raise an `InputError` naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise _fail(name, value, "a real number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise _fail(name, value, "finite (not NaN or infinite)")
+    return result
+
+
+def check_open_unit_interval(name: str, value: object) -> float:
+    """Check that ``value`` lies strictly between 0 and 1 (alpha, power, confidence level)."""
+    result = check_real(name, value)
+    if not 0.0 < result < 1.0:
+        raise _fail(name, value, "in (0, 1)")
+    return result
+
+
+def check_positive(name: str, value: object) -> float:
+    """Check that ``value`` is a finite number greater than zero."""
+    result = check_real(name, value)
+    if result <= 0.0:
+        raise _fail(name, value, "> 0")
+    return result
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """Check that ``value`` is a finite number at least zero."""
+    result = check_real(name, value)
+    if result < 0.0:
+        raise _fail(name, value, ">= 0")
+    return result
+
+
+def check_count(name: str, value: object, *, minimum: int = 0) -> int:
+    """Check that ``value`` is a whole number (an int, or a float with no fraction) >= minimum."""
+    result = check_real(name, value)
+    if result != math.floor(result):
+        raise _fail(name, value, "a whole number (a count)")
+    if result < minimum:
+        raise _fail(name, value, f">= {minimum}")
+    return int(result)
+
+
+def check_choice(name: str, value: T, choices: Collection[T]) -> T:
+    """Check that ``value`` is one of ``choices`` (used for ``Literal`` string options)."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise _fail(name, value, f"one of {options}")
+    return value
+
+
+def check_name(name: str, value: object) -> str:
+    """Check that ``value`` is a non-empty string (labels, column names)."""
+    if not isinstance(value, str) or not value:
+        raise _fail(name, value, "a non-empty string")
+    return value
+
+
+def optional_import(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or explain which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(module.split(".", 1)[0], extra) from None

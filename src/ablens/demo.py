@@ -1,0 +1,149 @@
+"""The demo experiment: a realistic synthetic checkout test with known true effects.
+
+`generate` simulates users of an online shop randomized 50/50 between ``control`` and
+``new_checkout``. Each user has a latent activity level that drives sessions, conversion and
+spend, both before the experiment (``pre_revenue``, a covariate) and during it. The treatment
+raises the probability of converting by exactly `TRUE_EFFECTS` ``["converted"]`` (relative) and
+changes nothing else about a converting user, so orders and revenue per user rise by the same
+relative amount in expectation, while sessions do not move.
+
+`run` writes the users to a DuckDB file, computes every arm's moments in one SQL statement and
+analyzes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ablens._validation import check_count, optional_import
+from ablens.analysis import analyze
+from ablens.metrics import Mean, Metric, Proportion
+
+if TYPE_CHECKING:
+    from ablens.results import AnalysisResult
+
+__all__ = ["TRUE_EFFECTS", "DemoRun", "demo_metrics", "generate", "run"]
+
+#: True relative effect of ``new_checkout`` on each metric's expected value.
+TRUE_EFFECTS: dict[str, float] = {
+    "converted": 0.05,
+    "orders": 0.05,
+    "revenue": 0.05,
+    "sessions": 0.0,
+}
+ARMS = ("control", "new_checkout")
+BASE_CONVERSION = 0.08
+TABLE = "users"
+
+
+def generate(users: int = 200_000, seed: int = 2026) -> dict[str, np.ndarray[Any, Any]]:
+    """Simulate the experiment's per-user table as numpy columns.
+
+    Args:
+        users: Number of users (>= 100).
+        seed: Seed of the random generator; the same seed gives the same data.
+
+    Returns:
+        Column name to array: ``user_id``, ``variant``, ``platform``, ``sessions``, ``orders``,
+        ``revenue``, ``converted``, ``pre_revenue``, ``exposure_day``.
+
+    Examples:
+        >>> data = generate(1_000, seed=1)
+        >>> sorted(data)[:4], len(data["user_id"])
+        (['converted', 'exposure_day', 'orders', 'platform'], 1000)
+    """
+    n = check_count("users", users, minimum=100)
+    rng = np.random.default_rng(seed)
+    treated = rng.random(n) < 0.5
+    activity = rng.gamma(shape=2.0, scale=0.5, size=n)  # mean 1, long right tail
+    platform = rng.choice(np.array(["ios", "android", "web"]), size=n, p=[0.35, 0.40, 0.25])
+    sessions = 1 + rng.poisson(3.0 * activity)
+    # Pre-period spend: same latent activity, so it predicts in-experiment revenue (CUPED).
+    pre_buyer = rng.random(n) < np.minimum(0.9, BASE_CONVERSION * 1.5 * activity)
+    pre_revenue = np.where(pre_buyer, rng.lognormal(3.5, 0.6, n) * (0.5 + activity), 0.0)
+    p_convert = np.minimum(0.9, BASE_CONVERSION * activity)
+    p_convert = np.where(treated, p_convert * (1 + TRUE_EFFECTS["converted"]), p_convert)
+    converted = rng.random(n) < p_convert
+    orders = np.where(converted, 1 + rng.poisson(0.4, n), 0)
+    basket = rng.lognormal(3.5, 0.6, n) * (0.5 + activity)
+    revenue = np.round(orders * basket, 2)
+    return {
+        "user_id": np.arange(1, n + 1, dtype=np.int64),
+        "variant": np.where(treated, ARMS[1], ARMS[0]),
+        "platform": platform,
+        "sessions": sessions.astype(np.int64),
+        "orders": orders.astype(np.int64),
+        "revenue": revenue,
+        "converted": converted,
+        "pre_revenue": np.round(pre_revenue, 2),
+        "exposure_day": rng.integers(0, 14, n),
+    }
+
+
+def demo_metrics() -> list[Metric]:
+    """The demo's metrics: conversion (primary), revenue and orders, sessions as a guardrail."""
+    return [
+        Proportion("converted", name="conversion", role="primary"),
+        Mean("revenue", name="revenue per user", role="secondary"),
+        Mean("orders", name="orders per user", role="secondary"),
+        Mean("sessions", name="sessions per user", role="guardrail"),
+    ]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What `run` produced: where the data is, and the analysis."""
+
+    database: Path
+    users: int
+    result: AnalysisResult
+
+    def true_effects_text(self) -> str:
+        """Each metric's true lift beside the estimate and its interval."""
+        column_of = {m.name: m.required_columns()[0] for m in demo_metrics()}
+        lines = []
+        for c in self.result.comparisons:
+            truth = TRUE_EFFECTS[column_of[c.metric]]
+            lo, hi = c.result.relative_ci
+            covered = "inside" if lo <= truth <= hi else "OUTSIDE"
+            lines.append(
+                f"  {c.metric:<18} true lift {truth:+.1%}, "
+                f"estimated {c.result.relative_effect:+.2%} [{lo:+.2%}, {hi:+.2%}]: "
+                f"truth {covered} the interval"
+            )
+        return "\n".join(lines)
+
+
+def run(
+    database: str | Path = "ablens_demo.duckdb", users: int = 200_000, seed: int = 2026
+) -> DemoRun:
+    """Generate the demo experiment into a DuckDB file and analyze it.
+
+    Args:
+        database: Path of the DuckDB file to (re)create.
+        users: Number of simulated users.
+        seed: Random seed.
+
+    Returns:
+        The database path, user count and analysis result.
+    """
+    duckdb = optional_import("duckdb", "duckdb")
+    from ablens.data.duckdb import moments_by_arm  # noqa: PLC0415 - needs duckdb, lazily
+
+    path = Path(database)
+    path.unlink(missing_ok=True)
+    frame = generate(users, seed)  # read by DuckDB's replacement scan below
+    metrics = demo_metrics()
+    columns = sorted({c for m in metrics for c in m.required_columns()})
+    with duckdb.connect(str(path)) as connection:
+        connection.register("frame", frame)
+        connection.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM frame")  # noqa: S608 - constant
+        moments = moments_by_arm(
+            connection, TABLE, "variant", columns, pairs=[], comment="ablens demo experiment"
+        )
+    result = analyze(moments, metrics, control=ARMS[0])
+    return DemoRun(path, users, result)

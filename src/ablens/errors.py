@@ -1,0 +1,41 @@
+"""The small error tree every ablens failure belongs to.
+
+``AblensError`` is the root, so ``except ablens.AblensError`` catches everything ablens raises on
+purpose. ``InputError`` is also a ``ValueError`` and ``ConfigError`` also a ``ValueError``, so code
+written against the standard exceptions keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AblensError", "ConfigError", "DataError", "InputError", "MissingDependencyError"]
+
+
+class AblensError(Exception):
+    """Base class of every error ablens raises on purpose."""
+
+
+class InputError(AblensError, ValueError):
+    """An argument is invalid: wrong type, out of range, non-finite, inconsistent.
+
+    The message names the argument, the value received and what would be accepted.
+    """
+
+
+class DataError(AblensError):
+    """The data cannot be analyzed as asked (nulls, duplicate units, unknown variants, ...)."""
+
+
+class ConfigError(AblensError, ValueError):
+    """An analysis plan or configuration is invalid."""
+
+
+class MissingDependencyError(AblensError, ImportError):
+    """An optional dependency is needed for this feature and is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this feature needs the optional package {package!r}; "
+            f"install it with: pip install 'ablens[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,138 @@
+"""Formatting shared by every face: numbers, intervals, and tables as text, markdown and HTML.
+
+Results turn themselves into rows of strings once (``_display_rows``); these helpers lay the
+rows out. Nothing here computes statistics.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "format_interval",
+    "format_number",
+    "format_percent",
+    "format_points",
+    "format_pvalue",
+    "table_html",
+    "table_markdown",
+    "table_text",
+]
+
+
+def format_number(value: float | None, digits: int = 4, *, signed: bool = False) -> str:
+    """A number with ``digits`` significant digits; ``inf`` as ``∞``; None and NaN as ``—``.
+
+    Examples:
+        >>> format_number(0.0123456), format_number(1234567.0), format_number(-math.inf)
+        ('0.01235', '1.235e+06', '-∞')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
+
+
+def format_percent(value: float | None, digits: int = 3, *, signed: bool = True) -> str:
+    """A fraction as a percentage with ``digits`` significant digits (0.0312 -> '+3.12%').
+
+    Examples:
+        >>> format_percent(0.0312), format_percent(-0.5, signed=False)
+        ('+3.12%', '-50%')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return format_number(100 * value, digits, signed=signed) + "%"
+
+
+def format_points(value: float | None, digits: int = 3) -> str:
+    """A difference of proportions in percentage points (0.0123 -> '+1.23pp').
+
+    Examples:
+        >>> format_points(0.0123), format_points(-0.004)
+        ('+1.23pp', '-0.4pp')
+    """
+    text = format_percent(value, digits)
+    return text[:-1] + "pp" if text.endswith("%") else text
+
+
+def format_interval(lower: float | None, upper: float | None, *, percent: bool = False) -> str:
+    """An interval ``[lower, upper]`` in the same style as its estimate.
+
+    Examples:
+        >>> format_interval(-0.01, 0.05, percent=True)
+        '[-1%, +5%]'
+    """
+    if percent:
+        return f"[{format_percent(lower)}, {format_percent(upper)}]"
+    return f"[{format_number(lower, signed=True)}, {format_number(upper, signed=True)}]"
+
+
+def format_pvalue(value: float | None) -> str:
+    """A p-value: 4 significant digits, and ``<1e-10`` below that.
+
+    Examples:
+        >>> format_pvalue(0.0123456), format_pvalue(1e-14)
+        ('0.01235', '<1e-10')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if value < 1e-10:
+        return "<1e-10"
+    return format_number(value)
+
+
+def table_text(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table with aligned columns (left for the first, right for the rest)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def table_markdown(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured markdown table."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = "| " + " | ".join(["---"] + ["---:"] * (len(headers) - 1)) + " |"
+    return "\n".join([line(headers), align, *(line(r) for r in rows)])
+
+
+def table_html(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    row_classes: Sequence[str] | None = None,
+    caption: str = "",
+) -> str:
+    """An HTML table; every cell escaped. ``row_classes`` tag rows (e.g. 'better', 'worse')."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{html.escape(row_classes[i])}"' if row_classes and row_classes[i] else ""
+        cells = "".join(f"<td>{html.escape(c)}</td>" for c in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (
+        f'<table class="ablens">{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )

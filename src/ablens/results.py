@@ -1,0 +1,300 @@
+"""Frozen result objects of an analysis, and the one place they are turned into tables.
+
+Every face (notebook, CLI, HTML report, web page) renders these objects: ``str(result)`` for a
+terminal, `AnalysisResult.to_markdown`, `AnalysisResult.to_html` (and ``_repr_html_`` for
+Jupyter), `AnalysisResult.to_dict` for JSON, and `AnalysisResult.to_pandas` /
+`AnalysisResult.to_polars` for dataframes (those libraries are imported only when asked).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ablens import render
+from ablens._validation import optional_import
+
+if TYPE_CHECKING:
+    from ablens.stats.multiplicity import CorrectionMethod
+    from ablens.stats.result import TestResult
+    from ablens.stats.srm import SRMResult
+
+__all__ = ["SCHEMA_VERSION", "AnalysisResult", "Comparison", "Family", "Outcome"]
+
+SCHEMA_VERSION = 1
+Outcome = Literal["better", "worse", "inconclusive"]
+Family = Literal["metric", "experiment", "primary"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One metric, one treatment arm against the control.
+
+    Attributes:
+        metric: Metric name.
+        kind: Metric family ("mean", "proportion", ...).
+        role: "primary", "secondary" or "guardrail".
+        direction: "increase" or "decrease": which way is good.
+        control: Control arm label.
+        treatment: Treatment arm label.
+        control_count: Units in control.
+        treatment_count: Units in treatment.
+        result: The statistics at the requested confidence level, unadjusted.
+        alpha: Significance level the decision uses.
+        correction: Multiple-testing method applied, or None.
+        family_size: Number of comparisons in this comparison's correction family (1 if none).
+        adjusted_p_value: p-value adjusted over the family, or None without correction.
+        adjusted_effect_ci: Simultaneous / FCR interval of the effect, where the method defines one.
+        adjusted_relative_ci: The same for the lift.
+    """
+
+    metric: str
+    kind: str
+    role: str
+    direction: str
+    control: str
+    treatment: str
+    control_count: int
+    treatment_count: int
+    result: TestResult
+    alpha: float
+    correction: CorrectionMethod | None = None
+    family_size: int = 1
+    adjusted_p_value: float | None = None
+    adjusted_effect_ci: tuple[float, float] | None = None
+    adjusted_relative_ci: tuple[float, float] | None = None
+
+    @property
+    def p_value(self) -> float:
+        """The p-value decisions use: adjusted when a correction applies, raw otherwise."""
+        return self.result.p_value if self.adjusted_p_value is None else self.adjusted_p_value
+
+    @property
+    def significant(self) -> bool:
+        """Whether the null hypothesis is rejected at ``alpha`` (after any correction)."""
+        return self.p_value < self.alpha
+
+    @property
+    def outcome(self) -> Outcome:
+        """The decision in product terms.
+
+        "better" or "worse" (judged by the metric's good direction) when significant, else
+        "inconclusive".
+        """
+        if not self.significant:
+            return "inconclusive"
+        r = self.result
+        if r.alternative == "two-sided":
+            estimate = r.effect if r.margin_type == "absolute" else r.relative_effect
+            up = estimate > r.margin
+        else:
+            # A one-sided test only ever rejects towards its alternative.
+            up = r.alternative == "greater"
+        good = up if self.direction == "increase" else not up
+        return "better" if good else "worse"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat, JSON-ready dictionary (infinite bounds as None)."""
+        r = self.result
+
+        def clean(value: float | None) -> float | None:
+            return None if value is None or math.isinf(value) or math.isnan(value) else value
+
+        def pair(ci: tuple[float, float] | None) -> tuple[float | None, float | None]:
+            return (None, None) if ci is None else (clean(ci[0]), clean(ci[1]))
+
+        adj_lo, adj_hi = pair(self.adjusted_effect_ci)
+        adj_rel_lo, adj_rel_hi = pair(self.adjusted_relative_ci)
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "role": self.role,
+            "direction": self.direction,
+            "control": self.control,
+            "treatment": self.treatment,
+            "control_count": self.control_count,
+            "treatment_count": self.treatment_count,
+            "control_value": r.control_estimate,
+            "treatment_value": r.treatment_estimate,
+            "effect": r.effect,
+            "effect_ci_lower": clean(r.effect_ci_lower),
+            "effect_ci_upper": clean(r.effect_ci_upper),
+            "relative_effect": clean(r.relative_effect),
+            "relative_ci_lower": clean(r.relative_ci_lower),
+            "relative_ci_upper": clean(r.relative_ci_upper),
+            "relative_method": r.relative_method,
+            "standard_error": r.standard_error,
+            "test": r.test,
+            "statistic": clean(r.statistic),
+            "df": r.df,
+            "p_value": r.p_value,
+            "alternative": r.alternative,
+            "confidence_level": r.confidence_level,
+            "margin": r.margin,
+            "margin_type": r.margin_type,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "family_size": self.family_size,
+            "adjusted_p_value": self.adjusted_p_value,
+            "adjusted_effect_ci_lower": adj_lo,
+            "adjusted_effect_ci_upper": adj_hi,
+            "adjusted_relative_ci_lower": adj_rel_lo,
+            "adjusted_relative_ci_upper": adj_rel_hi,
+            "significant": self.significant,
+            "outcome": self.outcome,
+        }
+
+    def _display_row(self) -> list[str]:
+        r = self.result
+        percent = self.kind == "proportion"
+
+        def value(v: float, n: int) -> str:
+            shown = (
+                render.format_percent(v, 4, signed=False) if percent else render.format_number(v)
+            )
+            return f"{shown} (n={n:,})"
+
+        effect_ci = self.adjusted_effect_ci or r.effect_ci
+        relative_ci = self.adjusted_relative_ci or r.relative_ci
+        if percent:
+            effect = render.format_points(r.effect)
+            lo, hi = (render.format_points(b) for b in effect_ci)
+            effect_interval = f"[{lo}, {hi}]"
+        else:
+            effect = render.format_number(r.effect, signed=True)
+            effect_interval = render.format_interval(*effect_ci)
+        p_text = render.format_pvalue(self.p_value)
+        marks = {"better": "  better", "worse": "  WORSE", "inconclusive": ""}
+        return [
+            self.metric,
+            self.treatment,
+            value(r.control_estimate, self.control_count),
+            value(r.treatment_estimate, self.treatment_count),
+            f"{effect} {effect_interval}",
+            (
+                f"{render.format_percent(r.relative_effect)} "
+                f"{render.format_interval(*relative_ci, percent=True)}"
+            ),
+            p_text + marks[self.outcome],
+        ]
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Every comparison of an experiment, with its sample-ratio check.
+
+    Attributes:
+        control: Control arm label.
+        arms: All arm labels, control first.
+        counts: Units per arm, in the order of ``arms``.
+        comparisons: One entry per (metric, treatment arm).
+        srm: Sample-ratio mismatch check of the arm counts.
+        alpha: Significance level.
+        correction: Multiple-testing method, or None.
+        family: Which comparisons form a correction family.
+    """
+
+    control: str
+    arms: tuple[str, ...]
+    counts: tuple[int, ...]
+    comparisons: tuple[Comparison, ...]
+    srm: SRMResult
+    alpha: float
+    correction: CorrectionMethod | None = None
+    family: Family = "metric"
+
+    def comparison(self, metric: str, treatment: str | None = None) -> Comparison:
+        """The comparison of ``metric`` for ``treatment`` (the only treatment if omitted)."""
+        matches = [
+            c
+            for c in self.comparisons
+            if c.metric == metric and (treatment is None or c.treatment == treatment)
+        ]
+        if len(matches) != 1:
+            from ablens.errors import InputError  # noqa: PLC0415 - error path only
+
+            known = sorted({(c.metric, c.treatment) for c in self.comparisons})
+            raise InputError(
+                f"metric == {metric!r}, treatment == {treatment!r} matches {len(matches)} "
+                f"comparisons, must match exactly one of {known}"
+            )
+        return matches[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document with a ``schema_version``."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "control": self.control,
+            "arms": list(self.arms),
+            "counts": dict(zip(self.arms, self.counts, strict=True)),
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "family": self.family,
+            "srm": self.srm.to_dict(),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dictionary per comparison (the rows of `to_pandas`)."""
+        return [c.to_dict() for c in self.comparisons]
+
+    def to_pandas(self) -> Any:  # noqa: ANN401 - pandas is optional; no hard type dependency
+        """A pandas DataFrame, one row per comparison (needs ``ablens[pandas]``)."""
+        pandas = optional_import("pandas", "pandas")
+        return pandas.DataFrame.from_records(self.to_records())
+
+    def to_polars(self) -> Any:  # noqa: ANN401 - polars is optional; no hard type dependency
+        """A polars DataFrame, one row per comparison (needs ``ablens[polars]``)."""
+        polars = optional_import("polars", "polars")
+        return polars.DataFrame(self.to_records(), infer_schema_length=None)
+
+    def _headers(self) -> list[str]:
+        level = f"{round(100 * (1 - self.alpha), 4):g}%"
+        p_header = f"p ({self.correction})" if self.correction else "p-value"
+        control = "control" if self.control == "control" else f"{self.control} (control)"
+        return [
+            "metric",
+            "arm",
+            control,
+            "arm value",
+            f"effect [{level} CI]",
+            f"lift [{level} CI]",
+            p_header,
+        ]
+
+    def _summary_lines(self) -> list[str]:
+        split = ", ".join(f"{a} {n:,}" for a, n in zip(self.arms, self.counts, strict=True))
+        lines = [f"Units: {split}.", str(self.srm) + "."]
+        if self.correction:
+            lines.append(
+                f"p-values adjusted by {self.correction} over each {self.family} family; "
+                "intervals adjusted where the method defines them."
+            )
+        return lines
+
+    def __str__(self) -> str:
+        rows = [c._display_row() for c in self.comparisons]
+        return "\n".join([render.table_text(self._headers(), rows), "", *self._summary_lines()])
+
+    def to_markdown(self) -> str:
+        """A markdown table and summary lines."""
+        rows = [c._display_row() for c in self.comparisons]
+        summary = "\n".join(f"- {line}" for line in self._summary_lines())
+        return render.table_markdown(self._headers(), rows) + "\n\n" + summary + "\n"
+
+    def to_html(self) -> str:
+        """An HTML fragment: the table (rows classed better/worse/inconclusive) and a summary."""
+        import html  # noqa: PLC0415 - stdlib, only needed here
+
+        rows = [c._display_row() for c in self.comparisons]
+        classes = [c.outcome for c in self.comparisons]
+        summary = "".join(f"<li>{html.escape(line)}</li>" for line in self._summary_lines())
+        return (
+            '<div class="ablens-result">'
+            + render.table_html(self._headers(), rows, row_classes=classes)
+            + f"<ul>{summary}</ul></div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()

@@ -1,0 +1,83 @@
+"""Shared machinery: reference distributions, p-values and intervals for each alternative."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from scipy import special
+
+from ablens._validation import check_choice, check_open_unit_interval, check_real
+
+Alternative = Literal["two-sided", "greater", "less"]
+ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "greater", "less")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The null distribution of a standardized statistic: standard normal, or Student t."""
+
+    df: float | None = None  # None for the standard normal
+
+    def sf(self, x: float) -> float:
+        """Upper tail probability P(T > x)."""
+        if self.df is None:
+            return float(special.ndtr(-x))
+        return float(special.stdtr(self.df, -x))
+
+    def cdf(self, x: float) -> float:
+        """Lower tail probability P(T <= x)."""
+        if self.df is None:
+            return float(special.ndtr(x))
+        return float(special.stdtr(self.df, x))
+
+    def ppf(self, probability: float) -> float:
+        """Quantile function."""
+        if self.df is None:
+            return float(special.ndtri(probability))
+        return float(special.stdtrit(self.df, probability))
+
+
+NORMAL = Reference()
+
+
+def check_alternative(alternative: str) -> Alternative:
+    """Validate an ``alternative`` argument."""
+    return cast("Alternative", check_choice("alternative", alternative, ALTERNATIVES))
+
+
+def check_confidence_level(confidence_level: object) -> float:
+    """Validate a ``confidence_level`` argument."""
+    return check_open_unit_interval("confidence_level", confidence_level)
+
+
+def critical_value(
+    reference: Reference, confidence_level: float, alternative: Alternative
+) -> float:
+    """The quantile ``q`` such that ``estimate +/- q * se`` has the requested coverage."""
+    tail = 1.0 - confidence_level
+    if alternative == "two-sided":
+        tail /= 2.0
+    return reference.ppf(1.0 - tail)
+
+
+def p_value(statistic: float, reference: Reference, alternative: Alternative) -> float:
+    """The p-value of a standardized statistic under the given alternative."""
+    if alternative == "greater":
+        return reference.sf(statistic)
+    if alternative == "less":
+        return reference.cdf(statistic)
+    return min(1.0, 2.0 * reference.sf(abs(statistic)))
+
+
+def interval(estimate: float, half_width: float, alternative: Alternative) -> tuple[float, float]:
+    """``estimate +/- half_width``, open on the side the alternative does not test."""
+    lower = estimate - half_width if alternative != "less" else -math.inf
+    upper = estimate + half_width if alternative != "greater" else math.inf
+    return lower, upper
+
+
+def check_margin(margin: object) -> float:
+    """Validate a non-inferiority / superiority ``margin``."""
+    return check_real("margin", margin)

@@ -1,0 +1,182 @@
+"""The result of one two-arm comparison, as the statistics layer computes it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from ablens.errors import InputError
+from ablens.stats._inference import (
+    Alternative,
+    Reference,
+    check_alternative,
+    check_confidence_level,
+    check_margin,
+    critical_value,
+    interval,
+    p_value,
+)
+from ablens.stats.relative import (
+    RelativeMethod,
+    log_ratio_standard_error,
+    relative_interval,
+)
+
+__all__ = ["MarginType", "TestResult"]
+
+MarginType = Literal["absolute", "relative"]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A two-arm comparison: effects, intervals and the test of the null hypothesis.
+
+    The null hypothesis is ``effect == margin`` (two-sided), ``effect <= margin`` (``"greater"``)
+    or ``effect >= margin`` (``"less"``), where ``effect`` is the absolute difference
+    ``treatment - control`` when ``margin_type == "absolute"`` and the lift
+    ``treatment / control - 1`` when ``"relative"``. A margin of 0 is the usual test of no effect;
+    a negative margin with ``"greater"`` is a non-inferiority test.
+
+    Attributes:
+        test: Name of the test ("welch", "student", "z", "chi2", "chi2-yates", "fisher", ...).
+        alternative: "two-sided", "greater" or "less".
+        confidence_level: Coverage of the intervals.
+        margin: The null value of the effect tested.
+        margin_type: Whether ``margin`` is on the absolute or the relative effect.
+        control_estimate: Control mean or proportion.
+        treatment_estimate: Treatment mean or proportion.
+        effect: Absolute effect ``treatment - control``.
+        effect_ci_lower: Lower bound of the absolute effect (``-inf`` when one-sided "less").
+        effect_ci_upper: Upper bound of the absolute effect (``inf`` when one-sided "greater").
+        standard_error: Standard error of the absolute effect used for its interval.
+        relative_effect: Lift ``treatment / control - 1``.
+        relative_ci_lower: Lower bound of the lift.
+        relative_ci_upper: Upper bound of the lift.
+        relative_method: "delta-log" or "fieller".
+        statistic: The test statistic (t, z or chi-square; NaN for exact tests).
+        df: Degrees of freedom of the statistic's reference (None for normal or exact).
+        p_value: p-value of the test.
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    test: str
+    alternative: Alternative
+    confidence_level: float
+    margin: float
+    margin_type: MarginType
+    control_estimate: float
+    treatment_estimate: float
+    effect: float
+    effect_ci_lower: float
+    effect_ci_upper: float
+    standard_error: float
+    relative_effect: float
+    relative_ci_lower: float
+    relative_ci_upper: float
+    relative_method: RelativeMethod
+    statistic: float
+    df: float | None
+    p_value: float
+
+    @property
+    def effect_ci(self) -> tuple[float, float]:
+        """The interval of the absolute effect."""
+        return self.effect_ci_lower, self.effect_ci_upper
+
+    @property
+    def relative_ci(self) -> tuple[float, float]:
+        """The interval of the relative effect."""
+        return self.relative_ci_lower, self.relative_ci_upper
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat dictionary of every field."""
+        return asdict(self)
+
+
+def difference_test(
+    *,
+    test: str,
+    control: float,
+    treatment: float,
+    var_control: float,
+    var_treatment: float,
+    reference: Reference,
+    alternative: str,
+    confidence_level: float,
+    margin: float,
+    margin_type: MarginType,
+    relative_method: RelativeMethod,
+    test_standard_error: float | None = None,
+) -> TestResult:
+    """Build a `TestResult` for ``treatment - control`` from the estimators' variances.
+
+    Args:
+        test: Name recorded in the result.
+        control: Control estimate.
+        treatment: Treatment estimate.
+        var_control: Variance of the control estimator (``s^2 / n``).
+        var_treatment: Variance of the treatment estimator.
+        reference: Null distribution of the standardized statistic.
+        alternative: "two-sided", "greater" or "less".
+        confidence_level: Coverage of the intervals.
+        margin: Null value of the effect.
+        margin_type: "absolute" or "relative".
+        relative_method: Interval method for the lift.
+        test_standard_error: Standard error under the null, when it differs from the
+            interval's (pooled tests); defaults to the interval's.
+    """
+    alternative = check_alternative(alternative)
+    confidence_level = check_confidence_level(confidence_level)
+    margin = check_margin(margin)
+    effect = treatment - control
+    standard_error = math.sqrt(var_control + var_treatment)
+    q = critical_value(reference, confidence_level, alternative)
+    # A zero lift is a zero difference: only a non-zero relative margin needs the log-ratio test.
+    relative_test = margin_type == "relative" and margin != 0
+    lower, upper = interval(effect, q * standard_error, alternative)
+    try:
+        rel_lower, rel_upper = relative_interval(
+            treatment,
+            control,
+            var_treatment,
+            var_control,
+            q=q,
+            alternative=alternative,
+            method=relative_method,
+        )
+    except InputError:
+        if relative_test:
+            raise
+        # A lift is undefined at a zero (or, for delta-log, non-positive) estimate; the
+        # absolute comparison still stands, so report the lift's interval as NaN.
+        rel_lower = rel_upper = math.nan
+    if relative_test:
+        if margin <= -1:
+            raise InputError(f"margin == {margin!r}, must be > -1 for a relative margin")
+        se_log = log_ratio_standard_error(treatment, control, var_treatment, var_control)
+        statistic = (math.log(treatment / control) - math.log1p(margin)) / se_log
+    else:
+        se = standard_error if test_standard_error is None else test_standard_error
+        statistic = (effect - margin) / se
+    return TestResult(
+        test=test,
+        alternative=alternative,
+        confidence_level=confidence_level,
+        margin=margin,
+        margin_type=margin_type,
+        control_estimate=control,
+        treatment_estimate=treatment,
+        effect=effect,
+        effect_ci_lower=lower,
+        effect_ci_upper=upper,
+        standard_error=standard_error,
+        relative_effect=treatment / control - 1.0 if control != 0 else math.nan,
+        relative_ci_lower=rel_lower,
+        relative_ci_upper=rel_upper,
+        relative_method=relative_method,
+        statistic=statistic,
+        df=reference.df,
+        p_value=p_value(statistic, reference, alternative),
+    )
