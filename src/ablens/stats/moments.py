@@ -13,6 +13,11 @@ one group of units (an arm, or an arm within a segment or a day):
 Two `Moments` of disjoint groups combine exactly with the pairwise update of Chan, Golub and LeVeque
 (1979), so partitions (days, shards, batches) merge without revisiting rows and without the
 catastrophic cancellation of ``sum(x**2) - n * mean**2``.
+
+Each mean is kept as an unevaluated sum of two floats, ``mean + mean_low`` (the low part holds
+what rounding the mean to a float cut off, by error-free transformations). A merge needs the
+difference of two groups' means; near ``1e9`` with a spread of ``1e-3`` a plain float mean has
+already lost the digits that difference is made of, while the two-float mean keeps them.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ __all__ = ["Moments"]
 FloatArray = NDArray[np.float64]
 
 
+def _two_sum(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Knuth's error-free sum: ``high + low == a + b`` exactly, ``high`` the rounded sum."""
+    high = a + b
+    b_virtual = high - a
+    low = (a - (high - b_virtual)) + (b - b_virtual)
+    return high, low
+
+
 def _frozen(array: ArrayLike) -> FloatArray:
     result = np.array(array, dtype=np.float64)
     result.flags.writeable = False
@@ -54,6 +67,8 @@ class Moments:
         columns: Names of the columns, in the order of ``mean`` and ``comoment``.
         mean: Mean of each column, shape ``(k,)``.
         comoment: Centred cross-products, shape ``(k, k)``; NaN where not computed.
+        mean_low: Low-order part of each mean (``mean + mean_low`` is the mean to about twice
+            float precision); zeros when not known.
 
     Examples:
         >>> a = Moments.from_columns({"x": [1.0, 2.0, 3.0]})
@@ -67,6 +82,7 @@ class Moments:
     columns: tuple[str, ...]
     mean: FloatArray = field(repr=False)
     comoment: FloatArray = field(repr=False)
+    mean_low: FloatArray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         count = check_count("count", self.count)
@@ -91,7 +107,13 @@ class Moments:
             raise InputError("the diagonal of comoment (sums of squares) must be >= 0 and not NaN")
         if not np.allclose(comoment, comoment.T, equal_nan=True, rtol=1e-12, atol=0.0):
             raise InputError("comoment must be symmetric")
+        mean_low = np.zeros(k) if self.mean_low is None else _frozen(self.mean_low)
+        if mean_low.shape != (k,):
+            raise InputError(f"mean_low has shape {mean_low.shape}, must be ({k},)")
+        if self.mean_low is None:
+            mean_low.flags.writeable = False
         object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "mean_low", mean_low)
         object.__setattr__(self, "comoment", comoment)
 
     # ------------------------------------------------------------------ constructors
@@ -151,7 +173,8 @@ class Moments:
         comoment = centred.T @ centred - n * np.outer(residual, residual)
         comoment = (comoment + comoment.T) / 2.0
         np.fill_diagonal(comoment, np.maximum(np.diag(comoment), 0.0))
-        return cls(n, names, first_mean + residual, comoment)
+        high, low = _two_sum(first_mean, residual)
+        return cls(n, names, high, comoment, low)
 
     @classmethod
     def from_summary(
@@ -240,9 +263,15 @@ class Moments:
         n = check_count("count", count)
         names = tuple(columns)
         k = len(names)
-        shift_arr = np.asarray(shift, dtype=np.float64).reshape(k)
-        sums_arr = np.asarray(sums, dtype=np.float64).reshape(k)
-        cross = np.asarray(cross_sums, dtype=np.float64).reshape(k, k)
+        try:
+            shift_arr = np.asarray(shift, dtype=np.float64).reshape(k)
+            sums_arr = np.asarray(sums, dtype=np.float64).reshape(k)
+            cross = np.asarray(cross_sums, dtype=np.float64).reshape(k, k)
+        except ValueError as error:
+            raise InputError(
+                f"shift, sums and cross_sums must have shapes ({k},), ({k},) and ({k}, {k}) "
+                f"for {k} columns: {error}"
+            ) from None
         if n == 0:
             return cls.empty(names)
         comoment = cross - np.outer(sums_arr, sums_arr) / n
@@ -251,14 +280,16 @@ class Moments:
         diagonal = np.diag(comoment).copy()
         diagonal[(diagonal < 0) & (diagonal > -1e-9 * np.abs(np.diag(cross)) - 1e-300)] = 0.0
         np.fill_diagonal(comoment, diagonal)
-        return cls(n, names, shift_arr + sums_arr / n, comoment)
+        high, low = _two_sum(shift_arr, sums_arr / n)
+        return cls(n, names, high, comoment, low)
 
     # ------------------------------------------------------------------ combination
     def merge(self, other: Moments) -> Moments:
         """Moments of the union of two disjoint groups (Chan, Golub and LeVeque, 1979).
 
         ``n = na + nb``, ``d = mean_b - mean_a``, ``mean = mean_a + d nb / n`` and
-        ``C = Ca + Cb + d d^T na nb / n``. Exact up to rounding, whatever the offsets.
+        ``C = Ca + Cb + d d^T na nb / n``. The difference ``d`` is taken on the two-float means, so
+        it keeps its digits even when the means are large and ``d`` is tiny.
 
         Raises:
             InputError: If the two hold different columns.
@@ -273,12 +304,14 @@ class Moments:
         if self.count == 0:
             return other
         n = self.count + other.count
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (other.count / n)
+        assert self.mean_low is not None and other.mean_low is not None  # set in __post_init__
+        # High parts of nearby means subtract exactly (Sterbenz); low parts add what they cut off.
+        delta = (other.mean - self.mean) + (other.mean_low - self.mean_low)
+        high, low = _two_sum(self.mean, delta * (other.count / n))
         comoment = (
             self.comoment + other.comoment + np.outer(delta, delta) * (self.count * other.count / n)
         )
-        return Moments(n, self.columns, mean, comoment)
+        return Moments(n, self.columns, high, comoment, low + self.mean_low)
 
     def __add__(self, other: object) -> Moments:
         if not isinstance(other, Moments):
@@ -301,8 +334,13 @@ class Moments:
     def select(self, columns: Sequence[str]) -> Moments:
         """The moments of a subset of columns, in the given order."""
         index = [self._index(c) for c in columns]
+        assert self.mean_low is not None  # set in __post_init__
         return Moments(
-            self.count, tuple(columns), self.mean[index], self.comoment[np.ix_(index, index)]
+            self.count,
+            tuple(columns),
+            self.mean[index],
+            self.comoment[np.ix_(index, index)],
+            self.mean_low[index],
         )
 
     # ------------------------------------------------------------------ accessors
@@ -355,6 +393,7 @@ class Moments:
             "count": self.count,
             "columns": list(self.columns),
             "mean": self.mean.tolist(),
+            "mean_low": [] if self.mean_low is None else self.mean_low.tolist(),
             "comoment": [[None if math.isnan(v) else v for v in row] for row in self.comoment],
         }
 
@@ -367,6 +406,7 @@ class Moments:
             tuple(data["columns"]),
             np.asarray(data["mean"], dtype=np.float64),
             np.asarray(comoment, dtype=np.float64),
+            np.asarray(data["mean_low"], dtype=np.float64) if data.get("mean_low") else None,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -376,6 +416,7 @@ class Moments:
             self.count == other.count
             and self.columns == other.columns
             and bool(np.array_equal(self.mean, other.mean))
+            and bool(np.array_equal(self.mean_low, other.mean_low))
             and bool(np.array_equal(self.comoment, other.comoment, equal_nan=True))
         )
 

@@ -45,6 +45,11 @@ def log_ratio_standard_error(
     return math.sqrt(max(variance, 0.0))
 
 
+def _expm1(x: float) -> float:
+    """``exp(x) - 1``, infinite instead of overflowing (tiny samples give huge log bounds)."""
+    return math.expm1(x) if x < 709.0 else math.inf
+
+
 def log_ratio_interval(
     treatment: float,
     control: float,
@@ -76,8 +81,8 @@ def log_ratio_interval(
     """
     se = log_ratio_standard_error(treatment, control, var_treatment, var_control, cov)
     log_ratio = math.log(treatment / control)
-    lower = math.expm1(log_ratio - q * se) if alternative != "less" else -1.0
-    upper = math.expm1(log_ratio + q * se) if alternative != "greater" else math.inf
+    lower = _expm1(log_ratio - q * se) if alternative != "less" else -1.0
+    upper = _expm1(log_ratio + q * se) if alternative != "greater" else math.inf
     return lower, upper
 
 

@@ -107,7 +107,12 @@ def srm_test(
     if weights is None:
         raw = [1.0] * len(arms)
     elif isinstance(weights, Mapping):
-        if isinstance(counts, Mapping) and set(weights) != set(counts):
+        if not isinstance(counts, Mapping):
+            raise InputError(
+                "weights is a mapping of arm labels but counts is a sequence; pass counts as "
+                "a mapping label -> count too, or weights as a sequence"
+            )
+        if set(weights) != set(counts):
             raise InputError(
                 f"weights has arms {sorted(weights)}, must match counts' arms {sorted(counts)}"
             )
