@@ -82,7 +82,7 @@ class Moments:
     columns: tuple[str, ...]
     mean: FloatArray = field(repr=False)
     comoment: FloatArray = field(repr=False)
-    mean_low: FloatArray | None = field(default=None, repr=False)
+    mean_low: FloatArray = field(default_factory=lambda: _frozen([]), repr=False)
 
     def __post_init__(self) -> None:
         count = check_count("count", self.count)
@@ -107,11 +107,10 @@ class Moments:
             raise InputError("the diagonal of comoment (sums of squares) must be >= 0 and not NaN")
         if not np.allclose(comoment, comoment.T, equal_nan=True, rtol=1e-12, atol=0.0):
             raise InputError("comoment must be symmetric")
-        mean_low = np.zeros(k) if self.mean_low is None else _frozen(self.mean_low)
+        # An empty mean_low (the default) means "no low-order part known": zeros.
+        mean_low = _frozen(self.mean_low) if np.size(self.mean_low) else _frozen(np.zeros(k))
         if mean_low.shape != (k,):
             raise InputError(f"mean_low has shape {mean_low.shape}, must be ({k},)")
-        if self.mean_low is None:
-            mean_low.flags.writeable = False
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "mean_low", mean_low)
         object.__setattr__(self, "comoment", comoment)
@@ -304,7 +303,6 @@ class Moments:
         if self.count == 0:
             return other
         n = self.count + other.count
-        assert self.mean_low is not None and other.mean_low is not None  # set in __post_init__
         # High parts of nearby means subtract exactly (Sterbenz); low parts add what they cut off.
         delta = (other.mean - self.mean) + (other.mean_low - self.mean_low)
         high, low = _two_sum(self.mean, delta * (other.count / n))
@@ -334,7 +332,6 @@ class Moments:
     def select(self, columns: Sequence[str]) -> Moments:
         """The moments of a subset of columns, in the given order."""
         index = [self._index(c) for c in columns]
-        assert self.mean_low is not None  # set in __post_init__
         return Moments(
             self.count,
             tuple(columns),
@@ -393,7 +390,7 @@ class Moments:
             "count": self.count,
             "columns": list(self.columns),
             "mean": self.mean.tolist(),
-            "mean_low": [] if self.mean_low is None else self.mean_low.tolist(),
+            "mean_low": self.mean_low.tolist(),
             "comoment": [[None if math.isnan(v) else v for v in row] for row in self.comoment],
         }
 
@@ -406,7 +403,7 @@ class Moments:
             tuple(data["columns"]),
             np.asarray(data["mean"], dtype=np.float64),
             np.asarray(comoment, dtype=np.float64),
-            np.asarray(data["mean_low"], dtype=np.float64) if data.get("mean_low") else None,
+            np.asarray(data.get("mean_low", []), dtype=np.float64),
         )
 
     def __eq__(self, other: object) -> bool:
