@@ -111,7 +111,8 @@ def table_markdown(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     """A GitHub-flavoured markdown table."""
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        # Markdown passes raw HTML through: escape it, and the cell separator.
+        return "| " + " | ".join(html.escape(c).replace("|", "\\|") for c in cells) + " |"
 
     align = "| " + " | ".join(["---"] + ["---:"] * (len(headers) - 1)) + " |"
     return "\n".join([line(headers), align, *(line(r) for r in rows)])

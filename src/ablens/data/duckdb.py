@@ -55,6 +55,13 @@ def moments_sql(
     if not columns:
         raise InputError("columns is empty, must name at least one metric column")
     k = len(columns)
+    for pair in pairs or ():
+        for name in pair:
+            if name not in columns:
+                raise InputError(
+                    f"pairs names column {name!r}, must be one of columns {list(columns)}; "
+                    "add it to columns"
+                )
     wanted = (
         set(itertools.combinations(range(k), 2))
         if pairs is None
@@ -70,7 +77,9 @@ def moments_sql(
     for i, j in itertools.combinations_with_replacement(range(k), 2):
         if i == j or (i, j) in wanted:
             select.append(f"sum({shifted[i]} * {shifted[j]}) AS c{i}_{j}")
-    header = f"/* {comment.replace('*/', '* /')} */\n" if comment else ""
+    # Comments nest in some engines (DuckDB, Postgres): neutralise both delimiters.
+    safe_comment = comment.replace("/*", "/ *").replace("*/", "* /")
+    header = f"/* {safe_comment} */\n" if comment else ""
     # Identifiers are quoted by `quote`; no user value is interpolated into the statement.
     source = quote(table)
     return (

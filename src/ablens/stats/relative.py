@@ -39,8 +39,11 @@ def log_ratio_standard_error(
             f"the delta-log relative interval needs positive estimates, got treatment == "
             f"{treatment!r} and control == {control!r}; use relative_method='fieller'"
         )
+    # Divide twice rather than by a square, which underflows for tiny estimates.
     variance = (
-        var_treatment / treatment**2 + var_control / control**2 - 2 * cov / (treatment * control)
+        var_treatment / treatment / treatment
+        + var_control / control / control
+        - 2 * cov / treatment / control
     )
     return math.sqrt(max(variance, 0.0))
 

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ablens._validation import check_choice
 from ablens.errors import InputError
 from ablens.stats._inference import (
     Alternative,
@@ -18,6 +19,7 @@ from ablens.stats._inference import (
     p_value,
 )
 from ablens.stats.relative import (
+    RELATIVE_METHODS,
     RelativeMethod,
     log_ratio_standard_error,
     relative_interval,
@@ -130,6 +132,7 @@ def difference_test(
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_margin(margin)
+    check_choice("relative_method", relative_method, RELATIVE_METHODS)
     effect = treatment - control
     standard_error = math.sqrt(var_control + var_treatment)
     q = critical_value(reference, confidence_level, alternative)
@@ -159,7 +162,9 @@ def difference_test(
         statistic = (math.log(treatment / control) - math.log1p(margin)) / se_log
     else:
         se = standard_error if test_standard_error is None else test_standard_error
-        statistic = (effect - margin) / se
+        # se is 0 only where the caller replaces the statistic (Fisher's exact test on a table
+        # with no variation); callers that need it reject zero variance first.
+        statistic = (effect - margin) / se if se > 0 else math.nan
     return TestResult(
         test=test,
         alternative=alternative,

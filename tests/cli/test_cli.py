@@ -1,0 +1,129 @@
+"""The ``ablens`` command line, through Typer's runner and through `ablens.cli.main`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+import ablens
+from ablens import cli
+from ablens.cli.app import app
+
+runner = CliRunner()
+USERS = "20000"
+
+
+def test_version_via_runner():
+    outcome = runner.invoke(app, ["--version"])
+    assert outcome.exit_code == 0
+    assert outcome.stdout == f"ablens {ablens.__version__}\n"
+
+
+def test_version_via_main(capsys):
+    assert cli.main(["--version"]) == cli.EXIT_OK == 0
+    assert capsys.readouterr().out == f"ablens {ablens.__version__}\n"
+
+
+def test_demo_text_via_runner(tmp_path):
+    database = tmp_path / "demo.duckdb"
+    outcome = runner.invoke(app, ["demo", "--db", str(database), "--users", USERS])
+    assert outcome.exit_code == 0, outcome.output
+    assert database.is_file()
+    for text in ("conversion", "revenue per user", "sessions per user", "new_checkout"):
+        assert text in outcome.stdout
+    assert "Demo experiment: 20,000 users" in outcome.stdout
+    assert "Sample ratio ok" in outcome.stdout
+    assert "true lift" in outcome.stdout
+
+
+def test_demo_json_via_runner(tmp_path):
+    database = tmp_path / "demo.duckdb"
+    outcome = runner.invoke(
+        app, ["demo", "--db", str(database), "--users", USERS, "--seed", "5", "--json"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout)
+    assert document["schema_version"] == 1
+    assert document["database"] == str(database)
+    assert document["true_effects"] == ablens.demo.TRUE_EFFECTS
+    assert sum(document["counts"].values()) == 20_000
+    assert {c["metric"] for c in document["comparisons"]} == {
+        "conversion",
+        "revenue per user",
+        "orders per user",
+        "sessions per user",
+    }
+    # The same seed through the library gives the same numbers.
+    expected = ablens.demo.run(tmp_path / "lib.duckdb", users=20_000, seed=5).result.to_dict()
+    assert document["comparisons"] == expected["comparisons"]
+
+
+def test_demo_via_main(tmp_path, capsys):
+    database = tmp_path / "main.duckdb"
+    code = cli.main(["demo", "--db", str(database), "--users", USERS])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "conversion" in out
+    assert database.is_file()
+
+
+@pytest.mark.parametrize("users", ["5", "99", "-1"])
+def test_demo_too_few_users_is_a_usage_error(tmp_path, users, capsys):
+    database = tmp_path / "never.duckdb"
+    outcome = runner.invoke(app, ["demo", "--db", str(database), "--users", users])
+    assert outcome.exit_code == 2
+    assert "--users" in outcome.output
+    assert cli.main(["demo", "--db", str(database), "--users", users]) == cli.EXIT_USAGE == 2
+    assert "--users" in capsys.readouterr().err
+    assert not database.exists()
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert cli.main(["frobnicate"]) == 2
+    assert "frobnicate" in capsys.readouterr().err
+
+
+def test_ablens_errors_become_exit_code_two(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise ablens.InputError("users == 1, must be >= 100")
+
+    monkeypatch.setattr(ablens.demo, "run", broken)
+    assert cli.main(["demo", "--users", USERS]) == 2
+    assert capsys.readouterr().err == "ablens: users == 1, must be >= 100\n"
+
+
+def test_sample_ratio_mismatch_exits_with_health_code(monkeypatch, tmp_path, capsys):
+    real_run = ablens.demo.run
+
+    def skewed(database, users, seed):
+        outcome = real_run(database, users=users, seed=seed)
+        srm = ablens.srm_test({"control": 9_000, "new_checkout": 11_000})
+        assert srm.mismatch
+        return replace(outcome, result=replace(outcome.result, srm=srm))
+
+    monkeypatch.setattr(ablens.demo, "run", skewed)
+    code = cli.main(["demo", "--db", str(tmp_path / "s.duckdb"), "--users", USERS])
+    assert code == cli.EXIT_HEALTH == 1
+    captured = capsys.readouterr()
+    assert "Sample ratio MISMATCH" in captured.out
+    assert "do not trust these results" in captured.err
+
+
+def test_main_without_typer_prints_the_install_hint(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "typer", None)
+    monkeypatch.delitem(sys.modules, "ablens.cli.app", raising=False)
+    assert cli.main(["--version"]) == cli.EXIT_USAGE == 2
+    err = capsys.readouterr().err
+    assert "typer is missing" in err
+    assert "pip install 'ablens[cli]'" in err
+
+
+def test_run_exits_with_main_code(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ablens", "--version"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run()
+    assert exit_info.value.code == 0
