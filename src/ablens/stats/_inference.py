@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, cast
-
-from scipy import special
+from typing import TYPE_CHECKING, Literal, cast
 
 from ablens._validation import check_choice, check_open_unit_interval, check_real
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def special_functions() -> ModuleType:
+    """scipy.special, imported on first use: it costs ~0.15 s, and `import ablens` stays light."""
+    from scipy import special  # noqa: PLC0415 - deliberate lazy import
+
+    return special
+
 
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "greater", "less")
@@ -23,20 +32,20 @@ class Reference:
     def sf(self, x: float) -> float:
         """Upper tail probability P(T > x)."""
         if self.df is None:
-            return float(special.ndtr(-x))
-        return float(special.stdtr(self.df, -x))
+            return float(special_functions().ndtr(-x))
+        return float(special_functions().stdtr(self.df, -x))
 
     def cdf(self, x: float) -> float:
         """Lower tail probability P(T <= x)."""
         if self.df is None:
-            return float(special.ndtr(x))
-        return float(special.stdtr(self.df, x))
+            return float(special_functions().ndtr(x))
+        return float(special_functions().stdtr(self.df, x))
 
     def ppf(self, probability: float) -> float:
         """Quantile function."""
         if self.df is None:
-            return float(special.ndtri(probability))
-        return float(special.stdtrit(self.df, probability))
+            return float(special_functions().ndtri(probability))
+        return float(special_functions().stdtrit(self.df, probability))
 
 
 NORMAL = Reference()

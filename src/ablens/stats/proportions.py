@@ -26,6 +26,7 @@ from ablens.stats._inference import (
     check_confidence_level,
     check_margin,
     critical_value,
+    special_functions,
 )
 from ablens.stats.result import MarginType, TestResult, difference_test
 
@@ -161,8 +162,7 @@ def _yates(
     delta: float,
 ) -> tuple[float, float, float, float]:
     """Continuity-corrected chi-square, its p-value and interval, as ``prop.test`` defines them."""
-    from scipy import special  # noqa: PLC0415 - only this test needs the chi-square tail
-
+    special = special_functions()
     inverse_sum = 1 / n_c + 1 / n_t
     correction = min(0.5, abs(delta) / inverse_sum)
     pooled = (x_c + x_t) / (n_c + n_t)

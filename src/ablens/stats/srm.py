@@ -12,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import special
-
 from ablens._validation import check_count, check_open_unit_interval, check_positive
 from ablens.errors import InputError
+from ablens.stats._inference import special_functions
 
 __all__ = ["SRMResult", "srm_test"]
 
@@ -129,5 +128,5 @@ def srm_test(
     expected = tuple(total * w for w in normalized)
     statistic = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     df = len(arms) - 1
-    p_value = float(special.chdtrc(df, statistic))
+    p_value = float(special_functions().chdtrc(df, statistic))
     return SRMResult(arms, observed, expected, normalized, statistic, df, p_value, alpha)
