@@ -130,7 +130,8 @@ def test_str_names_every_metric_arm_and_the_srm(result):
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["metric", "arm"]
     assert "p (bonferroni)" in lines[0]
-    assert "effect [95% CI]" in lines[0]
+    assert "effect [95% bonferroni-adjusted CI]" in lines[0]
+    assert "intervals adjusted to match" in text
     assert set(lines[1]) <= {"-", " "}
     assert len([line for line in lines[2:] if line.startswith(("conversion", "revenue"))]) == 6
     assert "Units: control 4,000, bold 4,100, subtle 3,950." in text

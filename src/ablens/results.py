@@ -251,6 +251,8 @@ class AnalysisResult:
 
     def _headers(self) -> list[str]:
         level = f"{round(100 * (1 - self.alpha), 4):g}%"
+        if self.correction and any(c.adjusted_effect_ci for c in self.comparisons):
+            level += f" {self.correction}-adjusted"
         p_header = f"p ({self.correction})" if self.correction else "p-value"
         control = "control" if self.control == "control" else f"{self.control} (control)"
         return [
@@ -267,9 +269,16 @@ class AnalysisResult:
         split = ", ".join(f"{a} {n:,}" for a, n in zip(self.arms, self.counts, strict=True))
         lines = [f"Units: {split}.", str(self.srm) + "."]
         if self.correction:
+            adjusted = any(c.adjusted_effect_ci for c in self.comparisons)
+            intervals = (
+                "intervals adjusted to match"
+                if adjusted
+                else f"intervals unadjusted ({self.correction} defines none), so an interval "
+                "may exclude 0 while the adjusted p-value is above alpha"
+            )
             lines.append(
                 f"p-values adjusted by {self.correction} over each {self.family} family; "
-                "intervals adjusted where the method defines them."
+                f"{intervals}."
             )
         return lines
 

@@ -1,9 +1,10 @@
 """Per-arm moments from a DuckDB table in a single SQL statement.
 
-The statement computes, per arm, the count and the sums of values shifted by a pilot (the mean of
-a small sample of the column), and the sums of products of shifted values for every requested
-pair. `ablens.Moments.from_shifted_sums` turns them into exact means and centred co-moments: the
-shift keeps ``sum((x - K)^2)`` free of the cancellation that ruins ``sum(x^2) - n mean^2``.
+The statement computes, per arm, the count and the sums of values shifted by a pilot (the
+average of the first rows the engine returns, shared by all arms: any value near the mean will
+do), and the sums of products of shifted values for every requested pair.
+`ablens.Moments.from_shifted_sums` turns them into exact means and centred co-moments: the shift
+keeps ``sum((x - K)^2)`` free of the cancellation that ruins ``sum(x^2) - n mean^2``.
 """
 
 from __future__ import annotations

@@ -391,7 +391,9 @@ class Moments:
             "columns": list(self.columns),
             "mean": self.mean.tolist(),
             "mean_low": self.mean_low.tolist(),
-            "comoment": [[None if math.isnan(v) else v for v in row] for row in self.comoment],
+            "comoment": [
+                [None if math.isnan(v) else float(v) for v in row] for row in self.comoment
+            ],
         }
 
     @classmethod

@@ -1,7 +1,8 @@
 """Sample-ratio mismatch: are units split between arms as the design said?
 
 Pearson's chi-square goodness-of-fit test of the observed arm counts against the declared
-allocation weights, with ``k - 1`` degrees of freedom (R: ``chisq.test(counts, p = weights)``).
+allocation weights, with ``k - 1`` degrees of freedom
+(R: ``chisq.test(counts, p = weights / sum(weights))``).
 A tiny p-value (ablens flags p < 0.001) means assignment or logging is broken and every effect
 estimate is suspect (Fabijan et al., 2019, "Diagnosing Sample Ratio Mismatch").
 """
