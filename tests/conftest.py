@@ -30,3 +30,47 @@ def reference_data_dir() -> Path:
 def reference_data_dir_fixture() -> Path:
     """`reference_data_dir` as a fixture."""
     return reference_data_dir()
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines: PostgreSQL (through ibis) and Spark. A missing engine skips the test on a developer's
+# machine and fails it under CI; see tests/engines.py.
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+import engines  # noqa: E402 - tests/ is on sys.path (rootdir-relative conftest import)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ibis.backends.postgres import Backend as PostgresBackend
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a writable PostgreSQL database: ``ABLENS_TEST_POSTGRES_URL``, or a temporary one."""
+    yield from engines.postgres_url()
+
+
+@pytest.fixture(scope="session")
+def ibis_postgres(postgres_url: str) -> Iterator[PostgresBackend]:
+    """An ibis PostgreSQL backend connected to `postgres_url`, shared by the session."""
+    try:
+        import ibis  # noqa: PLC0415 - optional engine
+    except ImportError:
+        engines.engine_unavailable("ibis is not installed (pip install 'ablens[postgres]')")
+    try:
+        backend = ibis.connect(postgres_url)
+    except ImportError as error:
+        engines.engine_unavailable(f"ibis cannot load its PostgreSQL backend: {error}")
+    try:
+        yield backend
+    finally:
+        backend.disconnect()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local SparkSession (``local[1]``, UTC, no UI) shared by the session, stopped after it."""
+    yield from engines.spark_session()
