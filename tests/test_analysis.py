@@ -67,6 +67,7 @@ def _direct(metric_name: str, treatment: str, confidence_level: float = 0.95):
         t_m.mean_of(column),
         t_m.variance(column),
         confidence_level=confidence_level,
+        mean_difference=t_m.mean_minus(c_m, column),  # what Mean uses: both parts of the means
     )
 
 

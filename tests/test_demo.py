@@ -1,4 +1,4 @@
-"""The demo experiment and the DuckDB adapter that computes its moments."""
+"""The demo experiment, and the moments `compute_moments` computes from its DuckDB file."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import duckdb
 import numpy as np
 import pytest
 
-from ablens import DataError, InputError, Moments, demo
-from ablens.data.duckdb import moments_by_arm, moments_sql
+from ablens import DataError, InputError, Moments, compute_moments, demo
 
 USERS = 20_000
 SEED = 2026
 COLUMNS = ("user_id", "variant", "platform", "sessions", "orders", "revenue", "converted",
-           "pre_revenue", "exposure_day")  # fmt: skip
-METRIC_NAMES = {"conversion", "revenue per user", "orders per user", "sessions per user"}
-NUMERIC = ["converted", "orders", "revenue", "sessions", "pre_revenue"]
+           "pre_revenue", "minutes", "exposure_day")  # fmt: skip
+NUMERIC = ["converted", "orders", "revenue", "sessions", "pre_revenue", "minutes"]
+PLATFORMS = ("android", "ios", "web")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +28,24 @@ def frame():
     return demo.generate(USERS, SEED)
 
 
+@pytest.fixture
+def demo_db(demo_run):
+    with duckdb.connect(str(demo_run.database), read_only=True) as connection:
+        yield connection
+
+
+def numpy_moments(frame, rows, columns=NUMERIC):
+    return Moments.from_columns({c: frame[c][rows].astype(float) for c in columns})
+
+
+def assert_moments_equal(got, expected, columns=NUMERIC):
+    assert got.count == expected.count
+    assert got.columns == tuple(columns)
+    for column in columns:
+        assert got.mean_of(column) == pytest.approx(expected.mean_of(column), rel=1e-12)
+        assert got.variance(column) == pytest.approx(expected.variance(column), rel=1e-12)
+
+
 # --------------------------------------------------------------------------- generate
 
 
@@ -37,7 +54,7 @@ def test_generate_has_the_documented_columns(frame):
     assert all(len(values) == USERS for values in frame.values())
     assert frame["user_id"].tolist() == list(range(1, USERS + 1))
     assert set(np.unique(frame["variant"])) == {"control", "new_checkout"}
-    assert set(np.unique(frame["platform"])) == {"ios", "android", "web"}
+    assert set(np.unique(frame["platform"])) == set(PLATFORMS)
     assert frame["converted"].dtype == np.bool_
     assert frame["sessions"].min() >= 1
     assert set(np.unique(frame["exposure_day"])) <= set(range(14))
@@ -45,6 +62,7 @@ def test_generate_has_the_documented_columns(frame):
     assert np.all((frame["orders"] > 0) == frame["converted"])
     assert np.all((frame["revenue"] > 0) <= frame["converted"])
     assert np.all(frame["revenue"] >= 0)
+    assert np.all(frame["minutes"] > 0)
     treated_share = np.mean(frame["variant"] == "new_checkout")
     assert abs(treated_share - 0.5) < 0.02
 
@@ -65,20 +83,28 @@ def test_generate_rejects_too_few_users():
 
 def test_demo_metrics_cover_the_true_effects():
     metrics = demo.demo_metrics()
-    assert {m.name for m in metrics} == METRIC_NAMES
-    assert {m.required_columns()[0] for m in metrics} == set(demo.TRUE_EFFECTS)
-    assert [m.role for m in metrics] == ["primary", "secondary", "secondary", "guardrail"]
+    names = [m.name for m in metrics]
+    assert len(set(names)) == len(names)
+    # Every metric with a lift has its true lift; only rank tests (no lift) have none.
+    assert set(demo.TRUE_EFFECTS) <= set(names)
+    for metric in metrics:
+        assert metric.name in demo.TRUE_EFFECTS or "rank test" in metric.name, metric.name
+    assert [m.name for m in metrics if m.role == "primary"] == ["conversion"]
+    assert {m.role for m in metrics} == {"primary", "secondary", "guardrail"}
+    assert next(m for m in metrics if m.name == "sessions per user").role == "guardrail"
+    assert {c for m in metrics for c in m.required_columns()} <= set(COLUMNS)
 
 
 # --------------------------------------------------------------------------- run
 
 
-def test_run_analyzes_the_four_metrics(demo_run, frame):
+def test_run_analyzes_every_metric(demo_run, frame):
     result = demo_run.result
+    names = {m.name for m in demo.demo_metrics()}
     assert demo_run.users == USERS
     assert demo_run.database.is_file()
-    assert {c.metric for c in result.comparisons} == METRIC_NAMES
-    assert len(result.comparisons) == 4
+    assert {c.metric for c in result.comparisons} == names
+    assert len(result.comparisons) == len(names)
     assert result.arms == ("control", "new_checkout")
     treated = int(np.sum(frame["variant"] == "new_checkout"))
     assert result.counts == (USERS - treated, treated)
@@ -89,9 +115,30 @@ def test_run_analyzes_the_four_metrics(demo_run, frame):
         frame["converted"][control].mean(), rel=1e-12
     )
     text = demo_run.true_effects_text()
-    for name in METRIC_NAMES:
+    for name in demo.TRUE_EFFECTS:
         assert name in text
-    assert text.count("true lift") == 4
+    assert text.count("true lift") == len(demo.TRUE_EFFECTS)
+
+
+def test_run_has_platform_segments_and_a_data_report(demo_run, frame):
+    result = demo_run.result
+    assert sorted(result.segments) == [f"platform={p}" for p in PLATFORMS]
+    for platform in PLATFORMS:
+        segment = result.segments[f"platform={platform}"]
+        rows = frame["platform"] == platform
+        treated = int(np.sum(rows & (frame["variant"] == "new_checkout")))
+        assert segment.counts == (int(rows.sum()) - treated, treated)
+        conversion = segment.comparison("conversion")
+        in_control = rows & (frame["variant"] == "control")
+        assert conversion.result.control_estimate == pytest.approx(
+            frame["converted"][in_control].mean(), rel=1e-12
+        )
+    report = result.data_report
+    assert report is not None
+    assert report.rows == USERS
+    assert (report.null_variant, report.null_unit, report.repeated_units) == (0, 0, 0)
+    assert report.units_in_several_arms == 0
+    assert sum(report.arm_rows.values()) == USERS
 
 
 def test_run_replaces_an_existing_database(tmp_path):
@@ -100,43 +147,58 @@ def test_run_replaces_an_existing_database(tmp_path):
     outcome = demo.run(path, users=1_000, seed=3)
     assert outcome.result.counts[0] + outcome.result.counts[1] == 1_000
     with duckdb.connect(str(path), read_only=True) as connection:
-        assert connection.execute("SELECT count(*) FROM users").fetchone() == (1_000,)
+        assert connection.execute("SELECT count(*) FROM users").fetchall() == [(1_000,)]
 
 
-# --------------------------------------------------------------------------- moments_by_arm
+# --------------------------------------------------------------------------- compute_moments
 
 
-def test_duckdb_moments_equal_numpy_moments(demo_run, frame):
-    with duckdb.connect(str(demo_run.database), read_only=True) as connection:
-        moments = moments_by_arm(connection, demo.TABLE, "variant", NUMERIC)
-    assert set(moments) == {"control", "new_checkout"}
-    for arm, got in moments.items():
+def test_duckdb_moments_equal_numpy_moments(demo_db, frame):
+    result = compute_moments((demo_db, demo.TABLE), variant="variant", columns=NUMERIC)
+    assert sorted(result.overall) == ["control", "new_checkout"]
+    for arm, got in result.overall.items():
         rows = frame["variant"] == arm
-        expected = Moments.from_columns({c: frame[c][rows].astype(float) for c in NUMERIC})
-        assert got.count == expected.count == int(rows.sum())
-        assert got.columns == tuple(NUMERIC)
-        for column in NUMERIC:
-            assert got.mean_of(column) == pytest.approx(expected.mean_of(column), rel=1e-12)
-            assert got.variance(column) == pytest.approx(expected.variance(column), rel=1e-12)
-        for i, a in enumerate(NUMERIC):
-            for b in NUMERIC[i + 1 :]:
+        expected = numpy_moments(frame, rows)
+        assert got.count == int(rows.sum())
+        assert_moments_equal(got, expected)
+    assert result.report.rows == USERS
+    assert len(result.statements) == 2  # the pilot and the grouped moments
+    assert all(s.startswith("/* ablens */\n") for s in result.statements)
+
+
+def test_duckdb_moments_per_platform_and_pairs(demo_db, frame):
+    pairs = [("revenue", "pre_revenue"), ("orders", "sessions")]
+    result = compute_moments(
+        (demo_db, demo.TABLE),
+        variant="variant",
+        columns=NUMERIC,
+        pairs=pairs,
+        segments=["platform"],
+        unit="user_id",
+        arms=demo.ARMS,
+        experiment_id="demo-test",
+    )
+    assert sorted(result.segments) == [(p,) for p in PLATFORMS]
+    for (platform,), by_arm in result.segments.items():
+        assert list(by_arm) == list(demo.ARMS)
+        for arm, got in by_arm.items():
+            rows = (frame["variant"] == arm) & (frame["platform"] == platform)
+            expected = numpy_moments(frame, rows)
+            assert_moments_equal(got, expected)
+            for a, b in pairs:
                 scale = math.sqrt(expected.variance(a) * expected.variance(b))
-                assert got.covariance(a, b) == pytest.approx(
-                    expected.covariance(a, b), abs=1e-12 * scale
-                )
-
-
-def test_duckdb_moments_only_compute_requested_pairs(demo_run):
-    with duckdb.connect(str(demo_run.database), read_only=True) as connection:
-        moments = moments_by_arm(
-            connection, demo.TABLE, "variant", ["orders", "revenue", "sessions"],
-            pairs=[("revenue", "orders")],
-        )  # fmt: skip
-    m = moments["control"]
-    assert math.isfinite(m.covariance("orders", "revenue"))
-    assert m.covariance("orders", "revenue") > 0
-    with pytest.raises(InputError, match=r"cross-moment of 'orders' and 'sessions'"):
-        m.covariance("orders", "sessions")
+                assert abs(got.covariance(a, b) - expected.covariance(a, b)) <= 1e-12 * scale
+            # Only the requested cross-moments are computed.
+            with pytest.raises(InputError, match=r"cross-moment of 'orders' and 'revenue'"):
+                got.covariance("orders", "revenue")
+    for arm in demo.ARMS:
+        rows = frame["variant"] == arm
+        assert_moments_equal(result.overall[arm], numpy_moments(frame, rows))
+    assert len(result.statements) == 3  # pilot, moments, unit checks
+    assert all(s.startswith("/* ablens experiment=demo-test */\n") for s in result.statements)
+    (moments_sql,) = [s for s in result.statements if "__c0_0" in s]
+    assert "__c0_1" not in moments_sql  # converted x orders was not asked for
+    assert '"__c2_4"' in moments_sql  # revenue x pre_revenue was
 
 
 @pytest.fixture
@@ -151,8 +213,10 @@ def tiny():
     connection.close()
 
 
-def test_moments_by_arm_on_a_tiny_table(tiny):
-    moments = moments_by_arm(tiny, "t", "arm", ["x", "flag"])
+def test_compute_moments_on_a_tiny_table(tiny):
+    moments = compute_moments(
+        (tiny, "t"), variant="arm", columns=["x", "flag"], pairs=[("x", "flag")]
+    ).overall
     assert moments["a"].count == 3
     assert moments["a"].mean_of("x") == pytest.approx(7 / 3, rel=1e-15)
     assert moments["a"].variance("x") == pytest.approx(7 / 3, rel=1e-14)
@@ -162,84 +226,52 @@ def test_moments_by_arm_on_a_tiny_table(tiny):
     assert moments["a"].covariance("x", "flag") == pytest.approx(1 / 6, rel=1e-13)
 
 
-def test_moments_by_arm_rejects_null_variant(tiny):
+def test_null_variant_is_left_out_with_a_warning(tiny):
     tiny.execute("INSERT INTO t VALUES (NULL, 6, true), (NULL, 7, false)")
-    with pytest.raises(DataError, match=r"2 row\(s\) have a NULL 'arm'"):
-        moments_by_arm(tiny, "t", "arm", ["x"])
+    result = compute_moments((tiny, "t"), variant="arm", columns=["x"])
+    assert result.report.null_variant == 2
+    assert result.report.warnings == ("2 row(s) have a NULL 'arm' and were left out of every arm",)
+    assert result.overall["a"].count == 3
+    assert result.overall["b"].count == 2
 
 
-def test_moments_by_arm_rejects_null_metric_values(tiny):
+def test_null_metric_values_are_an_error(tiny):
     tiny.execute("INSERT INTO t VALUES ('b', NULL, true)")
     with pytest.raises(DataError, match=r"column 'x' has 1 NULL value\(s\) in arm 'b'"):
-        moments_by_arm(tiny, "t", "arm", ["flag", "x"])
+        compute_moments((tiny, "t"), variant="arm", columns=["flag", "x"])
     # A column without NULLs is still fine.
-    assert moments_by_arm(tiny, "t", "arm", ["flag"])["b"].count == 3
+    assert compute_moments((tiny, "t"), variant="arm", columns=["flag"]).overall["b"].count == 3
 
 
-# --------------------------------------------------------------------------- moments_sql
-
-
-def test_moments_sql_leading_comment_and_requested_pairs_only():
-    sql = moments_sql("events", "variant", ["a", "b", "c"], pairs=[("c", "a")], comment="exp-42")
-    assert sql.startswith("/* exp-42 */\n")
-    # Squares of every column, and only the requested cross pair.
-    for alias in ("c0_0", "c1_1", "c2_2", "c0_2"):
-        assert f"AS {alias}" in sql
-    assert "AS c0_1" not in sql
-    assert "AS c1_2" not in sql
-    assert 'FROM "events", pilot' in sql
-    assert 'GROUP BY "variant"' in sql
-
-
-def test_moments_sql_defaults():
-    sql = moments_sql("events", "variant", ["a", "b", "c"])
-    assert not sql.startswith("/*")
-    for alias in ("c0_1", "c0_2", "c1_2"):
-        assert f"AS {alias}" in sql
-    assert "AS c1_0" not in sql
-    none = moments_sql("events", "variant", ["a", "b"], pairs=[])
-    assert "AS c0_1" not in none
-    assert "AS c0_0" in none
-
-
-def test_moments_sql_comment_cannot_close_early(tiny):
-    sql = moments_sql("t", "arm", ["x"], comment="exp */ DROP TABLE t; --")
-    header = sql.splitlines()[0]
-    assert header.startswith("/* exp")
+def test_hostile_experiment_id_cannot_close_the_comment(tiny):
+    result = compute_moments(
+        (tiny, "t"), variant="arm", columns=["x"], experiment_id="exp */ DROP TABLE t; --"
+    )
+    header = result.statements[0].splitlines()[0]
+    assert header.startswith("/* ablens experiment=exp")
     assert header.endswith(" */")
     assert header.count("*/") == 1
-    assert (
-        moments_by_arm(tiny, "t", "arm", ["x"], comment="exp */ DROP TABLE t; --")["a"].count == 3
-    )
-    assert tiny.execute("SELECT count(*) FROM t").fetchone() == (5,)
+    assert result.overall["a"].count == 3
+    assert tiny.execute("SELECT count(*) FROM t").fetchall() == [(5,)]
+    opened = compute_moments((tiny, "t"), variant="arm", columns=["x"], team="see /* ticket 7")
+    assert opened.overall["a"].count == 3
 
 
-def test_moments_sql_quotes_identifiers(tiny):
+def test_odd_identifiers_are_quoted(tiny):
+    # Column names are quoted by ablens; the table of a (connection, table) pair is a SQL name
+    # (DuckDB's connection.table): schema-qualified, and quoted by the caller when odd.
     tiny.execute('CREATE TABLE "odd ""name""" AS SELECT arm AS "the arm", x AS "x""y" FROM t')
-    sql = moments_sql('odd "name"', "the arm", ['x"y'])
-    assert '"odd ""name"""' in sql
-    moments = moments_by_arm(tiny, 'odd "name"', "the arm", ['x"y'])
-    assert moments["b"].mean_of('x"y') == pytest.approx(4.0)
+    result = compute_moments((tiny, '"odd ""name"""'), variant="the arm", columns=['x"y'])
+    assert result.overall["b"].mean_of('x"y') == pytest.approx(4.0)
+    assert result.overall["a"].variance('x"y') == pytest.approx(7 / 3, rel=1e-14)
+    tiny.execute("CREATE SCHEMA s; CREATE TABLE s.t AS SELECT * FROM t WHERE arm = 'a'")
+    qualified = compute_moments((tiny, "s.t"), variant="arm", columns=["x"])
+    assert list(qualified.overall) == ["a"]
+    assert qualified.overall["a"].mean_of("x") == pytest.approx(7 / 3, rel=1e-15)
 
 
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [
-        (("", "v", ["x"]), r"table == '', must be a non-empty string"),
-        (("t", "", ["x"]), r"variant == '', must be a non-empty string"),
-        (("t", "v", []), r"columns is empty"),
-    ],
-)
-def test_moments_sql_rejects(args, match):
-    with pytest.raises(InputError, match=match):
-        moments_sql(*args)
-
-
-def test_moments_sql_rejects_pairs_outside_columns():
-    with pytest.raises(InputError, match=r"pairs"):
-        moments_sql("t", "v", ["x"], pairs=[("x", "y")])
-
-
-def test_moments_sql_comment_may_contain_an_opening_marker(tiny):
-    moments = moments_by_arm(tiny, "t", "arm", ["x"], comment="see /* ticket 7")
-    assert moments["a"].count == 3
+def test_unknown_or_empty_table_name_is_an_ablens_error(tiny):
+    with pytest.raises(DataError, match=r"^table 'nope' cannot be read from the DuckDB connection"):
+        compute_moments((tiny, "nope"), variant="arm", columns=["x"])
+    with pytest.raises(InputError, match=r"^table == '', must name a table or view"):
+        compute_moments((tiny, ""), variant="arm", columns=["x"])

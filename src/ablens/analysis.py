@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
 from ablens.errors import InputError
@@ -20,6 +20,7 @@ from ablens.stats.srm import DEFAULT_SRM_ALPHA, srm_test
 
 if TYPE_CHECKING:
     from ablens.metrics import Metric
+    from ablens.stats.result import TestResult
 
 __all__ = ["analyze"]
 
@@ -32,21 +33,40 @@ def _metric_kind(metric: Metric) -> str:
 
 
 def analyze(
-    data: Mapping[str, Moments],
+    data: object,
     metrics: Sequence[Metric],
     *,
     control: str,
+    variant: str = "variant",
+    unit: str | None = None,
+    segments: Sequence[str] = (),
+    pairs: Sequence[tuple[str, str]] = (),
+    arms: Sequence[str] | None = None,
     alpha: float = 0.05,
     correction: CorrectionMethod | None = None,
     family: Family = "metric",
     weights: Mapping[str, float] | None = None,
     srm_alpha: float = DEFAULT_SRM_ALPHA,
+    experiment_id: str | None = None,
+    team: str | None = None,
+    max_segments: int = 100,
 ) -> AnalysisResult:
     """Compare every treatment arm with the control on every metric.
 
+    ``data`` is either the per-arm moments already computed (a mapping arm label -> `Moments`)
+    or the data itself, one row per unit, in any engine `ablens.data.compute_moments` accepts
+    (pandas, polars, pyarrow, DuckDB, a parquet/CSV path, Ibis, PySpark); then every moment the
+    metrics need is computed in that engine in one query, with the data checks, and only the
+    moments come back.
+
     Args:
-        data: Arm label to the arm's `Moments` (holding every column the metrics need).
+        data: Arm label to `Moments`, or a table with one row per unit.
         metrics: The metrics to compare (`Mean`, `Proportion`, or any `Metric`).
+        variant: For table input: the column holding the arm label.
+        unit: For table input: the unit id column; checks each unit is one row in one arm.
+        segments: For table input: columns to also break the analysis down by (same query).
+        pairs: For table input: extra cross-moments to compute (custom metrics).
+        arms: For table input: the arm labels the plan expects (others are an error).
         control: Label of the control arm.
         alpha: Significance level; intervals have confidence level ``1 - alpha``.
         correction: Multiple-testing method over each family, or None.
@@ -55,6 +75,9 @@ def analyze(
             together; secondary metrics and guardrails uncorrected).
         weights: Planned allocation per arm for the sample-ratio check (equal if omitted).
         srm_alpha: p-value below which the split is flagged as a mismatch.
+        experiment_id: For table input: tag on every query sent, for cost attribution.
+        team: For table input: optional team tag on every query.
+        max_segments: For table input: most distinct segment values allowed.
 
     Returns:
         The analysis, renderable as text, markdown, HTML, JSON or a dataframe.
@@ -72,7 +95,242 @@ def analyze(
         >>> c = result.comparison("x")
         >>> round(c.result.effect, 12), round(c.result.p_value, 4)
         (1.2, 0.3138)
+
+        The same from a table (any engine), with the moments computed in it:
+
+        >>> import polars as pl
+        >>> table = pl.DataFrame(
+        ...     {
+        ...         "variant": ["control"] * 5 + ["treatment"] * 5,
+        ...         "x": [1.0, 2.0, 3.0, 4.0, 5.0, 2.0, 3.0, 4.0, 5.0, 7.0],
+        ...     }
+        ... )
+        >>> round(analyze(table, [Mean("x")], control="control").comparison("x").result.p_value, 4)
+        0.3138
     """
+    if not isinstance(data, Mapping):
+        return _analyze_table(
+            data,
+            metrics,
+            control=control,
+            variant=variant,
+            unit=unit,
+            segments=segments,
+            pairs=pairs,
+            arms=arms,
+            experiment_id=experiment_id,
+            team=team,
+            max_segments=max_segments,
+            options={
+                "alpha": alpha,
+                "correction": correction,
+                "family": family,
+                "weights": weights,
+                "srm_alpha": srm_alpha,
+            },
+        )
+    return _analyze_moments(
+        data,
+        metrics,
+        control=control,
+        alpha=alpha,
+        correction=correction,
+        family=family,
+        weights=weights,
+        srm_alpha=srm_alpha,
+    )
+
+
+def _analyze_table(
+    data: object,
+    metrics: Sequence[Metric],
+    *,
+    control: str,
+    variant: str,
+    unit: str | None,
+    segments: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    arms: Sequence[str] | None,
+    experiment_id: str | None,
+    team: str | None,
+    max_segments: int,
+    options: Mapping[str, Any],
+) -> AnalysisResult:
+    from ablens.data.engine import compute_moments  # noqa: PLC0415 - keeps import ablens light
+
+    metrics = list(metrics)
+    if not metrics:
+        raise InputError("metrics is empty, must list at least one metric")
+    # Table metrics (quantiles, ranks) run their own queries; their column still feeds the
+    # moments query so that every arm is counted (SRM) even when no other metric is given.
+    table_columns = [getattr(m, "column", None) for m in metrics if _is_table_metric(m)]
+    columns = list(dict.fromkeys(c for m in metrics for c in m.required_columns()))
+    columns += [c for c in table_columns if isinstance(c, str) and c not in columns]
+    needed_pairs = [p for m in metrics for p in m.required_pairs()] + list(pairs)
+    columns += [c for p in needed_pairs for c in p if c not in columns]
+    if arms is not None and control not in arms:
+        raise InputError(f"control == {control!r}, must be one of arms {list(arms)}")
+    computed = compute_moments(
+        data,
+        variant=variant,
+        columns=columns,
+        pairs=needed_pairs,
+        segments=segments,
+        unit=unit,
+        arms=arms,
+        experiment_id=experiment_id,
+        team=team,
+        max_segments=max_segments,
+    )
+    strata = _strata_moments(
+        data,
+        metrics,
+        variant=variant,
+        arms=arms,
+        experiment_id=experiment_id,
+        team=team,
+        max_segments=max_segments,
+    )
+    table = _Table(data, variant, experiment_id, team)
+    overall = _analyze_moments(
+        computed.overall, metrics, control=control, strata=strata, table=table, **options
+    )
+    by_segment: dict[str, AnalysisResult] = {}
+    notes = list(computed.report.warnings)
+    for key, moments in computed.segments.items():
+        label = ", ".join(f"{column}={value}" for column, value in zip(segments, key, strict=True))
+        try:
+            # Strata and table metrics are overall only: segments get the moment metrics.
+            plain = [m for m in metrics if _stratum(m) is None and not _is_table_metric(m)]
+            by_segment[label] = _analyze_moments(moments, plain, control=control, **options)
+        except InputError as error:
+            # A thin segment (one arm missing, a single unit) must not sink the whole analysis.
+            notes.append(f"segment {label} not analyzed: {error}")
+    return replace(
+        overall,
+        segments=dict(sorted(by_segment.items())),
+        data_report=replace(computed.report, warnings=tuple(notes)),
+    )
+
+
+def _stratum(metric: Metric) -> str | None:
+    stratum = getattr(metric, "stratum", None)
+    return stratum if isinstance(stratum, str) else None
+
+
+StrataMoments = Mapping[str, Mapping[Any, Mapping[str, Moments]]]
+
+
+def _strata_moments(
+    data: object,
+    metrics: Sequence[Metric],
+    *,
+    variant: str,
+    arms: Sequence[str] | None,
+    experiment_id: str | None,
+    team: str | None,
+    max_segments: int,
+) -> StrataMoments:
+    """Stratum column -> stratum value -> arm -> moments: one grouped query per stratum column."""
+    from ablens.data.engine import compute_moments  # noqa: PLC0415 - keeps import ablens light
+
+    result: dict[str, Mapping[Any, Mapping[str, Moments]]] = {}
+    for stratum in dict.fromkeys(s for m in metrics if (s := _stratum(m)) is not None):
+        columns = list(
+            dict.fromkeys(
+                c for m in metrics if _stratum(m) == stratum for c in m.required_columns()
+            )
+        )
+        computed = compute_moments(
+            data,
+            variant=variant,
+            columns=columns,
+            segments=[stratum],
+            arms=arms,
+            experiment_id=experiment_id,
+            team=team,
+            max_segments=max_segments,
+        )
+        result[stratum] = {key[0]: arms_ for key, arms_ in computed.segments.items()}
+    return result
+
+
+@dataclass(frozen=True)
+class _Table:
+    """The table behind an analysis, for metrics that query it themselves."""
+
+    data: object
+    variant: str
+    experiment_id: str | None
+    team: str | None
+
+
+def _is_table_metric(metric: Metric) -> bool:
+    return callable(getattr(metric, "compare_table", None))
+
+
+def _compare(
+    metric: Metric,
+    data: Mapping[str, Moments],
+    strata: StrataMoments,
+    control: str,
+    treatment: str,
+    confidence_level: float,
+    table: _Table | None = None,
+) -> TestResult:
+    """One comparison; post-stratified and table metrics read what they need themselves."""
+    if _is_table_metric(metric):
+        if table is None:
+            raise InputError(
+                f"metric {metric.name!r} needs the table itself: pass the data, not "
+                "precomputed moments, to analyze()"
+            )
+        from ablens.metrics import TableContext  # noqa: PLC0415 - avoids an import cycle
+
+        context = TableContext(
+            table.data, table.variant, control, treatment, table.experiment_id, table.team
+        )
+        compare_table: Any = getattr(metric, "compare_table")  # noqa: B009 - Protocol lacks it
+        return compare_table(context, confidence_level=confidence_level)  # type: ignore[no-any-return]
+    stratum = _stratum(metric)
+    if stratum is None:
+        return metric.compare(data[control], data[treatment], confidence_level=confidence_level)
+    if stratum not in strata:
+        raise InputError(
+            f"metric {metric.name!r} is post-stratified and needs the table itself: pass the "
+            "data, not precomputed moments, to analyze()"
+        )
+    by_value = strata[stratum]
+    for value, arms in by_value.items():
+        for arm in (control, treatment):
+            if arm not in arms:
+                raise InputError(
+                    f"stratum {stratum}={value!r} has no units in arm {arm!r}; post-"
+                    "stratification needs every stratum in both arms: merge it with another"
+                )
+    compare_strata: Any = getattr(metric, "compare_strata", None)
+    if compare_strata is None:
+        raise InputError(f"metric {metric.name!r} has a stratum but no compare_strata method")
+    return compare_strata(  # type: ignore[no-any-return]
+        {v: a[control] for v, a in by_value.items()},
+        {v: a[treatment] for v, a in by_value.items()},
+        confidence_level=confidence_level,
+    )
+
+
+def _analyze_moments(
+    data: Mapping[str, Moments],
+    metrics: Sequence[Metric],
+    *,
+    control: str,
+    strata: StrataMoments | None = None,
+    table: _Table | None = None,
+    alpha: float = 0.05,
+    correction: CorrectionMethod | None = None,
+    family: Family = "metric",
+    weights: Mapping[str, float] | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
+) -> AnalysisResult:
     alpha = check_open_unit_interval("alpha", alpha)
     check_name("control", control)
     if correction is not None:
@@ -106,8 +364,8 @@ def analyze(
     comparisons: list[Comparison] = []
     for metric in metrics:
         for treatment in arms[1:]:
-            result = metric.compare(
-                data[control], data[treatment], confidence_level=confidence_level
+            result = _compare(
+                metric, data, strata or {}, control, treatment, confidence_level, table
             )
             comparisons.append(
                 Comparison(
@@ -124,7 +382,9 @@ def analyze(
                 )
             )
     if correction is not None:
-        comparisons = _correct(comparisons, metrics, data, correction, family, confidence_level)
+        comparisons = _correct(
+            comparisons, metrics, data, strata or {}, correction, family, confidence_level, table
+        )
 
     counts = {arm: data[arm].count for arm in arms}
     srm = srm_test(
@@ -154,9 +414,11 @@ def _correct(
     comparisons: list[Comparison],
     metrics: Sequence[Metric],
     data: Mapping[str, Moments],
+    strata: StrataMoments,
     method: CorrectionMethod,
     family: Family,
     confidence_level: float,
+    table: _Table | None = None,
 ) -> list[Comparison]:
     by_name = {m.name: m for m in metrics}
     groups: dict[str, list[int]] = {}
@@ -175,8 +437,8 @@ def _correct(
             c = comparisons[i]
             effect_ci = relative_ci = None
             if level is not None:
-                wider = by_name[c.metric].compare(
-                    data[c.control], data[c.treatment], confidence_level=level
+                wider = _compare(
+                    by_name[c.metric], data, strata, c.control, c.treatment, level, table
                 )
                 effect_ci, relative_ci = wider.effect_ci, wider.relative_ci
             corrected[i] = replace(

@@ -3,12 +3,12 @@
 `generate` simulates users of an online shop randomized 50/50 between ``control`` and
 ``new_checkout``. Each user has a latent activity level that drives sessions, conversion and
 spend, both before the experiment (``pre_revenue``, a covariate) and during it. The treatment
-raises the probability of converting by exactly `TRUE_EFFECTS` ``["converted"]`` (relative) and
+raises the probability of converting by exactly `TRUE_EFFECTS` ``["conversion"]`` (relative) and
 changes nothing else about a converting user, so orders and revenue per user rise by the same
 relative amount in expectation, while sessions do not move.
 
-`run` writes the users to a DuckDB file, computes every arm's moments in one SQL statement and
-analyzes them.
+`run` writes the users to a DuckDB file, computes every arm's (and platform's) moments in one
+query inside DuckDB and analyzes them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from ablens._validation import check_count, optional_import
 from ablens.analysis import analyze
-from ablens.metrics import Mean, Metric, Proportion
+from ablens.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, Ratio
 
 if TYPE_CHECKING:
     from ablens.results import AnalysisResult
@@ -30,10 +30,14 @@ __all__ = ["TRUE_EFFECTS", "DemoRun", "demo_metrics", "generate", "run"]
 
 #: True relative effect of ``new_checkout`` on each metric's expected value.
 TRUE_EFFECTS: dict[str, float] = {
-    "converted": 0.05,
-    "orders": 0.05,
-    "revenue": 0.05,
-    "sessions": 0.0,
+    "conversion": 0.05,
+    "revenue per user": 0.05,
+    "revenue per user (CUPED)": 0.05,
+    "orders per user": 0.05,
+    "orders per session": 0.05,
+    "sessions per user": 0.0,
+    "median minutes on site": 0.0,
+    "p90 minutes on site": 0.0,
 }
 ARMS = ("control", "new_checkout")
 BASE_CONVERSION = 0.08
@@ -49,28 +53,33 @@ def generate(users: int = 200_000, seed: int = 2026) -> dict[str, np.ndarray[Any
 
     Returns:
         Column name to array: ``user_id``, ``variant``, ``platform``, ``sessions``, ``orders``,
-        ``revenue``, ``converted``, ``pre_revenue``, ``exposure_day``.
+        ``revenue``, ``converted``, ``pre_revenue``, ``minutes``, ``exposure_day``.
 
     Examples:
         >>> data = generate(1_000, seed=1)
         >>> sorted(data)[:4], len(data["user_id"])
-        (['converted', 'exposure_day', 'orders', 'platform'], 1000)
+        (['converted', 'exposure_day', 'minutes', 'orders'], 1000)
     """
     n = check_count("users", users, minimum=100)
     rng = np.random.default_rng(seed)
     treated = rng.random(n) < 0.5
-    activity = rng.gamma(shape=2.0, scale=0.5, size=n)  # mean 1, long right tail
+    # Users differ a lot in how active they are (gamma, mean 1) and how much they spend per
+    # order (lognormal); both persist over time, which is what makes history predictive.
+    activity = rng.gamma(shape=0.3, scale=1 / 0.3, size=n)
+    spend_level = rng.lognormal(0.0, 0.8, n)
     platform = rng.choice(np.array(["ios", "android", "web"]), size=n, p=[0.35, 0.40, 0.25])
     sessions = 1 + rng.poisson(3.0 * activity)
-    # Pre-period spend: same latent activity, so it predicts in-experiment revenue (CUPED).
-    pre_buyer = rng.random(n) < np.minimum(0.9, BASE_CONVERSION * 1.5 * activity)
-    pre_revenue = np.where(pre_buyer, rng.lognormal(3.5, 0.6, n) * (0.5 + activity), 0.0)
     p_convert = np.minimum(0.9, BASE_CONVERSION * activity)
-    p_convert = np.where(treated, p_convert * (1 + TRUE_EFFECTS["converted"]), p_convert)
+    # Pre-period (12 weeks of history): orders at the same per-user rate, so it predicts
+    # in-experiment revenue (CUPED) without being affected by the treatment.
+    pre_orders = rng.poisson(12 * 1.4 * p_convert)
+    pre_revenue = pre_orders * rng.lognormal(3.5, 0.3, n) * spend_level
+    p_convert = np.where(treated, p_convert * (1 + TRUE_EFFECTS["conversion"]), p_convert)
     converted = rng.random(n) < p_convert
     orders = np.where(converted, 1 + rng.poisson(0.4, n), 0)
-    basket = rng.lognormal(3.5, 0.6, n) * (0.5 + activity)
+    basket = rng.lognormal(3.5, 0.3, n) * spend_level
     revenue = np.round(orders * basket, 2)
+    minutes = rng.gamma(2.0, 3.0 * (0.5 + np.minimum(activity, 5.0)))  # continuous, no effect
     return {
         "user_id": np.arange(1, n + 1, dtype=np.int64),
         "variant": np.where(treated, ARMS[1], ARMS[0]),
@@ -80,17 +89,32 @@ def generate(users: int = 200_000, seed: int = 2026) -> dict[str, np.ndarray[Any
         "revenue": revenue,
         "converted": converted,
         "pre_revenue": np.round(pre_revenue, 2),
+        "minutes": minutes,
         "exposure_day": rng.integers(0, 14, n),
     }
 
 
 def demo_metrics() -> list[Metric]:
-    """The demo's metrics: conversion (primary), revenue and orders, sessions as a guardrail."""
+    """The demo's metrics.
+
+    Conversion is primary; revenue (raw and CUPED-adjusted by the pre-period revenue), orders
+    per user and orders per session (a ratio) are secondary; sessions per user is a guardrail.
+    """
     return [
         Proportion("converted", name="conversion", role="primary"),
         Mean("revenue", name="revenue per user", role="secondary"),
+        Mean(
+            "revenue",
+            name="revenue per user (CUPED)",
+            role="secondary",
+            covariates=("pre_revenue",),
+        ),
         Mean("orders", name="orders per user", role="secondary"),
+        Ratio("orders", "sessions", name="orders per session", role="secondary"),
         Mean("sessions", name="sessions per user", role="guardrail"),
+        Quantile("minutes", 0.5, name="median minutes on site", role="guardrail"),
+        Quantile("minutes", 0.9, name="p90 minutes on site", role="guardrail"),
+        MannWhitney("revenue", name="revenue (rank test)", role="secondary"),
     ]
 
 
@@ -104,14 +128,15 @@ class DemoRun:
 
     def true_effects_text(self) -> str:
         """Each metric's true lift beside the estimate and its interval."""
-        column_of = {m.name: m.required_columns()[0] for m in demo_metrics()}
         lines = []
         for c in self.result.comparisons:
-            truth = TRUE_EFFECTS[column_of[c.metric]]
+            if c.metric not in TRUE_EFFECTS:  # a rank test has no lift to compare
+                continue
+            truth = TRUE_EFFECTS[c.metric]
             lo, hi = c.result.relative_ci
             covered = "inside" if lo <= truth <= hi else "OUTSIDE"
             lines.append(
-                f"  {c.metric:<18} true lift {truth:+.1%}, "
+                f"  {c.metric:<26} true lift {truth:+.1%}, "
                 f"estimated {c.result.relative_effect:+.2%} [{lo:+.2%}, {hi:+.2%}]: "
                 f"truth {covered} the interval"
             )
@@ -132,18 +157,21 @@ def run(
         The database path, user count and analysis result.
     """
     duckdb = optional_import("duckdb", "duckdb")
-    from ablens.data.duckdb import moments_by_arm  # noqa: PLC0415 - needs duckdb, lazily
-
     path = Path(database)
     path.unlink(missing_ok=True)
     frame = generate(users, seed)  # read by DuckDB's replacement scan below
-    metrics = demo_metrics()
-    columns = sorted({c for m in metrics for c in m.required_columns()})
     with duckdb.connect(str(path)) as connection:
         connection.register("frame", frame)
         connection.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM frame")  # noqa: S608 - constant
-        moments = moments_by_arm(
-            connection, TABLE, "variant", columns, pairs=[], comment="ablens demo experiment"
+        # Every moment of every arm and platform in one query inside DuckDB; only they return.
+        result = analyze(
+            (connection, TABLE),
+            demo_metrics(),
+            control=ARMS[0],
+            variant="variant",
+            unit="user_id",
+            segments=["platform"],
+            arms=ARMS,
+            experiment_id="ablens-demo",
         )
-    result = analyze(moments, metrics, control=ARMS[0])
     return DemoRun(path, users, result)

@@ -9,13 +9,16 @@ Jupyter), `AnalysisResult.to_dict` for JSON, and `AnalysisResult.to_pandas` /
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens._validation import optional_import
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ablens.data.engine import DataReport
     from ablens.stats.multiplicity import CorrectionMethod
     from ablens.stats.result import TestResult
     from ablens.stats.srm import SRMResult
@@ -124,7 +127,7 @@ class Comparison:
             "relative_ci_lower": clean(r.relative_ci_lower),
             "relative_ci_upper": clean(r.relative_ci_upper),
             "relative_method": r.relative_method,
-            "standard_error": r.standard_error,
+            "standard_error": clean(r.standard_error),
             "test": r.test,
             "statistic": clean(r.statistic),
             "df": r.df,
@@ -141,6 +144,8 @@ class Comparison:
             "adjusted_effect_ci_upper": adj_hi,
             "adjusted_relative_ci_lower": adj_rel_lo,
             "adjusted_relative_ci_upper": adj_rel_hi,
+            "variance_reduction": r.variance_reduction,
+            "notes": list(r.notes),
             "significant": self.significant,
             "outcome": self.outcome,
         }
@@ -193,6 +198,9 @@ class AnalysisResult:
         alpha: Significance level.
         correction: Multiple-testing method, or None.
         family: Which comparisons form a correction family.
+        segments: Segment label (e.g. ``"platform=ios"``) to that segment's analysis, when the
+            analysis was broken down by segment columns.
+        data_report: Counts from the data checks, when the moments were computed from a table.
     """
 
     control: str
@@ -203,6 +211,8 @@ class AnalysisResult:
     alpha: float
     correction: CorrectionMethod | None = None
     family: Family = "metric"
+    segments: Mapping[str, AnalysisResult] = field(default_factory=dict)
+    data_report: DataReport | None = None
 
     def comparison(self, metric: str, treatment: str | None = None) -> Comparison:
         """The comparison of ``metric`` for ``treatment`` (the only treatment if omitted)."""
@@ -233,6 +243,8 @@ class AnalysisResult:
             "family": self.family,
             "srm": self.srm.to_dict(),
             "comparisons": [c.to_dict() for c in self.comparisons],
+            "segments": {label: r.to_dict() for label, r in self.segments.items()},
+            "data_report": None if self.data_report is None else self.data_report.to_dict(),
         }
 
     def to_records(self) -> list[dict[str, Any]]:
@@ -268,6 +280,17 @@ class AnalysisResult:
     def _summary_lines(self) -> list[str]:
         split = ", ".join(f"{a} {n:,}" for a, n in zip(self.arms, self.counts, strict=True))
         lines = [f"Units: {split}.", str(self.srm) + "."]
+        if self.data_report is not None:
+            lines.extend(f"Data: {warning}." for warning in self.data_report.warnings)
+        for c in self.comparisons:
+            reduction = c.result.variance_reduction
+            if reduction is not None and math.isfinite(reduction):
+                verb = "cut" if reduction >= 0 else "raised"
+                lines.append(
+                    f"{c.metric} ({c.treatment}): covariate adjustment {verb} the variance of "
+                    f"the effect by {abs(reduction):.0%}."
+                )
+            lines.extend(f"{c.metric} ({c.treatment}): {note}." for note in c.result.notes)
         if self.correction:
             adjusted = any(c.adjusted_effect_ci for c in self.comparisons)
             intervals = (
@@ -282,15 +305,46 @@ class AnalysisResult:
             )
         return lines
 
+    def _segment_table(self) -> tuple[list[str], list[list[str]]]:
+        headers = ["segment", "metric", "arm", "units (control / arm)", "lift [CI]", "p-value"]
+        rows = []
+        for label, result in self.segments.items():
+            for c in result.comparisons:
+                lift = (
+                    f"{render.format_percent(c.result.relative_effect)} "
+                    f"{render.format_interval(*c.result.relative_ci, percent=True)}"
+                )
+                rows.append(
+                    [
+                        label,
+                        c.metric,
+                        c.treatment,
+                        f"{c.control_count:,} / {c.treatment_count:,}",
+                        lift,
+                        render.format_pvalue(c.p_value),
+                    ]
+                )
+        return headers, rows
+
+    _SEGMENT_NOTE = (
+        "By segment (each segment on its own; not corrected for the number of segments):"
+    )
+
     def __str__(self) -> str:
         rows = [c._display_row() for c in self.comparisons]
-        return "\n".join([render.table_text(self._headers(), rows), "", *self._summary_lines()])
+        parts = [render.table_text(self._headers(), rows), "", *self._summary_lines()]
+        if self.segments:
+            parts += ["", self._SEGMENT_NOTE, render.table_text(*self._segment_table())]
+        return "\n".join(parts)
 
     def to_markdown(self) -> str:
         """A markdown table and summary lines."""
         rows = [c._display_row() for c in self.comparisons]
         summary = "\n".join(f"- {line}" for line in self._summary_lines())
-        return render.table_markdown(self._headers(), rows) + "\n\n" + summary + "\n"
+        text = render.table_markdown(self._headers(), rows) + "\n\n" + summary + "\n"
+        if self.segments:
+            text += f"\n{self._SEGMENT_NOTE}\n\n{render.table_markdown(*self._segment_table())}\n"
+        return text
 
     def to_html(self) -> str:
         """An HTML fragment: the table (rows classed better/worse/inconclusive) and a summary."""
@@ -299,10 +353,14 @@ class AnalysisResult:
         rows = [c._display_row() for c in self.comparisons]
         classes = [c.outcome for c in self.comparisons]
         summary = "".join(f"<li>{html.escape(line)}</li>" for line in self._summary_lines())
+        segments = ""
+        if self.segments:
+            headers, segment_rows = self._segment_table()
+            segments = render.table_html(headers, segment_rows, caption=self._SEGMENT_NOTE)
         return (
             '<div class="ablens-result">'
             + render.table_html(self._headers(), rows, row_classes=classes)
-            + f"<ul>{summary}</ul></div>"
+            + f"<ul>{summary}</ul>{segments}</div>"
         )
 
     def _repr_html_(self) -> str:

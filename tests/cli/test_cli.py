@@ -54,8 +54,13 @@ def test_demo_json_via_runner(tmp_path):
     assert {c["metric"] for c in document["comparisons"]} == {
         "conversion",
         "revenue per user",
+        "revenue per user (CUPED)",
         "orders per user",
+        "orders per session",
         "sessions per user",
+        "median minutes on site",
+        "p90 minutes on site",
+        "revenue (rank test)",
     }
     # The same seed through the library gives the same numbers.
     expected = ablens.demo.run(tmp_path / "lib.duckdb", users=20_000, seed=5).result.to_dict()

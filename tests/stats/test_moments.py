@@ -8,13 +8,9 @@ values the code receives.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import operator
-import re
-from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -26,6 +22,15 @@ from hypothesis.extra.numpy import arrays
 
 from ablens.errors import InputError
 from ablens.stats.moments import Moments
+from nist import (
+    NIST_SETS,
+    NistSet,
+    exact_mean_and_comoment,
+    exact_variance,
+    load_nist,
+    nist_directory,
+    rel_err,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +40,6 @@ if TYPE_CHECKING:
 
 EPS = float(np.finfo(np.float64).eps)
 
-NIST_SETS = ("Lew", "Lottery", "Mavro", "Michelso", "NumAcc1", "NumAcc2", "NumAcc3", "NumAcc4")
 MEAN_RTOL = 1e-13
 STD_RTOL = 1e-9
 # NumAcc4 holds 10000000.1, .2, .3: float64 spacing near 1e7 is 2**-29 (1.9e-9), so each value is
@@ -49,83 +53,9 @@ EXACT_RTOL = 1e-13
 
 
 # ---------------------------------------------------------------------------- reference helpers
-@dataclass(frozen=True)
-class NistSet:
-    name: str
-    values: NDArray[np.float64]
-    certified_mean: Decimal
-    certified_std: Decimal
-
-
-_CERTIFIED_MEAN = re.compile(r"^Sample Mean\b.*:\s*(\S+)\s*$")
-_CERTIFIED_STD = re.compile(r"^Sample Standard Deviation\b.*:\s*(\S+)\s*$")
-_OBSERVATIONS = re.compile(r"^Number of Observations:\s*(\d+)\s*$")
-_DATA_HEADER = re.compile(r"^Data:\s*Y\s*$")
-
-
-def _one_match(pattern: re.Pattern[str], lines: Sequence[str], name: str) -> str:
-    found = [m.group(1) for m in map(pattern.match, lines) if m]
-    assert len(found) == 1, f"{name}: expected one line matching {pattern.pattern!r}, got {found}"
-    return found[0]
-
-
-@functools.cache
-def load_nist(directory: Path, name: str) -> NistSet:
-    """Read one NIST StRD univariate file: certified mean and std from the header, then the data.
-
-    The file's SHA-256 is checked against ``SHA256SUMS`` first, so a damaged copy fails loudly.
-    """
-    path = directory / f"{name}.dat"
-    sums = dict(
-        reversed(line.split())
-        for line in (directory / "SHA256SUMS").read_text().splitlines()
-        if line.strip()
-    )
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[path.name], f"{path} is damaged"
-    lines = path.read_text().splitlines()
-    mean = Decimal(_one_match(_CERTIFIED_MEAN, lines, name))
-    std = Decimal(_one_match(_CERTIFIED_STD, lines, name))
-    count = int(_one_match(_OBSERVATIONS, lines, name))
-    (start,) = [i for i, line in enumerate(lines) if _DATA_HEADER.match(line)]
-    assert set(lines[start + 1].strip()) == {"-"}, f"{name}: no dashes under 'Data: Y'"
-    values = np.array([float(line) for line in lines[start + 2 :] if line.strip()])
-    assert len(values) == count, f"{name}: {len(values)} values, header says {count}"
-    return NistSet(name, values, mean, std)
-
-
 @pytest.fixture(name="nist_dir", scope="module")
 def nist_dir_fixture(reference_data_dir: Path) -> Path:
-    path = reference_data_dir / "nist-strd"
-    missing = [n for n in NIST_SETS if not (path / f"{n}.dat").is_file()]
-    if missing or not (path / "SHA256SUMS").is_file():
-        pytest.fail(f"NIST StRD files missing from {path}: {missing or ['SHA256SUMS']}")
-    return path
-
-
-def exact_mean_and_comoment(values: NDArray[np.float64]) -> tuple[Fraction, Fraction]:
-    """Exact mean and sum of squared deviations of float64 values, in integer arithmetic.
-
-    Every float is an integer over a power of two; scaled to the largest denominator, all values are
-    integers ``a_i`` and ``C = (n sum a^2 - (sum a)^2) / (n scale^2)`` holds exactly.
-    """
-    ratios = [float(v).as_integer_ratio() for v in values]
-    scale = max(den for _, den in ratios)
-    ints = [num * (scale // den) for num, den in ratios]
-    n = len(ints)
-    total = sum(ints)
-    squares = sum(a * a for a in ints)
-    return Fraction(total, n * scale), Fraction(n * squares - total * total, n * scale * scale)
-
-
-def exact_variance(values: NDArray[np.float64]) -> Fraction:
-    _, comoment = exact_mean_and_comoment(values)
-    return comoment / (len(values) - 1)
-
-
-def rel_err(got: float, want: float | Decimal | Fraction) -> float:
-    """Relative error of ``got`` against ``want``, computed exactly, then rounded to a float."""
-    reference = Fraction(want)
-    return float(abs(Fraction(got) - reference) / abs(reference))
+    return nist_directory(reference_data_dir)
 
 
 def shifted_sums_moments(

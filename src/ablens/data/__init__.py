@@ -1,4 +1,22 @@
-"""Engine adapters: compute per-arm `ablens.Moments` where the data lives.
+"""The data layer: per-arm moments computed where the data lives.
 
-Each adapter imports its engine lazily, only when the user passes that engine's objects.
+`compute_moments` runs one aggregation in the engine holding the data (pandas, polars, pyarrow,
+DuckDB, parquet/CSV files, Ibis backends such as Postgres, BigQuery and Snowflake, PySpark),
+through narwhals; `aggregate_events` turns raw events into one row per unit in the same engine.
+Engines are imported lazily, only the one the caller passed.
 """
+
+from ablens.data.engine import DataReport, MomentsByArm, bigquery_labels, compute_moments
+from ablens.data.events import aggregate_events
+from ablens.data.quantiles import compute_quantile_summaries
+from ablens.data.ranks import compute_rank_summary
+
+__all__ = [
+    "DataReport",
+    "MomentsByArm",
+    "aggregate_events",
+    "bigquery_labels",
+    "compute_moments",
+    "compute_quantile_summaries",
+    "compute_rank_summary",
+]

@@ -57,6 +57,7 @@ def mean_test(
     margin: float = 0.0,
     margin_type: MarginType = "absolute",
     relative_method: RelativeMethod = "delta-log",
+    mean_difference: float | None = None,
 ) -> TestResult:
     """Compare two means from their counts, means and sample variances (ddof=1).
 
@@ -73,6 +74,9 @@ def mean_test(
         margin: Null value of the effect (non-inferiority / superiority margin).
         margin_type: Whether ``margin`` is absolute or relative (a lift, e.g. -0.02).
         relative_method: "delta-log" (default) or "fieller" interval for the lift.
+        mean_difference: ``treatment_mean - control_mean`` when known more precisely than the
+            subtraction of the two rounded means (`ablens.Moments` keeps each mean as two
+            floats); defaults to the subtraction.
 
     Returns:
         The comparison of treatment with control.
@@ -118,4 +122,5 @@ def mean_test(
         margin=margin,
         margin_type=margin_type,
         relative_method=relative_method,
+        effect=None if mean_difference is None else check_real("mean_difference", mean_difference),
     )

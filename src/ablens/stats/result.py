@@ -59,6 +59,9 @@ class TestResult:
         statistic: The test statistic (t, z or chi-square; NaN for exact tests).
         df: Degrees of freedom of the statistic's reference (None for normal or exact).
         p_value: p-value of the test.
+        variance_reduction: For covariate-adjusted metrics, ``1 - Var(adjusted) / Var(raw)`` of
+            the effect estimate; None otherwise.
+        notes: Warnings about the comparison (e.g. an imbalanced covariate).
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -81,6 +84,8 @@ class TestResult:
     statistic: float
     df: float | None
     p_value: float
+    variance_reduction: float | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def effect_ci(self) -> tuple[float, float]:
@@ -111,6 +116,7 @@ def difference_test(
     margin_type: MarginType,
     relative_method: RelativeMethod,
     test_standard_error: float | None = None,
+    effect: float | None = None,
 ) -> TestResult:
     """Build a `TestResult` for ``treatment - control`` from the estimators' variances.
 
@@ -128,12 +134,14 @@ def difference_test(
         relative_method: Interval method for the lift.
         test_standard_error: Standard error under the null, when it differs from the
             interval's (pooled tests); defaults to the interval's.
+        effect: ``treatment - control`` when known more precisely than the subtraction of
+            the two rounded estimates (e.g. from two-float means); defaults to the subtraction.
     """
     alternative = check_alternative(alternative)
     confidence_level = check_confidence_level(confidence_level)
     margin = check_margin(margin)
     check_choice("relative_method", relative_method, RELATIVE_METHODS)
-    effect = treatment - control
+    effect = treatment - control if effect is None else effect
     standard_error = math.sqrt(var_control + var_treatment)
     q = critical_value(reference, confidence_level, alternative)
     # A zero lift is a zero difference: only a non-zero relative margin needs the log-ratio test.

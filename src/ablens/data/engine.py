@@ -1,0 +1,670 @@
+"""Per-arm (and per-segment) moments computed inside whatever engine holds the data.
+
+One entry point, `compute_moments`, takes a pandas, polars or pyarrow table, a polars
+LazyFrame, a DuckDB relation, a ``(duckdb_connection, "table")`` pair, a parquet or CSV path
+(read lazily by DuckDB), an Ibis table (any Ibis backend: DuckDB, Postgres, BigQuery,
+Snowflake, ...) or a PySpark DataFrame. It builds one query through narwhals, the maintained
+engine-agnostic layer, so the same code runs on every engine, and only a few numbers per arm
+come back to Python.
+
+The query computes, per (segment, arm): the row count, the non-null count of each column, the
+sums of each column shifted by a pilot value ``K`` (the average of the first rows, shared by all
+arms) and the sums of products of shifted columns. `ablens.Moments.from_shifted_sums` turns
+these into means and centred co-moments. Shifting keeps full precision where plain
+``sum(x * x)`` loses every digit (the NIST NumAcc sets, ``1e9`` plus small noise); the pilot
+needs only a tiny preliminary read of the first rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ablens._validation import check_count, check_name, optional_import
+from ablens.errors import DataError, InputError
+from ablens.stats.moments import Moments
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["DataReport", "MomentsByArm", "compute_moments", "moments_query"]
+
+PILOT_ROWS = 10_000
+#: Rows the grouped result may have per allowed segment before the cap is declared exceeded.
+_ROWS_PER_SEGMENT_GUARD = 64
+
+
+@dataclass(frozen=True)
+class DataReport:
+    """What the data checks counted (every count computed in the engine).
+
+    Attributes:
+        rows: Rows read.
+        null_variant: Rows whose variant is NULL (excluded from every arm).
+        null_unit: Rows whose unit id is NULL (only when a unit column is given).
+        repeated_units: Rows beyond the first for a unit id seen more than once in an arm.
+        units_in_several_arms: Units that appear in more than one arm.
+        arm_rows: Rows per arm label.
+        warnings: Conditions that allow analysis to go on but deserve a look.
+    """
+
+    rows: int
+    null_variant: int
+    null_unit: int = 0
+    repeated_units: int = 0
+    units_in_several_arms: int = 0
+    arm_rows: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {
+            "rows": self.rows,
+            "null_variant": self.null_variant,
+            "null_unit": self.null_unit,
+            "repeated_units": self.repeated_units,
+            "units_in_several_arms": self.units_in_several_arms,
+            "arm_rows": dict(self.arm_rows),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class MomentsByArm:
+    """The moments an analysis needs, with the checks made while computing them.
+
+    Attributes:
+        overall: Arm label to its moments over all segments.
+        segments: Segment values (a tuple, one per segment column) to arm label to moments;
+            empty when no segment column was given.
+        segment_columns: Names of the segment columns.
+        report: Counts from the data checks.
+        statements: SQL text sent to the engine, where ablens sent SQL itself (for audit).
+    """
+
+    overall: Mapping[str, Moments]
+    segments: Mapping[tuple[Any, ...], Mapping[str, Moments]]
+    segment_columns: tuple[str, ...]
+    report: DataReport
+    statements: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------- input resolution
+@dataclass
+class _Source:
+    """A narwhals LazyFrame plus what is needed to send commented SQL, when we can."""
+
+    frame: Any  # narwhals.LazyFrame
+    kind: str  # "duckdb", "ibis", "spark", "polars", "pandas", "pyarrow", ...
+    duckdb_connection: Any = None  # set when ablens owns or was given the DuckDB connection
+
+
+def _is_duckdb_connection(value: object) -> bool:
+    return type(value).__module__.split(".")[0] in {"duckdb", "_duckdb"} and hasattr(value, "table")
+
+
+def _resolve(data: object) -> _Source:
+    nw = optional_import("narwhals", "data")
+    if isinstance(data, str | Path):
+        return _resolve_path(Path(data), nw)
+    if (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and _is_duckdb_connection(data[0])
+        and isinstance(data[1], str)
+    ):
+        connection, table = data
+        if not table:
+            raise InputError("table == '', must name a table or view of the DuckDB connection")
+        try:
+            relation = connection.table(table)
+        except Exception as error:  # duckdb.CatalogException and friends: name the table
+            raise DataError(
+                f"table {table!r} cannot be read from the DuckDB connection: {error}"
+            ) from None
+        return _Source(nw.from_native(relation), "duckdb", connection)
+    try:
+        frame = nw.from_native(data)
+    except TypeError:
+        raise InputError(
+            f"data is a {type(data).__module__}.{type(data).__name__}, must be a pandas, polars "
+            "or pyarrow table, a polars LazyFrame, a DuckDB relation, a (duckdb connection, "
+            "'table') pair, a parquet/CSV path, an Ibis table or a PySpark DataFrame"
+        ) from None
+    if isinstance(frame, nw.DataFrame):
+        frame = frame.lazy()
+    kind = str(frame.implementation).split(".")[-1].lower()
+    return _Source(frame, kind)
+
+
+def _resolve_path(path: Path, nw: Any) -> _Source:  # noqa: ANN401 - narwhals module
+    duckdb = optional_import("duckdb", "duckdb")
+    if not path.exists():
+        raise InputError(f"data == {str(path)!r}: no such file; check the path")
+    suffix = path.suffix.lower()
+    connection = duckdb.connect()
+    if suffix in {".parquet", ".pq"}:
+        relation = connection.read_parquet(str(path))
+    elif suffix in {".csv", ".tsv", ".txt"}:
+        relation = connection.read_csv(str(path))
+    else:
+        raise InputError(
+            f"data == {str(path)!r} has suffix {suffix!r}, must be .parquet, .pq, .csv or .tsv"
+        )
+    return _Source(nw.from_native(relation), "duckdb", connection)
+
+
+# ---------------------------------------------------------------------------- the query
+def _check_columns(frame: Any, variant: str, columns: Sequence[str], others: Sequence[str]) -> None:  # noqa: ANN401
+    nw = optional_import("narwhals", "data")
+    schema = frame.collect_schema()
+    available = list(schema.names())
+    for name in (variant, *columns, *others):
+        if name not in schema:
+            raise DataError(f"column {name!r} is not in the data; available columns: {available}")
+    for name in columns:
+        dtype = schema[name]
+        if not (dtype.is_numeric() or dtype == nw.Boolean):
+            raise DataError(
+                f"column {name!r} has type {dtype}, must be numeric or boolean to be a metric; "
+                "cast it or choose another column"
+            )
+
+
+def moments_query(
+    frame: Any,  # noqa: ANN401 - a narwhals LazyFrame
+    *,
+    variant: str,
+    columns: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    pilots: Sequence[float],
+    segments: Sequence[str] = (),
+    unit: str | None = None,
+) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
+    """The grouped aggregation, as a narwhals LazyFrame (nothing runs until it is collected).
+
+    Output columns: the segment columns, ``__arm``, ``__n`` (rows), ``__nn{i}`` (non-null
+    values of column i), ``__s{i}`` (sum of ``x_i - K_i``), ``__c{i}_{j}`` (sum of products of
+    shifted columns i and j, for squares and requested pairs) and, with a unit column,
+    ``__unit_nn`` (non-null unit ids).
+    """
+    nw = optional_import("narwhals", "data")
+    schema = frame.collect_schema()
+    shifted = {
+        f"__d{i}": as_float(c, schema[c]) - nw.lit(float(pilots[i])) for i, c in enumerate(columns)
+    }
+    products = {
+        f"__c{i}_{j}": nw.col(f"__d{i}") * nw.col(f"__d{j}")
+        for i, j in _product_indices(columns, pairs)
+    }
+    keys = [*segments, "__arm"]
+    aggregations = [nw.len().alias("__n")]
+    aggregations += [nw.col(f"__d{i}").count().alias(f"__nn{i}") for i in range(len(columns))]
+    aggregations += [nw.col(f"__d{i}").sum().alias(f"__s{i}") for i in range(len(columns))]
+    aggregations += [nw.col(name).sum() for name in products]
+    if unit is not None:
+        aggregations.append(nw.col(unit).count().alias("__unit_nn"))
+    return (
+        frame.with_columns(nw.col(variant).alias("__arm"), **shifted)
+        .with_columns(**products)
+        .group_by(*keys)
+        .agg(*aggregations)
+    )
+
+
+def as_float(column: str, dtype: Any) -> Any:  # noqa: ANN401 - narwhals dtype and Expr
+    """``column`` as Float64; booleans through Int32 (PostgreSQL casts boolean only to int)."""
+    nw = optional_import("narwhals", "data")
+    expression = nw.col(column)
+    if dtype == nw.Boolean:
+        expression = expression.cast(nw.Int32)
+    return expression.cast(nw.Float64)
+
+
+def _product_indices(
+    columns: Sequence[str], pairs: Sequence[tuple[str, str]]
+) -> list[tuple[int, int]]:
+    wanted = {(i, i) for i in range(len(columns))}
+    for a, b in pairs:
+        i, j = sorted((columns.index(a), columns.index(b)))
+        wanted.add((i, j))
+    return sorted(wanted)
+
+
+def _pilots(
+    source: _Source,
+    columns: Sequence[str],
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    statements: list[str],
+) -> list[float]:
+    schema = source.frame.collect_schema()
+    query = source.frame.head(PILOT_ROWS).select(
+        *(as_float(c, schema[c]).mean().alias(f"__p{i}") for i, c in enumerate(columns))
+    )
+    (sample,), sent = _collect(source, query, comment, experiment_id, team)
+    statements.extend(sent)
+    pilots = []
+    for i in range(len(columns)):
+        value = sample[f"__p{i}"]
+        # A NULL pilot (no values in the first rows) is harmless: any finite shift is exact
+        # for the merge, only less precise; the NULL check below reports the real problem.
+        pilots.append(float(value) if value is not None and math.isfinite(value) else 0.0)
+    return pilots
+
+
+def _comment(experiment_id: str | None, team: str | None) -> str:
+    parts = ["ablens"]
+    if experiment_id:
+        parts.append(f"experiment={experiment_id}")
+    if team:
+        parts.append(f"team={team}")
+    text = " ".join(parts)
+    # Comments nest in some engines (DuckDB, Postgres): neutralise both delimiters.
+    return "/* " + text.replace("/*", "/ *").replace("*/", "* /") + " */"
+
+
+def _collect(
+    source: _Source,
+    query: Any,  # noqa: ANN401 - a narwhals LazyFrame
+    comment: str,
+    experiment_id: str | None = None,
+    team: str | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run the query where it lives; send commented SQL where the engine allows."""
+    nw = optional_import("narwhals", "data")
+    native = nw.to_native(query)
+    if source.kind == "duckdb" and source.duckdb_connection is not None:
+        sql = f"{comment}\n{native.sql_query()}"
+        cursor = source.duckdb_connection.sql(sql)
+        names = cursor.columns
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()], [sql]
+    if source.kind == "ibis" and not _has_memtables(native):
+        backend = native.get_backend()
+        sql = f"{comment}\n{ibis_sql(native, backend.name)}"
+        if backend.name == "snowflake":  # Snowflake strips leading comments from its history
+            sql += f"\n{comment}"
+        return _run_ibis_sql(backend, sql, experiment_id, team), [sql]
+    if source.kind == "pyspark":
+        return _collect_spark(native, query, comment, experiment_id), []
+    return _rows(query.collect()), []
+
+
+def _rows(frame: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - a narwhals DataFrame
+    columns = frame.to_dict(as_series=False)
+    names = list(columns)
+    count = len(columns[names[0]]) if names else 0
+    return [{name: columns[name][i] for name in names} for i in range(count)]
+
+
+def _collect_spark(
+    native: Any,  # noqa: ANN401 - a pyspark DataFrame
+    query: Any,  # noqa: ANN401 - a narwhals LazyFrame
+    comment: str,
+    experiment_id: str | None,
+) -> list[dict[str, Any]]:
+    """Run on Spark inside a job group named after the experiment.
+
+    The thread's previous group and description are restored afterwards, so later jobs are not
+    attributed to the experiment.
+    """
+    context = native.sparkSession.sparkContext
+    keys = ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
+    previous = {key: context.getLocalProperty(key) for key in keys}
+    context.setJobGroup(f"ablens-{experiment_id or 'analysis'}", comment, interruptOnCancel=False)
+    try:
+        return _rows(query.collect())
+    finally:
+        for key, value in previous.items():
+            context.setLocalProperty(key, value)
+
+
+def _has_memtables(expression: Any) -> bool:  # noqa: ANN401 - an ibis expression
+    """Whether the expression reads an in-memory table.
+
+    Ibis registers those only when it executes the expression itself; raw SQL cannot see them,
+    so such (local, free) queries run through ibis, uncommented.
+    """
+    operations = optional_import("ibis.expr.operations", "ibis")
+    return bool(expression.op().find(operations.InMemoryTable))
+
+
+def ibis_sql(expression: Any, dialect: str) -> str:  # noqa: ANN401 - an ibis expression
+    """Compile an Ibis expression to SQL text for ``dialect`` ("postgres", "bigquery", ...)."""
+    ibis = optional_import("ibis", "ibis")
+    return str(ibis.to_sql(expression, dialect=dialect))
+
+
+def bigquery_labels(experiment_id: str | None, team: str | None) -> dict[str, str]:
+    """BigQuery job labels for cost attribution (lowercase letters, digits, ``_`` and ``-``).
+
+    Examples:
+        >>> bigquery_labels("Checkout Test #7", "Growth")
+        {'ablens_experiment': 'checkout_test__7', 'ablens_team': 'growth'}
+    """
+
+    def clean(value: str) -> str:
+        text = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in value.lower())
+        return text[:63]
+
+    labels = {"ablens_experiment": clean(experiment_id or "analysis")}
+    if team:
+        labels["ablens_team"] = clean(team)
+    return labels
+
+
+def _run_ibis_sql(
+    backend: Any,  # noqa: ANN401 - an ibis backend
+    sql: str,
+    experiment_id: str | None,
+    team: str | None,
+) -> list[dict[str, Any]]:
+    if backend.name == "bigquery":  # pragma: no cover - needs a BigQuery account
+        bigquery = optional_import("google.cloud.bigquery", "ibis")
+        config = bigquery.QueryJobConfig(labels=bigquery_labels(experiment_id, team))
+        return [dict(row.items()) for row in backend.raw_sql(sql, query_job_config=config)]
+    cursor = backend.raw_sql(sql)
+    try:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        # Some backends (DuckDB) hand back their own connection as the cursor: keep it open.
+        if cursor is not getattr(backend, "con", None) and hasattr(cursor, "close"):
+            cursor.close()
+
+
+# ---------------------------------------------------------------------------- entry point
+def compute_moments(
+    data: object,
+    *,
+    variant: str,
+    columns: Sequence[str],
+    pairs: Sequence[tuple[str, str]] = (),
+    segments: Sequence[str] = (),
+    unit: str | None = None,
+    arms: Sequence[str] | None = None,
+    experiment_id: str | None = None,
+    team: str | None = None,
+    max_segments: int = 100,
+) -> MomentsByArm:
+    """Compute per-arm (and per-segment) moments in the engine that holds ``data``.
+
+    Args:
+        data: A pandas/polars/pyarrow table, polars LazyFrame, DuckDB relation,
+            ``(duckdb_connection, "table")``, parquet/CSV path, Ibis table or PySpark DataFrame;
+            one row per unit (aggregate events first with `ablens.data.aggregate_events`).
+        variant: Column holding each unit's arm label.
+        columns: Numeric or boolean metric columns (booleans count as 0/1).
+        pairs: Column pairs whose cross-moment is needed (ratio metrics, covariates).
+        segments: Categorical columns to break the moments down by (same pass).
+        unit: Unit id column; when given, repeated ids and units in several arms are errors.
+        arms: The arm labels the plan expects; other labels, or expected arms without rows,
+            are errors. Without it, every label found is an arm.
+        experiment_id: Tag put in a comment of every SQL statement (and BigQuery job labels,
+            Spark job group), so warehouse costs can be split by experiment.
+        team: Optional team tag, attached the same way.
+        max_segments: Most distinct segment values allowed (guards against segmenting by an id).
+
+    Returns:
+        Moments per arm overall and per segment, the data checks' counts and the SQL sent.
+
+    Raises:
+        InputError: On invalid arguments or an unsupported data type.
+        DataError: On missing or non-numeric columns, NULL metric values or units, repeated
+            units, units in several arms, unexpected or missing arm labels, too many segments.
+
+    Examples:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"arm": ["a", "a", "b", "b"], "x": [1.0, 2.0, 3.0, 5.0]})
+        >>> result = compute_moments(frame, variant="arm", columns=["x"])
+        >>> result.overall["b"].mean_of("x"), result.overall["b"].variance("x")
+        (4.0, 2.0)
+    """
+    check_name("variant", variant)
+    columns = list(dict.fromkeys(columns))  # keep order, drop repeats
+    if not columns:
+        raise InputError("columns is empty, must name at least one metric column")
+    for name in columns:
+        check_name("columns", name)
+    pairs = [tuple(p) for p in pairs]  # type: ignore[misc]
+    for pair in pairs:
+        if len(pair) != 2:
+            raise InputError(f"pairs has {pair!r}, each pair must name exactly two columns")
+        for name in pair:
+            if name not in columns:
+                raise InputError(
+                    f"pairs names column {name!r}, must be one of columns {columns}; add it to "
+                    "columns"
+                )
+    segments = list(segments)
+    if variant in segments or unit in segments:
+        raise InputError("segments must not include the variant or unit column")
+    max_segments = check_count("max_segments", max_segments, minimum=1)
+    expected_arms = None if arms is None else [str(a) for a in arms]
+
+    source = _resolve(data)
+    _check_columns(
+        source.frame, variant, columns, [*segments, *([unit] if unit is not None else [])]
+    )
+    comment = _comment(experiment_id, team)
+    statements: list[str] = []
+    pilots = _pilots(source, columns, comment, experiment_id, team, statements)
+    query = moments_query(
+        source.frame,
+        variant=variant,
+        columns=columns,
+        pairs=pairs,
+        pilots=pilots,
+        segments=segments,
+        unit=unit,
+    )
+    if segments:
+        query = query.head((max_segments + 1) * _ROWS_PER_SEGMENT_GUARD)
+    rows, sent = _collect(source, query, comment, experiment_id, team)
+    statements.extend(sent)
+    unit_counts = (
+        _unit_counts(source, unit, variant, comment, experiment_id, team, statements)
+        if unit is not None
+        else (0, 0)
+    )
+    return _assemble(
+        rows,
+        columns=columns,
+        pairs=pairs,
+        pilots=pilots,
+        segments=segments,
+        variant=variant,
+        unit=unit,
+        expected_arms=expected_arms,
+        max_segments=max_segments,
+        unit_counts=unit_counts,
+        statements=statements,
+    )
+
+
+def _unit_counts(
+    source: _Source,
+    unit: str,
+    variant: str,
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    statements: list[str],
+) -> tuple[int, int]:
+    """Rows beyond one per unit id, and units seen in more than one arm: one query.
+
+    Grouping by unit and comparing the smallest and largest arm label avoids COUNT(DISTINCT),
+    which some engine dialects cannot express for every type.
+    """
+    nw = optional_import("narwhals", "data")
+    per_unit = (
+        source.frame.drop_nulls(subset=[unit])
+        .group_by(unit)
+        .agg(
+            nw.len().alias("__rows"),
+            nw.col(variant).min().alias("__lo"),
+            nw.col(variant).max().alias("__hi"),
+        )
+        # Int32: PostgreSQL casts boolean to integer, not to bigint.
+        .with_columns((nw.col("__lo") != nw.col("__hi")).cast(nw.Int32).alias("__several"))
+    )
+    query = per_unit.select(
+        (nw.col("__rows").sum() - nw.len()).alias("repeated"),
+        nw.col("__several").sum().alias("several"),
+    )
+    (result,), sent = _collect(source, query, comment, experiment_id, team)
+    statements.extend(sent)
+    return int(result["repeated"] or 0), int(result["several"] or 0)
+
+
+def _check_segments(rows: list[dict[str, Any]], segments: Sequence[str], max_segments: int) -> None:
+    distinct = {tuple(r[s] for s in segments) for r in rows}
+    truncated = bool(segments) and len(rows) >= (max_segments + 1) * _ROWS_PER_SEGMENT_GUARD
+    if len(distinct) > max_segments or truncated:
+        raise DataError(
+            f"segments {list(segments)} have more than max_segments == {max_segments} distinct "
+            "values; segment by a coarser column, or raise max_segments"
+        )
+
+
+def _check_arms(
+    arm_rows: Mapping[str, int], variant: str, expected_arms: Sequence[str] | None
+) -> None:
+    if expected_arms is None:
+        return
+    unknown = {a: n for a, n in arm_rows.items() if a not in expected_arms}
+    if unknown:
+        listed = ", ".join(
+            f"{a!r} ({n:,} row{'s' if n != 1 else ''})" for a, n in sorted(unknown.items())
+        )
+        raise DataError(
+            f"column {variant!r} holds labels not in the plan's arms {list(expected_arms)}: "
+            f"{listed}; fix the labels or declare the arms"
+        )
+    missing = [a for a in expected_arms if a not in arm_rows]
+    if missing:
+        raise DataError(
+            f"arm(s) {missing} have no rows in column {variant!r} (found {sorted(arm_rows)})"
+        )
+
+
+def _check_nulls(
+    rows: list[dict[str, Any]], columns: Sequence[str], segments: Sequence[str]
+) -> None:
+    for r in rows:
+        for i, column in enumerate(columns):
+            nulls = int(r["__n"]) - int(r[f"__nn{i}"])
+            if not nulls:
+                continue
+            where = f"arm {r['__arm']!r}"
+            if segments:
+                where += f", segment {dict(zip(segments, (r[s] for s in segments), strict=True))}"
+            raise DataError(
+                f"column {column!r} has {nulls:,} NULL value(s) in {where}; fill them "
+                "(e.g. 0 for no revenue) or filter the rows before analysis"
+            )
+
+
+def _check_units(
+    rows: list[dict[str, Any]], unit: str, unit_counts: tuple[int, int]
+) -> tuple[int, int, int]:
+    """Return (NULL unit ids, repeated rows, units in several arms); raise when any is > 0."""
+    null_unit = sum(int(r["__n"]) - int(r["__unit_nn"]) for r in rows)
+    if null_unit:
+        raise DataError(f"column {unit!r} (the unit id) has {null_unit:,} NULL value(s)")
+    repeated, several = unit_counts
+    if several > 0:
+        raise DataError(
+            f"{several:,} unit(s) in column {unit!r} are assigned to more than one arm; "
+            "fix the assignment or exclude them before analysis"
+        )
+    if repeated > 0:
+        raise DataError(
+            f"column {unit!r} repeats unit ids: {repeated:,} row(s) beyond one per unit; "
+            "aggregate to one row per unit first (ablens.data.aggregate_events)"
+        )
+    return null_unit, repeated, several
+
+
+def _assemble(
+    rows: list[dict[str, Any]],
+    *,
+    columns: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    pilots: Sequence[float],
+    segments: Sequence[str],
+    variant: str,
+    unit: str | None,
+    expected_arms: Sequence[str] | None,
+    max_segments: int,
+    unit_counts: tuple[int, int],
+    statements: Sequence[str],
+) -> MomentsByArm:
+    k = len(columns)
+    indices = _product_indices(columns, pairs)
+    for r in rows:  # pandas reports a NULL group key as NaN; every other engine as None
+        for name in ("__arm", *segments):
+            if isinstance(r[name], float) and math.isnan(r[name]):
+                r[name] = None
+    total_rows = sum(int(r["__n"]) for r in rows)
+    null_variant = sum(int(r["__n"]) for r in rows if r["__arm"] is None)
+    rows = [r for r in rows if r["__arm"] is not None]
+    _check_segments(rows, segments, max_segments)
+    arm_rows: dict[str, int] = {}
+    for r in rows:
+        label = str(r["__arm"])
+        arm_rows[label] = arm_rows.get(label, 0) + int(r["__n"])
+    _check_arms(arm_rows, variant, expected_arms)
+    _check_nulls(rows, columns, segments)
+    null_unit = repeated = several = 0
+    if unit is not None:
+        null_unit, repeated, several = _check_units(rows, unit, unit_counts)
+    warnings: list[str] = []
+    if null_variant:
+        warnings.append(
+            f"{null_variant:,} row(s) have a NULL {variant!r} and were left out of every arm"
+        )
+
+    def to_moments(r: dict[str, Any]) -> Moments:
+        cross = np.full((k, k), np.nan)
+        for i, j in indices:
+            cross[i, j] = cross[j, i] = float(r[f"__c{i}_{j}"] or 0.0)
+        return Moments.from_shifted_sums(
+            int(r["__n"]),
+            columns,
+            pilots,
+            [float(r[f"__s{i}"] or 0.0) for i in range(k)],
+            cross,
+        )
+
+    by_segment: dict[tuple[Any, ...], dict[str, Moments]] = {}
+    # Arms in label order in every segment, as overall, whatever order the engine returned.
+    for r in sorted(rows, key=lambda r: str(r["__arm"])):
+        key = tuple(r[s] for s in segments)
+        by_segment.setdefault(key, {})[str(r["__arm"])] = to_moments(r)
+    overall: dict[str, Moments] = {}
+    for arm in sorted({str(r["__arm"]) for r in rows}):
+        overall[arm] = Moments.merge_all(
+            parts[arm] for parts in by_segment.values() if arm in parts
+        )
+    report = DataReport(
+        rows=total_rows,
+        null_variant=null_variant,
+        null_unit=null_unit,
+        repeated_units=max(repeated, 0),
+        units_in_several_arms=max(several, 0),
+        arm_rows=arm_rows,
+        warnings=tuple(warnings),
+    )
+    return MomentsByArm(
+        overall=overall,
+        segments=by_segment if segments else {},
+        segment_columns=tuple(segments),
+        report=report,
+        statements=tuple(statements),
+    )
