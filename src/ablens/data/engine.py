@@ -8,7 +8,7 @@ engine-agnostic layer, so the same code runs on every engine, and only a few num
 come back to Python.
 
 The query computes, per (segment, arm): the row count, the non-null count of each column, the
-sums of each column shifted by a pilot value ``K`` (the average of the first rows, shared by all
+sums of each column shifted by a pilot value ``K`` (the median of the first rows, shared by all
 arms) and the sums of products of shifted columns. `ablens.Moments.from_shifted_sums` turns
 these into means and centred co-moments. Shifting keeps full precision where plain
 ``sum(x * x)`` loses every digit (the NIST NumAcc sets, ``1e9`` plus small noise); the pilot
@@ -245,7 +245,10 @@ def _pilots(
 ) -> list[float]:
     schema = source.frame.collect_schema()
     query = source.frame.head(PILOT_ROWS).select(
-        *(as_float(c, schema[c]).mean().alias(f"__p{i}") for i, c in enumerate(columns))
+        # The median of the first rows is (close to) a data value: near the mean in standard
+        # deviations, and on integer or zero-inflated columns x - K is then exact, where a
+        # mean pilot (an arbitrary double) would round on every row.
+        *(as_float(c, schema[c]).median().alias(f"__p{i}") for i, c in enumerate(columns))
     )
     (sample,), sent = _collect(source, query, comment, experiment_id, team)
     statements.extend(sent)
