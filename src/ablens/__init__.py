@@ -21,6 +21,7 @@ from ablens.data import (
     compute_moments,
     compute_quantile_summaries,
     compute_rank_summary,
+    cumulative_moments,
 )
 from ablens.errors import AblensError, ConfigError, DataError, InputError, MissingDependencyError
 from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion, Quantile, Ratio
@@ -88,6 +89,7 @@ __all__ = [
     "compute_moments",
     "compute_quantile_summaries",
     "compute_rank_summary",
+    "cumulative_moments",
     "cuped_test",
     "fieller_interval",
     "log_ratio_interval",

@@ -8,6 +8,7 @@ Engines are imported lazily, only the one the caller passed.
 
 from ablens.data.engine import DataReport, MomentsByArm, bigquery_labels, compute_moments
 from ablens.data.events import aggregate_events
+from ablens.data.looks import cumulative_moments
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary
 
@@ -19,4 +20,5 @@ __all__ = [
     "compute_moments",
     "compute_quantile_summaries",
     "compute_rank_summary",
+    "cumulative_moments",
 ]
