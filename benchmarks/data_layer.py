@@ -11,6 +11,9 @@ Contenders (each run in a fresh interpreter per repeat, so import time and peak 
 * ``floor``: one hand-written DuckDB query over ``read_parquet`` (shifted sums, pilot = average of
   a ``LIMIT 10000`` sample, as ablens does) and ``ablens.mean_test`` / ``ablens.proportion_test``.
 * ``ablens``: ``ablens.analyze(path, metrics, control=..., variant=..., pairs=...)``.
+* ``ablens+cov``: the same call plus the metrics of ``tea-tasting+cov`` (CUPED revenue |
+  pre_revenue, orders / sessions, revenue / orders), which need the same cross-moments, so the
+  cost of actually testing a ratio and a CUPED metric is measured.
 * ``tea-tasting``: ``tt.Experiment`` on an Ibis DuckDB table (2 means + 1 proportion).
 * ``tea-tasting+cov``: the same plus metrics that make tea-tasting aggregate the same extra
   columns and covariances (CUPED revenue | pre_revenue, orders / sessions, revenue / orders).
@@ -58,7 +61,13 @@ PROPORTION = "converted"
 COLUMNS = ("revenue", "sessions", "converted", "orders", "pre_revenue")
 PAIRS = (("revenue", "pre_revenue"), ("orders", "sessions"), ("revenue", "orders"))
 PILOT_SAMPLE_ROWS = 10_000
-CONTENDERS = ("floor", "ablens", "tea-tasting", "tea-tasting+cov", "pandas")
+CONTENDERS = ("floor", "ablens", "ablens+cov", "tea-tasting", "tea-tasting+cov", "pandas")
+#: The metrics only the +cov contenders compute: result key -> description.
+COV_METRICS = {
+    "revenue_cuped": "revenue, CUPED on pre_revenue",
+    "orders_per_session": "orders / sessions (delta method)",
+    "revenue_per_order": "revenue / orders (delta method)",
+}
 DATA_VERSION = 1  # bump when the generator changes, so cached files are not reused
 PACKAGES = (
     "duckdb",
@@ -238,17 +247,30 @@ def run_floor(path: str) -> tuple[float, Stats]:
     return imported, stats
 
 
-def run_ablens(path: str) -> tuple[float, Stats]:
-    """The API under construction: ``ablens.analyze`` straight on a parquet path."""
+def _run_ablens(path: str, *, with_cov: bool) -> tuple[float, Stats]:
     import ablens
 
     imported = time.perf_counter()
+    metrics: list[Any] = [
+        ablens.Mean("revenue"),
+        ablens.Mean("sessions"),
+        ablens.Proportion("converted"),
+    ]
+    names = {}
+    if with_cov:
+        names = {
+            "revenue_cuped": "revenue (CUPED)",
+            "orders_per_session": "orders / sessions",
+            "revenue_per_order": "revenue / orders",
+        }
+        metrics += [
+            ablens.Mean("revenue", name=names["revenue_cuped"], covariates=("pre_revenue",)),
+            ablens.Ratio("orders", "sessions"),
+            ablens.Ratio("revenue", "orders"),
+        ]
+    # Without +cov the three pairs are asked for explicitly; with it, the metrics need them.
     result = ablens.analyze(
-        path,
-        [ablens.Mean("revenue"), ablens.Mean("sessions"), ablens.Proportion("converted")],
-        control=CONTROL,
-        variant=VARIANT,
-        pairs=list(PAIRS),
+        path, metrics, control=CONTROL, variant=VARIANT, pairs=[] if with_cov else list(PAIRS)
     )
     stats: Stats = {}
     for column in MEANS:
@@ -259,7 +281,22 @@ def run_ablens(path: str) -> tuple[float, Stats]:
     stats[f"{PROPORTION}.z"] = r.statistic
     stats[f"{PROPORTION}.effect"] = r.effect
     stats[f"{PROPORTION}.p"] = r.p_value
+    for key, name in names.items():
+        r = result.comparison(name).result
+        stats[f"{key}.effect"] = r.effect
+        stats[f"{key}.stat"] = r.statistic
+        stats[f"{key}.p"] = r.p_value
     return imported, stats
+
+
+def run_ablens(path: str) -> tuple[float, Stats]:
+    """The API under construction: ``ablens.analyze`` straight on a parquet path."""
+    return _run_ablens(path, with_cov=False)
+
+
+def run_ablens_cov(path: str) -> tuple[float, Stats]:
+    """``ablens.analyze`` with tea-tasting+cov's metrics too: CUPED revenue and two ratios."""
+    return _run_ablens(path, with_cov=True)
 
 
 def _run_tea_tasting(path: str, *, with_cov: bool) -> tuple[float, Stats]:
@@ -286,6 +323,11 @@ def _run_tea_tasting(path: str, *, with_cov: bool) -> tuple[float, Stats]:
         stats[f"{column}.effect"] = float(result[column].effect_size)
     stats[f"{PROPORTION}.effect"] = float(result[PROPORTION].effect_size)
     stats[f"{PROPORTION}.p"] = float(result[PROPORTION].pvalue)
+    if with_cov:
+        for key in COV_METRICS:
+            stats[f"{key}.effect"] = float(result[key].effect_size)
+            stats[f"{key}.stat"] = float(result[key].statistic)
+            stats[f"{key}.p"] = float(result[key].pvalue)
     return imported, stats
 
 
@@ -333,6 +375,7 @@ def run_pandas(path: str) -> tuple[float, Stats]:
 RUNNERS = {
     "floor": run_floor,
     "ablens": run_ablens,
+    "ablens+cov": run_ablens_cov,
     "tea-tasting": run_tea_tasting,
     "tea-tasting+cov": run_tea_tasting_cov,
     "pandas": run_pandas,
@@ -346,7 +389,7 @@ def worker(contender: str, path: str, result_path: Path) -> int:
     try:
         imported, stats = RUNNERS[contender](path)
     except (ImportError, TypeError, AttributeError, NotImplementedError) as error:
-        if contender != "ablens":
+        if not contender.startswith("ablens"):
             raise
         payload = {"status": f"not available ({type(error).__name__}: {error})"}
     else:
@@ -582,12 +625,43 @@ def agreement_table(results: dict[int, dict[str, list[Run]]]) -> list[str]:
     return [*header, *lines, "", summary]
 
 
+def cov_agreement_table(results: dict[int, dict[str, list[Run]]]) -> list[str]:
+    """ablens+cov against tea-tasting+cov's first run on the CUPED and ratio metrics.
+
+    The floor computes no CUPED or ratio statistic, so tea-tasting+cov is the reference here; its
+    own column compares its repeats with each other.
+    """
+    reference_name, other = "tea-tasting+cov", "ablens+cov"
+    header = f"| rows | statistic | {reference_name} value | {reference_name} (its repeats)"
+    lines = [f"{header} | {other} |", "|---:|---|---:|---:|---:|"]
+    for rows, by_contender in results.items():
+        reference_runs = [r for r in by_contender.get(reference_name, []) if r.status == "ok"]
+        if not reference_runs:
+            continue
+        reference = reference_runs[0].stats
+        for key in [f"{m}.{s}" for m in COV_METRICS for s in ("effect", "stat", "p")]:
+            if key not in reference:
+                continue
+            ref = reference[key]
+            cells = []
+            for contender in (reference_name, other):
+                diffs = [
+                    abs(run.stats[key] - ref) / max(abs(ref), 1e-300)
+                    for run in by_contender.get(contender, [])
+                    if run.status == "ok" and key in run.stats
+                ]
+                cells.append(f"{max(diffs):.1e}" if diffs else "n/a")
+            lines.append(f"| {rows:,} | {key} | {ref:.12g} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def exact_reference(path: Path) -> Stats:
     """Effects computed without rounding error, to judge who is right when contenders differ.
 
-    sessions and converted are integers, so per-arm sums are exact (HUGEINT) and the effect is
-    a difference of fractions. revenue is summed with DuckDB's compensated ``fsum``, which
-    leaves about one rounding error in each mean.
+    sessions, converted and orders are integers, so per-arm sums are exact (HUGEINT) and the
+    effect is a difference of fractions (for the means and for orders / sessions). revenue is
+    summed with DuckDB's compensated ``fsum``, which leaves about one rounding error in each mean
+    (and in revenue / orders).
     """
     from fractions import Fraction
 
@@ -595,18 +669,25 @@ def exact_reference(path: Path) -> Stats:
 
     sql = f"""
         SELECT variant, count(*) AS n, sum(sessions::HUGEINT) AS sessions,
-               sum(converted::HUGEINT) AS converted, fsum(revenue) AS revenue
+               sum(converted::HUGEINT) AS converted, fsum(revenue) AS revenue,
+               sum(orders::HUGEINT) AS orders
         FROM read_parquet({quote_literal(str(path))})
         GROUP BY variant
     """
     rows = {row[0]: row[1:] for row in duckdb.connect().execute(sql).fetchall()}
+    names = ("sessions", "converted", "revenue", "orders")
     (n_c, *sums_c), (n_t, *sums_t) = rows[CONTROL], rows[TREATMENT]
+    c = {name: Fraction(total) for name, total in zip(names, sums_c, strict=True)}
+    t = {name: Fraction(total) for name, total in zip(names, sums_t, strict=True)}
     reference: Stats = {}
-    for name, total_c, total_t in zip(
-        ("sessions", "converted", "revenue"), sums_c, sums_t, strict=True
+    for name in names[:3]:
+        reference[f"{name}.effect"] = float(t[name] / n_t - c[name] / n_c)
+    for key, numerator, denominator in (
+        ("orders_per_session", "orders", "sessions"),
+        ("revenue_per_order", "revenue", "orders"),
     ):
-        effect = Fraction(total_t) / n_t - Fraction(total_c) / n_c
-        reference[f"{name}.effect"] = float(effect)
+        effect = t[numerator] / t[denominator] - c[numerator] / c[denominator]
+        reference[f"{key}.effect"] = float(effect)
     return reference
 
 
@@ -727,7 +808,9 @@ def main(argv: list[str] | None = None) -> int:
         "Workload: per arm, count, sums and centred second moments of revenue, sessions,",
         "converted, orders and pre_revenue plus 3 cross-moments (revenue×pre_revenue,",
         "orders×sessions, revenue×orders); Welch tests for revenue and sessions and a z test for",
-        "converted. Wall time is end to end (interpreter start, imports, query, statistics);",
+        "converted. The +cov contenders also test revenue CUPED on pre_revenue and the ratios",
+        "orders / sessions and revenue / orders (delta method) from those same moments.",
+        "Wall time is end to end (interpreter start, imports, query, statistics);",
         "'CPU s' is the child's user + system time (median; all threads, so it can exceed wall",
         "time, and it is less affected than wall time by other load on the machine); 'import s'",
         "is the time spent importing the contender's libraries; peak RSS is the",
@@ -742,10 +825,21 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Accuracy against an exact reference",
         "",
-        "Effects (treatment − control) from exact integer sums (sessions, converted) and",
-        "compensated sums (revenue, DuckDB `fsum`); largest relative error over the runs.",
+        "Effects (treatment − control) from exact integer sums (sessions, converted, orders /",
+        "sessions) and compensated sums (revenue and revenue / orders, DuckDB `fsum`); largest",
+        "relative error over the runs.",
         "",
         *accuracy_table(results, references),
+        "",
+        "## Agreement of the CUPED and ratio metrics (ablens+cov vs tea-tasting+cov)",
+        "",
+        "Both use the same estimators: CUPED with theta = Cov(Y, X) / Var(X) over both arms",
+        "pooled and Var(Y - theta X) per arm; ratios by the delta method. So effects and",
+        "statistics (effect / standard error) should agree to rounding. The p-values differ by",
+        "design: tea-tasting refers these statistics to Welch's t (its default use_t=True),",
+        "ablens to the standard normal.",
+        "",
+        *cov_agreement_table(results),
         "",
     ]
     text = "\n".join(report)

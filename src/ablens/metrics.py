@@ -624,7 +624,6 @@ class Quantile:
             column=self.column,
             probability=self.probability,
             bracket_level=self.bracket_level,
-            arms=[context.control, context.treatment],
             experiment_id=context.experiment_id,
             team=context.team,
         )

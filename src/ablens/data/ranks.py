@@ -7,10 +7,12 @@ tie groups; only these numbers come back (`ablens.stats.nonparametric.RankSummar
 
 from __future__ import annotations
 
+from typing import Any
+
 from ablens._validation import check_name, optional_import
 from ablens.data.engine import _collect, _comment, _resolve
 from ablens.errors import DataError
-from ablens.stats.nonparametric import RankSummary
+from ablens.stats.nonparametric import RankSummary, rank_summary_from_arrays
 
 __all__ = ["compute_rank_summary"]
 
@@ -56,6 +58,9 @@ def compute_rank_summary(
     source = _resolve(data)
     comment = _comment(experiment_id, team)
     pair = source.frame.filter(nw.col(variant).is_in([control, treatment]))
+    if source.kind == "pyarrow":
+        # pyarrow has no average-rank kernel; its table is already in memory, so rank there.
+        return _in_memory(pair, variant, column, control, treatment)
     ranked = (
         pair.with_columns(nw.col(column).cast(nw.Float64).rank(method="average").alias("__rank"))
         .group_by(variant)
@@ -77,7 +82,8 @@ def compute_rank_summary(
             )
     ties = (
         pair.group_by(column)
-        .agg(nw.len().cast(nw.Float64).alias("__t"))
+        .agg(nw.len().alias("__t"))
+        .with_columns(nw.col("__t").cast(nw.Float64))
         .select(((nw.col("__t") ** 3) - nw.col("__t")).sum().alias("__ties"))
     )
     (tie_row,), _ = _collect(source, ties, comment, experiment_id, team)
@@ -87,3 +93,28 @@ def compute_rank_summary(
         rank_sum_treatment=float(by_arm[treatment]["__ranks"]),
         tie_term=float(tie_row["__ties"] or 0.0),
     )
+
+
+def _in_memory(
+    pair: Any,  # noqa: ANN401 - a narwhals LazyFrame over an in-memory table
+    variant: str,
+    column: str,
+    control: str,
+    treatment: str,
+) -> RankSummary:
+    frame = pair.collect()
+    labels = frame[variant].to_list()
+    values = frame[column].to_list()
+    arms = {
+        arm: [v for label, v in zip(labels, values, strict=True) if label == arm]
+        for arm in (control, treatment)
+    }
+    for arm, arm_values in arms.items():
+        if not arm_values:
+            raise DataError(f"arm {arm!r} has no rows in column {variant!r}")
+        if any(v is None for v in arm_values):
+            nulls = sum(v is None for v in arm_values)
+            raise DataError(
+                f"column {column!r} has {nulls:,} NULL value(s) in arm {arm!r}; fill or filter them"
+            )
+    return rank_summary_from_arrays(arms[control], arms[treatment])
