@@ -14,6 +14,19 @@ The whole public API lives in this flat namespace:
 
 from ablens._version import __version__
 from ablens.analysis import analyze
+from ablens.config import (
+    AnalysisPlan,
+    HealthCheck,
+    MetricSpec,
+    PlanError,
+    Verdict,
+    load_plan,
+    parse_plan,
+    plan_from_dict,
+    plan_json_schema,
+    run_plan,
+    verdict,
+)
 from ablens.data import (
     DataReport,
     MomentsByArm,
@@ -25,6 +38,7 @@ from ablens.data import (
 )
 from ablens.errors import AblensError, ConfigError, DataError, InputError, MissingDependencyError
 from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion, Quantile, Ratio
+from ablens.report import data_fingerprint, render_report, write_report
 from ablens.results import AnalysisResult, Comparison
 from ablens.stats import (
     BootstrapResult,
@@ -57,21 +71,25 @@ from ablens.stats import (
 
 __all__ = [
     "AblensError",
+    "AnalysisPlan",
     "AnalysisResult",
     "BootstrapResult",
     "Comparison",
     "ConfigError",
     "DataError",
     "DataReport",
+    "HealthCheck",
     "InputError",
     "MannWhitney",
     "MannWhitneyResult",
     "Mean",
     "Metric",
+    "MetricSpec",
     "MissingDependencyError",
     "Moments",
     "MomentsByArm",
     "PermutationResult",
+    "PlanError",
     "PostStratified",
     "Proportion",
     "Quantile",
@@ -80,6 +98,7 @@ __all__ = [
     "Ratio",
     "SRMResult",
     "TestResult",
+    "Verdict",
     "__version__",
     "adjust_pvalues",
     "adjusted_confidence_level",
@@ -91,11 +110,16 @@ __all__ = [
     "compute_rank_summary",
     "cumulative_moments",
     "cuped_test",
+    "data_fingerprint",
     "fieller_interval",
+    "load_plan",
     "log_ratio_interval",
     "mann_whitney_test",
     "mean_test",
+    "parse_plan",
     "permutation_test",
+    "plan_from_dict",
+    "plan_json_schema",
     "proportion_test",
     "quantile_bootstrap_test",
     "quantile_summary_from_array",
@@ -104,5 +128,9 @@ __all__ = [
     "ratio_test",
     "regression_adjusted_test",
     "relative_interval",
+    "render_report",
+    "run_plan",
     "srm_test",
+    "verdict",
+    "write_report",
 ]

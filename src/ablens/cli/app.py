@@ -1,16 +1,35 @@
-"""The Typer application behind ``ablens``; only `ablens.cli.main` imports it."""
+"""The Typer application behind ``ablens``; only `ablens.cli.main` imports it.
+
+Data go to stdout, messages to stderr. Exit codes: 0 ok, 1 a health gate failed (sample-ratio
+mismatch, planned sample not reached, guardrail worse), 2 bad input (unreadable or invalid plan,
+unknown column, data that fail the checks). Rich tables only when stdout is a terminal and
+``NO_COLOR`` is unset; progress (on stderr) only when stderr is a terminal.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import sys
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ablens._version import __version__
+from ablens.errors import AblensError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+
+    from ablens.config import AnalysisPlan, Verdict
+    from ablens.results import AnalysisResult
 
 EXIT_HEALTH = 1
+EXIT_USAGE = 2
 
 app = typer.Typer(
     name="ablens",
@@ -70,3 +89,268 @@ def demo(
     if result.srm.mismatch:
         typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)
+
+
+# ------------------------------------------------------------------------------- plan commands
+PlanArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="The analysis plan (YAML).", exists=True, dir_okay=False, show_default=False
+    ),
+]
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Turn ablens' own errors (and unwritable files) into exit code 2 with a message."""
+    try:
+        yield
+    except AblensError as error:
+        for line in str(error).splitlines() or [type(error).__name__]:
+            typer.echo(f"ablens: {line}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as error:
+        typer.echo(f"ablens: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+
+
+def _use_rich() -> bool:
+    """Rich output only for a person at a terminal who has not asked for plain text."""
+    return _stdout_is_terminal() and not _no_color()
+
+
+def _progress(message: str) -> AbstractContextManager[Any]:
+    if not _stderr_is_terminal():
+        return nullcontext()
+    from rich.console import Console  # noqa: PLC0415 - only for interactive use
+
+    return Console(stderr=True, no_color=_no_color()).status(message)
+
+
+def _analyze(plan_file: Path) -> tuple[AnalysisPlan, AnalysisResult, Verdict]:
+    from ablens.config import load_plan, run_plan, verdict  # noqa: PLC0415 - keeps --help fast
+
+    plan = load_plan(plan_file)
+    with _progress(f"Analyzing {plan.experiment_id} where its data live ..."):
+        result = run_plan(plan)
+    return plan, result, verdict(result, plan)
+
+
+def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
+    """NaN and infinities as null, so the document is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _document(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> dict[str, Any]:
+    from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
+
+    document = result.to_dict()  # starts with schema_version
+    document["verdict"] = decision.to_dict()
+    document["plan"] = {
+        "path": plan.name,
+        "sha256": plan.sha256,
+        **plan.to_dict(),
+    }
+    document["data_fingerprint"] = data_fingerprint(result)
+    document["ablens_version"] = __version__
+    return _finite(document)  # type: ignore[no-any-return]
+
+
+def _provenance(plan: AnalysisPlan, result: AnalysisResult) -> str:
+    from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
+
+    fingerprint = data_fingerprint(result)["sha256"][:12]
+    return (
+        f"Plan {plan.name} (sha256 {plan.sha256[:12]}); data fingerprint {fingerprint}; "
+        f"ablens {__version__}."
+    )
+
+
+def _plain(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> str:
+    lines = [f"{plan.experiment_id}: {decision.label}", decision.reason, "", "Health:"]
+    lines += [f"  {'ok  ' if c.passed else 'FAIL'}  {c.name}: {c.message}" for c in decision.checks]
+    lines += [f"  note  {note}" for note in decision.notes]
+    lines += ["", str(result), "", _provenance(plan, result)]
+    return "\n".join(lines)
+
+
+def _print_rich(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> None:
+    from rich.console import Console  # noqa: PLC0415 - only for interactive use
+    from rich.panel import Panel  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from ablens.config import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
+
+    console = Console(file=sys.stdout, force_terminal=True, highlight=False)
+    style = {SHIP: "bold green", ROLL_BACK: "bold red", FIX_DATA: "bold red"}.get(
+        decision.label, "bold yellow"
+    )
+    console.print(
+        Panel(
+            Text(decision.reason),
+            title=Text(decision.label, style=style),
+            title_align="left",
+            subtitle=plan.experiment_id,
+            subtitle_align="right",
+            border_style=style.removeprefix("bold "),
+        )
+    )
+    for check in decision.checks:
+        mark = ("ok   ", "green") if check.passed else ("FAIL ", "bold red")
+        console.print(Text.assemble(mark, (f"{check.name}: ", "bold"), check.message))
+    for note in decision.notes:
+        console.print(Text.assemble(("note ", "yellow"), note))
+    table = Table(show_edge=False, header_style="bold")
+    for index, header in enumerate(result._headers()):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    colours = {"better": "green", "worse": "red", "inconclusive": ""}
+    for comparison in result.comparisons:
+        table.add_row(*comparison._display_row(), style=colours[comparison.outcome])
+    console.print()
+    console.print(table)
+    for line in result._summary_lines():
+        console.print(Text(line, style="dim"))
+    if result.segments:
+        headers, rows = result._segment_table()
+        segments = Table(title=result._SEGMENT_NOTE, show_edge=False, header_style="bold")
+        for index, header in enumerate(headers):
+            segments.add_column(header, justify="left" if index < 3 else "right")
+        for row in rows:
+            segments.add_row(*row)
+        console.print()
+        console.print(segments)
+    console.print()
+    console.print(Text(_provenance(plan, result), style="dim"))
+
+
+def _health_exit(decision: Verdict) -> None:
+    if not decision.healthy:
+        failed = ", ".join(c.name for c in decision.checks if not c.passed)
+        typer.echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
+        raise typer.Exit(EXIT_HEALTH)
+
+
+@app.command("analyze")
+def analyze_command(
+    plan: PlanArgument,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (with schema_version).")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the readout to this file, not stdout."),
+    ] = None,
+) -> None:
+    """Analyze the experiment a plan describes: verdict, health gates and every metric.
+
+    Exit code 0 when every health gate passed, 1 when one failed (the readout is still
+    printed), 2 on bad input.
+    """
+    with _usage_errors():
+        loaded, result, decision = _analyze(plan)
+        if as_json:
+            text = json.dumps(_document(loaded, result, decision), indent=2, ensure_ascii=False)
+        elif output is None and _use_rich():
+            _print_rich(loaded, result, decision)
+            text = None
+        else:
+            text = _plain(loaded, result, decision)
+        if text is not None and output is not None:
+            output.write_text(text + "\n", encoding="utf-8")
+            typer.echo(f"ablens: wrote {output}", err=True)
+        elif text is not None:
+            typer.echo(text)
+    _health_exit(decision)
+
+
+@app.command("validate")
+def validate_command(
+    plan: PlanArgument,
+    check_data: Annotated[
+        bool,
+        typer.Option(
+            "--check-data", help="Also open the data source and check every column it names."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the normalized plan as one JSON document.")
+    ] = False,
+) -> None:
+    """Check a plan without analyzing it (exit 0 valid, 2 invalid, with file:line messages)."""
+    from ablens.config import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
+
+    with _usage_errors():
+        loaded = load_plan(plan)
+        columns = check_source(loaded) if check_data else None
+    if as_json:
+        document = {
+            "schema_version": 1,
+            "valid": True,
+            "path": loaded.name,
+            "sha256": loaded.sha256,
+            "plan": loaded.to_dict(),
+            "columns": columns,
+        }
+        typer.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False))
+        return
+    roles = [m.role for m in loaded.metrics]
+    counts = ", ".join(f"{roles.count(r)} {r}" for r in ("primary", "secondary", "guardrail"))
+    arms = " / ".join(loaded.arms) if loaded.arms else "as found in the data"
+    source = json.dumps(loaded.source.to_dict())
+    typer.echo(
+        f"{loaded.name}: valid plan for experiment {loaded.experiment_id}: "
+        f"{len(loaded.metrics)} metrics ({counts}); arms {arms}; source {source}"
+        + ("; every column found in the data." if check_data else ".")
+    )
+
+
+@app.command("report")
+def report_command(
+    plan: PlanArgument,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The HTML file to write ('-': stdout).")
+    ] = Path("report.html"),
+) -> None:
+    """Analyze a plan and write one self-contained HTML report (no external URL).
+
+    Exit code 0 when every health gate passed, 1 when one failed (the report is still
+    written), 2 on bad input.
+    """
+    from ablens.report import render_report  # noqa: PLC0415 - keeps --help fast
+
+    with _usage_errors():
+        loaded, result, decision = _analyze(plan)
+        page = render_report(result, loaded, decision=decision)
+        if str(output) == "-":
+            typer.echo(page, nl=False)
+        else:
+            output.write_text(page, encoding="utf-8")
+            typer.echo(f"ablens: wrote {output} ({decision.label})", err=True)
+    _health_exit(decision)
+
+
+@app.command("plan-schema")
+def plan_schema_command() -> None:
+    """Print the JSON Schema of plan files (for editors and CI checks)."""
+    from ablens.config import plan_json_schema  # noqa: PLC0415 - keeps --help fast
+
+    typer.echo(json.dumps(plan_json_schema(), indent=2, ensure_ascii=False))

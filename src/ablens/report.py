@@ -1,0 +1,508 @@
+"""One self-contained HTML report of an analysis: verdict first, then the evidence.
+
+The page loads nothing: styles are inline, the interval bars are inline SVG, and there is no
+script, font or image from anywhere. It shows, in order: the verdict sentence, the health
+banners, one row per metric and arm (control and treatment values with their counts, the lift
+with its interval drawn around zero, green only when significant in the metric's desired
+direction and red when significant against it, the p-value), the segments, methodology notes,
+and a reproducibility footer (plan hash, data fingerprint, ablens version, UTC time).
+
+>>> import ablens
+>>> data = {
+...     "control": ablens.Moments.from_summary(
+...         5_000, mean={"spend": 10.0}, variance={"spend": 25.0}
+...     ),
+...     "treatment": ablens.Moments.from_summary(
+...         5_000, mean={"spend": 10.1}, variance={"spend": 25.0}
+...     ),
+... }
+>>> page = render_report(ablens.analyze(data, [ablens.Mean("spend")], control="control"))
+>>> page.startswith("<!DOCTYPE html>"), "Inconclusive — keep running" in page, "http" in page
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ablens import render
+from ablens._version import __version__
+from ablens.config import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ablens.config import AnalysisPlan, MetricSpec, Verdict
+    from ablens.results import AnalysisResult, Comparison
+
+__all__ = ["data_fingerprint", "render_report", "write_report"]
+
+_VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
+_CHECK_TITLES = {
+    "sample-ratio": "Sample ratio",
+    "sample-size": "Sample size",
+    "guardrails": "Guardrails",
+}
+_TEST_NAMES = {
+    "welch": "Welch's t test",
+    "student": "Student's t test (pooled variance)",
+    "z": "z test",
+    "chi2": "Pearson's chi-square test",
+    "chi2-yates": "chi-square test with Yates' continuity correction",
+    "fisher": "Fisher's exact test",
+    "delta": "delta-method z test of the ratio of sums",
+    "cuped": "CUPED-adjusted z test (pooled slope)",
+    "ancova": "regression adjustment with per-arm slopes (Lin 2013), z test",
+    "post-stratified": "post-stratified z test",
+    "quantile": "difference of quantiles, standard errors from order-statistic brackets",
+    "quantile-bootstrap": "bootstrap of the difference of quantiles",
+    "mann-whitney": "Mann-Whitney U test (normal approximation, tie and continuity corrected)",
+}
+_RELATIVE_METHODS = {
+    "delta-log": "delta method on the log of the ratio",
+    "fieller": "Fieller's interval",
+}
+
+_CSS = """
+:root { --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #ffffff; --soft: #f6f8fa;
+  --good: #1a7f37; --bad: #cf222e; --warn: #9a6700; --neutral: #8c959f;
+  --good-bg: #dafbe1; --bad-bg: #ffebe9; --warn-bg: #fff8c5; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #e6edf3; --muted: #9198a1; --line: #3d444d; --bg: #0d1117; --soft: #151b23;
+    --good: #3fb950; --bad: #f85149; --warn: #d29922; --neutral: #6e7681;
+    --good-bg: #12261e; --bad-bg: #2d1214; --warn-bg: #2b2111; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 20px 40px; }
+h1 { font-size: 28px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
+  padding-bottom: 4px; }
+.kicker, .muted, small { color: var(--muted); }
+.kicker { margin: 0; font-size: 13px; text-transform: uppercase; letter-spacing: .04em; }
+.verdict { border-left: 6px solid var(--neutral); padding: 12px 18px; background: var(--soft);
+  border-radius: 6px; }
+.verdict .reason { font-size: 17px; margin: 4px 0 0; }
+.verdict-ship { border-color: var(--good); } .verdict-ship h1 { color: var(--good); }
+.verdict-rollback { border-color: var(--bad); } .verdict-rollback h1 { color: var(--bad); }
+.verdict-fix { border-color: var(--bad); } .verdict-fix h1 { color: var(--bad); }
+.verdict-keep { border-color: var(--warn); } .verdict-keep h1 { color: var(--warn); }
+.banner { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
+.banner.fail { background: var(--bad-bg); border-color: var(--bad); }
+.banner.note { background: var(--warn-bg); border-color: var(--warn); }
+ul.checks { list-style: none; padding: 0; margin: 8px 0; }
+ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { text-align: right; padding: 6px 8px; border-bottom: 1px solid var(--line);
+  vertical-align: middle; }
+th { font-size: 13px; color: var(--muted); font-weight: 600; }
+th:first-child, td:first-child, td.text, th.text { text-align: left; }
+td.bar { width: 224px; padding: 2px 4px; }
+.badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 9px;
+  border: 1px solid var(--line); color: var(--muted); margin-left: 4px; }
+.badge.primary { border-color: var(--fg); color: var(--fg); }
+.badge.guardrail { border-color: var(--warn); color: var(--warn); }
+tr.better .lift { color: var(--good); font-weight: 600; }
+tr.worse .lift { color: var(--bad); font-weight: 600; }
+svg.ci .axis { stroke: var(--line); stroke-width: 1; }
+svg.ci .zero { stroke: var(--muted); stroke-width: 1; }
+svg.ci .range { fill: var(--neutral); opacity: .55; }
+svg.ci .point { stroke: var(--fg); stroke-width: 2; }
+svg.ci .edge { fill: var(--neutral); }
+svg.ci.better .range, svg.ci.better .edge { fill: var(--good); opacity: .9; }
+svg.ci.worse .range, svg.ci.worse .edge { fill: var(--bad); opacity: .9; }
+footer { margin-top: 36px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line);
+  padding-top: 8px; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
+@media print { .verdict { break-inside: avoid; } }
+"""
+
+_BAR_WIDTH, _BAR_HEIGHT, _BAR_PAD = 220, 22, 8
+
+
+def data_fingerprint(result: AnalysisResult) -> dict[str, Any]:
+    """What identifies the data behind a result: row and arm counts and a hash of the summaries.
+
+    The hash is the SHA-256 of every comparison's counts, estimates and standard error (and the
+    same per segment), so the same data analyzed with the same plan give the same fingerprint,
+    and any change to the rows that moves a summary changes it. It is not a hash of the rows.
+
+    Examples:
+        >>> import ablens
+        >>> data = {
+        ...     "a": ablens.Moments.from_summary(100, mean={"x": 1.0}, variance={"x": 1.0}),
+        ...     "b": ablens.Moments.from_summary(120, mean={"x": 1.2}, variance={"x": 1.0}),
+        ... }
+        >>> fingerprint = data_fingerprint(ablens.analyze(data, [ablens.Mean("x")], control="a"))
+        >>> fingerprint["rows"], fingerprint["counts"], len(fingerprint["sha256"])
+        (None, {'a': 100, 'b': 120}, 64)
+    """
+
+    def summary(r: AnalysisResult) -> dict[str, Any]:
+        return {
+            "counts": dict(zip(r.arms, r.counts, strict=True)),
+            "comparisons": [
+                [
+                    c.metric,
+                    c.treatment,
+                    c.control_count,
+                    c.treatment_count,
+                    c.result.control_estimate,
+                    c.result.treatment_estimate,
+                    c.result.standard_error,
+                ]
+                for c in r.comparisons
+            ],
+        }
+
+    document = summary(result)
+    document["segments"] = {label: summary(r) for label, r in result.segments.items()}
+    text = json.dumps(document, sort_keys=True, default=str)
+    rows = None if result.data_report is None else result.data_report.rows
+    return {
+        "rows": rows,
+        "counts": dict(zip(result.arms, result.counts, strict=True)),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+
+
+def render_report(
+    result: AnalysisResult,
+    plan: AnalysisPlan | None = None,
+    *,
+    decision: Verdict | None = None,
+    generated_at: dt.datetime | None = None,
+) -> str:
+    """The report as one self-contained HTML document (no external URL of any kind).
+
+    Args:
+        result: The analysis.
+        plan: The plan it came from (title, planned sample, methods, plan hash); optional.
+        decision: The verdict, if already computed (default: ``verdict(result, plan)``).
+        generated_at: The time to print in the footer (default: now, UTC).
+
+    Returns:
+        The HTML text.
+    """
+    decision = decision or verdict(result, plan)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    title = plan.experiment_id if plan is not None else "A/B test"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="ablens {_e(__version__)}">',
+        f"<title>{_e(title)}: {_e(decision.label)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        _verdict_section(decision, plan),
+        _health_section(result, decision),
+        _metrics_section(result, plan),
+        _segments_section(result),
+        _methodology_section(result, plan),
+        _footer(result, plan, generated_at),
+        "</main></body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def write_report(
+    result: AnalysisResult,
+    path: str | Path,
+    plan: AnalysisPlan | None = None,
+    *,
+    decision: Verdict | None = None,
+    generated_at: dt.datetime | None = None,
+) -> Path:
+    """Write `render_report` to ``path`` (UTF-8) and return the path."""
+    target = Path(path)
+    page = render_report(result, plan, decision=decision, generated_at=generated_at)
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+# ------------------------------------------------------------------------------- sections
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _verdict_section(decision: Verdict, plan: AnalysisPlan | None) -> str:
+    kicker = []
+    if plan is not None:
+        kicker.append(f"Experiment {plan.experiment_id}")
+        if plan.team:
+            kicker.append(f"team {plan.team}")
+    description = (
+        f'<p class="muted">{_e(plan.description)}</p>' if plan and plan.description else ""
+    )
+    css = _VERDICT_CLASS[decision.label]
+    kicker_html = f'<p class="kicker">{_e(" · ".join(kicker))}</p>' if kicker else ""
+    return (
+        f'<section class="verdict verdict-{css}" aria-label="verdict">{kicker_html}'
+        f"<h1>{_e(decision.label)}</h1>"
+        f'<p class="reason">{_e(decision.reason)}</p></section>{description}'
+    )
+
+
+def _health_section(result: AnalysisResult, decision: Verdict) -> str:
+    failed = [c for c in decision.checks if not c.passed]
+    passed = [c for c in decision.checks if c.passed]
+    banners = [
+        f'<div class="banner fail" role="alert"><strong>{_e(_CHECK_TITLES.get(c.name, c.name))}'
+        f"</strong>: {_e(c.message)}</div>"
+        for c in failed
+    ]
+    notes = list(decision.notes)
+    if result.data_report is not None:
+        notes += [f"Data: {w}." for w in result.data_report.warnings]
+    banners += [f'<div class="banner note">{_e(n)}</div>' for n in notes]
+    items = "".join(
+        f"<li><strong>{_e(_CHECK_TITLES.get(c.name, c.name))}</strong>: {_e(c.message)}</li>"
+        for c in passed
+    )
+    checks = f'<ul class="checks">{items}</ul>' if items else ""
+    return f"<section><h2>Health</h2>{''.join(banners)}{checks}</section>"
+
+
+def _scale(comparisons: Sequence[Comparison]) -> float:
+    values = [
+        abs(v)
+        for c in comparisons
+        for v in (*_interval(c), c.result.relative_effect)
+        if math.isfinite(v)
+    ]
+    return 1.08 * max(values) if values and max(values) > 0 else 0.01
+
+
+def _interval(c: Comparison) -> tuple[float, float]:
+    return c.adjusted_relative_ci or c.result.relative_ci
+
+
+def _bar(c: Comparison, scale: float) -> str:
+    """An inline SVG of the lift's interval on a shared scale, zero in the middle."""
+    lo, hi = _interval(c)
+    estimate = c.result.relative_effect
+    if not math.isfinite(estimate) or math.isnan(lo) or math.isnan(hi):
+        return '<span class="muted">—</span>'
+    width, height, pad = _BAR_WIDTH, _BAR_HEIGHT, _BAR_PAD
+    middle = height / 2
+
+    def x(value: float) -> float:
+        clipped = min(max(value, -scale), scale)
+        return pad + (clipped + scale) / (2 * scale) * (width - 2 * pad)
+
+    left, right = x(lo), x(hi)
+    shapes = [
+        f'<line class="axis" x1="{pad}" y1="{middle}" x2="{width - pad}" y2="{middle}"/>',
+        f'<line class="zero" x1="{x(0):.1f}" y1="2" x2="{x(0):.1f}" y2="{height - 2}"/>',
+        (
+            f'<rect class="range" x="{left:.1f}" y="{middle - 4}" '
+            f'width="{max(right - left, 1):.1f}" height="8" rx="2"/>'
+        ),
+    ]
+    if lo < -scale:  # open (one-sided) or off-scale bound: an arrowhead at the edge
+        shapes.append(
+            f'<polygon class="edge" points="{pad - 6},{middle} {pad},{middle - 5} '
+            f'{pad},{middle + 5}"/>'
+        )
+    if hi > scale:
+        shapes.append(
+            f'<polygon class="edge" points="{width - pad + 6},{middle} {width - pad},'
+            f'{middle - 5} {width - pad},{middle + 5}"/>'
+        )
+    shapes.append(
+        f'<line class="point" x1="{x(estimate):.1f}" y1="3" x2="{x(estimate):.1f}" '
+        f'y2="{height - 3}"/>'
+    )
+    label = (
+        f"lift {render.format_percent(estimate)}, interval "
+        f"{render.format_interval(lo, hi, percent=True)}, {c.outcome}"
+    )
+    return (
+        f'<svg class="ci {_e(c.outcome)}" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f"{''.join(shapes)}</svg>"
+    )
+
+
+def _lift_text(c: Comparison) -> str:
+    r = c.result
+    if math.isfinite(r.relative_effect):
+        return (
+            f"{render.format_percent(r.relative_effect)} "
+            f"{render.format_interval(*_interval(c), percent=True)}"
+        )
+    return "—"
+
+
+def _metric_cell(c: Comparison) -> str:
+    good = "higher is better" if c.direction == "increase" else "lower is better"
+    arrow = "↑" if c.direction == "increase" else "↓"
+    return (
+        f'<td class="text"><strong>{_e(c.metric)}</strong>'
+        f'<span class="badge {_e(c.role)}">{_e(c.role)}</span>'
+        f'<br><small title="{good}">{arrow} {good}</small></td>'
+    )
+
+
+def _metrics_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
+    scale = _scale(result.comparisons)
+    level = f"{round(100 * (1 - result.alpha), 4):g}%"
+    adjusted = result.correction and any(c.adjusted_relative_ci for c in result.comparisons)
+    level_text = f"{level} {result.correction}-adjusted" if adjusted else level
+    p_header = f"p ({result.correction})" if result.correction else "p-value"
+    control = "control" if result.control == "control" else f"{result.control} (control)"
+    head = (
+        f'<tr><th class="text">metric</th><th class="text">arm</th><th>{_e(control)}'
+        f"</th><th>arm value</th><th>lift [{_e(level_text)} CI]</th>"
+        f"<th>interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>"
+        f"<th>{_e(p_header)}</th></tr>"
+    )
+    rows = []
+    for c in result.comparisons:
+        cells = c._display_row()  # the one formatting of values, counts and effects
+        rows.append(
+            f'<tr class="{_e(c.outcome)}">{_metric_cell(c)}<td class="text">{_e(c.treatment)}'
+            f"</td><td>{_e(cells[2])}</td><td>{_e(cells[3])}</td>"
+            f'<td><span class="lift">{_e(_lift_text(c))}</span><br>'
+            f"<small>effect {_e(cells[4])}</small></td>"
+            f'<td class="bar">{_bar(c, scale)}</td>'
+            f"<td>{_e(render.format_pvalue(c.p_value))}</td></tr>"
+        )
+    legend = (
+        '<p class="muted">Bars: the lift\'s interval around zero (the vertical line), the tick '
+        "is the estimate. Green: significant in the metric's desired direction; red: "
+        "significant against it; grey: not significant.</p>"
+    )
+    return (
+        f"<section><h2>Metrics</h2><table><thead>{head}</thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{legend}</section>"
+    )
+
+
+def _segments_section(result: AnalysisResult) -> str:
+    if not result.segments:
+        return ""
+    comparisons = [c for r in result.segments.values() for c in r.comparisons]
+    scale = _scale(comparisons)
+    head = (
+        '<tr><th class="text">segment</th><th class="text">metric</th><th class="text">arm'
+        "</th><th>units (control / arm)</th><th>lift [CI]</th>"
+        f"<th>interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>"
+        "<th>p-value</th></tr>"
+    )
+    rows = []
+    for label, segment in result.segments.items():
+        for c in segment.comparisons:
+            rows.append(  # noqa: PERF401 - one row per comparison reads better as a loop
+                f'<tr class="{_e(c.outcome)}"><td class="text">{_e(label)}</td>'
+                f'<td class="text">{_e(c.metric)}</td><td class="text">{_e(c.treatment)}</td>'
+                f"<td>{c.control_count:,} / {c.treatment_count:,}</td>"
+                f'<td><span class="lift">{_e(_lift_text(c))}</span></td>'
+                f'<td class="bar">{_bar(c, scale)}</td>'
+                f"<td>{_e(render.format_pvalue(c.p_value))}</td></tr>"
+            )
+    note = (
+        '<p class="muted">Each segment is analyzed on its own and not corrected for the number '
+        "of segments: read them for explanations, not for decisions. Quantile, rank and "
+        "post-stratified metrics are computed overall only.</p>"
+    )
+    return (
+        f"<section><h2>Segments</h2>{note}<table><thead>{head}</thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _metric_method(c: Comparison, spec: MetricSpec | None) -> str:
+    r = c.result
+    test = _TEST_NAMES.get(r.test, r.test)
+    if r.test == "z" and c.kind == "proportion":
+        test = "two-proportion z test"
+    text = f"{c.metric} ({c.kind}, {c.role}): {test}"
+    if spec is not None and spec.covariates:
+        text += f", covariates: {', '.join(spec.covariates)}"
+    if spec is not None and spec.stratum:
+        text += f", strata of {spec.stratum}"
+    if r.alternative != "two-sided":
+        text += f", one-sided ({r.alternative})"
+    if math.isfinite(r.relative_effect):
+        method = _RELATIVE_METHODS.get(r.relative_method, r.relative_method)
+        text += f"; lift interval by the {method}"
+    return text + "."
+
+
+def _methodology_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
+    specs = {s.name: s for s in plan.metrics} if plan is not None else {}
+    level = f"{round(100 * (1 - result.alpha), 4):g}%"
+    items = [
+        (
+            f"Significance level α = {result.alpha:g}; intervals have {level} confidence. A "
+            "metric counts as better or worse only when its p-value is below α."
+        ),
+    ]
+    seen: set[str] = set()
+    for c in result.comparisons:
+        if c.metric not in seen:
+            seen.add(c.metric)
+            items.append(_metric_method(c, specs.get(c.metric)))
+    if result.correction:
+        items.append(
+            f"Multiple testing: p-values adjusted by {result.correction} over each "
+            f"{result.family} family ({_family_text(result.family)})."
+        )
+    else:
+        items.append("Multiple testing: no correction; each comparison is read on its own.")
+    items.append(
+        "Sample ratio: Pearson's chi-square goodness-of-fit test of the arm counts against "
+        f"the planned split; a mismatch (p < {result.srm.alpha:g}) blocks every verdict."
+    )
+    sequential = plan.sequential if plan is not None else "none"
+    if sequential == "none":
+        items.append(
+            "Fixed-horizon tests: read them once, at the planned sample size; looking "
+            "repeatedly and stopping early inflates false positives."
+        )
+    else:
+        items.append(
+            f"The plan declares the {sequential} sequential method; these are fixed-horizon "
+            "tests, valid at the planned sample size."
+        )
+    items.append("A flat result without power is not evidence of no effect.")
+    details = "".join(f"<li>{_e(line)}</li>" for line in result._summary_lines())
+    return (
+        "<section><h2>Methodology</h2><ul>"
+        + "".join(f"<li>{_e(i)}</li>" for i in items)
+        + f"</ul><h3>Details</h3><ul>{details}</ul></section>"
+    )
+
+
+def _family_text(family: str) -> str:
+    return {
+        "metric": "each metric across its treatment arms",
+        "experiment": "every comparison of the experiment together",
+        "primary": "primary metrics together; secondary metrics and guardrails uncorrected",
+    }.get(family, family)
+
+
+def _footer(result: AnalysisResult, plan: AnalysisPlan | None, generated_at: dt.datetime) -> str:
+    fingerprint = data_fingerprint(result)
+    counts = ", ".join(f"{arm} {n:,}" for arm, n in fingerprint["counts"].items())
+    rows = "" if fingerprint["rows"] is None else f"{fingerprint['rows']:,} rows; "
+    lines = []
+    if plan is not None:
+        lines.append(
+            f"Plan: {_e(plan.name)}, sha256 <code>{_e(plan.sha256)}</code>"
+            f" (experiment {_e(plan.experiment_id)})"
+        )
+    lines.append(
+        f"Data: {_e(rows)}{_e(counts)}; fingerprint sha256 <code>{fingerprint['sha256']}</code>"
+    )
+    stamp = generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines.append(f"ablens {_e(__version__)}; generated {_e(stamp)}")
+    return "<footer>" + "<br>".join(lines) + "</footer>"

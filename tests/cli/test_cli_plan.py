@@ -1,0 +1,297 @@
+"""``ablens analyze | validate | report | plan-schema`` on the demo data, through Typer's runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import ablens
+from ablens import cli, demo
+from ablens.cli import app as app_module
+from ablens.cli.app import app
+
+runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plan.yaml"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "src" / "ablens" / "schema" / "plan.schema.json"
+ANSI = "\x1b["
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    demo.run(path, users=20_000)
+    return path
+
+
+@pytest.fixture
+def write_plan(database, tmp_path):
+    """Write the example plan, pointed at the demo database, with optional text edits."""
+
+    def write(*edits: tuple[str, str], name: str = "plan.yaml") -> Path:
+        text = EXAMPLE.read_text().replace("file: ablens_demo.duckdb", f"file: {database}")
+        for old, new in edits:
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# ----------------------------------------------------------------------------- analyze
+def test_analyze_prints_the_verdict_first_as_plain_text(write_plan):
+    outcome = runner.invoke(app, ["analyze", str(write_plan())])
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.stdout.splitlines()
+    assert lines[0] == "ablens-demo: Inconclusive — keep running"
+    assert lines[1].startswith("No primary metric moved beyond chance: conversion +2.55%")
+    assert lines[4] == (
+        "  ok    sample-ratio: The split 10,010 / 9,990 matches the planned 50% / 50% (p=0.8875)."
+    )
+    assert "p90 minutes on site" in outcome.stdout
+    assert "By segment" in outcome.stdout
+    assert ANSI not in outcome.stdout
+    assert outcome.stderr == ""
+
+
+def test_analyze_json_is_one_strict_document(write_plan):
+    plan = write_plan()
+    outcome = runner.invoke(app, ["analyze", str(plan), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    document = strict_json(outcome.stdout)
+    assert next(iter(document)) == "schema_version"
+    assert document["schema_version"] == 1
+    assert document["verdict"]["label"] == "Inconclusive — keep running"
+    assert document["verdict"]["healthy"] is True
+    assert [c["name"] for c in document["verdict"]["checks"]] == [
+        "sample-ratio",
+        "sample-size",
+        "guardrails",
+    ]
+    assert document["plan"]["sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert document["plan"]["experiment_id"] == "ablens-demo"
+    assert document["data_fingerprint"]["rows"] == 20_000
+    assert document["ablens_version"] == ablens.__version__
+    assert sum(document["counts"].values()) == 20_000
+    assert len(document["comparisons"]) == 6
+    assert set(document["segments"]) == {"platform=android", "platform=ios", "platform=web"}
+
+
+def test_analyze_output_file(write_plan, tmp_path):
+    target = tmp_path / "out.json"
+    outcome = runner.invoke(app, ["analyze", str(write_plan()), "--json", "-o", str(target)])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stdout == ""
+    assert outcome.stderr == f"ablens: wrote {target}\n"
+    assert strict_json(target.read_text())["schema_version"] == 1
+
+
+def test_planned_sample_not_reached_exits_with_the_health_code(write_plan):
+    plan = write_plan(("sample_size: 20000", "sample_size: 40000"))
+    outcome = runner.invoke(app, ["analyze", str(plan)])
+    assert outcome.exit_code == cli.EXIT_HEALTH == 1
+    assert outcome.stdout.startswith("ablens-demo: Inconclusive — keep running\nOnly 20,000 of")
+    assert "about 7 more days at the planned traffic" in outcome.stdout
+    assert outcome.stderr == (
+        "ablens: health gate failed (sample-size): Inconclusive — keep running\n"
+    )
+
+
+def test_sample_ratio_mismatch_exits_with_the_health_code(write_plan):
+    plan = write_plan(("control: 50\n  new_checkout: 50", "control: 40\n  new_checkout: 60"))
+    outcome = runner.invoke(app, ["analyze", str(plan), "--json"])
+    assert outcome.exit_code == 1
+    document = strict_json(outcome.stdout)
+    assert document["verdict"]["label"] == "Don't trust — fix the data"
+    assert document["srm"]["mismatch"] is True
+    assert "health gate failed (sample-ratio)" in outcome.stderr
+
+
+def test_unknown_metric_column_is_bad_input(write_plan):
+    plan = write_plan(("column: sessions", "column: sesions"))
+    outcome = runner.invoke(app, ["analyze", str(plan)])
+    assert outcome.exit_code == 2
+    assert outcome.stdout == ""
+    line = plan.read_text().splitlines().index("    column: sesions") + 1
+    assert outcome.stderr.startswith(
+        f"ablens: {plan}:{line}: metrics[3].column == 'sesions' is not a column of the data; "
+        "available columns: ['user_id', 'variant',"
+    )
+    assert outcome.stderr.count("\n") == 1
+
+
+def test_malformed_yaml_is_bad_input_with_its_line(write_plan):
+    plan = write_plan(("team: growth", "team: [growth"))
+    for command in ("analyze", "validate", "report"):
+        outcome = runner.invoke(app, [command, str(plan)])
+        assert outcome.exit_code == 2
+        assert outcome.stderr.startswith(f"ablens: {plan}:")
+        assert "invalid YAML" in outcome.stderr
+        assert outcome.stderr.count("\n") == 1
+    bad_indent = write_plan(("variant: variant", "variant: variant\n  oops: 1"), name="b.yaml")
+    outcome = runner.invoke(app, ["validate", str(bad_indent)])
+    lines = bad_indent.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("  oops: 1"))
+    assert outcome.exit_code == 2
+    assert outcome.stderr == (
+        f"ablens: {bad_indent}:{line}: invalid YAML: mapping values are not allowed here\n"
+    )
+
+
+def test_literal_password_is_refused(write_plan):
+    plan = write_plan()
+    plan.write_text(
+        re.sub(
+            r"  duckdb:\n    file: .*\n",
+            "  warehouse:\n    backend: postgres\n    password: hunter2\n",
+            plan.read_text(),
+        )
+    )
+    outcome = runner.invoke(app, ["validate", str(plan)])
+    assert outcome.exit_code == 2
+    assert (
+        f"ablens: {plan}:16: source.warehouse.password is a literal secret and is refused"
+        in outcome.stderr
+    )
+    assert "write password_env: PGPASSWORD" in outcome.stderr
+    assert "hunter2" not in outcome.stderr
+
+
+def test_missing_plan_file_is_a_usage_error(tmp_path):
+    outcome = runner.invoke(app, ["analyze", str(tmp_path / "nope.yaml")])
+    assert outcome.exit_code == 2
+    assert "does not exist" in outcome.stderr
+
+
+# ----------------------------------------------------------------------------- colour
+def test_rich_tables_only_for_a_terminal_without_no_color(write_plan, monkeypatch):
+    plan = str(write_plan())
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    fancy = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": None, "TERM": "xterm"})
+    assert fancy.exit_code == 0, fancy.output
+    assert ANSI in fancy.stdout
+    assert "Inconclusive — keep running" in fancy.stdout
+    assert "conversion" in fancy.stdout
+    plain = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": "1", "TERM": "xterm"})
+    assert plain.exit_code == 0
+    assert ANSI not in plain.stdout
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: False)
+    piped = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": None, "TERM": "xterm"})
+    assert plain.stdout == piped.stdout
+    assert ANSI not in piped.stdout
+
+
+def test_json_is_never_coloured(write_plan, monkeypatch):
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    outcome = runner.invoke(app, ["analyze", str(write_plan()), "--json"], env={"NO_COLOR": None})
+    assert strict_json(outcome.stdout)["schema_version"] == 1
+
+
+def test_progress_goes_to_stderr_only_when_interactive(write_plan, monkeypatch):
+    monkeypatch.setattr(app_module, "_stderr_is_terminal", lambda: True)
+    outcome = runner.invoke(app, ["analyze", str(write_plan()), "--json"])
+    assert outcome.exit_code == 0
+    assert strict_json(outcome.stdout)["schema_version"] == 1
+
+
+# ----------------------------------------------------------------------------- validate
+def test_validate(write_plan):
+    plan = write_plan()
+    outcome = runner.invoke(app, ["validate", str(plan)])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stdout.startswith(
+        f"{plan}: valid plan for experiment ablens-demo: 6 metrics (1 primary, 3 secondary, "
+        "2 guardrail); arms control / new_checkout;"
+    )
+    checked = runner.invoke(app, ["validate", str(plan), "--check-data", "--json"])
+    assert checked.exit_code == 0, checked.output
+    document = strict_json(checked.stdout)
+    assert document["valid"] is True
+    assert "pre_revenue" in document["columns"]
+    assert document["plan"]["metrics"][0] == {
+        "kind": "proportion",
+        "name": "conversion",
+        "role": "primary",
+        "direction": "increase",
+        "column": "converted",
+        "covariates": [],
+        "adjustment": "cuped",
+    }
+
+
+def test_validate_check_data_finds_missing_columns(write_plan):
+    plan = write_plan(("segments: [platform]", "segments: [country]"))
+    assert runner.invoke(app, ["validate", str(plan)]).exit_code == 0  # no data opened
+    outcome = runner.invoke(app, ["validate", str(plan), "--check-data"])
+    assert outcome.exit_code == 2
+    assert "segments[0] == 'country' is not a column of the data" in outcome.stderr
+
+
+def test_validate_lists_every_problem(write_plan):
+    plan = write_plan(("alpha: 0.05", "alpha: 5"), ("kind: ratio", "kind: rate"))
+    outcome = runner.invoke(app, ["validate", str(plan)])
+    assert outcome.exit_code == 2
+    lines = outcome.stderr.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"ablens: {plan}:") for line in lines)
+    assert "metrics[2].kind == 'rate'" in lines[0]
+    assert "alpha == 5, must be a number in (0, 1)" in lines[1]
+
+
+# ----------------------------------------------------------------------------- report
+def test_report_writes_one_self_contained_page(write_plan, tmp_path):
+    target = tmp_path / "report.html"
+    outcome = runner.invoke(app, ["report", str(write_plan()), "-o", str(target)])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stdout == ""
+    assert outcome.stderr == f"ablens: wrote {target} (Inconclusive — keep running)\n"
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "//" not in page
+    to_stdout = runner.invoke(app, ["report", str(write_plan()), "-o", "-"])
+    assert to_stdout.stdout.startswith("<!DOCTYPE html>")
+
+
+def test_report_still_written_when_a_gate_fails(write_plan, tmp_path):
+    plan = write_plan(("control: 50\n  new_checkout: 50", "control: 40\n  new_checkout: 60"))
+    target = tmp_path / "srm.html"
+    outcome = runner.invoke(app, ["report", str(plan), "-o", str(target)])
+    assert outcome.exit_code == 1
+    assert "Don&#x27;t trust — fix the data" in target.read_text(encoding="utf-8")
+
+
+def test_report_into_a_missing_folder_is_bad_input(write_plan, tmp_path):
+    outcome = runner.invoke(app, ["report", str(write_plan()), "-o", str(tmp_path / "no" / "r")])
+    assert outcome.exit_code == 2
+    assert outcome.stderr.startswith("ablens: ")
+
+
+# ----------------------------------------------------------------------------- schema, main
+def test_plan_schema_prints_the_committed_schema():
+    outcome = runner.invoke(app, ["plan-schema"])
+    assert outcome.exit_code == 0
+    assert outcome.stdout == SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+def test_exit_codes_through_main(write_plan, capsys):
+    assert cli.main(["analyze", str(write_plan())]) == 0
+    assert capsys.readouterr().out.startswith("ablens-demo: ")
+    gated = write_plan(("sample_size: 20000", "sample_size: 40000"), name="gated.yaml")
+    assert cli.main(["analyze", str(gated), "--json"]) == 1
+    assert strict_json(capsys.readouterr().out)["verdict"]["healthy"] is False
+    broken = write_plan(("kind: ratio", "kind: rate"), name="broken.yaml")
+    assert cli.main(["analyze", str(broken)]) == 2
+    assert "metrics[2].kind == 'rate'" in capsys.readouterr().err

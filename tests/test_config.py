@@ -1,0 +1,825 @@
+"""The analysis plan: parsing, line-located validation, the JSON Schema, running, the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ablens
+from ablens import config, demo
+from ablens.config import (
+    FIX_DATA,
+    KEEP_RUNNING,
+    ROLL_BACK,
+    SHIP,
+    VERDICTS,
+    DuckDBSource,
+    PathSource,
+    PlanError,
+    SparkSource,
+    WarehouseSource,
+    load_plan,
+    parse_plan,
+    plan_from_dict,
+    plan_json_schema,
+    run_plan,
+    verdict,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = REPO / "src" / "ablens" / "schema" / "plan.schema.json"
+EXAMPLE = REPO / "examples" / "plan.yaml"
+
+MINIMAL = """\
+experiment_id: checkout
+source:
+  path: users.parquet
+control: control
+metrics:
+  - kind: mean
+    column: revenue
+"""
+
+
+def errors_of(text: str, name: str = "plan.yaml") -> list[str]:
+    with pytest.raises(PlanError) as info:
+        parse_plan(textwrap.dedent(text), name=name)
+    assert isinstance(info.value, ablens.ConfigError)
+    assert str(info.value) == "\n".join(info.value.messages)
+    return list(info.value.messages)
+
+
+# ----------------------------------------------------------------------------- parsing
+def test_minimal_plan_takes_the_defaults():
+    plan = parse_plan(MINIMAL)
+    assert plan.experiment_id == "checkout"
+    assert plan.source == PathSource("users.parquet")
+    assert plan.variant == "variant"
+    assert plan.unit is None
+    assert plan.arms is None
+    assert plan.weights is None
+    assert plan.alpha == 0.05
+    assert plan.correction is None
+    assert plan.family == "metric"
+    assert plan.sequential == "none"
+    assert plan.srm_alpha == 0.001
+    assert plan.planned == config.Planned()
+    (metric,) = plan.metrics
+    assert (metric.kind, metric.name, metric.role, metric.direction) == (
+        "mean",
+        "revenue",
+        "primary",
+        "increase",
+    )
+
+
+def test_example_plan_loads_with_every_kind_of_key():
+    plan = load_plan(EXAMPLE)
+    assert plan.experiment_id == "ablens-demo"
+    assert plan.team == "growth"
+    assert plan.source == DuckDBSource("ablens_demo.duckdb", "users")
+    assert plan.arms == ("control", "new_checkout")
+    assert plan.weights == {"control": 50.0, "new_checkout": 50.0}
+    assert plan.segments == ("platform",)
+    assert (plan.correction, plan.family) == ("holm", "primary")
+    assert plan.planned.sample_size == 20_000
+    assert plan.planned.duration_days == 14
+    assert {m.kind for m in plan.metrics} == {
+        "proportion",
+        "mean",
+        "ratio",
+        "quantile",
+        "mann-whitney",
+    }
+    assert plan.path == EXAMPLE
+    assert plan.sha256 == hashlib.sha256(EXAMPLE.read_bytes()).hexdigest()
+    assert plan.where("metrics[1].covariates") == f"{EXAMPLE}:34"
+
+
+def test_plan_is_frozen():
+    plan = parse_plan(MINIMAL)
+    with pytest.raises(AttributeError):
+        plan.alpha = 0.1  # type: ignore[misc]
+
+
+def test_metric_specs_build_the_library_metrics():
+    plan = parse_plan(
+        MINIMAL.replace(
+            "  - kind: mean\n    column: revenue\n",
+            textwrap.dedent(
+                """\
+                  - {kind: proportion, column: converted, test: fisher, name: conversion}
+                  - {kind: mean, column: revenue, covariates: pre_revenue, test: z}
+                  - {kind: ratio, numerator: orders, denominator: sessions, direction: decrease}
+                  - {kind: quantile, column: minutes, probability: 0.9}
+                  - {kind: mann-whitney, column: minutes, role: guardrail}
+                  - {kind: post-stratified, column: revenue, stratum: platform}
+                """
+            ),
+        )
+    )
+    metrics = plan.metric_objects()
+    assert [type(m).__name__ for m in metrics] == [
+        "Proportion",
+        "Mean",
+        "Ratio",
+        "Quantile",
+        "MannWhitney",
+        "PostStratified",
+    ]
+    assert [m.name for m in metrics] == [
+        "conversion",
+        "revenue",
+        "orders / sessions",
+        "minutes p90",
+        "minutes (rank)",
+        "revenue | platform",
+    ]
+    assert metrics[0].test == "fisher"
+    assert metrics[1].covariates == ("pre_revenue",)
+    assert metrics[2].direction == "decrease"
+    # Quantile and rank metrics default to secondary, like their classes.
+    assert [m.role for m in metrics] == [
+        "primary",
+        "primary",
+        "primary",
+        "secondary",
+        "guardrail",
+        "primary",
+    ]
+    assert plan.metrics[5].columns() == ("revenue", "platform")
+
+
+def test_plan_round_trips_through_to_dict():
+    plan = load_plan(EXAMPLE)
+    again = plan_from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again == plan
+
+
+def test_plan_from_dict_has_no_line_numbers():
+    with pytest.raises(PlanError, match=r"^<plan>: alpha == 2, must be a number in \(0, 1\)$"):
+        plan_from_dict({**parse_plan(MINIMAL).to_dict(), "alpha": 2})
+
+
+# ----------------------------------------------------------------------------- errors
+def test_wrong_kind_points_at_its_line():
+    text = MINIMAL + "  - kind: avg\n    column: x\n"
+    assert errors_of(text) == [
+        (
+            "plan.yaml:8: metrics[1].kind == 'avg', must be one of 'mean', 'proportion', 'ratio', "
+            "'quantile', 'mann-whitney', 'post-stratified'"
+        )
+    ]
+
+
+def test_every_error_is_reported_in_file_order():
+    text = """\
+    experiment_id: 7
+    source: {path: users.parquet}
+    control: control
+    alpha: 1.5
+    metrics:
+      - kind: mean
+        colum: revenue
+      - kind: proportion
+        column: converted
+        test: welch
+    correction: holmes
+    """
+    assert errors_of(text) == [
+        "plan.yaml:1: experiment_id == 7, must be a non-empty string; quote it",
+        "plan.yaml:4: alpha == 1.5, must be a number in (0, 1)",
+        "plan.yaml:6: metrics[0].column is missing; a 'mean' metric needs it",
+        (
+            "plan.yaml:7: metrics[0].colum is not a key of a 'mean' metric; did you mean 'column'? "
+            "(keys: kind, name, role, direction, column, test, covariates, adjustment)"
+        ),
+        (
+            "plan.yaml:10: metrics[1].test == 'welch', must be one of 'z', 'chi2', 'chi2-yates', "
+            "'fisher'"
+        ),
+        (
+            "plan.yaml:11: correction == 'holmes', must be one of 'bonferroni', 'sidak', 'holm', "
+            "'hochberg', 'hommel', 'bh', 'by'"
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "experiment_id: [unclosed\n",
+            (
+                "plan.yaml:1: invalid YAML: expected ',' or ']', but got '<stream end>' (while "
+                "parsing a flow sequence on line 1)"
+            ),
+        ),
+        ("a: 1\n  b: 2\n", "plan.yaml:2: invalid YAML: mapping values are not allowed here"),
+        ("a:\n\t- x\n", "plan.yaml:2: invalid YAML: found character '\\t'"),
+        ("- just\n- a list\n", "plan.yaml:1: the plan must be a mapping of keys"),
+        ("", "plan.yaml: the plan must be a mapping of keys"),
+    ],
+)
+def test_malformed_yaml_names_the_line(text, message):
+    (error,) = errors_of(text)
+    assert error.startswith(message)
+
+
+def test_unsafe_yaml_tags_are_refused():
+    (error,) = errors_of("experiment_id: !!python/object/apply:os.system ['true']\n")
+    assert error.startswith("plan.yaml:1: invalid YAML: could not determine a constructor")
+
+
+def test_duplicate_keys_are_refused():
+    (error,) = errors_of(MINIMAL + "alpha: 0.1\nalpha: 0.2\n")
+    assert error == "plan.yaml:9: alpha is given twice (first on line 8)"
+
+
+def test_unknown_top_level_key_suggests_the_right_one():
+    (error,) = errors_of(MINIMAL + "segment: [platform]\n")
+    assert error.startswith("plan.yaml:8: segment is not a key of a plan; did you mean 'segments'?")
+
+
+def test_missing_required_keys():
+    assert errors_of("team: growth\n") == [
+        "plan.yaml:1: experiment_id is missing; it is required",
+        "plan.yaml:1: source is missing; give one of: path, duckdb, warehouse, spark",
+        "plan.yaml:1: control is missing; it is required",
+        "plan.yaml:1: metrics is missing; list at least one metric",
+    ]
+
+
+def test_arms_must_contain_the_control_and_be_labels():
+    text = MINIMAL + "arms: {treatment: 50, on: 50, other: 0}\n"
+    assert errors_of(text) == [
+        "plan.yaml:4: control == 'control', must be one of arms ['treatment', 'other']",
+        "plan.yaml:8: arms has the label True, must be a string; quote it",
+        "plan.yaml:8: arms.other == 0, must be a planned share > 0",
+    ]
+
+
+def test_metric_class_checks_are_located():
+    text = MINIMAL.replace("column: revenue", "column: revenue\n    covariates: [revenue]")
+    assert errors_of(text) == [
+        "plan.yaml:6: metrics[0]: covariates has 'revenue', which is the metric's own column"
+    ]
+
+
+def test_metric_names_must_be_unique_and_one_primary():
+    text = MINIMAL + "  - {kind: mean, column: revenue, role: guardrail}\n"
+    (error,) = errors_of(text)
+    assert error.startswith("plan.yaml:8: metrics[1] is named 'revenue' like metrics[0]")
+    text = MINIMAL.replace("column: revenue", "column: revenue\n    role: secondary")
+    (error,) = errors_of(text)
+    assert error.startswith("plan.yaml:5: metrics has no primary metric")
+
+
+def test_sequential_method_is_validated_and_stored():
+    assert parse_plan(MINIMAL + "sequential: msprt\n").sequential == "msprt"
+    (error,) = errors_of(MINIMAL + "sequential: bayes\n")
+    assert error == (
+        "plan.yaml:8: sequential == 'bayes', must be one of 'none', 'group-sequential', "
+        "'msprt', 'confidence-sequence'"
+    )
+
+
+def test_planned_block():
+    plan = parse_plan(
+        MINIMAL + "planned: {sample_size: 40_000, duration_days: 14, start_date: 2026-03-02}\n"
+    )
+    assert plan.planned == config.Planned(40_000, 14.0, dt.date(2026, 3, 2), 0.8)
+    assert errors_of(
+        MINIMAL + "planned:\n  sample_size: 1.5\n  start_date: soon\n  weeks: 2\n"
+    ) == [
+        "plan.yaml:9: planned.sample_size == 1.5, must be a whole number of units >= 2",
+        "plan.yaml:10: planned.start_date == 'soon', must be a date like 2026-03-02",
+        (
+            "plan.yaml:11: planned.weeks is not a key of planned (keys: sample_size, "
+            "duration_days, start_date, power)"
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------- sources
+def test_duckdb_and_spark_sources():
+    duck = parse_plan(MINIMAL.replace("path: users.parquet", "duckdb: {file: a.db, table: t}"))
+    assert duck.source == DuckDBSource("a.db", "t")
+    spark = parse_plan(MINIMAL.replace("path: users.parquet", "spark: {table: db.users}"))
+    assert spark.source == SparkSource("db.users")
+
+
+def test_source_needs_exactly_one_kind_and_a_known_suffix():
+    (error,) = errors_of(MINIMAL.replace("path: users.parquet", "path: users.xlsx"))
+    assert error.startswith("plan.yaml:3: source.path == 'users.xlsx', must end in one of")
+    text = MINIMAL.replace("path: users.parquet", "path: a.csv\n  spark: {table: t}")
+    (error,) = errors_of(text)
+    assert error == (
+        "plan.yaml:2: source has path, spark, must have exactly one of: path, duckdb, "
+        "warehouse, spark"
+    )
+
+
+WAREHOUSE = MINIMAL.replace(
+    "  path: users.parquet\n",
+    "  warehouse:\n"
+    "    backend: postgres\n"
+    "    host: db.internal\n"
+    "    port: 5432\n"
+    "    user: analyst\n"
+    "    database: shop\n"
+    "    password_env: ABLENS_TEST_PGPASSWORD\n"
+    "    table: users\n",
+)
+
+
+def test_warehouse_source_keeps_secrets_in_the_environment():
+    plan = parse_plan(WAREHOUSE)
+    assert plan.source == WarehouseSource(
+        "postgres",
+        "users",
+        {"host": "db.internal", "port": 5432, "user": "analyst", "database": "shop"},
+        {"password": "ABLENS_TEST_PGPASSWORD"},
+    )
+    assert plan.to_dict()["source"]["warehouse"]["password_env"] == (
+        "ABLENS_TEST_PGPASSWORD"  # noqa: S105 - the name of a variable, not a password
+    )
+
+
+def test_literal_password_is_refused():
+    text = WAREHOUSE.replace("password_env: ABLENS_TEST_PGPASSWORD", "password: hunter2")
+    (error,) = errors_of(text)
+    assert error == (
+        "plan.yaml:9: source.warehouse.password is a literal secret and is refused: plans are "
+        "shared and committed; write password_env: PGPASSWORD and set that environment "
+        "variable instead"
+    )
+    assert "hunter2" not in error
+
+
+@pytest.mark.parametrize("key", ["token", "api_key", "private_key", "secret", "credentials"])
+def test_other_literal_secrets_are_refused(key):
+    text = WAREHOUSE.replace("    table: users\n", f"    table: users\n    {key}: abc\n")
+    (error,) = errors_of(text)
+    assert f"source.warehouse.{key} is a literal secret and is refused" in error
+
+
+def test_warehouse_keys_are_checked_per_backend():
+    text = WAREHOUSE.replace("backend: postgres", "backend: bigquery")
+    messages = errors_of(text)
+    assert messages[0].startswith("plan.yaml:5: source.warehouse.host is not a key of a bigquery")
+    assert any("password_env is not a key of a bigquery" in m for m in messages)
+    (error,) = errors_of(WAREHOUSE.replace("backend: postgres", "backend: oracle"))
+    assert error == (
+        "plan.yaml:4: source.warehouse.backend == 'oracle', must be one of 'postgres', "
+        "'bigquery', 'snowflake'"
+    )
+    (error,) = errors_of(WAREHOUSE.replace("ABLENS_TEST_PGPASSWORD", "'not a name'"))
+    assert "source.warehouse.password_env == 'not a name', must be an environment" in error
+
+
+def test_warehouse_connects_with_the_secret_from_the_environment(monkeypatch):
+    ibis = pytest.importorskip("ibis")
+    seen = {}
+
+    class Backend:
+        def table(self, name):
+            raise RuntimeError(f"stop after connecting ({name})")
+
+        def disconnect(self):
+            seen["disconnected"] = True
+
+    def connect(**kwargs):
+        seen.update(kwargs)
+        return Backend()
+
+    monkeypatch.setattr(ibis.postgres, "connect", connect)
+    plan = parse_plan(WAREHOUSE)
+    monkeypatch.delenv("ABLENS_TEST_PGPASSWORD", raising=False)
+    with pytest.raises(PlanError, match=r"^<plan>:9: source.warehouse.password_env names "):
+        run_plan(plan)
+    monkeypatch.setenv("ABLENS_TEST_PGPASSWORD", "s3cret")
+    with pytest.raises(
+        PlanError,
+        match=r"^<plan>:10: source.warehouse.table == 'users' cannot be read: stop after "
+        r"connecting \(users\)$",
+    ):
+        run_plan(plan)
+    assert seen == {
+        "host": "db.internal",
+        "port": 5432,
+        "user": "analyst",
+        "database": "shop",
+        "password": "s3cret",
+        "disconnected": True,
+    }
+
+
+def test_snowflake_database_and_schema_join(monkeypatch):
+    ibis = pytest.importorskip("ibis")
+    seen = {}
+
+    def connect(**kwargs):
+        seen.update(kwargs)
+        raise ConnectionRefusedError("no route\nmore detail")
+
+    monkeypatch.setattr(ibis, "snowflake", type("M", (), {"connect": staticmethod(connect)}))
+    monkeypatch.setenv("ABLENS_TEST_SNOW", "pw")
+    text = MINIMAL.replace(
+        "  path: users.parquet\n",
+        "  warehouse: {backend: snowflake, account: acme, user: me, database: DB, schema: S,"
+        " password_env: ABLENS_TEST_SNOW, table: USERS}\n",
+    )
+    with pytest.raises(
+        ablens.DataError, match=r"^<plan>:3: cannot connect to snowflake: no route$"
+    ):
+        run_plan(parse_plan(text))
+    assert seen == {"account": "acme", "user": "me", "database": "DB/S", "password": "pw"}
+
+
+# ----------------------------------------------------------------------------- JSON Schema
+def test_committed_schema_is_the_generated_one():
+    generated = json.dumps(plan_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == generated, (
+        "regenerate it: ablens plan-schema > src/ablens/schema/plan.schema.json"
+    )
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
+    jsonschema = pytest.importorskip("jsonschema")
+    yaml = pytest.importorskip("yaml")
+    validator = jsonschema.Draft202012Validator(plan_json_schema())
+    jsonschema.Draft202012Validator.check_schema(plan_json_schema())
+    example = _as_json(yaml.safe_load(EXAMPLE.read_text()))
+    assert list(validator.iter_errors(example)) == []
+    bad = [
+        MINIMAL + "  - kind: avg\n    column: x\n",
+        MINIMAL + "alpha: 1.5\n",
+        MINIMAL + "segment: [platform]\n",
+        MINIMAL + "sequential: bayes\n",
+        MINIMAL + "planned: {sample_size: 1.5}\n",
+        MINIMAL.replace("column: revenue", "colum: revenue"),
+        WAREHOUSE.replace("password_env: ABLENS_TEST_PGPASSWORD", "password: hunter2"),
+        WAREHOUSE.replace("backend: postgres", "backend: bigquery"),
+        MINIMAL.replace("path: users.parquet", "path: a.csv\n  spark: {table: t}"),
+    ]
+    for text in bad:
+        with pytest.raises(PlanError):
+            parse_plan(text)
+        assert list(validator.iter_errors(_as_json(yaml.safe_load(text)))), text
+    for good in (MINIMAL, WAREHOUSE, MINIMAL + "arms: [control, b]\ncorrection: null\n"):
+        parse_plan(good)
+        assert list(validator.iter_errors(_as_json(yaml.safe_load(good)))) == [], good
+
+
+# ----------------------------------------------------------------------------- running
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    demo.run(path, users=20_000)
+    return path
+
+
+def _demo_plan(directory: Path, source: str, extra: str = "") -> Path:
+    text = (
+        EXAMPLE.read_text().split("source:")[0]
+        + source
+        + "\n"
+        + ("variant" + EXAMPLE.read_text().split("\nvariant", 1)[1])
+    )
+    plan = directory / "plan.yaml"
+    plan.write_text(text + extra)
+    return plan
+
+
+def test_run_plan_on_duckdb_matches_analyze(demo_db, tmp_path):
+    plan = load_plan(
+        _demo_plan(tmp_path, f"source:\n  duckdb: {{file: {demo_db}, table: users}}\n")
+    )
+    result = run_plan(plan)
+    assert result.arms == ("control", "new_checkout")
+    assert sum(result.counts) == 20_000
+    assert [c.metric for c in result.comparisons] == [m.name for m in plan.metrics]
+    assert result.correction == "holm"
+    assert set(result.segments) == {"platform=android", "platform=ios", "platform=web"}
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(demo_db), read_only=True) as connection:
+        direct = ablens.analyze(
+            (connection, "users"),
+            plan.metric_objects(),
+            control="control",
+            unit="user_id",
+            segments=["platform"],
+            arms=["control", "new_checkout"],
+            correction="holm",
+            family="primary",
+            weights={"control": 50, "new_checkout": 50},
+        )
+    assert result.to_dict()["comparisons"] == direct.to_dict()["comparisons"]
+
+
+def test_relative_paths_are_relative_to_the_plan_file(demo_db, tmp_path):
+    (tmp_path / "data").mkdir()
+    copy = tmp_path / "data" / "shop.duckdb"
+    copy.write_bytes(demo_db.read_bytes())
+    plan = load_plan(
+        _demo_plan(tmp_path, "source:\n  duckdb: {file: data/shop.duckdb, table: users}\n")
+    )
+    assert sum(run_plan(plan).counts) == 20_000
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_run_plan_on_a_file(demo_db, tmp_path, suffix):
+    import duckdb  # noqa: PLC0415
+
+    file = tmp_path / f"users{suffix}"
+    with duckdb.connect(str(demo_db), read_only=True) as connection:
+        how = "(FORMAT parquet)" if suffix == ".parquet" else "(HEADER)"
+        connection.execute(f"COPY users TO '{file}' {how}")
+    plan = load_plan(_demo_plan(tmp_path, f"source:\n  path: {file.name}\n"))
+    assert sum(run_plan(plan).counts) == 20_000
+
+
+def test_unknown_columns_are_reported_at_their_lines(demo_db, tmp_path):
+    path = _demo_plan(tmp_path, f"source:\n  duckdb: {{file: {demo_db}, table: users}}\n")
+    path.write_text(
+        path.read_text()
+        .replace("column: sessions", "column: sesions")
+        .replace("[platform]", "[country]")
+    )
+    plan = load_plan(path)
+    with pytest.raises(PlanError) as info:
+        run_plan(plan)
+    first, second = info.value.messages
+    assert first.startswith(
+        f"{path}:{plan.lines['segments[0]']}: segments[0] == 'country' is not a column of the "
+        "data; available columns: ['user_id', 'variant', 'platform',"
+    )
+    assert second.startswith(
+        f"{path}:{plan.lines['metrics[3].column']}: metrics[3].column == 'sesions' is not a "
+        "column of the data"
+    )
+
+
+def test_missing_file_and_table_are_plan_errors(demo_db, tmp_path):
+    plan = load_plan(_demo_plan(tmp_path, "source:\n  duckdb: {file: nowhere.duckdb, table: t}\n"))
+    with pytest.raises(PlanError, match=r"source.duckdb.file: no such file"):
+        run_plan(plan)
+    assert not (tmp_path / "nowhere.duckdb").exists()  # never created by opening it
+    plan = load_plan(
+        _demo_plan(tmp_path, f"source:\n  duckdb: {{file: {demo_db}, table: orders}}\n")
+    )
+    with pytest.raises(PlanError, match=r"'orders' is not in .*; tables: \['users'\]"):
+        run_plan(plan)
+    plan = load_plan(_demo_plan(tmp_path, "source:\n  path: missing.parquet\n"))
+    with pytest.raises(PlanError, match=r"plan.yaml:\d+: source.path: no such file"):
+        config.check_source(plan)
+
+
+def test_run_plan_with_data_override():
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame(
+        {"variant": ["control"] * 4 + ["b"] * 4, "revenue": [1.0, 2, 3, 4, 2, 3, 4, 6]}
+    )
+    result = run_plan(parse_plan(MINIMAL), data=frame)
+    assert result.comparison("revenue").result.effect == 1.25
+
+
+def test_run_plan_on_postgres(ibis_postgres, postgres_url, monkeypatch):
+    from urllib.parse import urlparse  # noqa: PLC0415
+
+    frame = demo.generate(2_000, seed=3)
+    import pyarrow as pa  # noqa: PLC0415
+
+    ibis_postgres.create_table("plan_users", pa.table(frame), overwrite=True)
+    url = urlparse(postgres_url)
+    monkeypatch.setenv("ABLENS_TEST_PGPASSWORD", url.password or "")
+    text = textwrap.dedent(
+        f"""\
+        experiment_id: pg-plan
+        source:
+          warehouse:
+            backend: postgres
+            host: {url.hostname}
+            port: {url.port}
+            user: {url.username}
+            database: {url.path.lstrip("/")}
+            password_env: ABLENS_TEST_PGPASSWORD
+            table: plan_users
+        control: control
+        unit: user_id
+        metrics:
+          - {{kind: proportion, column: converted}}
+          - {{kind: ratio, numerator: orders, denominator: sessions}}
+        """
+    )
+    result = run_plan(parse_plan(text))
+    expected = ablens.analyze(
+        pa.table(frame),
+        parse_plan(text).metric_objects(),
+        control="control",
+        unit="user_id",
+    )
+    assert result.counts == expected.counts
+    for got, want in zip(result.comparisons, expected.comparisons, strict=True):
+        assert got.result.p_value == pytest.approx(want.result.p_value, rel=1e-9)
+
+
+def test_run_plan_on_spark(spark):
+    rows = [("control", 1.0), ("control", 2.0), ("b", 2.0), ("b", 4.0)] * 25
+    spark.createDataFrame(rows, ["variant", "revenue"]).createOrReplaceTempView("plan_users")
+    text = MINIMAL.replace("path: users.parquet", "spark: {table: plan_users}")
+    result = run_plan(parse_plan(text))
+    assert result.counts == (50, 50)
+    assert result.comparison("revenue").result.effect == pytest.approx(1.5)
+    missing = parse_plan(MINIMAL.replace("path: users.parquet", "spark: {table: no_such_view}"))
+    with pytest.raises(PlanError, match=r"^<plan>:3: source.spark.table == 'no_such_view' cannot"):
+        run_plan(missing)
+
+
+# ----------------------------------------------------------------------------- the verdict
+def _moments(n, mean, sd=5.0):
+    return ablens.Moments.from_summary(n, mean=dict(mean), variance=dict.fromkeys(mean, sd**2))
+
+
+def _result(arms, metrics, **options):
+    data = {arm: _moments(n, means) for arm, (n, means) in arms.items()}
+    return ablens.analyze(data, metrics, control=next(iter(arms)), **options)
+
+
+PRIMARY = ablens.Mean("spend", role="primary")
+LATENCY = ablens.Mean("latency", role="guardrail", direction="decrease")
+
+
+def test_ship_when_primary_better_and_guardrails_hold():
+    result = _result(
+        {
+            "control": (10_000, {"spend": 10.0, "latency": 100.0}),
+            "treatment": (10_000, {"spend": 10.4, "latency": 100.0}),
+        },
+        [PRIMARY, LATENCY],
+    )
+    decision = verdict(result)
+    label, reason = decision
+    assert label == SHIP
+    assert reason.startswith("treatment raised spend by 4% [")
+    assert reason.endswith("and no guardrail got worse.")
+    assert decision.healthy
+    assert [c.name for c in decision.checks] == ["sample-ratio", "sample-size", "guardrails"]
+
+
+def test_guardrail_worse_rolls_back_even_when_primary_wins():
+    result = _result(
+        {
+            "control": (10_000, {"spend": 10.0, "latency": 100.0}),
+            "treatment": (10_000, {"spend": 10.4, "latency": 101.0}),
+        },
+        [PRIMARY, LATENCY],
+    )
+    decision = verdict(result)
+    assert decision.label == ROLL_BACK
+    assert decision.reason.startswith("latency, a guardrail, got worse with treatment: up 1% [")
+    assert not decision.healthy
+
+
+def test_guardrail_better_in_its_direction_is_no_breach():
+    result = _result(
+        {
+            "control": (10_000, {"spend": 10.0, "latency": 100.0}),
+            "treatment": (10_000, {"spend": 10.4, "latency": 99.0}),
+        },
+        [PRIMARY, LATENCY],
+    )
+    assert verdict(result).label == SHIP
+
+
+def test_primary_worse_rolls_back():
+    result = _result(
+        {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 9.6})},
+        [PRIMARY],
+    )
+    label, reason = verdict(result)
+    assert label == ROLL_BACK
+    assert reason.startswith("treatment moved spend the wrong way: down 4% [")
+
+
+def test_sample_ratio_mismatch_blocks_everything():
+    result = _result(
+        {"control": (9_000, {"spend": 10.0}), "treatment": (11_000, {"spend": 10.4})},
+        [PRIMARY],
+    )
+    label, reason = verdict(result)
+    assert label == FIX_DATA
+    assert reason.startswith(
+        "The arms got 9,000 / 11,000 units where the plan expects 50% / 50% (sample-ratio "
+        "mismatch, p<1e-10"
+    )
+    assert "before reading any metric" in reason
+
+
+def test_planned_split_is_what_the_ratio_is_checked_against():
+    result = _result(
+        {"control": (9_000, {"spend": 10.0}), "treatment": (11_000, {"spend": 10.0})},
+        [PRIMARY],
+        weights={"control": 45, "treatment": 55},
+    )
+    assert verdict(result).checks[0].passed
+
+
+def _planned(**planned):
+    return plan_from_dict(
+        {
+            "experiment_id": "e",
+            "source": {"path": "x.parquet"},
+            "control": "control",
+            "metrics": [{"kind": "mean", "column": "spend"}],
+            "planned": planned,
+        }
+    )
+
+
+def test_not_enough_data_keeps_running_with_days_at_planned_traffic():
+    result = _result(
+        {"control": (5_000, {"spend": 10.0}), "treatment": (5_000, {"spend": 10.4})},
+        [PRIMARY],
+    )
+    decision = verdict(result, _planned(sample_size=40_000, duration_days=28))
+    assert decision.label == KEEP_RUNNING
+    assert decision.reason.startswith(
+        "Only 10,000 of the planned 40,000 units (25%); about 21 more days at the planned "
+        "traffic; results read before then are not final"
+    )
+
+
+def test_days_remaining_from_current_traffic_and_duration():
+    result = _result(
+        {"control": (5_000, {"spend": 10.0}), "treatment": (5_000, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    plan = _planned(sample_size=30_000, duration_days=14, start_date="2026-03-01")
+    decision = verdict(result, plan, today=dt.date(2026, 3, 6))  # 5 days, 2,000 a day
+    assert decision.label == KEEP_RUNNING
+    assert decision.reason.startswith(
+        "Only 10,000 of the planned 30,000 units (33%) and day 5 of 14; about 10 more days "
+        "at the current traffic"
+    )
+    done = verdict(result, plan, today=dt.date(2026, 3, 20))
+    assert done.checks[1].passed is False  # the duration is over, the sample is not
+    full = _result(
+        {"control": (15_000, {"spend": 10.0}), "treatment": (15_000, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    assert verdict(full, plan, today=dt.date(2026, 3, 20)).checks[1].passed
+
+
+def test_flat_result_states_the_detectable_effect():
+    result = _result(
+        {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.02})},
+        [PRIMARY],
+    )
+    decision = verdict(result, _planned(sample_size=20_000))
+    assert decision.label == KEEP_RUNNING
+    assert decision.reason.startswith("No primary metric moved beyond chance: spend +0.2% [")
+    # 2.8016 standard errors of the difference (5 * sqrt(2 / 10,000)) over the control mean.
+    assert "only a change of about ±1.98% would be detected with 80% power" in decision.reason
+    assert decision.reason.endswith("a flat result without power is not evidence of no effect.")
+    assert decision.healthy
+
+
+def test_multi_arm_ships_the_winner_and_drops_the_loser():
+    result = _result(
+        {
+            "control": (10_000, {"spend": 10.0}),
+            "b": (10_000, {"spend": 10.5}),
+            "c": (10_000, {"spend": 9.5}),
+        },
+        [PRIMARY],
+        weights=None,
+    )
+    label, reason = verdict(result)
+    assert label == SHIP
+    assert reason.startswith("b raised spend by 5%")
+    assert reason.endswith("drop c, which moved a primary metric the wrong way.")
+
+
+def test_sequential_declaration_is_a_note():
+    plan = plan_from_dict({**_planned().to_dict(), "sequential": "msprt"})
+    result = _result(
+        {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    decision = verdict(result, plan)
+    assert any("msprt" in note for note in decision.notes)
+    assert decision.to_dict()["label"] in VERDICTS
+    assert json.loads(json.dumps(decision.to_dict()))["healthy"] is True
+    assert str(decision).startswith(f"{KEEP_RUNNING}: ")

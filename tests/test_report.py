@@ -1,0 +1,236 @@
+"""The HTML report: one self-contained file, verdict first, colours that follow the decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import ablens
+from ablens import demo
+from ablens.config import FIX_DATA, ROLL_BACK, SHIP, load_plan, plan_from_dict, run_plan, verdict
+from ablens.report import data_fingerprint, render_report, write_report
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plan.yaml"
+WHEN = dt.datetime(2026, 3, 16, 9, 30, tzinfo=dt.UTC)
+
+
+class Page(HTMLParser):
+    """Collects tags, attributes, text and nesting errors of a page."""
+
+    VOID = frozenset({"meta", "br", "line", "rect", "polygon", "circle", "path", "img", "input"})
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data):
+        if data.strip():
+            self.text.append(data.strip())
+
+
+def moments(n, means, sd=5.0):
+    return ablens.Moments.from_summary(n, mean=dict(means), variance=dict.fromkeys(means, sd**2))
+
+
+def assert_self_contained(page: str) -> Page:
+    parsed = Page(page)
+    assert parsed.problems == []
+    assert parsed.stack == []
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "//" not in page  # no protocol-relative reference either
+    assert not re.search(r"url\(|@import|<script|<link|<img|<iframe|src=|href=", page)
+    for _, attrs in parsed.tags:
+        assert "src" not in attrs
+        assert "href" not in attrs
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    database = folder / "demo.duckdb"
+    demo.run(database, users=20_000)
+    plan_file = folder / "plan.yaml"
+    plan_file.write_text(
+        EXAMPLE.read_text().replace("file: ablens_demo.duckdb", f"file: {database}")
+    )
+    plan = load_plan(plan_file)
+    return plan, run_plan(plan)
+
+
+def test_demo_report_is_one_self_contained_page(demo_run):
+    plan, result = demo_run
+    page = render_report(result, plan, generated_at=WHEN)
+    parsed = assert_self_contained(page)
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    # The verdict is the first thing on the page, then its reason.
+    body_text = parsed.text[parsed.text.index("Experiment ablens-demo · team growth") :]
+    label, reason = verdict(result, plan)
+    assert body_text[1:3] == [label, reason]
+    # One row per comparison, with values and counts as the text readout shows them.
+    for comparison in result.comparisons:
+        assert f">{comparison.metric}<" in page
+    assert "7.652% (n=10,010)" in page
+    assert "7.848% (n=9,990)" in page
+    assert (
+        page.count('<svg class="ci ') == 5 + 12
+    )  # 5 lifts overall (not the rank test), 12 in segments
+    assert "Segments" in parsed.text
+    assert "platform=android" in page
+    # Methodology and reproducibility.
+    assert "two-proportion z test" in page
+    assert "Mann-Whitney U test" in page
+    assert "p-values adjusted by holm over each primary family" in page
+    assert "A flat result without power is not evidence of no effect." in page
+    assert plan.sha256 in page
+    assert data_fingerprint(result)["sha256"] in page
+    assert f"ablens {ablens.__version__}; generated 2026-03-16 09:30:00 UTC" in page
+    assert "20,000 rows; control 10,010, new_checkout 9,990" in page
+
+
+def test_write_report(demo_run, tmp_path):
+    plan, result = demo_run
+    path = write_report(result, tmp_path / "r.html", plan, generated_at=WHEN)
+    assert path.read_text(encoding="utf-8") == render_report(result, plan, generated_at=WHEN)
+
+
+def test_fingerprint_is_stable_and_sensitive(demo_run):
+    plan, result = demo_run
+    assert data_fingerprint(result) == data_fingerprint(run_plan(plan))
+    other = ablens.analyze(
+        {"control": moments(100, {"x": 1.0}), "b": moments(100, {"x": 1.1})},
+        [ablens.Mean("x")],
+        control="control",
+    )
+    shifted = ablens.analyze(
+        {"control": moments(100, {"x": 1.0}), "b": moments(100, {"x": 1.2})},
+        [ablens.Mean("x")],
+        control="control",
+    )
+    assert data_fingerprint(other)["sha256"] != data_fingerprint(shifted)["sha256"]
+    assert data_fingerprint(other)["counts"] == {"control": 100, "b": 100}
+
+
+def _result(treatment_means, *, n=(10_000, 10_000)):
+    return ablens.analyze(
+        {
+            "control": moments(n[0], {"spend": 10.0, "latency": 100.0}),
+            "treatment": moments(n[1], treatment_means),
+        },
+        [
+            ablens.Mean("spend", role="primary"),
+            ablens.Mean("latency", role="guardrail", direction="decrease"),
+        ],
+        control="control",
+    )
+
+
+def _row(page, metric):
+    match = re.search(rf'<tr class="(\w+)"><td class="text"><strong>{metric}</strong>', page)
+    assert match, metric
+    return match.group(1)
+
+
+def _bar_class(page, metric):
+    row = page[page.index(f"<strong>{metric}</strong>") :]
+    return re.search(r'<svg class="ci (\w+)"', row).group(1)
+
+
+def test_green_only_in_the_desired_direction_red_against_it():
+    # Latency should go down: a significant rise is red, a significant fall green.
+    page = render_report(_result({"spend": 10.4, "latency": 99.0}))
+    assert (_row(page, "spend"), _row(page, "latency")) == ("better", "better")
+    assert (_bar_class(page, "spend"), _bar_class(page, "latency")) == ("better", "better")
+    page = render_report(_result({"spend": 9.6, "latency": 101.0}))
+    assert (_row(page, "spend"), _row(page, "latency")) == ("worse", "worse")
+    assert _bar_class(page, "latency") == "worse"
+    page = render_report(_result({"spend": 10.01, "latency": 100.0}))
+    assert (_bar_class(page, "spend"), _bar_class(page, "latency")) == (
+        "inconclusive",
+        "inconclusive",
+    )
+    assert "svg.ci.better .range, svg.ci.better .edge { fill: var(--good)" in page
+    assert "svg.ci.worse .range, svg.ci.worse .edge { fill: var(--bad)" in page
+
+
+def test_verdicts_and_health_banners():
+    ship = render_report(_result({"spend": 10.4, "latency": 100.0}))
+    assert 'class="verdict verdict-ship"' in ship
+    assert f"<h1>{SHIP}</h1>" in ship
+    assert 'class="banner fail"' not in ship
+    rollback = render_report(_result({"spend": 10.4, "latency": 101.0}))
+    assert f"<h1>{ROLL_BACK}</h1>" in rollback
+    assert '<div class="banner fail" role="alert"><strong>Guardrails</strong>' in rollback
+    srm = render_report(_result({"spend": 10.4, "latency": 100.0}, n=(9_000, 11_000)))
+    assert f"<h1>{FIX_DATA.replace(chr(39), '&#x27;')}</h1>" in srm
+    assert '<div class="banner fail" role="alert"><strong>Sample ratio</strong>' in srm
+    assert_self_contained(srm)
+
+
+def test_not_enough_data_banner_and_plan_notes():
+    plan = plan_from_dict(
+        {
+            "experiment_id": "e<1>",
+            "description": "a & b",
+            "source": {"path": "x.parquet"},
+            "control": "control",
+            "metrics": [{"kind": "mean", "column": "spend"}],
+            "sequential": "group-sequential",
+            "planned": {"sample_size": 100_000, "duration_days": 10},
+        }
+    )
+    result = ablens.analyze(
+        {
+            "control": moments(10_000, {"spend": 10.0}),
+            "treatment": moments(10_000, {"spend": 10.0}),
+        },
+        [ablens.Mean("spend")],
+        control="control",
+    )
+    page = render_report(result, plan)
+    assert_self_contained(page)
+    assert "<strong>Sample size</strong>: Only 20,000 of the planned 100,000 units" in page
+    assert "group-sequential" in page
+    assert "The plan declares no guardrail metric." in page
+    assert "<title>e&lt;1&gt;: Inconclusive — keep running</title>" in page
+    assert "a &amp; b" in page
+
+
+def test_one_sided_bounds_get_an_arrow():
+    result = ablens.analyze(
+        {
+            "control": moments(10_000, {"spend": 10.0}),
+            "treatment": moments(10_000, {"spend": 10.3}),
+        },
+        [ablens.Mean("spend", alternative="greater")],
+        control="control",
+    )
+    page = render_report(result)
+    assert '<polygon class="edge"' in page
+    assert_self_contained(page)
