@@ -1,0 +1,1211 @@
+"""Plan an experiment: sample size, duration and detectable effects, from inputs or from history.
+
+`plan` is the power calculator: a baseline (a rate, a mean and sd, or the moments of a metric),
+an effect (the minimum detectable effect, MDE, relative or absolute), alpha, power, the
+alternative, arms and split, and daily traffic give the units per arm, the total, the days
+needed and an MDE-by-duration table. The inverse modes answer "with 14 days, what can I
+detect?" (``mde=None``) and "what power do I have?" (``power=None``).
+
+`plan_from_history` points at a past period of the same data: the baseline mean, variance, a
+ratio's delta-method variance and the correlation with a pre-period covariate (the expected
+CUPED reduction) come from one moments query in the engine (`ablens.data.compute_moments`), and
+the units that would have entered, day by day, from a second query (units counted on their
+first day, cumulated): units do not accrue linearly, since returning users count once.
+
+The statistics are those of `ablens.stats.power` (the normal approximation of the test ablens
+runs); the methodology page "Power and sample size" gives every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+
+from ablens import render
+from ablens._validation import (
+    check_choice,
+    check_count,
+    check_name,
+    check_open_unit_interval,
+    check_positive,
+    check_real,
+    optional_import,
+)
+from ablens.errors import DataError, InputError
+from ablens.metrics import Mean, Proportion, Ratio, binary_successes
+from ablens.stats._inference import Alternative, check_alternative
+from ablens.stats.power import (
+    EFFECT_TYPES,
+    POWER_CORRECTIONS,
+    DesignOptions,
+    PowerCorrection,
+    PowerSolution,
+    mde_curve,
+    power_curve,
+    solve_power,
+)
+from ablens.stats.ratio import ratio_estimate
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+    from ablens.stats.moments import Moments
+    from ablens.stats.result import MarginType
+
+__all__ = ["HistorySummary", "Plan", "PlanDay", "plan", "plan_from_history"]
+
+SCHEMA_VERSION = 1
+#: Days shown in the MDE-by-duration table at most.
+MAX_TABLE_DAYS = 365
+#: The table always covers at least this many days.
+MIN_TABLE_DAYS = 14
+FULL_WEEK = 7
+Solved = Literal["sample size", "mde", "power"]
+MetricKind = Literal["mean", "proportion", "ratio"]
+_HISTORY_ARM = "__ablens_history"
+_CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class PlanDay:
+    """One row of the MDE-by-duration table.
+
+    Attributes:
+        day: Days since the start (1 is the first day).
+        units: Units enrolled by the end of that day, over all arms.
+        mde: Absolute effect detected with the plan's power after that many days.
+        relative_mde: The same as a lift, ``mde / baseline``.
+        power: Power at the plan's effect after that many days.
+    """
+
+    day: int
+    units: int
+    mde: float
+    relative_mde: float
+    power: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (NaN as None)."""
+        return {
+            "day": self.day,
+            "units": self.units,
+            "mde": _clean(self.mde),
+            "relative_mde": _clean(self.relative_mde),
+            "power": _clean(self.power),
+        }
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    """What `plan_from_history` read from the past period (every number computed in the engine).
+
+    Attributes:
+        first_day: First day of the history (a date, or the integer day of the column).
+        last_day: Last day of the history.
+        days: Days covered.
+        units: Units seen over the whole period.
+        cumulative_units: Units seen by the end of each day (first-seen day, cumulated).
+        recent_daily_units: New units a day over the last week (the rate used to extrapolate).
+        moments: The metric's moments over the period (the baseline).
+        correlation: Correlation of the metric with its covariate (CUPED), or the square root
+            of the regression's R^2; None without covariates.
+    """
+
+    first_day: object
+    last_day: object
+    days: int
+    units: int
+    cumulative_units: tuple[int, ...]
+    recent_daily_units: float
+    moments: Moments = field(repr=False)
+    correlation: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (days as strings when they are dates)."""
+
+        def day(value: object) -> object:
+            return value if isinstance(value, int) else str(value)
+
+        return {
+            "first_day": day(self.first_day),
+            "last_day": day(self.last_day),
+            "days": self.days,
+            "units": self.units,
+            "cumulative_units": list(self.cumulative_units),
+            "recent_daily_units": self.recent_daily_units,
+            "correlation": self.correlation,
+            "moments": self.moments.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An experiment plan: sizes, duration and what it can detect.
+
+    Attributes:
+        metric: Metric name.
+        kind: "proportion", "mean" or "ratio".
+        baseline: Control rate, mean or ratio.
+        sd: Per-unit standard deviation (of the linearization for a ratio), before adjustment.
+        variance_reduction: Share of the variance covariate adjustment is expected to remove.
+        mde_type: Whether the effect was given (or is reported first) as a "relative" lift or
+            an "absolute" difference; the margin is on the same scale.
+        effect: Absolute effect: the MDE given or solved, or the effect whose power was asked.
+        relative_effect: The same effect as a lift, ``effect / baseline``.
+        alpha: Family-wise significance level.
+        comparison_alpha: Level of each treatment-control comparison after the correction.
+        power: Target power, or the power computed (``solved == "power"``).
+        alternative: "two-sided", "greater" or "less".
+        margin: Null value of the effect (non-inferiority when negative with "greater").
+        arms: Number of arms including control.
+        split: Share of units per arm, control first.
+        correction: Correction of alpha over the comparisons ("bonferroni", "sidak") or None.
+        n_per_arm: Units per arm (rounded up when solved).
+        n_total: Units over all arms.
+        solved: What was solved: "sample size", "mde" or "power".
+        days: Days needed (sample size) or given (inverse modes); None without traffic.
+        daily_traffic: Units per day entering the experiment (None when from history).
+        by_day: The MDE (and power at ``effect``) after each day.
+        history: What the history held, for `plan_from_history`.
+        notes: Warnings and assumptions worth reading.
+    """
+
+    metric: str
+    kind: MetricKind
+    baseline: float
+    sd: float
+    variance_reduction: float
+    mde_type: MarginType
+    effect: float
+    relative_effect: float
+    alpha: float
+    comparison_alpha: float
+    power: float
+    alternative: Alternative
+    margin: float
+    arms: int
+    split: tuple[float, ...]
+    correction: PowerCorrection | None
+    n_per_arm: tuple[int, ...]
+    n_total: int
+    solved: Solved
+    days: int | None = None
+    daily_traffic: float | None = None
+    by_day: tuple[PlanDay, ...] = ()
+    history: HistorySummary | None = None
+    notes: tuple[str, ...] = ()
+
+    # -------------------------------------------------------------- words
+    def _effect_text(self, absolute: float) -> str:
+        relative = absolute / self.baseline if self.baseline != 0 else math.nan
+        if self.kind == "proportion":
+            points = render.format_points(absolute)
+            if self.mde_type == "relative":
+                return f"{render.format_percent(relative)} ({points})"
+            return f"{points} ({render.format_percent(relative)})"
+        number = render.format_number(absolute, signed=True)
+        if self.mde_type == "relative":
+            return f"{render.format_percent(relative)} ({number})"
+        return f"{number} ({render.format_percent(relative)})"
+
+    def _value_text(self, value: float) -> str:
+        if self.kind == "proportion":
+            return render.format_percent(value, 4, signed=False)
+        return render.format_number(value)
+
+    def _test_text(self) -> str:
+        sides = "two-sided" if self.alternative == "two-sided" else "one-sided"
+        text = f"{render.format_percent(self.alpha, signed=False)} significance ({sides})"
+        if self.arms > 2 and self.correction is not None:
+            text += (
+                f", each of {self.arms - 1} comparisons at "
+                f"{render.format_percent(self.comparison_alpha, signed=False)} "
+                f"({_CORRECTION_NAMES[self.correction]})"
+            )
+        if self.margin != 0:
+            margin = (
+                render.format_percent(self.margin)
+                if self.mde_type == "relative"
+                else self._effect_text(self.margin).split(" ")[0]
+            )
+            text += f", against a margin of {margin}"
+        return text
+
+    def _size_text(self) -> str:
+        if len(set(self.n_per_arm)) == 1:
+            return f"{self.n_per_arm[0]:,} units per arm ({self.n_total:,} in total)"
+        arms = " / ".join(f"{n:,}" for n in self.n_per_arm)
+        return f"{arms} units (control first; {self.n_total:,} in total)"
+
+    def _duration_text(self) -> str:
+        if self.days is None:
+            return ""
+        plural = "s" if self.days != 1 else ""
+        if self.daily_traffic is not None:
+            return f"{self.days} day{plural} at {self.daily_traffic:,.0f} units a day"
+        return f"{self.days} day{plural} at the traffic of the history"
+
+    @property
+    def sentence(self) -> str:
+        """The plan in one sentence, for a product manager."""
+        change = self._effect_text(self.effect)
+        levels = (
+            f"{self._value_text(self.baseline)} → {self._value_text(self.baseline + self.effect)}"
+        )
+        power = render.format_percent(self.power, signed=False)
+        duration = self._duration_text()
+        if self.solved == "sample size":
+            text = (
+                f"To detect a {change} change in {self.metric} ({levels}) with {power} power at "
+                f"{self._test_text()}, the experiment needs {self._size_text()}"
+            )
+            return text + (f": {duration}." if duration else ".")
+        within = (
+            f"With {duration} ({self.n_total:,} units)"
+            if duration
+            else (f"With {self._size_text()}")
+        )
+        if self.solved == "mde":
+            return (
+                f"{within}, the experiment can detect a change of {change} or more in "
+                f"{self.metric} ({levels}) with {power} power at {self._test_text()}."
+            )
+        return (
+            f"{within}, a {change} change in {self.metric} ({levels}) would be detected with "
+            f"{power} power at {self._test_text()}."
+        )
+
+    # -------------------------------------------------------------- tables
+    def _summary_rows(self) -> list[list[str]]:
+        unit = "rate" if self.kind == "proportion" else self.kind
+        rows = [
+            ["metric", f"{self.metric} ({self.kind})"],
+            ["baseline", f"{self._value_text(self.baseline)} {unit} (sd {self.sd:.4g})"],
+            [
+                "effect",
+                f"{self._effect_text(self.effect)} ({'MDE' if self.solved == 'mde' else 'given'})",
+            ],
+            ["alpha", self._test_text()],
+            ["power", render.format_percent(self.power, 4, signed=False)],
+            ["arms", f"{self.arms} (split {' / '.join(f'{s:.0%}' for s in self.split)})"],
+            ["units per arm", " / ".join(f"{n:,}" for n in self.n_per_arm)],
+            ["units in total", f"{self.n_total:,}"],
+        ]
+        if self.days is not None:
+            rows.append(["duration", self._duration_text()])
+        if self.variance_reduction > 0:
+            rows.append(
+                ["variance reduction", f"{self.variance_reduction:.1%} (covariate adjustment)"]
+            )
+        if self.history is not None:
+            h = self.history
+            rows.append(
+                [
+                    "history",
+                    (
+                        f"{h.first_day} to {h.last_day} ({h.days} days, {h.units:,} units, "
+                        f"{h.recent_daily_units:,.0f} new a day in the last week)"
+                    ),
+                ]
+            )
+        return rows
+
+    def _shown_days(self) -> list[PlanDay]:
+        """Every day of the first two weeks, then weekly, and the plan's own day."""
+        shown = [
+            d
+            for d in self.by_day
+            if d.day <= MIN_TABLE_DAYS or d.day % FULL_WEEK == 0 or d.day == self.days
+        ]
+        if self.by_day and shown[-1] is not self.by_day[-1]:
+            shown.append(self.by_day[-1])
+        return shown
+
+    def _day_table(self) -> tuple[list[str], list[list[str]]]:
+        effect = self._effect_text(self.effect).split(" ")[0]
+        headers = ["day", "units", "MDE (lift)", "MDE (absolute)", f"power at {effect}"]
+        rows = []
+        for d in self._shown_days():
+            absolute = (
+                render.format_points(d.mde)
+                if self.kind == "proportion"
+                else render.format_number(d.mde, signed=True)
+            )
+            mark = " ←" if d.day == self.days else ""
+            rows.append(
+                [
+                    f"{d.day}{mark}",
+                    f"{d.units:,}",
+                    render.format_percent(d.relative_mde),
+                    absolute,
+                    render.format_percent(d.power, signed=False),
+                ]
+            )
+        return headers, rows
+
+    def __str__(self) -> str:
+        width = max(len(key) for key, _ in self._summary_rows())
+        summary = [f"  {key:<{width}}  {value}" for key, value in self._summary_rows()]
+        parts = [self.sentence, "", *summary]
+        if self.by_day:
+            parts += ["", "Detectable effect by duration:", render.table_text(*self._day_table())]
+        if self.notes:
+            parts += ["", *(f"Note: {note}" for note in self.notes)]
+        return "\n".join(parts)
+
+    def to_markdown(self) -> str:
+        """The sentence, a summary table, the MDE-by-duration table and the notes."""
+        text = f"{self.sentence}\n\n{render.table_markdown(['', 'plan'], self._summary_rows())}\n"
+        if self.by_day:
+            text += "\n**Detectable effect by duration**\n\n"
+            text += render.table_markdown(*self._day_table()) + "\n"
+        if self.notes:
+            text += "\n" + "\n".join(f"- {note}" for note in self.notes) + "\n"
+        return text
+
+    def to_html(self) -> str:
+        """An HTML fragment with the same content as `to_markdown`."""
+        import html  # noqa: PLC0415 - stdlib, only needed here
+
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        days = ""
+        if self.by_day:
+            days = render.table_html(*self._day_table(), caption="Detectable effect by duration")
+        return (
+            f'<div class="ablens-plan"><p>{html.escape(self.sentence)}</p>'
+            + render.table_html(["", "plan"], self._summary_rows())
+            + days
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document with a ``schema_version``."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "sentence": self.sentence,
+            "metric": self.metric,
+            "kind": self.kind,
+            "baseline": self.baseline,
+            "sd": self.sd,
+            "variance_reduction": self.variance_reduction,
+            "mde_type": self.mde_type,
+            "effect": self.effect,
+            "relative_effect": _clean(self.relative_effect),
+            "alpha": self.alpha,
+            "comparison_alpha": self.comparison_alpha,
+            "power": self.power,
+            "alternative": self.alternative,
+            "margin": self.margin,
+            "arms": self.arms,
+            "split": list(self.split),
+            "correction": self.correction,
+            "n_per_arm": list(self.n_per_arm),
+            "n_total": self.n_total,
+            "solved": self.solved,
+            "days": self.days,
+            "daily_traffic": self.daily_traffic,
+            "by_day": [d.to_dict() for d in self.by_day],
+            "history": None if self.history is None else self.history.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+def _clean(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+# ---------------------------------------------------------------------------- baselines
+@dataclass(frozen=True)
+class _Baseline:
+    """What the power formulas need about the metric."""
+
+    name: str
+    kind: MetricKind
+    value: float
+    sd: float
+    variance_reduction: float = 0.0
+    correlation: float | None = None
+    alternative: Alternative = "two-sided"
+    margin: float = 0.0
+    margin_type: MarginType | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def power_kind(self) -> Literal["mean", "proportion"]:
+        return "proportion" if self.kind == "proportion" else "mean"
+
+
+def _explained_share(
+    moments: Moments, weights: dict[str, float], covariates: Sequence[str]
+) -> float:
+    """``R^2`` of the outcome ``sum_j w_j x_j`` on the covariates (``rho^2`` for one)."""
+    names = list(weights)
+    w = np.array([weights[c] for c in names])
+    outcome = np.array([[moments.covariance(a, b) for b in names] for a in names])
+    variance = float(w @ outcome @ w)
+    if variance <= 0:
+        return 0.0
+    cross = np.array([w @ np.array([moments.covariance(a, x) for a in names]) for x in covariates])
+    among = np.array([[moments.covariance(x, y) for y in covariates] for x in covariates])
+    if np.any(np.diag(among) <= 0):
+        raise DataError(f"covariates {list(covariates)} do not vary in the history")
+    share = float(cross @ np.linalg.solve(among, cross)) / variance
+    return min(max(share, 0.0), 1.0 - 1e-12)
+
+
+def _baseline_from_moments(metric: Mean | Proportion | Ratio, moments: Moments) -> _Baseline:
+    """The metric's baseline, sd and expected variance reduction from its moments."""
+    if moments.count < 2:
+        raise DataError(f"the history has {moments.count} unit(s), must have >= 2")
+    notes: list[str] = []
+    if isinstance(metric, Proportion):
+        binary_successes(moments, metric.column)
+        value = moments.mean_of(metric.column)
+        if value <= 0 or value >= 1:
+            raise DataError(
+                f"column {metric.column!r} is {value:g} for every unit in the history; a rate "
+                "of 0 or 1 cannot be planned for"
+            )
+        kind: MetricKind = "proportion"
+        sd = math.sqrt(value * (1.0 - value))
+        weights = {metric.column: 1.0}
+        if metric.test in ("chi2-yates", "fisher"):
+            notes.append(
+                f"power is that of the z test; the metric's {metric.test!r} test is slightly "
+                "more conservative"
+            )
+    elif isinstance(metric, Mean):
+        kind, value, sd = "mean", moments.mean_of(metric.column), moments.std(metric.column)
+        weights = {metric.column: 1.0}
+    elif isinstance(metric, Ratio):
+        ratio, variance = ratio_estimate(moments, metric.numerator, metric.denominator)
+        kind, value, sd = "ratio", ratio, math.sqrt(variance * moments.count)
+        mean_d = moments.mean_of(metric.denominator)
+        weights = {metric.numerator: 1.0 / mean_d, metric.denominator: -ratio / mean_d}
+    else:  # pragma: no cover - guarded by the callers
+        raise InputError(f"metric {metric!r} is not a Mean, Proportion or Ratio")
+    if sd <= 0:
+        raise DataError(f"metric {metric.name!r} does not vary in the history; nothing to plan")
+    reduction, correlation = 0.0, None
+    if metric.covariates:
+        reduction = _explained_share(moments, weights, metric.covariates)
+        correlation = math.sqrt(reduction)
+    return _Baseline(
+        name=metric.name,
+        kind=kind,
+        value=value,
+        sd=sd,
+        variance_reduction=reduction,
+        correlation=correlation,
+        alternative=check_alternative(metric.alternative),
+        margin=metric.margin,
+        margin_type=metric.margin_type,
+        notes=tuple(notes),
+    )
+
+
+def _check_metric(metric: object) -> Mean | Proportion | Ratio:
+    if not isinstance(metric, Mean | Proportion | Ratio):
+        raise InputError(
+            f"metric is a {type(metric).__name__}, must be an ablens Mean, Proportion or Ratio "
+            "(quantile and rank metrics have no power formula here)"
+        )
+    return metric
+
+
+# ---------------------------------------------------------------------------- traffic
+@dataclass(frozen=True)
+class _Traffic:
+    """Units enrolled by the end of each day: linear, or from a history's cumulative counts."""
+
+    daily: float | None = None
+    cumulative: tuple[int, ...] = ()
+    share: float = 1.0
+    recent: float = 0.0
+
+    def units(self, days: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Units over all arms after each number of days (fractional before rounding down)."""
+        days = np.asarray(days, dtype=np.int64)
+        if self.daily is not None:
+            return np.asarray(np.floor(self.daily * days + 1e-9), dtype=np.float64)
+        cumulative = np.asarray(self.cumulative, dtype=np.float64)
+        seen = len(cumulative)
+        inside = cumulative[np.clip(days, 1, seen) - 1]
+        beyond = cumulative[-1] + self.recent * (days - seen)
+        units = np.floor(self.share * np.where(days <= seen, inside, beyond) + 1e-9)
+        return np.asarray(units, dtype=np.float64)
+
+    def days_for(self, units: float) -> int | None:
+        """The first day by which ``units`` have entered; None if that never happens."""
+        if self.daily is not None:
+            return max(1, math.ceil(units / self.daily - 1e-9))
+        seen = len(self.cumulative)
+        reached = np.nonzero(self.units(np.arange(1, seen + 1)) >= units)[0]
+        if reached.size:
+            return int(reached[0]) + 1
+        if self.recent <= 0:
+            return None
+        extra = (units / self.share - self.cumulative[-1]) / self.recent
+        day = seen + max(1, math.ceil(extra - 1e-9))
+        while self.units(np.array([day]))[0] < units:  # rounding down may need one more day
+            day += 1
+        return day
+
+
+# ---------------------------------------------------------------------------- the planner
+def plan(
+    *,
+    baseline_rate: float | None = None,
+    mean: float | None = None,
+    sd: float | None = None,
+    metric: Mean | Proportion | Ratio | None = None,
+    moments: Moments | None = None,
+    mde: float | None = None,
+    mde_type: MarginType = "relative",
+    alpha: float = 0.05,
+    power: float | None = 0.8,
+    alternative: Alternative | None = None,
+    margin: float | None = None,
+    arms: int | None = None,
+    split: Sequence[float] | None = None,
+    correction: PowerCorrection | None = None,
+    variance_reduction: float | None = None,
+    daily_traffic: float | None = None,
+    days: int | None = None,
+    n: int | None = None,
+    name: str | None = None,
+) -> Plan:
+    """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
+
+    Give the baseline one of three ways: ``baseline_rate`` (a proportion), ``mean`` and ``sd``
+    (a mean), or ``metric`` with its ``moments`` (a `Mean`, `Proportion` or `Ratio`, covariates
+    included, whose moments come from past data). What is solved follows from what is missing:
+
+    * ``mde`` given: the sample size (and days, with ``daily_traffic``) reaching ``power``;
+    * ``mde=None`` with ``days`` (and ``daily_traffic``) or ``n``: the MDE ("with 14 days I can
+      detect ...");
+    * ``power=None`` with ``mde`` and ``days`` or ``n``: the power.
+
+    Args:
+        baseline_rate: Control conversion rate, in (0, 1).
+        mean: Control mean (with ``sd``).
+        sd: Per-unit standard deviation (with ``mean``).
+        metric: The metric to analyze; gives the name, the alternative and the margin, and with
+            ``moments`` the baseline and the expected variance reduction of its covariates.
+        moments: Past moments of the metric's columns (one group of units).
+        mde: Minimum detectable effect: a lift (``mde_type="relative"``, 0.05 for +5%) or a
+            difference (``"absolute"``).
+        mde_type: "relative" (default) or "absolute"; the margin is on the same scale.
+        alpha: Family-wise significance level.
+        power: Target power (None to compute it).
+        alternative: "two-sided", "greater" or "less"; defaults to the metric's, else two-sided.
+        margin: Null value of the effect (non-inferiority); defaults to the metric's, else 0.
+        arms: Number of arms including control (default 2, or the length of ``split``).
+        split: Share of units per arm, control first; default equal.
+        correction: "bonferroni" or "sidak" to split alpha over the treatment arms (use the
+            same in `ablens.analyze`); None for none.
+        variance_reduction: Share of variance covariate adjustment will remove (``rho^2``);
+            defaults to the value computed from ``moments`` for a metric with covariates, else 0.
+        daily_traffic: Units entering the experiment per day, over all arms.
+        days: Duration for the inverse modes.
+        n: Total units for the inverse modes (instead of ``days``).
+        name: Metric name for the sentence; defaults to the metric's, else "the metric".
+
+    Returns:
+        The plan: sizes, days, an MDE-by-day table (with ``daily_traffic``), a sentence, notes.
+
+    Raises:
+        InputError: On invalid or conflicting arguments.
+
+    Examples:
+        >>> p = plan(baseline_rate=0.10, mde=0.05, daily_traffic=10_000)
+        >>> p.n_per_arm, p.days
+        ((57780, 57780), 12)
+        >>> print(p.sentence)
+        To detect a +5% (+0.5pp) change in the metric (10% → 10.5%) with 80% power at 5%
+        significance (two-sided), the experiment needs 57,780 units per arm (115,560 in total):
+        12 days at 10,000 units a day.
+        >>> inverse = plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
+        >>> round(inverse.relative_effect, 4)
+        0.0454
+    """
+    if metric is not None:
+        metric = _check_metric(metric)
+    baseline = _baseline_from_inputs(baseline_rate, mean, sd, metric, moments, name)
+    if variance_reduction is not None:
+        reduction = check_real("variance_reduction", variance_reduction)
+        if not 0.0 <= reduction < 1.0:
+            raise InputError(f"variance_reduction == {reduction!r}, must be in [0, 1)")
+        baseline = _replace_baseline(baseline, variance_reduction=reduction, correlation=None)
+    traffic = None
+    if daily_traffic is not None:
+        traffic = _Traffic(daily=check_positive("daily_traffic", daily_traffic))
+    return _plan(
+        baseline,
+        traffic=traffic,
+        mde=mde,
+        mde_type=mde_type,
+        alpha=alpha,
+        power=power,
+        alternative=alternative,
+        margin=margin,
+        arms=arms,
+        split=split,
+        correction=correction,
+        days=days,
+        n=n,
+    )
+
+
+def _replace_baseline(baseline: _Baseline, **changes: Any) -> _Baseline:  # noqa: ANN401
+    from dataclasses import replace  # noqa: PLC0415 - tiny helper
+
+    return replace(baseline, **changes)
+
+
+def _baseline_from_inputs(
+    baseline_rate: float | None,
+    mean: float | None,
+    sd: float | None,
+    metric: Mean | Proportion | Ratio | None,
+    moments: Moments | None,
+    name: str | None,
+) -> _Baseline:
+    given = [
+        label
+        for label, value in (("baseline_rate", baseline_rate), ("mean", mean), ("moments", moments))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise InputError(
+            "give exactly one baseline: baseline_rate, mean (with sd), or metric with moments; "
+            f"got {', '.join(given) if given else 'none'}"
+        )
+    label = name if name is not None else (metric.name if metric is not None else "the metric")
+    check_name("name", label)
+    if moments is not None:
+        if metric is None:
+            raise InputError("moments needs metric: which columns make the metric")
+        baseline = _baseline_from_moments(metric, moments)
+        return _replace_baseline(baseline, name=label)
+    common: dict[str, Any] = {"name": label}
+    if metric is not None:
+        common.update(
+            alternative=check_alternative(metric.alternative),
+            margin=metric.margin,
+            margin_type=metric.margin_type,
+        )
+    if baseline_rate is not None:
+        if sd is not None:
+            raise InputError("sd does not apply to baseline_rate: a rate's sd is sqrt(p (1 - p))")
+        if metric is not None and not isinstance(metric, Proportion):
+            raise InputError("baseline_rate is for a Proportion metric; give mean and sd")
+        rate = check_open_unit_interval("baseline_rate", baseline_rate)
+        return _Baseline(kind="proportion", value=rate, sd=math.sqrt(rate * (1 - rate)), **common)
+    if sd is None:
+        raise InputError("mean needs sd, the per-unit standard deviation")
+    if isinstance(metric, Proportion):
+        raise InputError("a Proportion metric takes baseline_rate, not mean and sd")
+    kind: MetricKind = "ratio" if isinstance(metric, Ratio) else "mean"
+    return _Baseline(
+        kind=kind, value=check_real("mean", mean), sd=check_positive("sd", sd), **common
+    )
+
+
+def _plan(
+    baseline: _Baseline,
+    *,
+    traffic: _Traffic | None,
+    mde: float | None,
+    mde_type: str,
+    alpha: float,
+    power: float | None,
+    alternative: str | None,
+    margin: float | None,
+    arms: int | None,
+    split: Sequence[float] | None,
+    correction: PowerCorrection | None,
+    days: int | None,
+    n: int | None,
+    history: HistorySummary | None = None,
+) -> Plan:
+    """The planner proper, shared by `plan` and `plan_from_history`."""
+    alpha = check_open_unit_interval("alpha", alpha)
+    design = _design_options(baseline, mde_type, alternative, margin, arms, split, correction)
+    duration = None if days is None else check_count("days", days, minimum=1)
+    units = _planned_units(traffic, duration, n)
+    solved, solution = _solve_plan(baseline.power_kind, design, mde, power, alpha, units)
+    shares = tuple(size / solution.n for size in solution.n_per_arm)
+    if solved == "sample size":
+        per_arm = tuple(math.ceil(s * solution.n - 1e-9) for s in shares)
+        total = sum(per_arm)
+        duration = None if traffic is None else traffic.days_for(total)
+    else:
+        per_arm = tuple(math.floor(s * solution.n + 1e-9) for s in shares)
+        total = round(solution.n)
+    absolute = _absolute(solution.effect, solution.effect_type, baseline.value)
+    notes = [*baseline.notes, *_notes(baseline, history, duration, shares)]
+    notes += _correction_note(len(shares) - 1, alpha, correction)
+    by_day: tuple[PlanDay, ...] = ()
+    if traffic is not None:
+        by_day = _by_day(design, traffic, duration, solution, alpha, baseline.value)
+        if duration is not None and duration > MAX_TABLE_DAYS:
+            notes.append(f"the table stops at day {MAX_TABLE_DAYS}")
+        if solved == "sample size" and duration is None:
+            notes.append(
+                "the history shows no new units in its last week, so no duration reaches the "
+                "sample size"
+            )
+    return Plan(
+        metric=baseline.name,
+        kind=baseline.kind,
+        baseline=baseline.value,
+        sd=baseline.sd,
+        variance_reduction=baseline.variance_reduction,
+        mde_type=solution.effect_type,
+        effect=absolute,
+        relative_effect=_relative(absolute, baseline.value),
+        alpha=alpha,
+        comparison_alpha=solution.comparison_alpha,
+        power=solution.power,
+        alternative=solution.alternative,
+        margin=design["margin"],
+        arms=len(shares),
+        split=shares,
+        correction=correction,
+        n_per_arm=per_arm,
+        n_total=total,
+        solved=solved,
+        days=duration,
+        daily_traffic=None if traffic is None else traffic.daily,
+        by_day=by_day,
+        history=history,
+        notes=tuple(notes),
+    )
+
+
+def _design_options(
+    baseline: _Baseline,
+    mde_type: str,
+    alternative: str | None,
+    margin: float | None,
+    arms: int | None,
+    split: Sequence[float] | None,
+    correction: PowerCorrection | None,
+) -> DesignOptions:
+    """The `ablens.stats.power` design of the plan (the metric's defaults filled in)."""
+    mde_type = check_choice("mde_type", mde_type, EFFECT_TYPES)
+    if margin is None:
+        margin = baseline.margin
+        if margin != 0 and baseline.margin_type not in (None, mde_type):
+            raise InputError(
+                f"the metric's margin is {baseline.margin_type} and mde_type == {mde_type!r}; "
+                "give the MDE on the margin's scale (or pass margin=)"
+            )
+    if correction is not None:
+        check_choice("correction", correction, POWER_CORRECTIONS)
+    if mde_type == "relative" and baseline.value == 0:
+        raise InputError("a relative MDE needs a non-zero baseline; use mde_type='absolute'")
+    design: DesignOptions = {
+        "baseline": baseline.value,
+        "effect_type": cast("Any", mde_type),
+        "alternative": check_alternative(alternative or baseline.alternative),
+        "margin": check_real("margin", margin),
+        "split": split,
+        "correction": correction,
+        "variance_reduction": baseline.variance_reduction,
+    }
+    if arms is not None:
+        design["arms"] = arms
+    if baseline.power_kind == "mean":
+        design["sd"] = baseline.sd
+    return design
+
+
+def _planned_units(traffic: _Traffic | None, duration: int | None, n: int | None) -> float | None:
+    """Units over all arms for the inverse modes (from a duration or given), else None."""
+    if n is not None:
+        if duration is not None:
+            raise InputError("give days or n, not both")
+        return float(check_count("n", n, minimum=2))
+    if duration is None:
+        return None
+    if traffic is None:
+        raise InputError("days needs daily_traffic (or history) to know how many units enter")
+    units = float(traffic.units(np.array([duration]))[0])
+    if units < 2:
+        raise InputError(f"days == {duration} enrolls {units:g} units; too few to plan")
+    return units
+
+
+def _solve_plan(
+    kind: Literal["mean", "proportion"],
+    design: DesignOptions,
+    mde: float | None,
+    power: float | None,
+    alpha: float,
+    units: float | None,
+) -> tuple[Solved, PowerSolution]:
+    """Which quantity the plan solves for, and the solution."""
+    mde = None if mde is None else check_real("mde", mde)
+    power = None if power is None else check_open_unit_interval("power", power)
+    if mde is None:
+        if power is None:
+            raise InputError("mde and power are both None: give the one you want fixed")
+        if units is None:
+            raise InputError("mde == None solves for the MDE, which needs days (and traffic) or n")
+        return "mde", solve_power(kind, n=units, effect=None, power=power, alpha=alpha, **design)
+    if power is None:
+        if units is None:
+            raise InputError("power == None solves for the power, which needs days or n")
+        return "power", solve_power(kind, n=units, effect=mde, power=None, alpha=alpha, **design)
+    if units is not None:
+        raise InputError(
+            "mde and power given with a duration: nothing is left to solve; drop days/n to get "
+            "the sample size, or pass power=None to get the power at that duration"
+        )
+    return "sample size", solve_power(kind, n=None, effect=mde, power=power, alpha=alpha, **design)
+
+
+def _absolute(effect: float, mde_type: str, baseline: float) -> float:
+    return effect * baseline if mde_type == "relative" else effect
+
+
+def _relative(effect: float, baseline: float) -> float:
+    return effect / baseline if baseline != 0 else math.nan
+
+
+def _by_day(
+    design: DesignOptions,
+    traffic: _Traffic,
+    duration: int | None,
+    solution: PowerSolution,
+    alpha: float,
+    baseline: float,
+) -> tuple[PlanDay, ...]:
+    """The MDE and the power at the plan's effect after each day, vectorized over the days."""
+    last = min(max(duration or 0, MIN_TABLE_DAYS), MAX_TABLE_DAYS)
+    days = np.arange(1, last + 1)
+    units = traffic.units(days)
+    # Each arm needs a few units before a normal approximation means anything.
+    enough = units * min(solution.n_per_arm) / solution.n >= 2
+    mde = np.full(days.shape, np.nan)
+    achieved = np.full(days.shape, np.nan)
+    if np.any(enough):
+        kind = solution.kind
+        mde[enough] = mde_curve(kind, units[enough], power=solution.power, alpha=alpha, **design)
+        achieved[enough] = power_curve(
+            kind, units[enough], effect=solution.effect, alpha=alpha, **design
+        )
+    rows = []
+    for d, u, m, p in zip(days, units, mde, achieved, strict=True):
+        absolute = _absolute(float(m), solution.effect_type, baseline)
+        rows.append(PlanDay(int(d), int(u), absolute, _relative(absolute, baseline), float(p)))
+    return tuple(rows)
+
+
+def _notes(
+    baseline: _Baseline,
+    history: HistorySummary | None,
+    duration: int | None,
+    shares: tuple[float, ...],
+) -> list[str]:
+    notes = []
+    if duration is not None and duration < FULL_WEEK:
+        plural = "s" if duration != 1 else ""
+        notes.append(
+            f"the experiment would run {duration} day{plural}, under a full week: weekday and "
+            "weekend users differ, so run at least 7 days (whole weeks are best)"
+        )
+    if history is not None and duration is not None and duration > history.days:
+        window = min(FULL_WEEK, history.days)
+        notes.append(
+            f"the history covers {history.days} days and the experiment needs {duration}: "
+            f"units after day {history.days} are extrapolated linearly at "
+            f"{history.recent_daily_units:,.0f} new units a day (the average of its last "
+            f"{window} day{'s' if window != 1 else ''})"
+        )
+    if len(set(shares[1:])) > 1:
+        notes.append("treatment arms differ in size: the smallest one sets the sample size")
+    if baseline.variance_reduction > 0 and baseline.correlation is not None:
+        notes.append(
+            f"covariate adjustment is expected to remove {baseline.variance_reduction:.1%} of "
+            f"the variance (correlation {baseline.correlation:.3f} in the history); analyze "
+            "with the same covariates to get it"
+        )
+    return notes
+
+
+def _correction_note(
+    comparisons: int, alpha: float, correction: PowerCorrection | None
+) -> list[str]:
+    if comparisons < 2 or correction is not None:
+        return []
+    family = -math.expm1(comparisons * math.log1p(-alpha))
+    note = (
+        f"{comparisons} treatment arms are each compared with control at alpha == {alpha:g} "
+        f"without correction: the chance of at least one false positive is up to "
+        f"{family:.1%}; pass correction='bonferroni' (and analyze with the same)"
+    )
+    return [note]
+
+
+# ---------------------------------------------------------------------------- from history
+def plan_from_history(
+    data: object,
+    *,
+    metric: Mean | Proportion | Ratio,
+    date: str,
+    unit: str | None = None,
+    start: object = None,
+    end: object = None,
+    mde: float | None = None,
+    mde_type: MarginType = "relative",
+    alpha: float = 0.05,
+    power: float | None = 0.8,
+    alternative: Alternative | None = None,
+    margin: float | None = None,
+    arms: int | None = None,
+    split: Sequence[float] | None = None,
+    correction: PowerCorrection | None = None,
+    traffic: float = 1.0,
+    days: int | None = None,
+    experiment_id: str | None = None,
+    team: str | None = None,
+) -> Plan:
+    """Plan from a past period of the data the experiment will use.
+
+    Two queries run in the engine holding ``data``: the metric's moments over the period (its
+    baseline, variance, a ratio's delta-method variance, the cross-moments with covariates
+    that give the expected CUPED or regression reduction), and the number of units first seen
+    on each day, cumulated, which sets how many units a duration enrolls. Past the end of the
+    history, units are extrapolated linearly at the last week's rate of new units (a note says
+    so).
+
+    Args:
+        data: One row per unit, in any engine `ablens.data.compute_moments` accepts (aggregate
+            events per unit first with `ablens.data.aggregate_events`).
+        metric: A `Mean`, `Proportion` or `Ratio` (with covariates for CUPED).
+        date: Column of each unit's first day (a date, a timestamp or an integer day).
+        unit: Unit id column (checked for repeats); without it each row is a unit.
+        start: First day kept (inclusive), of the date column's type.
+        end: Day after the last one kept (exclusive).
+        mde: Minimum detectable effect (None to solve for it with ``days``).
+        mde_type: "relative" (default) or "absolute".
+        alpha: Family-wise significance level.
+        power: Target power (None to compute it with ``mde`` and ``days``).
+        alternative: Defaults to the metric's.
+        margin: Defaults to the metric's.
+        arms: Number of arms including control.
+        split: Share of units per arm, control first.
+        correction: "bonferroni", "sidak" or None.
+        traffic: Share of the history's units the experiment will enroll, in (0, 1].
+        days: Duration for the inverse modes.
+        experiment_id: Tag for the SQL comments (cost attribution), as in `ablens.analyze`.
+        team: Team tag, likewise.
+
+    Returns:
+        The plan, with the history's summary.
+
+    Raises:
+        InputError: On invalid arguments.
+        DataError: On missing columns, repeated units, an empty period, a metric that does not
+            vary.
+
+    Examples:
+        >>> import numpy as np, polars as pl
+        >>> import ablens
+        >>> rng = np.random.default_rng(7)
+        >>> users = pl.DataFrame(
+        ...     {
+        ...         "day": rng.integers(0, 14, 20_000),
+        ...         "converted": rng.random(20_000) < 0.1,
+        ...     }
+        ... )
+        >>> p = plan_from_history(users, metric=ablens.Proportion("converted"), date="day", mde=0.2)
+        >>> p.days, p.history.units
+        (6, 20000)
+        >>> print(p.notes[0])
+        the experiment would run 6 days, under a full week: weekday and weekend users differ,
+        so run at least 7 days (whole weeks are best)
+    """
+    metric = _check_metric(metric)
+    check_name("date", date)
+    if unit is not None:
+        check_name("unit", unit)
+    share = check_positive("traffic", traffic)
+    if share > 1:
+        raise InputError(f"traffic == {share!r}, must be in (0, 1]: a share of the history's units")
+    history = _read_history(
+        data,
+        metric=metric,
+        date=date,
+        unit=unit,
+        start=start,
+        end=end,
+        experiment_id=experiment_id,
+        team=team,
+    )
+    baseline = _baseline_from_moments(metric, history.moments)
+    history = _replace_history(history, correlation=baseline.correlation)
+    flow = _Traffic(
+        cumulative=history.cumulative_units, share=share, recent=history.recent_daily_units
+    )
+    return _plan(
+        baseline,
+        traffic=flow,
+        mde=mde,
+        mde_type=mde_type,
+        alpha=alpha,
+        power=power,
+        alternative=alternative,
+        margin=margin,
+        arms=arms,
+        split=split,
+        correction=correction,
+        days=days,
+        n=None,
+        history=history,
+    )
+
+
+def _replace_history(history: HistorySummary, **changes: Any) -> HistorySummary:  # noqa: ANN401
+    from dataclasses import replace  # noqa: PLC0415 - tiny helper
+
+    return replace(history, **changes)
+
+
+def _read_history(
+    data: object,
+    *,
+    metric: Mean | Proportion | Ratio,
+    date: str,
+    unit: str | None,
+    start: object,
+    end: object,
+    experiment_id: str | None,
+    team: str | None,
+) -> HistorySummary:
+    """Both engine queries: the metric's moments and the units first seen on each day."""
+    from ablens.data.engine import (  # noqa: PLC0415 - the data layer is optional
+        _collect,
+        _comment,
+        _resolve,
+        compute_moments,
+    )
+
+    nw = optional_import("narwhals", "data")
+    source = _resolve(data)
+    schema = source.frame.collect_schema()
+    available = list(schema.names())
+    for column in (date, *([unit] if unit is not None else [])):
+        if column not in schema:
+            raise DataError(f"column {column!r} is not in the data; available columns: {available}")
+    dtype = schema[date]
+    if dtype == nw.Datetime:
+        column_kind = "timestamp"
+    elif dtype == nw.Date:
+        column_kind = "date"
+    elif dtype.is_integer():
+        column_kind = "integer"
+    else:
+        raise DataError(f"column {date!r} has type {dtype}, must be a date, timestamp or integer")
+    start, end = (
+        _as_bound(name, bound, column_kind) for name, bound in (("start", start), ("end", end))
+    )
+    frame = source.frame
+    if start is not None:
+        frame = frame.filter(nw.col(date) >= nw.lit(start))
+    if end is not None:
+        frame = frame.filter(nw.col(date) < nw.lit(end))
+    source_filtered = type(source)(frame, source.kind, source.duckdb_connection)
+
+    day = nw.col(date).dt.truncate("1d") if column_kind == "timestamp" else nw.col(date)
+    per_unit = frame.with_columns(day.alias("__ablens_day"))
+    if unit is not None:
+        per_unit = per_unit.group_by(unit).agg(nw.col("__ablens_day").min())
+    query = per_unit.group_by("__ablens_day").agg(nw.len().alias("__ablens_units"))
+    comment = _comment(experiment_id, team)
+    rows, _ = _collect(source_filtered, query, comment, experiment_id, team)
+    if not rows or all(r["__ablens_day"] is None for r in rows):
+        raise DataError("the history holds no rows in the period asked; check start, end and date")
+    if any(r["__ablens_day"] is None for r in rows):
+        raise DataError(f"column {date!r} has NULL values in the history; fill or filter them")
+    counts = {_ordinal(r["__ablens_day"]): int(r["__ablens_units"]) for r in rows}
+    first = _ordinal(start) if start is not None else min(counts)
+    last = _ordinal(end) - 1 if end is not None else max(counts)
+    daily = np.zeros(last - first + 1, dtype=np.int64)
+    for key, value in counts.items():
+        daily[key - first] += value
+    cumulative = np.cumsum(daily)
+    window = min(FULL_WEEK, daily.size)
+    recent = float(daily[-window:].mean())
+
+    native = nw.to_native(frame.with_columns(nw.lit("history").alias(_HISTORY_ARM)))
+    moments = compute_moments(
+        native,
+        variant=_HISTORY_ARM,
+        columns=metric.required_columns(),
+        pairs=metric.required_pairs(),
+        unit=unit,
+        experiment_id=experiment_id,
+        team=team,
+    ).overall["history"]
+    return HistorySummary(
+        first_day=_day_label(first, rows[0]["__ablens_day"]),
+        last_day=_day_label(last, rows[0]["__ablens_day"]),
+        days=int(daily.size),
+        units=int(cumulative[-1]),
+        cumulative_units=tuple(int(c) for c in cumulative),
+        recent_daily_units=recent,
+        moments=moments,
+    )
+
+
+def _as_bound(name: str, bound: object, column_kind: str) -> object:
+    """A start/end value of the date column's type: a date or timestamp, or an integer day."""
+    import datetime as dt  # noqa: PLC0415 - stdlib
+
+    if bound is None:
+        return None
+    if column_kind == "integer":
+        if isinstance(bound, dt.date):
+            raise InputError(f"{name} == {bound!r}, must be an integer day like the date column")
+        value = check_real(name, bound)
+        if value != math.floor(value):
+            raise InputError(f"{name} == {bound!r}, must be a whole day like the date column")
+        return int(value)
+    if not isinstance(bound, dt.date):
+        raise InputError(f"{name} == {bound!r}, must be a date or datetime like the date column")
+    if column_kind == "timestamp" and not isinstance(bound, dt.datetime):
+        return dt.datetime.combine(bound, dt.time())  # midnight
+    if column_kind == "date" and isinstance(bound, dt.datetime):
+        return bound.date()
+    return bound
+
+
+def _ordinal(value: object) -> int:
+    """Days as integers: ``toordinal()`` of a date or timestamp, the value of an integer day."""
+    to_ordinal = getattr(value, "toordinal", None)
+    if to_ordinal is not None:
+        return int(to_ordinal())
+    return int(cast("int", value))
+
+
+def _day_label(ordinal: int, example: object) -> object:
+    """An ordinal back as a date (when the column holds dates) or as the integer day."""
+    import datetime as dt  # noqa: PLC0415 - stdlib
+
+    if hasattr(example, "toordinal"):
+        return dt.date.fromordinal(ordinal)
+    return ordinal
