@@ -354,3 +354,29 @@ def plan_schema_command() -> None:
     from ablens.config import plan_json_schema  # noqa: PLC0415 - keeps --help fast
 
     typer.echo(json.dumps(plan_json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command("serve")
+def serve_command(
+    plans: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Analysis plans to offer on the readout page.", show_default=False),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    max_upload_mb: Annotated[
+        int, typer.Option("--max-upload-mb", min=1, help="Largest upload, in MB.")
+    ] = 50,
+) -> None:
+    """Serve the web page (power calculator and readout) until interrupted."""
+    with _usage_errors():
+        from ablens.web import serve  # noqa: PLC0415 - needs the web extra
+
+        serve(
+            plans=plans or (),
+            host=host,
+            port=port,
+            max_upload_bytes=max_upload_mb * 1024 * 1024,
+        )

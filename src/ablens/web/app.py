@@ -1,0 +1,725 @@
+"""The web UI: a power calculator and a readout page, served by FastAPI, rendered by Jinja2.
+
+Thin, like the CLI: every number comes from `ablens.plan` (the calculator) or `ablens.analyze`
+with `ablens.report.render_report` (the readout); this module only parses form fields, calls
+them and lays out the answer. The pages load nothing from anywhere else: htmx is vendored as
+package data (``static/htmx.min.js``), the stylesheet is local and the chart is inline SVG.
+
+Pages:
+
+* ``/`` links to the two tools and explains the terms (CI, MDE, power, SRM).
+* ``/calculator`` updates as you type: htmx posts the form to ``/calculator/result``, which
+  returns an HTML fragment (units per arm, total, days, a sentence, an MDE-by-duration chart)
+  and sets the page URL to ``/calculator?<the inputs>``, so the address bar is a shareable link;
+  opening it renders the same result without JavaScript.
+* ``/readout`` analyzes an uploaded CSV or parquet file (every numeric column a metric, or the
+  metrics of a plan the server was started with) or a plan's own data source, and shows the
+  self-contained HTML report, with a download link.
+
+Bad input never raises: it comes back as a message in the page (HTTP 200 for htmx fragments,
+which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import ipaddress
+import math
+import secrets
+import shutil
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.datastructures import UploadFile
+
+from ablens._version import __version__
+from ablens.errors import AblensError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ablens.config import AnalysisPlan
+    from ablens.metrics import Metric
+    from ablens.planning import Plan
+    from ablens.results import AnalysisResult
+
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
+
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Reports kept in memory for their download link (oldest dropped first).
+MAX_KEPT_REPORTS = 32
+#: Columns inferred as metrics at most when no plan says which.
+MAX_INFERRED_METRICS = 25
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+_HERE = Path(__file__).parent
+_CHUNK = 1024 * 1024
+#: Room for the multipart framing and the other form fields around the file.
+_FORM_OVERHEAD = 64 * 1024
+
+#: Plain-language definitions shown as tooltips (title attributes) and on the home page.
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "ci": (
+        "CI",
+        (
+            "Confidence interval: the range of effects consistent with the data. A 95% interval "
+            "excludes zero when the result is significant at 5%."
+        ),
+    ),
+    "mde": (
+        "MDE",
+        (
+            "Minimum detectable effect: the smallest true change the experiment will detect with "
+            "the chosen power. Smaller effects need more users."
+        ),
+    ),
+    "power": (
+        "Power",
+        (
+            "The chance the experiment detects a true effect of the MDE's size. 80% means a real "
+            "effect that large is missed one time in five."
+        ),
+    ),
+    "srm": (
+        "SRM",
+        (
+            "Sample-ratio mismatch: the arms did not get the share of users planned. It points at "
+            "a bug in assignment or logging; don't trust the results until it is fixed."
+        ),
+    ),
+    "alpha": (
+        "alpha",
+        (
+            "Significance level: the chance of calling a winner when there is no effect at all "
+            "(a false positive). 0.05 is the usual choice."
+        ),
+    ),
+}
+
+_DEFAULTS: dict[str, str] = {
+    "kind": "proportion",
+    "baseline": "10%",
+    "sd": "",
+    "mde": "5%",
+    "mde_type": "relative",
+    "alpha": "0.05",
+    "power": "0.8",
+    "sides": "two-sided",
+    "arms": "2",
+    "traffic": "10000",
+    "days": "",
+}
+_FIELDS = tuple(_DEFAULTS)
+
+
+class FieldError(ValueError):
+    """A form field that cannot be used, with a message for the person who typed it."""
+
+
+# ------------------------------------------------------------------------------- calculator
+def _number(form: Mapping[str, str], key: str, label: str, *, percent: bool = False) -> float:
+    """Parse a number field; ``10%`` is 0.1 when `percent`; raise `FieldError` with a hint."""
+    text = form.get(key, "").strip().replace(",", "").replace("_", "")
+    scale = 1.0
+    if percent and text.endswith("%"):
+        text, scale = text[:-1].strip(), 0.01
+    if not text:
+        raise FieldError(f"{label}: enter a number.")
+    try:
+        value = float(text) * scale
+    except ValueError:
+        raise FieldError(f"{label}: {form.get(key, '')!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise FieldError(f"{label}: must be a finite number.")
+    return value
+
+
+def _optional(form: Mapping[str, str], key: str, label: str) -> float | None:
+    return _number(form, key, label) if form.get(key, "").strip() else None
+
+
+def _whole(form: Mapping[str, str], key: str, label: str, minimum: int) -> int:
+    value = _number(form, key, label)
+    if value != int(value) or value < minimum:
+        raise FieldError(f"{label}: must be a whole number of at least {minimum}.")
+    return int(value)
+
+
+def _choice(form: Mapping[str, str], key: str, allowed: Sequence[str]) -> str:
+    value = form.get(key, "").strip() or _DEFAULTS[key]
+    if value not in allowed:
+        raise FieldError(f"{key}: {value!r} is not one of {', '.join(allowed)}.")
+    return value
+
+
+def calculator_plan(form: Mapping[str, str]) -> Plan:
+    """Turn the calculator's fields into `ablens.plan` arguments and plan.
+
+    Rates, MDEs, alpha and power take a fraction (``0.05``) or a percent (``5%``).
+
+    Raises:
+        FieldError: A field is empty, not a number, or out of range.
+        ablens.errors.InputError: `ablens.plan` rejects the combination.
+    """
+    from ablens.planning import plan  # noqa: PLC0415 - keeps start-up light
+
+    kind = _choice(form, "kind", ("proportion", "mean"))
+    mde_type: Literal["relative", "absolute"] = (
+        "absolute"
+        if _choice(form, "mde_type", ("relative", "absolute")) == "absolute"
+        else "relative"
+    )
+    sides = _choice(form, "sides", ("two-sided", "greater", "less"))
+    alternative: Literal["two-sided", "greater", "less"] = (
+        "greater" if sides == "greater" else "less" if sides == "less" else "two-sided"
+    )
+    baseline = _number(form, "baseline", "Baseline", percent=kind == "proportion")
+    if kind == "proportion" and not 0 < baseline < 1:
+        raise FieldError(
+            "Baseline: a conversion rate must be between 0 and 1 (0.1 or 10% for ten percent)."
+        )
+    alpha = _number(form, "alpha", "Significance level (alpha)", percent=True)
+    if not 0 < alpha < 1:
+        raise FieldError("Significance level (alpha): must be between 0 and 1, such as 0.05.")
+    power = _number(form, "power", "Power", percent=True)
+    if not 0 < power < 1:
+        raise FieldError("Power: must be between 0 and 1, such as 0.8.")
+    text = form.get("mde", "").strip()
+    mde = (
+        _number(form, "mde", "MDE", percent=mde_type == "relative" or kind == "proportion")
+        if text
+        else math.nan
+    )
+    if text and mde <= 0 and mde_type == "relative":
+        raise FieldError("MDE: the smallest lift worth detecting must be above zero, such as 5%.")
+    arms = _whole(form, "arms", "Arms", 2)
+    if arms > 20:
+        raise FieldError("Arms: at most 20 arms (control included).")
+    traffic = _optional(form, "traffic", "Daily traffic")
+    if traffic is not None and traffic <= 0:
+        raise FieldError("Daily traffic: must be above zero (users a day, all arms together).")
+    days = None if not form.get("days", "").strip() else _whole(form, "days", "Days", 1)
+    if not text and days is None:
+        raise FieldError("Enter an MDE, or leave it empty and give the days you can run.")
+    if not text and traffic is None:
+        raise FieldError("Daily traffic: needed to find the MDE of a given number of days.")
+    options: dict[str, Any] = {}
+    if kind == "proportion":
+        options["baseline_rate"] = baseline
+    else:
+        options["mean"] = baseline
+        sd = _optional(form, "sd", "Standard deviation")
+        if sd is None or sd <= 0:
+            raise FieldError("Standard deviation: a mean needs the per-user sd, above zero.")
+        options["sd"] = sd
+    return plan(
+        **options,
+        mde=None if not text else mde,
+        mde_type=mde_type,
+        alpha=alpha,
+        power=power,
+        alternative=alternative,
+        arms=arms,
+        correction="bonferroni" if arms > 2 else None,
+        daily_traffic=traffic,
+        days=None if text else days,
+    )
+
+
+def calculator_query(form: Mapping[str, str]) -> str:
+    """The calculator's fields as a query string (the shareable link), defaults left out."""
+    always = {"baseline", "mde"}
+    pairs = [
+        (key, form.get(key, "").strip())
+        for key in _FIELDS
+        if key in always or form.get(key, "").strip() != _DEFAULTS[key]
+    ]
+    return urlencode(pairs)
+
+
+def _form_values(source: Mapping[str, Any]) -> dict[str, str]:
+    """The calculator fields from a query or form, defaults filled in, truncated."""
+    values = dict(_DEFAULTS)
+    for key in _FIELDS:
+        value = source.get(key)
+        if isinstance(value, str):
+            values[key] = value[:64]
+    return values
+
+
+def mde_chart(p: Plan) -> Markup:
+    """The MDE by duration as inline SVG (no external anything), or nothing without traffic."""
+    days = p.by_day
+    if not days:
+        return Markup("")
+    width, height, left, right, top, bottom = 560, 240, 56, 16, 16, 40
+    lifts = [d.relative_mde * 100 for d in days if math.isfinite(d.relative_mde)]
+    if not lifts:
+        return Markup("")
+    top_value = max(lifts)
+    top_value = top_value if top_value > 0 else 1.0
+    last_day = days[-1].day
+
+    def x(day: float) -> float:
+        return left + (width - left - right) * (day - 1) / max(last_day - 1, 1)
+
+    def y(value: float) -> float:
+        return top + (height - top - bottom) * (1 - min(value, top_value) / top_value)
+
+    points = " ".join(
+        f"{x(d.day):.1f},{y(d.relative_mde * 100):.1f}"
+        for d in days
+        if math.isfinite(d.relative_mde)
+    )
+    parts = [
+        (
+            f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="Minimum detectable lift by days of running">'
+        ),
+        f"<title>Minimum detectable lift (%) by days of running; day {last_day} at most</title>",
+        (
+            f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width - right}" '
+            f'y2="{height - bottom}"/>'
+        ),
+        f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}"/>',
+    ]
+    for fraction in (0.0, 0.5, 1.0):
+        value = top_value * fraction
+        parts.append(
+            f'<text class="tick" x="{left - 6}" y="{y(value) + 4:.1f}" '
+            f'text-anchor="end">{value:.3g}%</text>'
+        )
+    parts.extend(
+        f'<text class="tick" x="{x(day):.1f}" y="{height - bottom + 16}" '
+        f'text-anchor="middle">{day}</text>'
+        for day in sorted({1, (last_day + 1) // 2, last_day})
+    )
+    parts.append(
+        f'<text class="label" x="{(left + width - right) / 2:.1f}" y="{height - 4}" '
+        'text-anchor="middle">days running</text>'
+    )
+    parts.append(f'<polyline class="curve" points="{points}"/>')
+    if p.days is not None and p.days <= last_day:
+        target = p.relative_effect * 100
+        parts.append(
+            f'<line class="target" x1="{left}" y1="{y(target):.1f}" x2="{width - right}" '
+            f'y2="{y(target):.1f}"/>'
+        )
+        parts.append(
+            f'<circle class="mark" cx="{x(p.days):.1f}" cy="{y(target):.1f}" r="5">'
+            f"<title>day {p.days}: {html.escape(f'{target:.3g}')}% lift</title></circle>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
+
+
+# ------------------------------------------------------------------------------- readout
+@dataclass(frozen=True)
+class PlanChoice:
+    """A plan the server was started with, as offered on the readout page."""
+
+    key: str
+    path: Path
+    label: str
+    error: str | None = None
+
+
+def _plan_choices(plans: Sequence[Path]) -> list[PlanChoice]:
+    from ablens.config import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
+
+    choices = []
+    for index, path in enumerate(plans):
+        try:
+            loaded = load_plan(path)
+        except AblensError as error:
+            choices.append(PlanChoice(str(index), path, path.name, str(error)))
+        else:
+            choices.append(PlanChoice(str(index), path, f"{loaded.experiment_id} ({path.name})"))
+    return choices
+
+
+class UploadError(ValueError):
+    """An upload refused before analysis: too large, wrong type, unreadable."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} bytes"  # pragma: no cover - the loop always returns
+
+
+async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
+    """Copy the upload into `folder` under a safe name; reject a wrong type or a large file."""
+    name = Path(upload.filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        shown = name or "the file"
+        raise UploadError(
+            f"{shown} is not a CSV or parquet file: the name must end in "
+            f"{', '.join(UPLOAD_SUFFIXES)}.",
+            415,
+        )
+    target = folder / f"upload{suffix}"
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise UploadError(
+                    f"{name} is larger than the upload limit of {_human_bytes(limit)}; "
+                    "analyze it with the command line (ablens analyze) or start the server "
+                    "with a larger limit.",
+                    413,
+                )
+            out.write(chunk)
+    if size == 0:
+        raise UploadError(f"{name} is empty.")
+    with target.open("rb") as handle:
+        head = handle.read(4)
+    if suffix in {".parquet", ".pq"} and head != b"PAR1":
+        raise UploadError(f"{name} is not a parquet file (it does not start with PAR1).", 415)
+    if suffix in {".csv", ".tsv"} and b"\x00" in head:
+        raise UploadError(f"{name} is not a text CSV file (it holds binary data).", 415)
+    return target
+
+
+def infer_metrics(
+    path: Path, variant: str, unit: str | None, wanted: Sequence[str]
+) -> list[Metric]:
+    """One metric per column: `Proportion` for true/false or 0/1 columns, `Mean` for numbers.
+
+    `wanted` names the columns to use (all numeric columns but the variant and unit if empty).
+    """
+    from ablens._validation import optional_import  # noqa: PLC0415
+    from ablens.metrics import Mean, Proportion  # noqa: PLC0415
+
+    duckdb = optional_import("duckdb", "duckdb")
+    with duckdb.connect() as connection:
+        relation = (
+            connection.read_parquet(str(path))
+            if path.suffix.lower() in {".parquet", ".pq"}
+            else connection.read_csv(str(path))
+        )
+        types = {
+            name: str(kind).upper()
+            for name, kind in zip(relation.columns, relation.types, strict=True)
+        }
+        if variant not in types:
+            raise UploadError(
+                f"there is no column {variant!r} for the arms; the columns are "
+                f"{', '.join(types)}. Type the name of the column that holds each row's arm."
+            )
+        if unit is not None and unit not in types:
+            raise UploadError(
+                f"there is no unit column {unit!r}; the columns are {', '.join(types)}."
+            )
+        missing = [c for c in wanted if c not in types]
+        if missing:
+            raise UploadError(
+                f"no column {', '.join(map(repr, missing))}; the columns are {', '.join(types)}."
+            )
+        numeric = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN", "NUMERIC")
+        columns = list(wanted) or [
+            name
+            for name, kind in types.items()
+            if name not in {variant, unit} and any(word in kind for word in numeric)
+        ]
+        if not columns:
+            raise UploadError("there is no numeric column to analyze besides the arms.")
+        if len(columns) > MAX_INFERRED_METRICS:
+            raise UploadError(
+                f"{len(columns)} numeric columns; name at most {MAX_INFERRED_METRICS} to analyze."
+            )
+        metrics: list[Metric] = []
+        for column in columns:
+            kind = types[column]
+            if not any(word in kind for word in numeric):
+                raise UploadError(f"column {column!r} is {kind.lower()}, not numbers.")
+            binary = kind == "BOOLEAN"
+            if not binary:
+                quoted = '"' + column.replace('"', '""') + '"'
+                row = relation.aggregate(
+                    f"bool_and({quoted} IN (0, 1) OR {quoted} IS NULL) AS b"
+                ).fetchall()
+                binary = bool(row and row[0][0])
+            metrics.append(Proportion(column) if binary else Mean(column))
+    return metrics
+
+
+@dataclass(frozen=True)
+class ReadoutRequest:
+    """The readout form, parsed."""
+
+    variant: str
+    control: str
+    unit: str | None
+    metrics: tuple[str, ...]
+    plan_key: str
+
+
+def _analyze_file(
+    path: Path | None, request: ReadoutRequest, plan: AnalysisPlan | None
+) -> tuple[AnalysisResult, AnalysisPlan | None]:
+    """Run the analysis (blocking; called in a worker thread)."""
+    if plan is not None:
+        from ablens.config import run_plan  # noqa: PLC0415
+
+        return run_plan(plan, data=None if path is None else str(path)), plan
+    if path is None:
+        raise UploadError("choose a CSV or parquet file to upload, or one of the plans.")
+    from ablens.analysis import analyze  # noqa: PLC0415
+
+    metrics = infer_metrics(path, request.variant, request.unit, request.metrics)
+    return (
+        analyze(
+            str(path),
+            metrics,
+            control=request.control,
+            variant=request.variant,
+            unit=request.unit,
+            experiment_id="ablens-web",
+        ),
+        None,
+    )
+
+
+def _report_page(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
+    try:
+        from ablens.report import render_report  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the report module ships with ablens
+        return f"<!DOCTYPE html><html><body>{result.to_html()}</body></html>"
+    return render_report(result, plan)
+
+
+# ------------------------------------------------------------------------------- the app
+def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
+    *, plans: Sequence[Path] = (), max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> FastAPI:
+    """The web application (an ASGI app; serve it with `serve` or any ASGI server).
+
+    Args:
+        plans: Analysis plan files offered on the readout page (their data sources are read
+            when chosen; an uploaded file can replace the source).
+        max_upload_bytes: Largest upload accepted, in bytes.
+
+    Returns:
+        The FastAPI application.
+    """
+    if max_upload_bytes <= 0:
+        raise ValueError(f"max_upload_bytes == {max_upload_bytes!r}, must be positive")
+    plan_paths = tuple(Path(p) for p in plans)
+    app = FastAPI(
+        title="ablens",
+        version=__version__,
+        docs_url=None,  # the Swagger page loads its assets from a CDN
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=_HERE / "templates")
+    templates.env.globals.update(glossary=GLOSSARY, version=__version__)
+    reports: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def calculator_context(values: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            result = calculator_plan(values)
+        except (FieldError, AblensError, ValueError) as error:
+            return {"values": values, "plan": None, "error": str(error), "chart": Markup("")}
+        query = calculator_query(values)
+        return {
+            "values": values,
+            "plan": result,
+            "error": None,
+            "chart": mde_chart(result),
+            "plan_html": Markup(result.to_html()),  # noqa: S704 - ablens escapes its own text
+            "share": "/calculator" + (f"?{query}" if query else ""),
+        }
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        return page(request, "home.html", plans=len(plan_paths))
+
+    @app.get("/calculator", response_class=HTMLResponse)
+    def calculator(request: Request) -> HTMLResponse:
+        values = _form_values(request.query_params)
+        return page(request, "calculator.html", **calculator_context(values))
+
+    @app.api_route("/calculator/result", methods=["GET", "POST"], response_class=HTMLResponse)
+    async def calculator_result(request: Request) -> HTMLResponse:
+        if request.method == "POST":
+            form = await request.form()
+            source: Mapping[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        else:
+            source = request.query_params
+        context = calculator_context(_form_values(source))
+        response = page(request, "_calculator_result.html", **context)
+        if context["plan"] is not None:
+            # Replace (not push) the URL: every keystroke would otherwise add a history entry.
+            response.headers["HX-Replace-Url"] = context["share"]
+        return response
+
+    @app.get("/readout", response_class=HTMLResponse)
+    def readout(request: Request) -> HTMLResponse:
+        return page(request, "readout.html", **readout_context())
+
+    def readout_context(**extra: Any) -> dict[str, Any]:  # noqa: ANN401
+        context: dict[str, Any] = {
+            "choices": _plan_choices(plan_paths) if plan_paths else [],
+            "limit": _human_bytes(max_upload_bytes),
+            "max_upload_bytes": max_upload_bytes,
+            "error": None,
+            "report_key": None,
+            "form": {"variant": "variant", "control": "control", "unit": "", "metrics": ""},
+        }
+        context.update(extra)
+        return context
+
+    @app.post("/readout", response_class=HTMLResponse)
+    async def readout_post(request: Request) -> HTMLResponse:
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            return page(
+                request,
+                "readout.html",
+                411,
+                **readout_context(error="The upload must say its size (Content-Length)."),
+            )
+        if int(length) > max_upload_bytes + _FORM_OVERHEAD:
+            message = (
+                f"The file is larger than the upload limit of {_human_bytes(max_upload_bytes)}; "
+                "analyze it with the command line (ablens analyze) or start the server with a "
+                "larger limit."
+            )
+            return page(request, "readout.html", 413, **readout_context(error=message))
+        form = await request.form()
+        fields = {k: v.strip()[:200] for k, v in form.items() if isinstance(v, str)}
+        shown = {
+            "variant": fields.get("variant") or "variant",
+            "control": fields.get("control") or "control",
+            "unit": fields.get("unit", ""),
+            "metrics": fields.get("metrics", ""),
+        }
+        parsed = ReadoutRequest(
+            variant=shown["variant"],
+            control=shown["control"],
+            unit=shown["unit"] or None,
+            metrics=tuple(m.strip() for m in shown["metrics"].split(",") if m.strip()),
+            plan_key=fields.get("plan", ""),
+        )
+        upload = form.get("file")
+        folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
+        try:
+            plan = None
+            if parsed.plan_key:
+                choice = next(
+                    (c for c in _plan_choices(plan_paths) if c.key == parsed.plan_key), None
+                )
+                if choice is None:
+                    raise UploadError("there is no such plan on this server.")
+                if choice.error is not None:
+                    raise UploadError(choice.error)
+                from ablens.config import load_plan  # noqa: PLC0415
+
+                plan = load_plan(choice.path)
+            path = None
+            if isinstance(upload, UploadFile) and (upload.filename or upload.size):
+                path = await _save_upload(upload, folder, max_upload_bytes)
+            result, used = await asyncio.to_thread(_analyze_file, path, parsed, plan)
+            report = await asyncio.to_thread(_report_page, result, used)
+        except UploadError as error:
+            return page(
+                request,
+                "readout.html",
+                error.status,
+                **readout_context(error=str(error), form=shown),
+            )
+        except AblensError as error:
+            return page(
+                request, "readout.html", 422, **readout_context(error=str(error), form=shown)
+            )
+        except Exception as error:  # the engine's own errors on a malformed file
+            message = f"Could not read or analyze the file: {type(error).__name__}: {error}"
+            return page(request, "readout.html", 422, **readout_context(error=message, form=shown))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(upload, UploadFile):
+                await upload.close()
+        key = secrets.token_urlsafe(16)
+        title = (used.experiment_id if used is not None else "ablens-report") + ".html"
+        reports[key] = (report, title)
+        while len(reports) > MAX_KEPT_REPORTS:
+            reports.popitem(last=False)
+        return page(request, "readout.html", **readout_context(report_key=key, form=shown))
+
+    @app.get("/readout/report/{key}")
+    def readout_report(key: str, download: bool = False) -> Response:
+        kept = reports.get(key)
+        if kept is None:
+            return HTMLResponse(
+                "<!DOCTYPE html><html><body><p>This report is no longer kept by the server; "
+                "run the readout again.</p></body></html>",
+                status_code=404,
+            )
+        report, title = kept
+        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        if download:
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in title)
+            headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+        return HTMLResponse(report, headers=headers)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:  # noqa: ANN401
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    return app
+
+
+def serve(
+    *,
+    plans: Sequence[Path] = (),
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> None:
+    """Serve the web UI with uvicorn until interrupted (``ablens serve``).
+
+    Binds 127.0.0.1 by default: only this machine can reach it. There is no login, so bind
+    another address only on a network you trust.
+    """
+    import uvicorn  # noqa: PLC0415 - the server is only needed here
+
+    app = create_app(plans=plans, max_upload_bytes=max_upload_bytes)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        import sys  # noqa: PLC0415
+
+        sys.stderr.write(
+            f"ablens: serving on {host}: anyone who can reach this address can use the "
+            "server and upload files; there is no login.\n"
+        )
+    uvicorn.run(app, host=host, port=port, log_level="info")
