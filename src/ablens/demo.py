@@ -22,6 +22,7 @@ import numpy as np
 from ablens._validation import check_count, optional_import
 from ablens.analysis import analyze
 from ablens.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, Ratio
+from ablens.planning import Plan, plan_from_history
 
 if TYPE_CHECKING:
     from ablens.results import AnalysisResult
@@ -125,6 +126,7 @@ class DemoRun:
     database: Path
     users: int
     result: AnalysisResult
+    plan: Plan
 
     def true_effects_text(self) -> str:
         """Each metric's true lift beside the estimate and its interval."""
@@ -174,4 +176,13 @@ def run(
             arms=ARMS,
             experiment_id="ablens-demo",
         )
-    return DemoRun(path, users, result)
+        # The same table as history for the next test: what a +5% conversion lift needs.
+        next_plan = plan_from_history(
+            (connection, TABLE),
+            metric=Proportion("converted", name="conversion"),
+            date="exposure_day",
+            unit="user_id",
+            mde=0.05,
+            experiment_id="ablens-demo",
+        )
+    return DemoRun(path, users, result, next_plan)

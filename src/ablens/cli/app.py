@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ablens._version import __version__
-from ablens.errors import AblensError
+from ablens.errors import AblensError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,6 +75,7 @@ def demo(
     if as_json:
         document = result.to_dict()
         document["database"] = str(outcome.database)
+        document["next_plan"] = outcome.plan.to_dict()
         document["true_effects"] = TRUE_EFFECTS
         typer.echo(json.dumps(document, indent=2))
     else:
@@ -86,6 +87,8 @@ def demo(
         typer.echo(str(result))
         typer.echo("\nThe simulation's true effects, for comparison:")
         typer.echo(outcome.true_effects_text())
+        typer.echo("\nPlanning the next test on this traffic (from the same table as history):")
+        typer.echo(outcome.plan.sentence)
     if result.srm.mismatch:
         typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)
@@ -380,3 +383,86 @@ def serve_command(
             port=port,
             max_upload_bytes=max_upload_mb * 1024 * 1024,
         )
+
+
+@app.command("plan")
+def plan_command(
+    baseline_rate: Annotated[
+        float | None, typer.Option(help="Control conversion rate, e.g. 0.05 (a proportion).")
+    ] = None,
+    mean: Annotated[float | None, typer.Option(help="Control mean (with --sd).")] = None,
+    sd: Annotated[float | None, typer.Option(help="Per-unit standard deviation.")] = None,
+    mde: Annotated[
+        float | None,
+        typer.Option(help="Minimum detectable effect (0.05 = +5% with --mde-type relative)."),
+    ] = None,
+    mde_type: Annotated[str, typer.Option(help="'relative' or 'absolute'.")] = "relative",
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    power: Annotated[float, typer.Option(help="Power to reach.")] = 0.8,
+    alternative: Annotated[
+        str, typer.Option(help="'two-sided', 'greater' or 'less'.")
+    ] = "two-sided",
+    arms: Annotated[int, typer.Option(min=2, help="Number of arms, control included.")] = 2,
+    daily_traffic: Annotated[
+        float | None, typer.Option(help="Units entering the experiment per day.")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Planned duration: without --mde, solve for the MDE.")
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="Plan from past data (parquet/CSV): needs --column and --date.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    column: Annotated[str | None, typer.Option(help="With --history: the metric column.")] = None,
+    date: Annotated[str | None, typer.Option(help="With --history: each unit's first day.")] = None,
+    covariate: Annotated[
+        str | None, typer.Option(help="With --history: a pre-period covariate (CUPED).")
+    ] = None,
+    binary: Annotated[
+        bool, typer.Option("--binary", help="With --history: the column is a 0/1 conversion.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Sample size, duration and minimum detectable effect (the web calculator's inputs).
+
+    Exit code 0 on success, 2 on bad input.
+    """
+    from ablens.metrics import Mean, Proportion  # noqa: PLC0415 - keeps --help fast
+    from ablens.planning import plan, plan_from_history  # noqa: PLC0415
+
+    with _usage_errors():
+        common: dict[str, Any] = {
+            "mde": mde,
+            "mde_type": mde_type,
+            "alpha": alpha,
+            "power": power,
+            "alternative": alternative,
+            "arms": arms,
+            "days": days,
+        }
+        if history is not None:
+            if column is None or date is None:
+                raise ConfigError("--history needs --column and --date")
+            covariates = (covariate,) if covariate else ()
+            metric = (
+                Proportion(column, covariates=covariates)
+                if binary
+                else Mean(column, covariates=covariates)
+            )
+            result = plan_from_history(str(history), metric=metric, date=date, **common)
+        else:
+            result = plan(
+                baseline_rate=baseline_rate,
+                mean=mean,
+                sd=sd,
+                daily_traffic=daily_traffic,
+                **common,
+            )
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        else:
+            typer.echo(str(result))

@@ -1,0 +1,96 @@
+"""`ablens plan`: the calculator's flags, from parameters and from history, text and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import ablens
+from ablens.cli.app import app
+from ablens.demo import generate
+
+runner = CliRunner()
+
+
+def test_plan_from_parameters_matches_the_library():
+    outcome = runner.invoke(
+        app, ["plan", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "20000"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    expected = ablens.plan(baseline_rate=0.05, mde=0.05, daily_traffic=20_000)
+    assert outcome.stdout.startswith(expected.sentence)
+    assert "122,153 units per arm" in outcome.stdout
+
+
+def test_plan_json_is_the_plan_document():
+    outcome = runner.invoke(
+        app, ["plan", "--mean", "10", "--sd", "30", "--mde", "0.03", "--json", "--arms", "3"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout)
+    expected = ablens.plan(mean=10.0, sd=30.0, mde=0.03, arms=3).to_dict()
+    assert document == json.loads(json.dumps(expected, default=str))
+
+
+def test_inverse_mode_solves_the_mde_for_a_duration():
+    outcome = runner.invoke(
+        app,
+        ["plan", "--baseline-rate", "0.1", "--daily-traffic", "5000", "--days", "14", "--json"],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    expected = ablens.plan(baseline_rate=0.1, daily_traffic=5000, days=14).to_dict()
+    assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
+
+
+def test_plan_from_history_file(tmp_path):
+    history = tmp_path / "history.parquet"
+    pl.DataFrame(generate(20_000, seed=3)).write_parquet(history)
+    outcome = runner.invoke(
+        app,
+        [
+            "plan",
+            "--history",
+            str(history),
+            "--column",
+            "revenue",
+            "--date",
+            "exposure_day",
+            "--covariate",
+            "pre_revenue",
+            "--mde",
+            "0.1",
+            "--json",
+        ],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    expected = ablens.plan_from_history(
+        str(history),
+        metric=ablens.Mean("revenue", covariates=("pre_revenue",)),
+        date="exposure_day",
+        mde=0.1,
+    ).to_dict()
+    assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--baseline-rate", "1.5", "--mde", "0.05"], "baseline_rate == 1.5, must be in (0, 1)"),
+        (["--baseline-rate", "0.05", "--mde", "0.05", "--alpha", "2"], "alpha == 2.0"),
+        (["--history", "README.md"], "--history needs --column and --date"),
+    ],
+)
+def test_bad_input_exits_2_with_the_argument_named(args, message):
+    outcome = runner.invoke(app, ["plan", *args])
+    assert outcome.exit_code == 2
+    assert message in outcome.stderr
+
+
+def test_demo_prints_the_next_plan(tmp_path):
+    outcome = runner.invoke(app, ["demo", "--db", str(tmp_path / "d.duckdb"), "--users", "20000"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "Planning the next test" in outcome.stdout
+    assert "units per arm" in outcome.stdout
