@@ -28,6 +28,7 @@ from ablens.data import (
 from ablens.errors import AblensError, ConfigError, DataError, InputError, MissingDependencyError
 from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion, Quantile, Ratio
 from ablens.results import AnalysisResult, Comparison
+from ablens.sequential import LookRow, LooksResult, analyze_looks
 from ablens.stats import (
     AlwaysValidLook,
     AlwaysValidResult,
@@ -159,6 +160,8 @@ __all__ = [
     "HealthCheck",
     "HistorySummary",
     "InputError",
+    "LookRow",
+    "LooksResult",
     "MannWhitney",
     "MannWhitneyResult",
     "Mean",
@@ -193,6 +196,7 @@ __all__ = [
     "adjusted_confidence_level",
     "aggregate_events",
     "analyze",
+    "analyze_looks",
     "asymptotic_confidence_sequence",
     "bayesian_mean_test",
     "bayesian_proportion_test",
