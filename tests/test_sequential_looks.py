@@ -248,3 +248,18 @@ def test_bad_input_names_the_argument(engines):
         analyze_looks(
             data, ablens.Mean("x"), control="nope", variant="arm", time="day", method="msprt"
         )
+
+
+@pytest.mark.parametrize("backend", ["postgres", "spark"])
+def test_rows_identical_on_the_server_engines(frame, engines, backend, request, tmp_path):
+    # The same looks through PostgreSQL (ibis) and PySpark: every sequential method reads the
+    # moments from one grouped query there too.
+    import pyarrow as pa  # noqa: PLC0415 - only this test builds server tables
+
+    from materialize import Tables  # noqa: PLC0415 - tests/ helper, as in tests/data
+
+    with Tables(tmp_path) as tables:
+        data = tables.make(backend, "looks", pa.Table.from_pandas(frame), request)
+        for method in ("group-sequential", "msprt"):
+            expected = run(engines["pandas"], ablens.Mean("big"), method=method)
+            assert_rows_equal(expected, run(data, ablens.Mean("big"), method=method))
