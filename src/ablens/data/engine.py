@@ -287,6 +287,11 @@ def _collect(
         cursor = source.duckdb_connection.sql(sql)
         names = cursor.columns
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()], [sql]
+    if source.kind == "duckdb":
+        # A relation without its connection: fetch its rows directly (no pyarrow needed, unlike
+        # narwhals' collect), uncommented since the SQL cannot be re-sent on its connection.
+        names = native.columns
+        return [dict(zip(names, row, strict=True)) for row in native.fetchall()], []
     if source.kind == "ibis" and not _has_memtables(native):
         backend = native.get_backend()
         sql = f"{comment}\n{ibis_sql(native, backend.name)}"
