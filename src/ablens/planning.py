@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from ablens.stats.group_sequential import SpendingName
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType
 
@@ -584,6 +585,9 @@ def plan(
     days: int | None = None,
     n: int | None = None,
     name: str | None = None,
+    sequential: Literal["group-sequential"] | None = None,
+    looks: int = 5,
+    spending: SpendingName = "obrien-fleming",
 ) -> Plan:
     """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
 
@@ -620,6 +624,12 @@ def plan(
         days: Duration for the inverse modes.
         n: Total units for the inverse modes (instead of ``days``).
         name: Metric name for the sentence; defaults to the metric's, else "the metric".
+        sequential: "group-sequential" to plan a design that may stop early at ``looks``
+            equally spaced looks: sizes become maximum sizes, inflated by
+            `ablens.sample_size_inflation` (the power and MDE tables use the same factor).
+        looks: Number of planned looks of the sequential design.
+        spending: Alpha-spending family of the sequential design ("obrien-fleming",
+            "pocock", "hsd", "power").
 
     Returns:
         The plan: sizes, days, an MDE-by-day table (with ``daily_traffic``), a sentence, notes.
@@ -664,7 +674,35 @@ def plan(
         correction=correction,
         days=days,
         n=n,
+        sequential=_Sequential.of(sequential, looks, spending),
     )
+
+
+@dataclass(frozen=True)
+class _Sequential:
+    """A group-sequential design to plan for: equally spaced looks and a spending family."""
+
+    looks: int
+    spending: SpendingName
+
+    @classmethod
+    def of(cls, method: str | None, looks: int, spending: SpendingName) -> _Sequential | None:
+        if method is None:
+            return None
+        check_choice("sequential", method, ("group-sequential",))
+        return cls(check_count("looks", looks, minimum=1), spending)
+
+    def inflation(self, alpha: float, power: float, design: DesignOptions) -> float:
+        from ablens.stats.group_sequential import sample_size_inflation  # noqa: PLC0415
+
+        fractions = [(k + 1) / self.looks for k in range(self.looks)]
+        return sample_size_inflation(
+            fractions,
+            alpha=alpha,
+            beta=1.0 - power,
+            alternative=design.get("alternative", "two-sided"),
+            spending=self.spending,
+        )
 
 
 def _replace_baseline(baseline: _Baseline, **changes: Any) -> _Baseline:  # noqa: ANN401
@@ -738,10 +776,21 @@ def _plan(
     days: int | None,
     n: int | None,
     history: HistorySummary | None = None,
+    sequential: _Sequential | None = None,
 ) -> Plan:
     """The planner proper, shared by `plan` and `plan_from_history`."""
     alpha = check_open_unit_interval("alpha", alpha)
     design = _design_options(baseline, mde_type, alternative, margin, arms, split, correction)
+    sequential_notes: list[str] = []
+    if sequential is not None:
+        inflation = sequential.inflation(alpha, 0.8 if power is None else power, design)
+        design["inflation"] = inflation
+        sequential_notes.append(
+            f"group-sequential design, {sequential.looks} equally spaced looks "
+            f"({sequential.spending} spending): the sizes are maximum sizes, {inflation:.4g}x "
+            "the fixed-horizon ones (rpact's inflation factor); power and MDE by day use the "
+            "same factor"
+        )
     duration = None if days is None else check_count("days", days, minimum=1)
     units = _planned_units(traffic, duration, n)
     solved, solution = _solve_plan(baseline.power_kind, design, mde, power, alpha, units)
@@ -756,6 +805,7 @@ def _plan(
     absolute = _absolute(solution.effect, solution.effect_type, baseline.value)
     notes = [*baseline.notes, *_notes(baseline, history, duration, shares)]
     notes += _correction_note(len(shares) - 1, alpha, correction)
+    notes += sequential_notes
     by_day: tuple[PlanDay, ...] = ()
     if traffic is not None:
         by_day = _by_day(design, traffic, duration, solution, alpha, baseline.value)

@@ -122,6 +122,7 @@ _OPTIONS: dict[PowerKind, frozenset[str]] = {
             "split",
             "correction",
             "variance_reduction",
+            "inflation",
         }
     ),
     "proportion": frozenset(
@@ -134,6 +135,7 @@ _OPTIONS: dict[PowerKind, frozenset[str]] = {
             "split",
             "correction",
             "variance_reduction",
+            "inflation",
             "pooled",
         }
     ),
@@ -168,6 +170,9 @@ class DesignOptions(TypedDict, total=False):
             with the control; None (default) for none.
         variance_reduction: Expected share of the variance removed by covariate adjustment,
             ``rho^2`` for CUPED (``R^2`` for regression adjustment); default 0.
+        inflation: ("mean", "proportion") Sample-size inflation of a sequential design,
+            ``n_max / n_fixed`` (`ablens.sample_size_inflation`); power at a maximum size ``n``
+            is the fixed design's at ``n / inflation``. Default 1 (fixed horizon).
         pooled: Proportions: pooled standard error under the null. Defaults to True for the
             test of no absolute difference (as `ablens.proportion_test` does), else False.
         strict: "t-test" and "prop-test": count the rejection region on the other side too in
@@ -186,6 +191,7 @@ class DesignOptions(TypedDict, total=False):
     split: Sequence[float] | None
     correction: PowerCorrection | None
     variance_reduction: float
+    inflation: float
     pooled: bool | None
     strict: bool
     sample: Sample
@@ -406,6 +412,7 @@ class _Design:
     split: tuple[float, ...] = (0.5, 0.5)
     correction: PowerCorrection | None = None
     variance_reduction: float = 0.0
+    inflation: float = 1.0
     pooled: bool = False
     strict: bool = False
     sample: Sample = "two-sample"
@@ -463,7 +470,9 @@ class _Design:
         self, n: FloatArray, effect: FloatArray, sd: float | None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(D, s0, s1)`` of an ablens design: shift from the null and the two standard errors."""
-        n_c, n_t = self.arm_sizes(n)
+        # A sequential design reaches at its maximum size n the power of a fixed one at
+        # n / inflation (the definition of the inflation factor).
+        n_c, n_t = self.arm_sizes(np.asarray(n, np.float64) / self.inflation)
         keep = 1.0 - self.variance_reduction
         margin = self.margin
         relative = self.effect_type == "relative"
@@ -699,6 +708,9 @@ def _design(kind: str, options: DesignOptions) -> _Design:
     reduction = check_real("variance_reduction", get("variance_reduction", 0.0))
     if not 0.0 <= reduction < 1.0:
         raise InputError(f"variance_reduction == {reduction!r}, must be in [0, 1)")
+    inflation = check_real("inflation", get("inflation", 1.0))
+    if inflation < 1.0:
+        raise InputError(f"inflation == {inflation!r}, must be >= 1 (n_max / n_fixed)")
     sample = check_choice("sample", get("sample", "two-sample"), SAMPLES)
     n_treatment = _optional_positive("n_treatment", get("n_treatment"))
     if sample != "two-sample" and n_treatment is not None:
@@ -715,6 +727,7 @@ def _design(kind: str, options: DesignOptions) -> _Design:
         split=_split(get("arms"), get("split")),
         correction=correction,
         variance_reduction=reduction,
+        inflation=inflation,
         pooled=_design_pooled(kind, get("pooled"), effect_type, margin, reduction),
         strict=bool(get("strict", False)),
         sample=cast("Sample", sample),
