@@ -349,14 +349,15 @@ class Proportion:
         self, control: Moments, treatment: Moments, *, confidence_level: float
     ) -> TestResult:
         """Two-proportion comparison from the success counts, covariate-adjusted if asked."""
-        binary_successes(control, self.column)  # validates the 0/1 column either way
-        binary_successes(treatment, self.column)
+        # Counting the successes also checks the column is 0/1, adjusted or not.
+        successes_control = binary_successes(control, self.column)
+        successes_treatment = binary_successes(treatment, self.column)
         if self.covariates:
             return _adjusted(self, control, treatment, confidence_level, {"column": self.column})
         return proportion_test(
-            binary_successes(control, self.column),
+            successes_control,
             control.count,
-            binary_successes(treatment, self.column),
+            successes_treatment,
             treatment.count,
             test=self.test,
             alternative=self.alternative,
@@ -545,8 +546,30 @@ class PostStratified:
         )
 
 
+class _TableMetric:
+    """What `Quantile` and `MannWhitney` share: they query the table, not the moments."""
+
+    name: str
+
+    def required_columns(self) -> tuple[str, ...]:
+        """None from the moments query: the metric runs its own query."""
+        return ()
+
+    def required_pairs(self) -> tuple[tuple[str, str], ...]:
+        """No cross-moments needed."""
+        return ()
+
+    def compare(
+        self, control: Moments, treatment: Moments, *, confidence_level: float
+    ) -> TestResult:
+        """Not available from moments: the metric needs the table."""
+        raise InputError(
+            f"metric {self.name!r} needs the table itself; pass the data to ablens.analyze"
+        )
+
+
 @dataclass(frozen=True)
-class Quantile:
+class Quantile(_TableMetric):
     """A quantile of a per-unit column (median latency, p90 basket size).
 
     Computed from three quantiles per arm inside the engine (`ablens.data.quantiles`), so it
@@ -598,22 +621,6 @@ class Quantile:
         _check_common(self.name, self.role, self.direction)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
 
-    def required_columns(self) -> tuple[str, ...]:
-        """None from the moments query: quantiles come from their own query."""
-        return ()
-
-    def required_pairs(self) -> tuple[tuple[str, str], ...]:
-        """No cross-moments needed."""
-        return ()
-
-    def compare(
-        self, control: Moments, treatment: Moments, *, confidence_level: float
-    ) -> TestResult:
-        """Not available from moments: quantiles need the table."""
-        raise InputError(
-            f"metric {self.name!r} needs the table itself; pass the data to ablens.analyze"
-        )
-
     def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
         """Quantile comparison from per-arm quantile summaries computed in the engine."""
         from ablens.data.quantiles import compute_quantile_summaries  # noqa: PLC0415 - lazy
@@ -645,7 +652,7 @@ _SUPERIORITY_NOTE = (
 
 
 @dataclass(frozen=True)
-class MannWhitney:
+class MannWhitney(_TableMetric):
     """Mann-Whitney U (Wilcoxon rank-sum) test of a per-unit column, ranks in the engine.
 
     The effect reported is the probability of superiority minus one half,
@@ -681,22 +688,6 @@ class MannWhitney:
         if not self.name:
             object.__setattr__(self, "name", f"{self.column} (rank)")
         _check_common(self.name, self.role, self.direction)
-
-    def required_columns(self) -> tuple[str, ...]:
-        """None from the moments query: ranks come from their own query."""
-        return ()
-
-    def required_pairs(self) -> tuple[tuple[str, str], ...]:
-        """No cross-moments needed."""
-        return ()
-
-    def compare(
-        self, control: Moments, treatment: Moments, *, confidence_level: float
-    ) -> TestResult:
-        """Not available from moments: ranks need the table."""
-        raise InputError(
-            f"metric {self.name!r} needs the table itself; pass the data to ablens.analyze"
-        )
 
     def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
         """Mann-Whitney test from rank sums computed in the engine."""
