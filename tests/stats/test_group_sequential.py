@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,22 +41,9 @@ from ablens.stats.group_sequential import (
     sample_size_inflation,
     spending_function,
 )
+from rfixtures import load_r_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "group_sequential.json"
-_NON_FINITE = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    return value
-
-
-REFERENCE: dict[str, Any] = _decode(json.loads(FIXTURE.read_text(encoding="utf-8")))
+REFERENCE: dict[str, Any] = load_r_fixture("group_sequential.json")
 DESIGNS = REFERENCE["designs"]
 ANALYSES = REFERENCE["analyses"]
 

@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,24 +31,12 @@ from ablens.stats.quantiles import (
     quantile_test,
 )
 from ablens.stats.result import difference_test
+from rfixtures import load_r_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "quantiles.json"
 RTOL = 1e-9
 ATOL = 1e-12
-_NON_FINITE = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
 
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    return value
-
-
-REFERENCE: dict[str, Any] = _decode(json.loads(FIXTURE.read_text(encoding="utf-8")))
+REFERENCE: dict[str, Any] = load_r_fixture("quantiles.json")
 
 
 def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:

@@ -25,9 +25,7 @@ per arm they differ by up to a few percent, which is expected and not tested).
 from __future__ import annotations
 
 import functools
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,29 +33,16 @@ import pytest
 
 from ablens import Moments, cuped_test, ratio_test, regression_adjusted_test
 from ablens.stats import ratio_estimate
+from rfixtures import load_r_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "adjusted.json"
 RTOL = 1e-9
 ATOL = 1e-12
 # Asymptotic (not exact) agreement of the lm-based and HC2 standard errors at 20,000 per arm.
 HC2_RTOL = 1e-2
 HC2_MIN_COUNT = 20_000
 
-# The R script writes non-finite doubles as jsonlite does with na = "string".
-_NON_FINITE = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
 
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    return value
-
-
-REFERENCE: dict[str, Any] = _decode(json.loads(FIXTURE.read_text(encoding="utf-8")))
+REFERENCE: dict[str, Any] = load_r_fixture("adjusted.json")
 RELATIVE_METHODS = ("delta-log", "fieller")
 RESULT_FIELDS = (
     "control_estimate",

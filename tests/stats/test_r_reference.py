@@ -11,9 +11,7 @@ intervals (delta-log and Fieller), tests against margins and Šidák. Every numb
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,26 +23,13 @@ from ablens.stats import (
     proportion_test,
     srm_test,
 )
+from rfixtures import load_r_fixture
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "fixed_horizon.json"
 RTOL = 1e-9
 ATOL = 1e-12
 
-# The R script writes non-finite doubles as jsonlite does with na = "string".
-_NON_FINITE = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
 
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _decode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    return value
-
-
-REFERENCE: dict[str, Any] = _decode(json.loads(FIXTURE.read_text(encoding="utf-8")))
+REFERENCE: dict[str, Any] = load_r_fixture("fixed_horizon.json")
 RELATIVE_METHODS = ("delta-log", "fieller")
 RESULT_FIELDS = (
     "control_estimate",
