@@ -7,7 +7,14 @@ written against the standard exceptions keeps working.
 
 from __future__ import annotations
 
-__all__ = ["AblensError", "ConfigError", "DataError", "InputError", "MissingDependencyError"]
+__all__ = [
+    "AblensError",
+    "ConfigError",
+    "DataError",
+    "InputError",
+    "MissingDependencyError",
+    "ProjectError",
+]
 
 
 class AblensError(Exception):
@@ -27,6 +34,10 @@ class DataError(AblensError):
 
 class ConfigError(AblensError, ValueError):
     """An analysis plan or configuration is invalid."""
+
+
+class ProjectError(AblensError):
+    """An experiment project cannot be created or updated (not empty, not a project, dirty)."""
 
 
 class MissingDependencyError(AblensError, ImportError):

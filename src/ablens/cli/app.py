@@ -466,3 +466,11 @@ def plan_command(
             typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
         else:
             typer.echo(str(result))
+
+
+# ---------------------------------------------------------------------------- project commands
+# Experiment projects (copier template + Metaflow flow); their code is in ablens.cli.project.
+from ablens.cli.project import new_command, update_command  # noqa: E402 - registered here
+
+app.command("new")(new_command)
+app.command("update")(update_command)

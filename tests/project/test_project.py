@@ -1,0 +1,411 @@
+"""Experiment projects: render, test and lint the project, run its Metaflow flow, update it.
+
+Everything runs locally: the template bundle is a file, Metaflow runs in local mode (datastore
+under the project's ``.metaflow``), and the project's tests and lint run with this environment's
+pytest and ruff, which are the versions the template pins (checked below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import ablens
+from ablens.cli.app import app
+from ablens.config import load_plan, run_plan, verdict
+from ablens.demo import run as make_demo_data
+from ablens.errors import InputError, ProjectError
+from ablens.project import (
+    BUNDLE,
+    DATA_SOURCES,
+    METRIC_CHOICES,
+    TEMPLATE_DIR,
+    TEMPLATE_VERSION,
+    new_project,
+    release_template,
+    template_versions,
+    update_project,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+runner = CliRunner()
+NAME = "checkout-redesign"
+FLOW_CLASS = "CheckoutRedesignFlow"
+DEMO_USERS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def ablens_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test installs the template bundle into its own store, never the user's."""
+    home = tmp_path / "ablens-home"
+    monkeypatch.setenv("ABLENS_HOME", str(home))
+    # Commits in rendered projects must not depend on the machine's git identity.
+    for key, value in {
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }.items():
+        monkeypatch.setenv(key, value)
+    return home
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(  # noqa: S603 - git with arguments built here
+        ["git", *args],  # noqa: S607 - git from PATH, as the project commands use it
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _run(folder: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    environment = os.environ | {"USERNAME": "ci", "PYTHONWARNINGS": ""}
+    completed = subprocess.run(  # noqa: S603 - this interpreter and fixed arguments
+        command, cwd=folder, capture_output=True, text=True, env=environment, check=False
+    )
+    if check and completed.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
+    return completed
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.parts and "__pycache__" not in path.parts
+    }
+
+
+# ------------------------------------------------------------------------- the template
+def test_bundle_holds_every_release_and_its_newest_is_the_template_folder(tmp_path: Path):
+    assert template_versions() == ["1.0.0"]
+    assert template_versions()[-1] == TEMPLATE_VERSION
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "--quiet", "--branch", TEMPLATE_VERSION, str(BUNDLE), str(clone))
+    # A change to template/ without `release_template` would leave old projects behind.
+    assert _files(clone) == _files(TEMPLATE_DIR)
+
+
+def test_template_pins_match_this_release_and_the_tested_tools():
+    questions = yaml.safe_load((TEMPLATE_DIR / "copier.yml").read_text(encoding="utf-8"))
+    assert questions["ablens_version"]["default"] == ablens.__version__
+    pyproject = (TEMPLATE_DIR / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    # The project's own tests and lint run here with these very versions.
+    for package in ("ruff", "pytest", "metaflow", "metaflow-card-html"):
+        assert f'"{package}=={metadata.version(package)}"' in pyproject
+
+
+# ------------------------------------------------------------------------------- new
+def test_new_project_renders_a_committed_project_with_a_valid_plan(tmp_path: Path):
+    folder = new_project(tmp_path / NAME, team="payments", experiment_id="exp-1234")
+    assert folder == tmp_path / NAME
+    assert sorted(_files(folder)) == [
+        ".copier-answers.yml",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        "Dockerfile",
+        "README.md",
+        "flow.py",
+        "plan.yaml",
+        "pyproject.toml",
+        "tests/test_plan.py",
+    ]
+    answers = yaml.safe_load((folder / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["_commit"] == TEMPLATE_VERSION
+    assert answers["team"] == "payments"
+    assert answers["metrics"] == ["conversion", "revenue_cuped", "sessions"]
+    assert _git(folder, "status", "--porcelain") == ""
+    assert _git(folder, "log", "--format=%s").splitlines() == [
+        f"Create {NAME} from the ablens project template {TEMPLATE_VERSION}"
+    ]
+    plan = load_plan(folder / "plan.yaml")
+    assert (plan.experiment_id, plan.team, plan.control) == ("exp-1234", "payments", "control")
+    assert [m.name for m in plan.metrics] == [
+        "conversion",
+        "revenue per user (CUPED)",
+        "sessions per user",
+    ]
+    assert [m.role for m in plan.metrics] == ["primary", "secondary", "guardrail"]
+    project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["name"] == NAME
+    assert f"ablens[duckdb,cli]=={ablens.__version__}" in project["project"]["dependencies"]
+    assert "class CheckoutRedesignFlow(FlowSpec)" in (folder / "flow.py").read_text("utf-8")
+
+
+@pytest.mark.parametrize("source", DATA_SOURCES)
+def test_every_data_source_and_metric_gives_a_valid_plan(tmp_path: Path, source: str):
+    folder = new_project(tmp_path / NAME, data_source=source, metrics=METRIC_CHOICES)
+    plan = load_plan(folder / "plan.yaml")
+    kinds = {
+        "demo": "duckdb",
+        "file": "path",
+        "duckdb": "duckdb",
+        "postgres": "warehouse",
+        "spark": "spark",
+    }
+    assert list(plan.source.to_dict()) == [kinds[source]]
+    assert [m.to_dict()["kind"] for m in plan.metrics] == [
+        "proportion",
+        "mean",
+        "ratio",
+        "mean",
+        "quantile",
+    ]
+    extra = {"postgres": "postgres", "spark": "spark"}.get(source, "duckdb")
+    dependencies = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["project"]
+    assert f"ablens[{extra},cli]=={ablens.__version__}" in dependencies["dependencies"]
+
+
+def test_project_passes_its_own_tests_and_lint(tmp_path: Path):
+    folder = new_project(tmp_path / NAME, metrics=METRIC_CHOICES)
+    _run(folder, sys.executable, "-m", "ruff", "check", ".")
+    _run(folder, sys.executable, "-m", "ruff", "format", "--check", ".")
+    tests = _run(folder, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert "2 passed" in tests.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"path": "Checkout_Redesign"}, InputError, "project name == 'Checkout_Redesign'"),
+        ({"data_source": "oracle"}, InputError, "data_source == 'oracle', must be one of"),
+        ({"metrics": ["ctr"]}, InputError, "metrics == ['ctr'], must be one or more of"),
+        ({"metrics": []}, InputError, "metrics == [], must be one or more of"),
+        ({"team": "  "}, InputError, "team == '', must name the team"),
+    ],
+)
+def test_new_project_rejects_bad_arguments(tmp_path, arguments, error, message):
+    path = tmp_path / arguments.pop("path", NAME)
+    with pytest.raises(error) as caught:
+        new_project(path, **arguments)
+    assert message in str(caught.value)
+    assert not path.exists()
+
+
+def test_new_project_refuses_a_folder_that_is_not_empty(tmp_path: Path):
+    (tmp_path / NAME).mkdir()
+    (tmp_path / NAME / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ProjectError, match="already exists and is not empty"):
+        new_project(tmp_path / NAME)
+    assert (tmp_path / NAME / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_cli_new_and_its_errors(tmp_path: Path):
+    target = tmp_path / NAME
+    outcome = runner.invoke(
+        app,
+        [
+            *("new", str(target), "--no-ask", "--team", "search", "--source", "file"),
+            *("--metric", "conversion", "--metric", "orders_per_session"),
+        ],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    assert f"Created {target}." in outcome.stdout
+    assert "uv run python flow.py run" in outcome.stdout
+    plan = load_plan(target / "plan.yaml")
+    assert plan.team == "search"
+    assert [m.name for m in plan.metrics] == ["conversion", "orders per session"]
+    again = runner.invoke(app, ["new", str(target), "--no-ask"])
+    assert again.exit_code == 2
+    assert "already exists and is not empty" in again.output
+
+
+# ------------------------------------------------------------------------------ flow
+_ARTIFACTS = """
+import json, sys
+from metaflow import Flow, namespace
+namespace(None)
+run = Flow(sys.argv[1]).latest_run
+task = run["analyze"].task
+print(json.dumps({
+    "successful": run.successful,
+    "verdict": task["verdict"].data,
+    "result": task["result"].data,
+    "report_html": task["report_html"].data,
+    "plan_sha256": run["start"].task["plan_sha256"].data,
+}))
+"""
+
+
+def _artifacts(folder: Path) -> dict[str, object]:
+    script = folder / "read_artifacts.py"
+    script.write_text(_ARTIFACTS, encoding="utf-8")
+    return json.loads(_run(folder, sys.executable, str(script), FLOW_CLASS).stdout)
+
+
+def test_flow_runs_locally_end_to_end_on_the_demo_data(tmp_path: Path):
+    folder = new_project(tmp_path / NAME)
+    make_demo_data(folder / "ablens_demo.duckdb", users=DEMO_USERS)
+    _run(folder, sys.executable, "flow.py", "--quiet", "run")
+    _run(folder, sys.executable, "flow.py", "card", "get", "analyze", "card.html")
+    artifacts = _artifacts(folder)
+    plan = load_plan(folder / "plan.yaml")
+    expected = run_plan(plan)
+    decision = verdict(expected, plan)
+    assert artifacts["successful"] is True
+    assert artifacts["plan_sha256"] == plan.sha256
+    assert artifacts["verdict"]["label"] == decision.label
+    assert artifacts["verdict"]["healthy"] is True
+    result = artifacts["result"]
+    assert result["counts"] == dict(zip(expected.arms, expected.counts, strict=True))
+    assert sum(result["counts"].values()) == DEMO_USERS
+    for got, want in zip(result["comparisons"], expected.comparisons, strict=True):
+        assert got["metric"] == want.metric
+        assert got["p_value"] == pytest.approx(want.p_value, rel=1e-12)
+        assert got["effect"] == pytest.approx(want.result.effect, rel=1e-12)
+    card = (folder / "card.html").read_text(encoding="utf-8")
+    assert card == artifacts["report_html"]
+    assert decision.label in card
+    assert plan.sha256 in card
+
+
+def test_flow_fails_on_a_health_gate_but_keeps_the_report(tmp_path: Path):
+    folder = new_project(tmp_path / NAME)
+    make_demo_data(folder / "ablens_demo.duckdb", users=DEMO_USERS)
+    plan_file = folder / "plan.yaml"
+    # The data are split 50/50; a plan expecting 70/30 sees a sample-ratio mismatch.
+    text = plan_file.read_text(encoding="utf-8")
+    text = text.replace("  control: 50\n  new_checkout: 50", "  control: 70\n  new_checkout: 30")
+    plan_file.write_text(text, encoding="utf-8")
+    failed = _run(folder, sys.executable, "flow.py", "--quiet", "run", check=False)
+    assert failed.returncode != 0
+    log = failed.stdout + failed.stderr
+    assert "HealthGateFailedError" in log
+    assert "health gate failed: The arms got" in log
+    assert "sample-ratio mismatch" in log
+    artifacts = _artifacts(folder)
+    assert artifacts["successful"] is False
+    assert artifacts["verdict"]["label"] == "Don't trust — fix the data"
+    assert "sample-ratio mismatch" in artifacts["report_html"]
+
+
+# ---------------------------------------------------------------------------- update
+def _release_changed_template(tmp_path: Path, home: Path) -> None:
+    """Template 1.1.0: one more lint rule (flake8-simplify) and one more file."""
+    changed = tmp_path / "template-1.1.0"
+    shutil.copytree(TEMPLATE_DIR, changed, ignore=shutil.ignore_patterns("__pycache__"))
+    pyproject = changed / "pyproject.toml.jinja"
+    text = pyproject.read_text(encoding="utf-8")
+    rules = 'select = ["E", "F", "W", "I", "B", "UP", "RUF"]'
+    assert rules in text
+    pyproject.write_text(text.replace(rules, rules[:-1] + ', "SIM"]'), encoding="utf-8")
+    (changed / "RUNBOOK.md.jinja").write_text(
+        "# Runbook: {{ experiment_id }}\n\nWho to call when the flow fails: {{ team }}.\n",
+        encoding="utf-8",
+    )
+    release_template("1.1.0", template_dir=changed, bundle=home / "project-template.bundle")
+
+
+def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
+    tmp_path: Path, ablens_home: Path
+):
+    folder = new_project(tmp_path / NAME, team="growth")
+    plan_file = folder / "plan.yaml"
+    plan_text = plan_file.read_text(encoding="utf-8")
+    ours = "description: One-page checkout against the three-step checkout."
+    plan_text = plan_text.replace(
+        "description: What changes for the treatment arm, and why we expect it to help.", ours
+    )
+    plan_file.write_text(plan_text, encoding="utf-8")
+    (folder / "notes.md").write_text("# Decisions\n", encoding="utf-8")
+    _git(folder, "add", "--all")
+    _git(folder, "commit", "--quiet", "--message", "Our description and notes")
+    _release_changed_template(tmp_path, ablens_home)
+
+    outcome = update_project(folder)
+
+    assert (outcome.old_version, outcome.new_version) == ("1.0.0", "1.1.0")
+    assert outcome.conflicts == ()
+    assert outcome.changed == (".copier-answers.yml", "RUNBOOK.md", "pyproject.toml")
+    assert ours in plan_file.read_text(encoding="utf-8")
+    assert (folder / "notes.md").read_text(encoding="utf-8") == "# Decisions\n"
+    assert (folder / "RUNBOOK.md").read_text(encoding="utf-8") == (
+        f"# Runbook: {NAME}\n\nWho to call when the flow fails: growth.\n"
+    )
+    lint = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["tool"]["ruff"]["lint"]
+    assert lint["select"][-1] == "SIM"
+    assert yaml.safe_load((folder / ".copier-answers.yml").read_text("utf-8"))["_commit"] == (
+        "1.1.0"
+    )
+    # The updated project still passes its lint, now with the new rule, and its tests.
+    _run(folder, sys.executable, "-m", "ruff", "check", ".")
+    _run(folder, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert "1.1.0" in str(outcome)
+    _git(folder, "add", "--all")
+    _git(folder, "commit", "--quiet", "--message", "Template 1.1.0")
+    again = update_project(folder)
+    assert (again.new_version, again.changed) == ("1.1.0", ())
+    assert str(again) == f"{folder}: already at template 1.1.0; nothing to update."
+
+
+def test_update_reports_conflicts_plainly_with_exit_code_1(tmp_path: Path, ablens_home: Path):
+    folder = new_project(tmp_path / NAME)
+    pyproject = folder / "pyproject.toml"
+    # The team's own lint rule, on the very line the new template version changes.
+    pyproject.write_text(
+        pyproject.read_text("utf-8").replace('"UP", "RUF"]', '"UP", "RUF", "PT"]'), "utf-8"
+    )
+    _git(folder, "commit", "--quiet", "--all", "--message", "Our lint rule")
+    _release_changed_template(tmp_path, ablens_home)
+
+    outcome = runner.invoke(app, ["update", str(folder)])
+
+    assert outcome.exit_code == 1, outcome.output
+    assert "1 conflict: the template changed lines you edited too" in outcome.stdout
+    assert "  conflict: pyproject.toml" in outcome.stdout
+    text = pyproject.read_text("utf-8")
+    assert '"UP", "RUF", "PT"]' in text
+    assert '"UP", "RUF", "SIM"]' in text
+    assert "<<<<<<< before updating" in text
+    assert (folder / "RUNBOOK.md").is_file()
+
+
+def test_update_refuses_uncommitted_changes_and_folders_that_are_not_projects(tmp_path):
+    folder = new_project(tmp_path / NAME)
+    (folder / "plan.yaml").write_text("experiment_id: x\n", encoding="utf-8")
+    with pytest.raises(ProjectError, match="has uncommitted changes; commit or stash them"):
+        update_project(folder)
+    outcome = runner.invoke(app, ["update", str(tmp_path)])
+    assert outcome.exit_code == 2
+    assert "is not an ablens project: it has no .copier-answers.yml" in outcome.output
+
+
+def test_a_teammates_clone_updates_from_their_own_store(tmp_path, monkeypatch):
+    """Projects record the store as ``~/...``: another machine installs its own copy."""
+    monkeypatch.delenv("ABLENS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    folder = new_project(tmp_path / NAME)
+    answers = yaml.safe_load((folder / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["_src_path"] == "~/.local/share/ablens/project-template.bundle"
+    assert (tmp_path / "me/.local/share/ablens/project-template.bundle").is_file()
+    clone = tmp_path / "teammate" / NAME
+    _git(tmp_path, "clone", "--quiet", str(folder), str(clone))
+    monkeypatch.setenv("HOME", str(tmp_path / "teammate-home"))
+    outcome = update_project(clone)
+    assert (outcome.old_version, outcome.new_version, outcome.changed) == ("1.0.0",) * 2 + ((),)
+    assert (tmp_path / "teammate-home/.local/share/ablens/project-template.bundle").is_file()
+
+
+def test_release_template_refuses_versions_that_are_not_newer(tmp_path: Path):
+    bundle = tmp_path / "template.bundle"
+    shutil.copyfile(BUNDLE, bundle)
+    with pytest.raises(InputError, match=r"version == '1.0.0', must be newer than 1.0.0"):
+        release_template("1.0.0", bundle=bundle)
+    with pytest.raises(InputError, match=r"version == 'v2', must look like 1.2.0"):
+        release_template("v2", bundle=bundle)
+    release_template("1.0.1", bundle=bundle)
+    assert template_versions(bundle) == ["1.0.0", "1.0.1"]
