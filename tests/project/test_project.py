@@ -144,6 +144,17 @@ def test_new_project_renders_a_committed_project_with_a_valid_plan(tmp_path: Pat
     assert project["project"]["name"] == NAME
     assert f"ablens[duckdb,cli]=={ablens.__version__}" in project["project"]["dependencies"]
     assert "class CheckoutRedesignFlow(FlowSpec)" in (folder / "flow.py").read_text("utf-8")
+    workflow = yaml.safe_load((folder / ".github/workflows/ci.yml").read_text("utf-8"))
+    assert [step.get("run") for step in workflow["jobs"]["check"]["steps"][2:]] == [
+        "uv sync",
+        "uv run ruff check .",
+        "uv run ruff format --check .",
+        "uv run ablens validate plan.yaml",
+        "uv run pytest",
+    ]
+    dockerfile = (folder / "Dockerfile").read_text("utf-8")
+    assert "FROM python:3.11-slim" in dockerfile
+    assert 'CMD ["python", "flow.py", "run"]' in dockerfile
 
 
 @pytest.mark.parametrize("source", DATA_SOURCES)
