@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from importlib import metadata
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 import yaml
@@ -36,9 +39,6 @@ from ablens.project import (
     template_versions,
     update_project,
 )
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 runner = CliRunner()
 NAME = "checkout-redesign"
@@ -225,7 +225,7 @@ def test_cli_new_and_its_errors(tmp_path: Path):
         ],
     )
     assert outcome.exit_code == 0, outcome.output
-    assert f"Created {target}." in outcome.stdout
+    assert f"Created {target} (a git repository with one commit)." in outcome.stdout
     assert "uv run python flow.py run" in outcome.stdout
     plan = load_plan(target / "plan.yaml")
     assert plan.team == "search"
@@ -233,6 +233,58 @@ def test_cli_new_and_its_errors(tmp_path: Path):
     again = runner.invoke(app, ["new", str(target), "--no-ask"])
     assert again.exit_code == 2
     assert "already exists and is not empty" in again.output
+
+
+def _answer_in_a_terminal(command: list[str], answers: list[tuple[str, str]]) -> str:
+    """Run ``command`` on a pseudo-terminal, typing each answer after its prompt appears."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command, with the terminal as its stdin and stdout
+        os.execv(command[0], command)  # noqa: S606 - this environment's own console script
+    seen = b""
+
+    def read_until(text: str) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while text.encode() not in seen:
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {text!r} prompt in:\n{seen.decode(errors='replace')}")
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(terminal, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+
+    for prompt, answer in answers:
+        read_until(prompt)
+        os.write(terminal, answer.encode())
+    read_until("Created")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
+    return seen.decode(errors="replace")
+
+
+def test_cli_new_asks_the_templates_questions_in_a_terminal(tmp_path: Path):
+    ablens_command = str(Path(sys.executable).with_name("ablens"))
+    clear_line = "\x15"  # Ctrl-U: drop the pre-filled default before typing
+    output = _answer_in_a_terminal(
+        [ablens_command, "new", str(tmp_path / "pricing-test")],  # stdin is a terminal: asks
+        [
+            ("Team that owns the experiment", clear_line + "pricing\r"),
+            ("Experiment id", clear_line + "exp-77\r"),
+            ("Where the experiment's per-unit table lives", "\r"),  # the default: demo
+            ("Metrics to start from", "\r"),  # the default selection
+            ("When the scheduled analysis runs", "\r"),
+        ],
+    )
+    assert "Created" in output
+    answers = yaml.safe_load((tmp_path / "pricing-test/.copier-answers.yml").read_text("utf-8"))
+    assert (answers["team"], answers["experiment_id"], answers["data_source"]) == (
+        "pricing",
+        "exp-77",
+        "demo",
+    )
+    assert answers["metrics"] == ["conversion", "revenue_cuped", "sessions"]
+    assert load_plan(tmp_path / "pricing-test/plan.yaml").experiment_id == "exp-77"
 
 
 # ------------------------------------------------------------------------------ flow

@@ -82,8 +82,12 @@ def new_command(
             git_init=git,
         )
     typer.echo(
-        f"Created {folder}.\nNext:\n  cd {name}\n  uv sync\n  uv run pytest\n"
-        "  uv run python flow.py run\nLater, `ablens update` brings it to the newest template.",
+        f"Created {folder} (a git repository with one commit). Next:\n"
+        f"  cd {name}\n"
+        "  uv sync                     # the pinned environment\n"
+        "  uv run pytest               # the plan is valid\n"
+        "  uv run python flow.py run   # the analysis; the report as a card and an artifact\n"
+        "Later, `ablens update` brings it to the newest template, keeping your edits."
     )
 
 
