@@ -50,6 +50,7 @@ from ablens.stats.power import (
 from ablens.stats.ratio import ratio_estimate
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
@@ -1046,10 +1047,14 @@ def plan_from_history(
         data: One row per unit, in any engine `ablens.data.compute_moments` accepts (aggregate
             events per unit first with `ablens.data.aggregate_events`).
         metric: A `Mean`, `Proportion` or `Ratio` (with covariates for CUPED).
-        date: Column of each unit's first day (a date, a timestamp or an integer day).
+        date: Column of each unit's first day (a date, a timestamp or an integer day). A
+            timestamp is cut into days by the engine's own clock: keep it naive or in UTC (or
+            use a date column) for days that agree across engines.
         unit: Unit id column (checked for repeats); without it each row is a unit.
-        start: First day kept (inclusive), of the date column's type.
-        end: Day after the last one kept (exclusive).
+        start: First day kept (inclusive), of the date column's type (a date or datetime for
+            a date or timestamp column). On a timestamp column with a time zone, a naive
+            bound is a time in that zone; on one without, an aware bound is converted to UTC.
+        end: Day after the last one kept (exclusive), likewise.
         mde: Minimum detectable effect (None to solve for it with ``days``).
         mde_type: "relative" (default) or "absolute".
         alpha: Family-wise significance level.
@@ -1169,9 +1174,18 @@ def _read_history(
     elif dtype.is_integer():
         column_kind = "integer"
     else:
-        raise DataError(f"column {date!r} has type {dtype}, must be a date, timestamp or integer")
+        hint = (
+            " (a pandas column of Python dates has type Object: convert it with pandas.to_datetime)"
+            if dtype in (nw.Object, nw.String)
+            else ""
+        )
+        raise DataError(
+            f"column {date!r} has type {dtype}, must be a date, timestamp or integer{hint}"
+        )
+    zone = getattr(dtype, "time_zone", None) if column_kind == "timestamp" else None
     start, end = (
-        _as_bound(name, bound, column_kind) for name, bound in (("start", start), ("end", end))
+        _as_bound(name, bound, column_kind, zone)
+        for name, bound in (("start", start), ("end", end))
     )
     frame = source.frame
     if start is not None:
@@ -1193,7 +1207,7 @@ def _read_history(
         raise DataError(f"column {date!r} has NULL values in the history; fill or filter them")
     counts = {_ordinal(r["__ablens_day"]): int(r["__ablens_units"]) for r in rows}
     first = _ordinal(start) if start is not None else min(counts)
-    last = _ordinal(end) - 1 if end is not None else max(counts)
+    last = _last_day(end) if end is not None else max(counts)
     daily = np.zeros(last - first + 1, dtype=np.int64)
     for key, value in counts.items():
         daily[key - first] += value
@@ -1222,8 +1236,15 @@ def _read_history(
     )
 
 
-def _as_bound(name: str, bound: object, column_kind: str) -> object:
-    """A start/end value of the date column's type: a date or timestamp, or an integer day."""
+def _as_bound(name: str, bound: object, column_kind: str, zone: str | None = None) -> object:
+    """A start/end value of the date column's type: a date or timestamp, or an integer day.
+
+    A bound on a timestamp column takes the column's time zone, so that every engine compares
+    like with like (pandas, polars and pyarrow refuse to compare an aware timestamp with a
+    naive one; SQL engines would silently read the naive side in their session's zone): a naive
+    bound is a wall-clock time in the column's zone, an aware bound is converted to that zone,
+    and on a column without a zone an aware bound is converted to UTC and made naive.
+    """
     import datetime as dt  # noqa: PLC0415 - stdlib
 
     if bound is None:
@@ -1237,11 +1258,42 @@ def _as_bound(name: str, bound: object, column_kind: str) -> object:
         return int(value)
     if not isinstance(bound, dt.date):
         raise InputError(f"{name} == {bound!r}, must be a date or datetime like the date column")
-    if column_kind == "timestamp" and not isinstance(bound, dt.datetime):
-        return dt.datetime.combine(bound, dt.time())  # midnight
+    if column_kind == "timestamp":
+        moment = bound if isinstance(bound, dt.datetime) else dt.datetime.combine(bound, dt.time())
+        aware = moment.utcoffset() is not None
+        if zone is None:
+            return moment.astimezone(dt.UTC).replace(tzinfo=None) if aware else moment
+        tzinfo = _time_zone(zone)
+        return moment.astimezone(tzinfo) if aware else moment.replace(tzinfo=tzinfo)
     if column_kind == "date" and isinstance(bound, dt.datetime):
         return bound.date()
     return bound
+
+
+def _last_day(end: object) -> int:
+    """The last day an exclusive ``end`` keeps: the day before, unless ``end`` falls in a day."""
+    import datetime as dt  # noqa: PLC0415 - stdlib
+
+    day = _ordinal(end)
+    if isinstance(end, dt.datetime) and end.time() != dt.time():
+        return day  # 12:00 keeps that day's morning
+    return day - 1
+
+
+def _time_zone(zone: str) -> dt.tzinfo:
+    """The ``tzinfo`` of a column's time zone name ("UTC", "Etc/UTC", "Europe/Berlin", ...)."""
+    import datetime as dt  # noqa: PLC0415 - stdlib
+    import zoneinfo  # noqa: PLC0415 - stdlib
+
+    if zone.upper() in {"UTC", "ETC/UTC", "Z", "+00:00", "GMT"}:
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise DataError(
+            f"the date column's time zone {zone!r} is unknown to Python's zoneinfo, so start "
+            "and end cannot be put in it; install the time zone database (pip install tzdata)"
+        ) from None
 
 
 def _ordinal(value: object) -> int:
