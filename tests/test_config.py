@@ -19,6 +19,7 @@ from ablens.config import (
     SHIP,
     VERDICTS,
     DuckDBSource,
+    HealthCheck,
     PathSource,
     PlanError,
     SparkSource,
@@ -281,12 +282,87 @@ def test_metric_names_must_be_unique_and_one_primary():
 
 
 def test_sequential_method_is_validated_and_stored():
-    assert parse_plan(MINIMAL + "sequential: msprt\n").sequential == "msprt"
+    plan = parse_plan(MINIMAL + "sequential: msprt\ntime: day\n")
+    assert (plan.sequential, plan.time) == ("msprt", "day")
+    assert plan.to_dict()["time"] == "day"
+    assert plan_from_dict(plan.to_dict()) == plan
     (error,) = errors_of(MINIMAL + "sequential: bayes\n")
     assert error == (
         "plan.yaml:8: sequential == 'bayes', must be one of 'none', 'group-sequential', "
         "'msprt', 'confidence-sequence'"
     )
+
+
+def test_a_sequential_method_needs_a_time_column_at_its_line():
+    (error,) = errors_of(MINIMAL + "alpha: 0.05\nsequential: msprt\n")
+    assert error == (
+        "plan.yaml:9: sequential == 'msprt' needs time: the column giving each unit's look "
+        "(its exposure day or date), so that every look can be read; add e.g. "
+        "time: exposure_day, or set sequential: none"
+    )
+    assert errors_of(MINIMAL + "sequential: group-sequential\n") == [
+        (
+            "plan.yaml:8: sequential == 'group-sequential' needs time: the column giving each "
+            "unit's look (its exposure day or date), so that every look can be read; add e.g. "
+            "time: exposure_day, or set sequential: none"
+        ),
+        (
+            "plan.yaml:8: sequential == 'group-sequential' needs planned.sample_size: the "
+            "information fraction at a look is its units / the planned units"
+        ),
+    ]
+    group = parse_plan(
+        MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 1000}\n"
+    )
+    assert (group.sequential, group.time, group.planned.sample_size) == (
+        "group-sequential",
+        "day",
+        1000,
+    )
+    # A time column alone is accepted (and unused); it must not be the arm or unit column.
+    assert parse_plan(MINIMAL + "time: day\n").sequential == "none"
+    assert errors_of(MINIMAL + "unit: user_id\ntime: user_id\n") == [
+        (
+            "plan.yaml:9: time == 'user_id' is the variant or unit column, must be the column "
+            "giving each unit's look (its exposure day or date)"
+        )
+    ]
+    assert errors_of(MINIMAL + "sequential: msprt\ntime: 3\n") == [
+        "plan.yaml:9: time == 3, must be a non-empty string; quote it"
+    ]
+    with pytest.raises(PlanError, match=r"^<plan>: sequential == 'msprt' needs time"):
+        plan_from_dict({**parse_plan(MINIMAL).to_dict(), "sequential": "msprt"})
+
+
+@pytest.mark.parametrize(
+    "text", ["bayesian: true\n", "bayesian: flat\n", "bayesian: {prior: flat}\n", "bayesian: {}\n"]
+)
+def test_bayesian_key_turns_on_the_flat_prior(text):
+    plan = parse_plan(MINIMAL + text)
+    assert plan.bayesian == "flat"
+    assert plan.to_dict()["bayesian"] == {"prior": "flat"}
+    assert plan_from_dict(plan.to_dict()).bayesian == "flat"
+
+
+def test_bayesian_key_off_and_errors():
+    assert parse_plan(MINIMAL).bayesian is None
+    assert parse_plan(MINIMAL + "bayesian: false\n").bayesian is None
+    assert parse_plan(MINIMAL).to_dict()["bayesian"] is None
+    assert errors_of(MINIMAL + "bayesian: {prior: jeffreys}\n") == [
+        "plan.yaml:8: bayesian.prior == 'jeffreys', must be one of 'flat'"
+    ]
+    assert errors_of(MINIMAL + "bayesian:\n  prior: flat\n  priors: flat\n") == [
+        (
+            "plan.yaml:10: bayesian.priors is not a key of bayesian; did you mean 'prior'? "
+            "(keys: prior)"
+        )
+    ]
+    assert errors_of(MINIMAL + "bayesian: 3\n") == [
+        "plan.yaml:8: bayesian must be a mapping of keys (prior), or true / false, found 3"
+    ]
+    assert errors_of(MINIMAL + "bayesian: beta\n") == [
+        "plan.yaml:8: bayesian == 'beta', must be one of 'flat'"
+    ]
 
 
 def test_planned_block():
@@ -466,6 +542,10 @@ def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
         MINIMAL + "alpha: 1.5\n",
         MINIMAL + "segment: [platform]\n",
         MINIMAL + "sequential: bayes\n",
+        MINIMAL + "sequential: msprt\n",
+        MINIMAL + "sequential: group-sequential\ntime: day\n",
+        MINIMAL + "bayesian: {prior: jeffreys}\n",
+        MINIMAL + "bayesian: 3\n",
         MINIMAL + "planned: {sample_size: 1.5}\n",
         MINIMAL.replace("column: revenue", "colum: revenue"),
         WAREHOUSE.replace("password_env: ABLENS_TEST_PGPASSWORD", "password: hunter2"),
@@ -476,7 +556,14 @@ def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
         with pytest.raises(PlanError):
             parse_plan(text)
         assert list(validator.iter_errors(_as_json(yaml.safe_load(text)))), text
-    for good in (MINIMAL, WAREHOUSE, MINIMAL + "arms: [control, b]\ncorrection: null\n"):
+    for good in (
+        MINIMAL,
+        WAREHOUSE,
+        MINIMAL + "arms: [control, b]\ncorrection: null\n",
+        MINIMAL + "sequential: msprt\ntime: day\nbayesian: true\n",
+        MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 10}\n",
+        MINIMAL + "bayesian: {prior: flat}\n",
+    ):
         parse_plan(good)
         assert list(validator.iter_errors(_as_json(yaml.safe_load(good)))) == [], good
 
@@ -812,14 +899,61 @@ def test_multi_arm_ships_the_winner_and_drops_the_loser():
     assert reason.endswith("drop c, which moved a primary metric the wrong way.")
 
 
-def test_sequential_declaration_is_a_note():
-    plan = plan_from_dict({**_planned().to_dict(), "sequential": "msprt"})
+def test_sequential_declaration_without_looks_is_a_note():
+    plan = plan_from_dict({**_planned().to_dict(), "sequential": "msprt", "time": "day"})
     result = _result(
         {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.0})},
         [PRIMARY],
     )
     decision = verdict(result, plan)
-    assert any("msprt" in note for note in decision.notes)
+    assert decision.notes[0] == (
+        "The plan declares the msprt sequential method, but no look was read; this readout "
+        "uses fixed-horizon tests, valid only at the planned sample size."
+    )
     assert decision.to_dict()["label"] in VERDICTS
     assert json.loads(json.dumps(decision.to_dict()))["healthy"] is True
     assert str(decision).startswith(f"{KEEP_RUNNING}: ")
+
+
+def test_health_check_status_and_the_two_questions_of_a_verdict():
+    assert HealthCheck("sample-ratio", passed=True, message="ok").status == "passed"
+    assert HealthCheck("sample-ratio", passed=False, message="broken").status == "failed"
+    assert (
+        HealthCheck("sample-size", passed=False, message="wait", incomplete=True).status
+        == "incomplete"
+    )
+    assert HealthCheck("sample-size", passed=False, message="wait", incomplete=True).to_dict() == {
+        "name": "sample-size",
+        "passed": False,
+        "status": "incomplete",
+        "message": "wait",
+    }
+    with pytest.raises(ValueError, match="cannot be incomplete"):
+        HealthCheck("sample-size", passed=True, message="in", incomplete=True)
+
+    result = _result(
+        {"control": (5_000, {"spend": 10.0}), "treatment": (5_000, {"spend": 10.4})},
+        [PRIMARY],
+    )
+    waiting = verdict(result, _planned(sample_size=40_000))
+    assert waiting.label == KEEP_RUNNING
+    assert [c.status for c in waiting.checks] == ["passed", "incomplete"]
+    assert waiting.healthy is True  # nothing is wrong ...
+    assert waiting.complete is False  # ... the sample is just not in yet
+    assert waiting.exit_code() == 0
+    assert waiting.exit_code(fail_on_incomplete=True) == 1
+    assert waiting.to_dict()["complete"] is False
+    assert waiting.to_dict()["checks"][1]["status"] == "incomplete"
+
+    done = verdict(result, _planned(sample_size=10_000))
+    assert (done.label, done.healthy, done.complete) == (SHIP, True, True)
+    assert done.exit_code(fail_on_incomplete=True) == 0
+
+    mismatch = _result(
+        {"control": (9_000, {"spend": 10.0}), "treatment": (11_000, {"spend": 10.4})},
+        [PRIMARY],
+    )
+    broken = verdict(mismatch, _planned(sample_size=40_000))
+    assert [c.status for c in broken.checks] == ["failed", "incomplete"]
+    assert (broken.label, broken.healthy, broken.complete) == (FIX_DATA, False, False)
+    assert broken.exit_code() == 1

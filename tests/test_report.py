@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -202,6 +203,7 @@ def test_not_enough_data_banner_and_plan_notes():
             "control": "control",
             "metrics": [{"kind": "mean", "column": "spend"}],
             "sequential": "group-sequential",
+            "time": "day",
             "planned": {"sample_size": 100_000, "duration_days": 10},
         }
     )
@@ -215,8 +217,14 @@ def test_not_enough_data_banner_and_plan_notes():
     )
     page = render_report(result, plan)
     assert_self_contained(page)
-    assert "<strong>Sample size</strong>: Only 20,000 of the planned 100,000 units" in page
-    assert "group-sequential" in page
+    assert (
+        '<div class="banner wait" role="status"><strong>Sample size</strong>: Only 20,000 of '
+        "the planned 100,000 units"
+    ) in page
+    assert 'class="banner fail"' not in page
+    assert (
+        "The plan declares the group-sequential sequential method, but no look was read"
+    ) in page
     assert "The plan declares no guardrail metric." in page
     assert "<title>e&lt;1&gt;: Inconclusive — keep running</title>" in page
     assert "a &amp; b" in page
@@ -234,3 +242,98 @@ def test_one_sided_bounds_get_an_arrow():
     page = render_report(result)
     assert '<polygon class="edge"' in page
     assert_self_contained(page)
+
+
+# ----------------------------------------------------------------------------- sequential
+def _synthetic_readout():
+    import numpy as np  # noqa: PLC0415
+    import polars as pl  # noqa: PLC0415
+
+    from ablens.readout import run_readout  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    treated = rng.random(n) < 0.5
+    frame = pl.DataFrame(
+        {
+            "variant": np.where(treated, "treatment", "control"),
+            "day": rng.integers(1, 11, n),
+            "converted": rng.random(n) < np.where(treated, 0.115, 0.10),
+            "latency": rng.normal(np.where(treated, 102.0, 100.0), 20.0),
+        }
+    )
+    plan = plan_from_dict(
+        {
+            "experiment_id": "checkout",
+            "source": {"path": "users.parquet"},
+            "control": "control",
+            "metrics": [
+                {"name": "conversion", "kind": "proportion", "column": "converted"},
+                {"kind": "mean", "column": "latency", "role": "guardrail", "direction": "decrease"},
+                {"kind": "quantile", "column": "latency", "probability": 0.9, "role": "guardrail"},
+            ],
+            "sequential": "msprt",
+            "time": "day",
+            "bayesian": True,
+            "planned": {"sample_size": 100_000},
+        }
+    )
+    return run_readout(plan, data=frame)
+
+
+def test_sequential_looks_and_bayesian_columns_in_the_report():
+    from ablens.report import render_readout  # noqa: PLC0415
+
+    readout = _synthetic_readout()
+    page = render_readout(readout, generated_at=WHEN)
+    assert_self_contained(page)
+    assert f"<h1>{ROLL_BACK}</h1>" in page  # the latency guardrail crossed the wrong way
+    assert '<div class="banner fail" role="alert"><strong>Guardrails</strong>' in page
+    assert '<section class="looks"><h2>Sequential looks</h2>' in page
+    latency = readout.sequential[1]
+    assert (latency.metric, latency.outcome) == ("latency", "worse")
+    svg = latency.looks.to_svg()
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg  # standalone SVG files keep it ...
+    assert svg.replace(' xmlns="http://www.w3.org/2000/svg"', "") in page  # ... inline, not
+    assert page.count("<svg width=") == 2  # conversion and latency; the p90 has no looks
+    sentence = latency.sentence()
+    assert f'<p class="stopped worse">{sentence[0].upper() + sentence[1:]}.</p>' in page
+    assert "No sequential reading: a quantile needs the table itself" in page
+    assert "Sequential: the msprt method (always-valid p-values and intervals) on the looks" in page
+    assert "but no look was read" not in page
+    # Bayesian columns: numbers where defined, a dash with the reason where not.
+    assert ">chance to beat control (Bayesian)</th>" in page
+    conversion = readout.bayesian[0]
+    cells = conversion._display_row()
+    shown = f'<td class="bayes">{html.escape(cells[2])}</td><td class="bayes">{cells[3]}</td>'
+    assert shown in page
+    assert '<td class="bayes" title="not defined: a quantile difference comes from' in page
+    assert "Bayesian reading (flat prior): a proportion uses the Beta-binomial model" in page
+
+
+def test_bayesian_columns_follow_the_plan():
+    result = _result({"spend": 10.4, "latency": 100.0})
+    assert "chance to beat control" not in render_report(result)
+    plan = plan_from_dict(
+        {
+            "experiment_id": "e",
+            "source": {"path": "x.parquet"},
+            "control": "control",
+            "metrics": [
+                {"kind": "mean", "column": "spend"},
+                {"kind": "mean", "column": "latency", "role": "guardrail", "direction": "decrease"},
+            ],
+            "bayesian": {"prior": "flat"},
+        }
+    )
+    page = render_report(result, plan)
+    assert_self_contained(page)
+    spend = ablens.normal_posterior(
+        result.comparison("spend").result.effect, result.comparison("spend").result.standard_error
+    )
+    from ablens.readout import format_chance  # noqa: PLC0415
+
+    chance = format_chance(spend.probability_better)
+    assert chance == ">99.9%"
+    assert '<td class="bayes">&gt;99.9%</td>' in page
+    assert page.count('<td class="bayes">') == 4

@@ -59,6 +59,7 @@ from ablens.metrics import (
     Ratio,
     Role,
 )
+from ablens.readout import BAYESIAN_PRIORS, BayesianPrior
 from ablens.stats.means import MEAN_TESTS
 from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
 from ablens.stats.proportions import PROPORTION_TESTS
@@ -66,10 +67,12 @@ from ablens.stats.srm import DEFAULT_SRM_ALPHA
 
 if TYPE_CHECKING:
     from ablens.metrics import Metric
+    from ablens.readout import SequentialReading
     from ablens.results import AnalysisResult, Comparison, Family
 
 __all__ = [
     "BACKENDS",
+    "CHECK_STATUSES",
     "FIX_DATA",
     "KEEP_RUNNING",
     "METRIC_KINDS",
@@ -160,9 +163,12 @@ _TOP_KEYS = (
     "correction",
     "family",
     "sequential",
+    "time",
+    "bayesian",
     "srm_alpha",
     "planned",
 )
+_BAYESIAN_KEYS = ("prior",)
 _METRIC_COMMON_KEYS = ("kind", "name", "role", "direction")
 _METRIC_KEYS: dict[MetricKind, tuple[str, ...]] = {
     "mean": ("column", "test", "covariates", "adjustment"),
@@ -424,8 +430,12 @@ class AnalysisPlan:
         alpha: Significance level.
         correction: Multiple-testing method, or None.
         family: Which comparisons are corrected together: "metric", "experiment", "primary".
-        sequential: Declared sequential method ("none", "group-sequential", "msprt",
-            "confidence-sequence"); recorded, and reported, but the analysis is fixed-horizon.
+        sequential: Sequential method ("none", "group-sequential", "msprt",
+            "confidence-sequence"). With one, `ablens.readout.run_readout` reads the primary
+            metrics and guardrails at every look of ``time``, and the verdict may stop early.
+        time: Column giving each unit's look (its exposure day or date), required by a
+            sequential method; None without one.
+        bayesian: The prior of the Bayesian reading ("flat"), or None for no Bayesian reading.
         srm_alpha: p-value below which the split is a sample-ratio mismatch.
         planned: Planned sample size, duration and start date.
         path: The file the plan was read from, or None.
@@ -450,6 +460,8 @@ class AnalysisPlan:
     sequential: SequentialMethod = "none"
     srm_alpha: float = DEFAULT_SRM_ALPHA
     planned: Planned = field(default_factory=Planned)
+    time: str | None = None
+    bayesian: BayesianPrior | None = None
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -490,6 +502,8 @@ class AnalysisPlan:
             "correction": self.correction,
             "family": self.family,
             "sequential": self.sequential,
+            "time": self.time,
+            "bayesian": None if self.bayesian is None else {"prior": self.bayesian},
             "srm_alpha": self.srm_alpha,
             "planned": self.planned.to_dict(),
         }
@@ -815,7 +829,28 @@ def _build(
     correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
+    time = check.text(root, "time", "time")
+    if time is not None and time in (variant, unit):
+        check.fail(
+            "time",
+            f"time == {time!r} is the variant or unit column, must be the column giving each "
+            "unit's look (its exposure day or date)",
+        )
+    bayesian = _read_bayesian(root.get("bayesian"), check)
     planned = _read_planned(root.get("planned"), check)
+    if sequential not in (None, "none") and root.get("time") is None:
+        check.fail(
+            "sequential",
+            f"sequential == {sequential!r} needs time: the column giving each unit's look (its "
+            "exposure day or date), so that every look can be read; add e.g. "
+            "time: exposure_day, or set sequential: none",
+        )
+    if sequential == "group-sequential" and planned.sample_size is None:
+        check.fail(
+            "sequential",
+            "sequential == 'group-sequential' needs planned.sample_size: the information "
+            "fraction at a look is its units / the planned units",
+        )
     check.raise_if_any()
     if experiment_id is None or control is None or source is None:  # pragma: no cover
         raise PlanError([f"{name}: the plan is incomplete"])  # each case failed above
@@ -837,6 +872,8 @@ def _build(
         sequential=sequential,  # type: ignore[arg-type]
         srm_alpha=DEFAULT_SRM_ALPHA if srm_alpha is None else srm_alpha,
         planned=planned,
+        time=time,
+        bayesian=bayesian,
         path=path,
         sha256=sha256,
         lines=dict(lines),
@@ -1102,6 +1139,23 @@ def _read_metric(item: object, path: str, check: _Checker) -> MetricSpec | None:
     return spec
 
 
+def _read_bayesian(value: object, check: _Checker) -> BayesianPrior | None:
+    """``bayesian: true`` (the flat prior), ``false``/absent (none), or ``{prior: flat}``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "flat"
+    if isinstance(value, str):
+        prior = check.choice({"bayesian": value}, "bayesian", "bayesian", BAYESIAN_PRIORS, None)
+        return None if prior is None else "flat"
+    mapping = check.mapping(value, "bayesian", "keys (prior), or true / false")
+    if mapping is None:
+        return None
+    check.keys(mapping, "bayesian", _BAYESIAN_KEYS, "bayesian")
+    prior = check.choice(mapping, "prior", "bayesian.prior", BAYESIAN_PRIORS, "flat")
+    return "flat" if prior is None else prior  # type: ignore[return-value]
+
+
 def _read_planned(value: object, check: _Checker) -> Planned:
     if value is None:
         return Planned()
@@ -1278,7 +1332,30 @@ def plan_json_schema() -> dict[str, Any]:
             "alpha": {**unit_interval, "default": 0.05},
             "correction": {"enum": [*CORRECTION_METHODS, None]},
             "family": {"enum": list(FAMILIES), "default": "metric"},
-            "sequential": {"enum": list(SEQUENTIAL_METHODS), "default": "none"},
+            "sequential": {
+                "enum": list(SEQUENTIAL_METHODS),
+                "default": "none",
+                "description": "Sequential method; any but none needs time (and "
+                "group-sequential needs planned.sample_size).",
+            },
+            "time": {
+                **text,
+                "description": "Column giving each unit's look (exposure day or date), for "
+                "the sequential method.",
+            },
+            "bayesian": {
+                "description": "Add the Bayesian reading (chance to beat control, expected "
+                "loss): true for the flat prior, or {prior: flat}.",
+                "oneOf": [
+                    {"type": "boolean"},
+                    {"enum": list(BAYESIAN_PRIORS)},
+                    {
+                        "type": "object",
+                        "properties": {"prior": {"enum": list(BAYESIAN_PRIORS), "default": "flat"}},
+                        "additionalProperties": False,
+                    },
+                ],
+            },
             "srm_alpha": {**unit_interval, "default": DEFAULT_SRM_ALPHA},
             "planned": {
                 "type": "object",
@@ -1293,6 +1370,25 @@ def plan_json_schema() -> dict[str, Any]:
         },
         "required": ["experiment_id", "source", "control", "metrics"],
         "additionalProperties": False,
+        "allOf": [
+            {
+                "if": {
+                    "properties": {"sequential": {"enum": list(SEQUENTIAL_METHODS[1:])}},
+                    "required": ["sequential"],
+                },
+                "then": {"required": ["time"]},
+            },
+            {
+                "if": {
+                    "properties": {"sequential": {"const": "group-sequential"}},
+                    "required": ["sequential"],
+                },
+                "then": {
+                    "required": ["planned"],
+                    "properties": {"planned": {"required": ["sample_size"]}},
+                },
+            },
+        ],
     }
 
 
@@ -1316,26 +1412,31 @@ def run_plan(plan: AnalysisPlan, *, data: object = None) -> AnalysisResult:
         PlanError: A column the plan names is not in the data, or the source cannot be opened.
         DataError: The data fail the checks (NULLs, repeated units, unexpected arms, ...).
     """
-    from ablens.analysis import analyze  # noqa: PLC0415 - avoids an import cycle at start-up
-
     with _open_source(plan, data) as (table, available):
         _check_columns(plan, available)
-        return analyze(
-            table,
-            plan.metric_objects(),
-            control=plan.control,
-            variant=plan.variant,
-            unit=plan.unit,
-            segments=plan.segments,
-            arms=plan.arms,
-            alpha=plan.alpha,
-            correction=plan.correction,
-            family=plan.family,
-            weights=plan.weights,
-            srm_alpha=plan.srm_alpha,
-            experiment_id=plan.experiment_id,
-            team=plan.team,
-        )
+        return _analyze_table(plan, table)
+
+
+def _analyze_table(plan: AnalysisPlan, table: object) -> AnalysisResult:
+    """`ablens.analyze` of an opened source with the plan's metrics and options."""
+    from ablens.analysis import analyze  # noqa: PLC0415 - avoids an import cycle at start-up
+
+    return analyze(
+        table,
+        plan.metric_objects(),
+        control=plan.control,
+        variant=plan.variant,
+        unit=plan.unit,
+        segments=plan.segments,
+        arms=plan.arms,
+        alpha=plan.alpha,
+        correction=plan.correction,
+        family=plan.family,
+        weights=plan.weights,
+        srm_alpha=plan.srm_alpha,
+        experiment_id=plan.experiment_id,
+        team=plan.team,
+    )
 
 
 def check_source(plan: AnalysisPlan) -> list[str]:
@@ -1357,6 +1458,8 @@ def _check_columns(plan: AnalysisPlan, available: Sequence[str] | None) -> None:
     wanted: list[tuple[str, str]] = [("variant", plan.variant)]
     if plan.unit is not None:
         wanted.append(("unit", plan.unit))
+    if plan.time is not None:
+        wanted.append(("time", plan.time))
     wanted += [(f"segments[{i}]", s) for i, s in enumerate(plan.segments)]
     for i, spec in enumerate(plan.metrics):
         for key in ("column", "numerator", "denominator", "stratum"):
@@ -1472,37 +1575,68 @@ def _connect_warehouse(plan: AnalysisPlan, source: WarehouseSource) -> Any:  # n
 
 
 # ------------------------------------------------------------------------------- the verdict
+CheckStatus = Literal["passed", "failed", "incomplete"]
+CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
+
+
 @dataclass(frozen=True)
 class HealthCheck:
     """One health gate: whether it passed, and what it found (and what to do next).
 
     Attributes:
         name: "sample-ratio", "sample-size" or "guardrails".
-        passed: False blocks the verdict (and makes the command line exit with 1).
+        passed: True when the gate passed.
         message: One sentence for people.
+        incomplete: For a gate that did not pass: True when nothing is wrong but the data are
+            not all in yet (the planned sample or duration not reached, no sequential boundary
+            crossed: keep running), False when something is wrong (a sample-ratio mismatch, a
+            guardrail worse). See `status`.
     """
 
     name: str
     passed: bool
     message: str
+    incomplete: bool = False
+
+    def __post_init__(self) -> None:
+        if self.passed and self.incomplete:
+            raise ValueError("a gate that passed cannot be incomplete")
+
+    @property
+    def status(self) -> CheckStatus:
+        """The gate's state: "passed", "failed" or "incomplete".
+
+        "failed" means something is wrong (the command line exits with 1); "incomplete" that
+        the data are not all in yet (exit 0 unless ``--fail-on-incomplete``).
+        """
+        if self.passed:
+            return "passed"
+        return "incomplete" if self.incomplete else "failed"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
-        return {"name": self.name, "passed": self.passed, "message": self.message}
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "status": self.status,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
 class Verdict:
     """The decision: a label from the fixed vocabulary and one sentence saying why.
 
-    Unpacks as ``label, reason = verdict(result, plan)``.
+    Unpacks as ``label, reason = verdict(result, plan)``. Two questions a scheduled pipeline
+    asks are properties: `healthy` (is something wrong?) and `complete` (is the experiment
+    done?); `exit_code` is the command line's answer.
 
     Attributes:
         label: "Ship", "Roll back", "Inconclusive — keep running" or
             "Don't trust — fix the data".
         reason: One sentence in product language.
         checks: The health gates, in order of precedence.
-        notes: Remarks that do not block (a declared sequential method, no guardrails).
+        notes: Remarks that do not block (metrics without a sequential reading, no guardrails).
     """
 
     label: VerdictLabel
@@ -1512,8 +1646,29 @@ class Verdict:
 
     @property
     def healthy(self) -> bool:
-        """True when every health gate passed."""
-        return all(check.passed for check in self.checks)
+        """True when no health gate failed: nothing is wrong with the data or the guardrails.
+
+        A sample still being collected is not a failure (see `complete`).
+        """
+        return all(check.status != "failed" for check in self.checks)
+
+    @property
+    def complete(self) -> bool:
+        """True when no gate waits for more data.
+
+        The planned sample and duration are in, or a sequential boundary was crossed.
+        """
+        return all(check.status != "incomplete" for check in self.checks)
+
+    def exit_code(self, *, fail_on_incomplete: bool = False) -> int:
+        """The command line's exit code for this verdict: 0 or 1.
+
+        1 when a gate failed, or, with ``fail_on_incomplete``, when the data are not all in
+        yet (`complete` is False); else 0.
+        """
+        if not self.healthy or (fail_on_incomplete and not self.complete):
+            return 1
+        return 0
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.label, self.reason))
@@ -1527,33 +1682,74 @@ class Verdict:
             "label": self.label,
             "reason": self.reason,
             "healthy": self.healthy,
+            "complete": self.complete,
             "checks": [check.to_dict() for check in self.checks],
             "notes": list(self.notes),
         }
 
 
+class _Evidence:
+    """Each comparison's outcome: its sequential reading's where there is one, else its own."""
+
+    def __init__(self, readings: Sequence[SequentialReading]) -> None:
+        self.readings = {(r.metric, r.treatment): r for r in readings if r.looks is not None}
+
+    def reading(self, c: Comparison) -> SequentialReading | None:
+        return self.readings.get((c.metric, c.treatment))
+
+    def outcome(self, c: Comparison) -> str:
+        reading = self.reading(c)
+        return c.outcome if reading is None else reading.outcome
+
+    def p_value(self, c: Comparison) -> float:
+        reading = self.reading(c)
+        p = c.p_value if reading is None else reading.p_value
+        return p if math.isfinite(p) else 1.0
+
+    def movement(self, c: Comparison) -> str:
+        """``up 3% [+1.6%, +4.42%] (p=...)``, or the current lift and the sequential sentence."""
+        reading = self.reading(c)
+        if reading is None:
+            return _movement(c)
+        verb = "up" if c.result.effect > 0 else "down"
+        return f"{verb} {_estimate(c, signed=False)}: {reading.sentence()}"
+
+
 def verdict(
-    result: AnalysisResult, plan: AnalysisPlan | None = None, *, today: dt.date | None = None
+    result: AnalysisResult,
+    plan: AnalysisPlan | None = None,
+    *,
+    sequential: Sequence[SequentialReading] = (),
+    today: dt.date | None = None,
 ) -> Verdict:
     """Decide: ship, roll back, keep running, or fix the data first.
 
     Health gates come first and override the metrics, in this order:
 
     1. **Sample ratio.** A split that differs from the plan (p < ``srm_alpha``, 0.001 by
-       default) means assignment or logging is broken: "Don't trust — fix the data".
+       default) means assignment or logging is broken: "Don't trust — fix the data"
+       (status "failed").
     2. **Sample size.** Fewer units than ``planned.sample_size``, or fewer days than
        ``planned.duration_days`` since ``planned.start_date``: "Inconclusive — keep running",
-       with the days remaining where the plan allows an estimate.
-    3. **Guardrails.** A guardrail significantly worse (in its bad direction): "Roll back".
+       with the days remaining where the plan allows an estimate (status "incomplete": not
+       wrong, just not done). With sequential readings, a crossed boundary (a primary metric
+       either way, or a guardrail the wrong way) lifts this gate: that is the point of a
+       sequential design. A fixed-horizon p-value never does.
+    3. **Guardrails.** A guardrail significantly worse (in its bad direction): "Roll back"
+       (status "failed"). A guardrail with a sequential reading is worse only once its
+       boundary is crossed.
 
     Then the primary metrics: one significantly better in its desired direction, none worse
     and no guardrail worse gives "Ship"; a primary significantly worse gives "Roll back";
     anything else is "Inconclusive — keep running", with the effect the data could have
-    detected, because a flat result without power is not evidence of no effect.
+    detected, because a flat result without power is not evidence of no effect. A comparison
+    with a sequential reading is judged by it (its boundary, not its fixed-horizon p-value).
 
     Args:
         result: The analysis.
         plan: The plan (planned sample, duration, sequential method); optional.
+        sequential: The sequential readings (`ablens.readout.sequential_readings`), when the
+            plan declares a sequential method.
         today: The date to count days from (default: today, UTC).
 
     Returns:
@@ -1578,33 +1774,72 @@ def verdict(
         guardrail to check.
     """
     planned = plan.planned if plan is not None else Planned()
+    method = plan.sequential if plan is not None else "none"
     today = today or dt.datetime.now(dt.UTC).date()
+    evidence = _Evidence(sequential)
     notes: list[str] = []
-    if plan is not None and plan.sequential != "none":
+    if method != "none" and not evidence.readings:
         notes.append(
-            f"The plan declares the {plan.sequential} sequential method; this readout uses "
-            "fixed-horizon tests, valid only at the planned sample size."
+            f"The plan declares the {method} sequential method, but no look was read; this "
+            "readout uses fixed-horizon tests, valid only at the planned sample size."
         )
-    checks = [_srm_check(result), _sample_check(result, planned, today)]
+    for reading in sequential:
+        if reading.looks is None:
+            notes.append(
+                f"{reading.metric} ({reading.treatment}) has no sequential reading ("
+                f"{reading.reason}); its fixed-horizon test is valid only at the planned "
+                "sample size."
+            )
+        elif reading.looks.decision == "inconsistent":
+            notes.append(
+                f"{reading.metric} ({reading.treatment}): the always-valid intervals of "
+                "different looks no longer overlap, so the effect is not constant over time "
+                "(novelty, a change mid-experiment); read it by period before deciding."
+            )
+    early = _early_stop(result, evidence)
+    checks = [
+        _srm_check(result),
+        _sample_check(result, planned, today, early, sequential=bool(evidence.readings)),
+    ]
     guardrail_worse = [
-        c for c in result.comparisons if c.role == "guardrail" and c.outcome == "worse"
+        c for c in result.comparisons if c.role == "guardrail" and evidence.outcome(c) == "worse"
     ]
     if guardrail_worse:
-        worst = min(guardrail_worse, key=lambda c: c.p_value)
+        worst = min(guardrail_worse, key=evidence.p_value)
         checks.append(
             HealthCheck(
                 "guardrails",
                 passed=False,
                 message=f"{worst.metric}, a guardrail, got worse with {worst.treatment}: "
-                f"{_movement(worst)}; look for the cause before any rollout.",
+                f"{evidence.movement(worst)}; look for the cause before any rollout.",
             )
         )
     elif any(c.role == "guardrail" for c in result.comparisons):
         checks.append(HealthCheck("guardrails", passed=True, message="No guardrail got worse."))
     else:
         notes.append("The plan declares no guardrail metric.")
-    label, reason = _decide(result, checks, planned)
+    label, reason = _decide(result, checks, planned, evidence)
     return Verdict(label, reason, tuple(checks), tuple(notes))
+
+
+def _early_stop(result: AnalysisResult, evidence: _Evidence) -> str | None:
+    """The sequential stop that lets the experiment end early, as a sentence, or None.
+
+    A primary metric's boundary crossed either way, or a guardrail's crossed the wrong way.
+    """
+    stops = [
+        (c, reading)
+        for c in result.comparisons
+        if (reading := evidence.reading(c)) is not None
+        and (
+            (c.role == "primary" and reading.stopped)
+            or (c.role == "guardrail" and reading.outcome == "worse")
+        )
+    ]
+    if not stops:
+        return None
+    c, reading = min(stops, key=lambda pair: (pair[0].role != "primary", pair[1].p_value))
+    return f"for {c.metric} ({c.treatment}) {reading.sentence()}"
 
 
 def _srm_check(result: AnalysisResult) -> HealthCheck:
@@ -1627,7 +1862,14 @@ def _srm_check(result: AnalysisResult) -> HealthCheck:
     )
 
 
-def _sample_check(result: AnalysisResult, planned: Planned, today: dt.date) -> HealthCheck:
+def _sample_check(
+    result: AnalysisResult,
+    planned: Planned,
+    today: dt.date,
+    early: str | None = None,
+    *,
+    sequential: bool = False,
+) -> HealthCheck:
     units = sum(result.counts)
     elapsed = None
     if planned.start_date is not None:
@@ -1659,20 +1901,36 @@ def _sample_check(result: AnalysisResult, planned: Planned, today: dt.date) -> H
         return HealthCheck(
             "sample-size", passed=True, message=f"{units:,} units: the planned sample is in."
         )
+    if early is not None:
+        return HealthCheck(
+            "sample-size",
+            passed=True,
+            message=f"Early stop allowed: {early}, with {' and '.join(problems)} in; a "
+            "sequential design may stop before its planned sample.",
+        )
     message = "Only " + " and ".join(problems)
     if remaining:
         days = math.ceil(max(remaining) - 1e-9)
         basis = "at the current traffic" if elapsed else "at the planned traffic"
         message += f"; about {days} more day{'s' if days != 1 else ''} {basis}"
-    message += (
-        "; results read before then are not final (looking early without a sequential "
-        "method inflates false positives)."
-    )
-    return HealthCheck("sample-size", passed=False, message=message)
+    if sequential:
+        message += (
+            "; no sequential boundary has been crossed yet, so keep running (the sequential "
+            "readout stays valid however often it is read)."
+        )
+    else:
+        message += (
+            "; results read before then are not final (looking early without a sequential "
+            "method inflates false positives)."
+        )
+    return HealthCheck("sample-size", passed=False, message=message, incomplete=True)
 
 
 def _decide(
-    result: AnalysisResult, checks: Sequence[HealthCheck], planned: Planned
+    result: AnalysisResult,
+    checks: Sequence[HealthCheck],
+    planned: Planned,
+    evidence: _Evidence,
 ) -> tuple[VerdictLabel, str]:
     by_name = {c.name: c for c in checks}
     if not by_name["sample-ratio"].passed:
@@ -1685,10 +1943,12 @@ def _decide(
     if not primaries:
         return KEEP_RUNNING, "No primary metric is declared, so nothing can decide; mark one."
     has_guardrails = any(c.role == "guardrail" for c in result.comparisons)
-    worse_arms = {c.treatment for c in primaries if c.outcome == "worse"}
-    winners = [c for c in primaries if c.outcome == "better" and c.treatment not in worse_arms]
+    worse_arms = {c.treatment for c in primaries if evidence.outcome(c) == "worse"}
+    winners = [
+        c for c in primaries if evidence.outcome(c) == "better" and c.treatment not in worse_arms
+    ]
     if winners:
-        c = min(winners, key=lambda c: c.p_value)
+        c = min(winners, key=evidence.p_value)
         verb = "raised" if c.result.effect > 0 else "lowered"
         tail = (
             ", and no guardrail got worse"
@@ -1698,12 +1958,16 @@ def _decide(
         others = sorted(worse_arms)
         if others:
             tail += f"; drop {', '.join(others)}, which moved a primary metric the wrong way"
-        return SHIP, f"{c.treatment} {verb} {c.metric} by {_lift(c, signed=False)}{tail}."
-    worse = [c for c in primaries if c.outcome == "worse"]
+        reading = evidence.reading(c)
+        if reading is None:
+            return SHIP, f"{c.treatment} {verb} {c.metric} by {_lift(c, signed=False)}{tail}."
+        lift = _estimate(c, signed=False)
+        return SHIP, f"{c.treatment} {verb} {c.metric} by {lift}: {reading.sentence()}{tail}."
+    worse = [c for c in primaries if evidence.outcome(c) == "worse"]
     if worse:
-        c = min(worse, key=lambda c: c.p_value)
-        return ROLL_BACK, f"{c.treatment} moved {c.metric} the wrong way: {_movement(c)}."
-    return KEEP_RUNNING, _flat_reason(primaries, planned)
+        c = min(worse, key=evidence.p_value)
+        return ROLL_BACK, f"{c.treatment} moved {c.metric} the wrong way: {evidence.movement(c)}."
+    return KEEP_RUNNING, _flat_reason(primaries, planned, evidence)
 
 
 def _interval(c: Comparison) -> tuple[float, float]:
@@ -1733,7 +1997,29 @@ def _movement(c: Comparison) -> str:
     return f"{verb} {_lift(c, signed=False)}"
 
 
-def _flat_reason(primaries: Sequence[Comparison], planned: Planned) -> str:
+def _estimate(c: Comparison, *, signed: bool = True) -> str:
+    """``3%``: the current lift (the effect if no lift), without the fixed-horizon interval."""
+    r = c.result
+    if math.isfinite(r.relative_effect):
+        value = r.relative_effect if signed else abs(r.relative_effect)
+        return render.format_percent(value, signed=signed)
+    value = r.effect if signed else abs(r.effect)
+    return render.format_number(value, signed=signed)
+
+
+def _flat_reason(
+    primaries: Sequence[Comparison], planned: Planned, evidence: _Evidence | None = None
+) -> str:
+    read = [c for c in primaries if evidence is not None and evidence.reading(c) is not None]
+    if evidence is not None and read:
+        c = min(read, key=evidence.p_value)
+        reading = evidence.reading(c)
+        assert reading is not None  # noqa: S101 - filtered just above
+        return (
+            f"No primary metric crossed its sequential boundary: {c.metric} "
+            f"{_estimate(c)} so far, and {reading.sentence()}; a flat result without power "
+            "is not evidence of no effect."
+        )
     c = min(primaries, key=lambda c: c.p_value)
     text = f"No primary metric moved beyond chance: {c.metric} {_lift(c)}"
     detectable = _detectable(c, planned.power)

@@ -1,11 +1,14 @@
 """One self-contained HTML report of an analysis: verdict first, then the evidence.
 
-The page loads nothing: styles are inline, the interval bars are inline SVG, and there is no
-script, font or image from anywhere. It shows, in order: the verdict sentence, the health
-banners, one row per metric and arm (control and treatment values with their counts, the lift
-with its interval drawn around zero, green only when significant in the metric's desired
-direction and red when significant against it, the p-value), the segments, methodology notes,
-and a reproducibility footer (plan hash, data fingerprint, ablens version, UTC time).
+The page loads nothing: styles are inline, the interval bars and the looks charts are inline
+SVG, and there is no script, font or image from anywhere. It shows, in order: the verdict
+sentence, the health banners, one row per metric and arm (control and treatment values with
+their counts, the lift with its interval drawn around zero, green only when significant in the
+metric's desired direction and red when significant against it, the p-value, and with
+``bayesian: true`` the chance to beat control and the expected loss), the sequential looks of
+the primary metrics and guardrails when the plan has a sequential method (a table and a chart
+per metric), the segments, methodology notes, and a reproducibility footer (plan hash, data
+fingerprint, ablens version, UTC time). `render_readout` renders an `ablens.readout.Readout`.
 
 >>> import ablens
 >>> data = {
@@ -39,9 +42,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ablens.config import AnalysisPlan, MetricSpec, Verdict
+    from ablens.readout import BayesianReading, Readout, SequentialReading
     from ablens.results import AnalysisResult, Comparison
 
-__all__ = ["data_fingerprint", "render_report", "write_report"]
+__all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
 
 _VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
 _CHECK_TITLES = {
@@ -96,7 +100,7 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 .verdict-keep { border-color: var(--warn); } .verdict-keep h1 { color: var(--warn); }
 .banner { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 .banner.fail { background: var(--bad-bg); border-color: var(--bad); }
-.banner.note { background: var(--warn-bg); border-color: var(--warn); }
+.banner.note, .banner.wait { background: var(--warn-bg); border-color: var(--warn); }
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -118,6 +122,15 @@ svg.ci .point { stroke: var(--fg); stroke-width: 2; }
 svg.ci .edge { fill: var(--neutral); }
 svg.ci.better .range, svg.ci.better .edge { fill: var(--good); opacity: .9; }
 svg.ci.worse .range, svg.ci.worse .edge { fill: var(--bad); opacity: .9; }
+td.bayes { white-space: nowrap; }
+.looks { margin: 12px 0 24px; }
+.looks h3 { font-size: 16px; margin: 18px 0 4px; }
+.looks p.stopped { color: var(--good); font-weight: 600; }
+.looks p.stopped.worse { color: var(--bad); }
+.looks table { font-size: 13px; }
+.looks tr.stop td { font-weight: 600; }
+.looks svg { max-width: 100%; height: auto; display: block; margin-top: 8px; }
+.looks ul { font-size: 13px; color: var(--muted); }
 footer { margin-top: 36px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line);
   padding-top: 8px; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
@@ -179,20 +192,32 @@ def render_report(
     *,
     decision: Verdict | None = None,
     generated_at: dt.datetime | None = None,
+    sequential: Sequence[SequentialReading] = (),
+    bayesian: Sequence[BayesianReading] | None = None,
 ) -> str:
     """The report as one self-contained HTML document (no external URL of any kind).
 
     Args:
         result: The analysis.
         plan: The plan it came from (title, planned sample, methods, plan hash); optional.
-        decision: The verdict, if already computed (default: ``verdict(result, plan)``).
+        decision: The verdict, if already computed (default:
+            ``verdict(result, plan, sequential=sequential)``).
         generated_at: The time to print in the footer (default: now, UTC).
+        sequential: The sequential readings (`ablens.readout.sequential_readings`), shown as
+            a section with one table and chart per metric.
+        bayesian: The Bayesian readings, shown as two more columns of the metrics table
+            (default: computed from ``result`` when the plan asks for them, else none).
 
     Returns:
         The HTML text.
     """
-    decision = decision or verdict(result, plan)
+    decision = decision or verdict(result, plan, sequential=sequential)
     generated_at = generated_at or dt.datetime.now(dt.UTC)
+    if bayesian is None:
+        from ablens.readout import bayesian_readout  # noqa: PLC0415 - avoids an import cycle
+
+        wanted = plan is not None and plan.bayesian is not None
+        bayesian = bayesian_readout(result) if wanted else ()
     title = plan.experiment_id if plan is not None else "A/B test"
     parts = [
         "<!DOCTYPE html>",
@@ -203,13 +228,50 @@ def render_report(
         f"<style>{_CSS}</style></head><body><main>",
         _verdict_section(decision, plan),
         _health_section(result, decision),
-        _metrics_section(result, plan),
+        _metrics_section(result, plan, bayesian),
+        _sequential_section(sequential, plan),
         _segments_section(result),
-        _methodology_section(result, plan),
+        _methodology_section(result, plan, sequential=bool(sequential), bayesian=bayesian),
         _footer(result, plan, generated_at),
         "</main></body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
+
+
+def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None) -> str:
+    """`render_report` of a plan's `ablens.readout.Readout` (analysis, looks, Bayesian, verdict).
+
+    Examples:
+        >>> import ablens
+        >>> from ablens.config import plan_from_dict, verdict
+        >>> from ablens.readout import Readout, bayesian_readout
+        >>> def arm(units, converted):
+        ...     column = [1] * converted + [0] * (units - converted)
+        ...     return ablens.Moments.from_columns({"converted": column})
+        >>> data = {"control": arm(10_000, 1_000), "treatment": arm(10_000, 1_100)}
+        >>> result = ablens.analyze(data, [ablens.Proportion("converted")], control="control")
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {"path": "users.parquet"},
+        ...         "control": "control",
+        ...         "metrics": [{"kind": "proportion", "column": "converted"}],
+        ...         "bayesian": True,
+        ...     }
+        ... )
+        >>> readout = Readout(plan, result, verdict(result, plan), (), bayesian_readout(result))
+        >>> page = render_readout(readout)
+        >>> '<td class="bayes">98.9%</td>' in page  # chance to beat control
+        True
+    """
+    return render_report(
+        readout.result,
+        readout.plan,
+        decision=readout.verdict,
+        generated_at=generated_at,
+        sequential=readout.sequential,
+        bayesian=readout.bayesian,
+    )
 
 
 def write_report(
@@ -219,10 +281,19 @@ def write_report(
     *,
     decision: Verdict | None = None,
     generated_at: dt.datetime | None = None,
+    sequential: Sequence[SequentialReading] = (),
+    bayesian: Sequence[BayesianReading] | None = None,
 ) -> Path:
     """Write `render_report` to ``path`` (UTF-8) and return the path."""
     target = Path(path)
-    page = render_report(result, plan, decision=decision, generated_at=generated_at)
+    page = render_report(
+        result,
+        plan,
+        decision=decision,
+        generated_at=generated_at,
+        sequential=sequential,
+        bayesian=bayesian,
+    )
     target.write_text(page, encoding="utf-8")
     return target
 
@@ -251,12 +322,18 @@ def _verdict_section(decision: Verdict, plan: AnalysisPlan | None) -> str:
 
 
 def _health_section(result: AnalysisResult, decision: Verdict) -> str:
-    failed = [c for c in decision.checks if not c.passed]
     passed = [c for c in decision.checks if c.passed]
     banners = [
         f'<div class="banner fail" role="alert"><strong>{_e(_CHECK_TITLES.get(c.name, c.name))}'
         f"</strong>: {_e(c.message)}</div>"
-        for c in failed
+        for c in decision.checks
+        if c.status == "failed"
+    ]
+    banners += [
+        f'<div class="banner wait" role="status"><strong>'
+        f"{_e(_CHECK_TITLES.get(c.name, c.name))}</strong>: {_e(c.message)}</div>"
+        for c in decision.checks
+        if c.status == "incomplete"
     ]
     notes = list(decision.notes)
     if result.data_report is not None:
@@ -351,7 +428,11 @@ def _metric_cell(c: Comparison) -> str:
     )
 
 
-def _metrics_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
+def _metrics_section(
+    result: AnalysisResult,
+    plan: AnalysisPlan | None,
+    bayesian: Sequence[BayesianReading] = (),
+) -> str:
     scale = _scale(result.comparisons)
     level = f"{round(100 * (1 - result.alpha), 4):g}%"
     adjusted = result.correction and any(c.adjusted_relative_ci for c in result.comparisons)
@@ -362,8 +443,9 @@ def _metrics_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
         f'<tr><th class="text">metric</th><th class="text">arm</th><th>{_e(control)}'
         f"</th><th>arm value</th><th>lift [{_e(level_text)} CI]</th>"
         f"<th>interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>"
-        f"<th>{_e(p_header)}</th></tr>"
+        f"<th>{_e(p_header)}</th>{_bayes_header(bayesian)}</tr>"
     )
+    readings = {(r.metric, r.treatment): r for r in bayesian}
     rows = []
     for c in result.comparisons:
         cells = c._display_row()  # the one formatting of values, counts and effects
@@ -373,7 +455,8 @@ def _metrics_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
             f'<td><span class="lift">{_e(_lift_text(c))}</span><br>'
             f"<small>effect {_e(cells[4])}</small></td>"
             f'<td class="bar">{_bar(c, scale)}</td>'
-            f"<td>{_e(render.format_pvalue(c.p_value))}</td></tr>"
+            f"<td>{_e(render.format_pvalue(c.p_value))}</td>"
+            f"{_bayes_cells(readings.get((c.metric, c.treatment)), bool(bayesian))}</tr>"
         )
     legend = (
         '<p class="muted">Bars: the lift\'s interval around zero (the vertical line), the tick '
@@ -382,8 +465,83 @@ def _metrics_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
     )
     return (
         f"<section><h2>Metrics</h2><table><thead>{head}</thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>{legend}</section>"
+        f"<tbody>{''.join(rows)}</tbody></table>{legend}{_bayes_legend(bayesian)}</section>"
     )
+
+
+def _bayes_header(bayesian: Sequence[BayesianReading]) -> str:
+    if not bayesian:
+        return ""
+    return (
+        '<th title="Bayesian, flat prior: posterior probability that the arm is better than '
+        'control in the desired direction">chance to beat control (Bayesian)</th>'
+        '<th title="Bayesian: what shipping the arm costs on average if it is in fact worse, '
+        "in the metric's units\">expected loss if shipped</th>"
+    )
+
+
+def _bayes_cells(reading: BayesianReading | None, shown: bool) -> str:
+    if not shown:
+        return ""
+    if reading is None or reading.model is None:
+        why = "not defined" if reading is None else f"not defined: {reading.reason}"
+        cell = f'<td class="bayes" title="{_e(why)}"><span class="muted">—</span></td>'
+        return cell + cell
+    cells = reading._display_row()
+    return f'<td class="bayes">{_e(cells[2])}</td><td class="bayes">{_e(cells[3])}</td>'
+
+
+def _bayes_legend(bayesian: Sequence[BayesianReading]) -> str:
+    if not bayesian:
+        return ""
+    missing = "".join(
+        f"<li>{_e(r.metric)} ({_e(r.treatment)}): — {_e(r.reason)}.</li>"
+        for r in bayesian
+        if r.model is None
+    )
+    models = sorted({f"{r.model}: {r.prior_text}" for r in bayesian if r.model is not None})
+    text = (
+        '<p class="muted">Bayesian columns (flat prior; '
+        + _e("; ".join(models))
+        + "): the chance that the arm beats control in the metric's desired direction, and "
+        "the expected loss of shipping it, in the metric's units (pp for rates). They come "
+        "from the same per-arm counts, means and standard errors as the tests, and are not "
+        "corrected for multiple comparisons.</p>"
+    )
+    return text + (f'<ul class="muted">{missing}</ul>' if missing else "")
+
+
+def _strip_namespace(svg: str) -> str:
+    """Inline SVG in HTML needs no ``xmlns``; dropping it keeps the page free of any URL."""
+    return svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def _sequential_section(sequential: Sequence[SequentialReading], plan: AnalysisPlan | None) -> str:
+    if not sequential:
+        return ""
+    method = sequential[0].method_name
+    time = sequential[0].time
+    intro = (
+        f'<p class="muted">The {_e(method)} method reads the primary metrics and guardrails at '
+        f"every value of {_e(time)}, with bounds that stay valid however often they are read: a "
+        "crossed boundary may end the experiment before its planned sample. Blue band: the "
+        "sequential interval of the effect; grey: the naive fixed-horizon interval, valid "
+        "only if read once; red: the estimate (filled where the method stopped).</p>"
+    )
+    parts = [f'<section class="looks"><h2>Sequential looks</h2>{intro}']
+    for reading in sequential:
+        title = f"{reading.metric} ({reading.treatment}, {reading.role})"
+        parts.append(f"<h3>{_e(title)}</h3>")
+        if reading.looks is None:
+            parts.append(f'<p class="muted">No sequential reading: {_e(reading.reason)}.</p>')
+            continue
+        css = "stopped" + (" worse" if reading.outcome == "worse" else "")
+        css = css if reading.stopped else "muted"
+        sentence = reading.sentence()
+        parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
+        parts.append(_strip_namespace(reading.looks.to_html()))
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _segments_section(result: AnalysisResult) -> str:
@@ -437,7 +595,13 @@ def _metric_method(c: Comparison, spec: MetricSpec | None) -> str:
     return text + "."
 
 
-def _methodology_section(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
+def _methodology_section(
+    result: AnalysisResult,
+    plan: AnalysisPlan | None,
+    *,
+    sequential: bool = False,
+    bayesian: Sequence[BayesianReading] = (),
+) -> str:
     specs = {s.name: s for s in plan.metrics} if plan is not None else {}
     level = f"{round(100 * (1 - result.alpha), 4):g}%"
     items = [
@@ -462,16 +626,39 @@ def _methodology_section(result: AnalysisResult, plan: AnalysisPlan | None) -> s
         "Sample ratio: Pearson's chi-square goodness-of-fit test of the arm counts against "
         f"the planned split; a mismatch (p < {result.srm.alpha:g}) blocks every verdict."
     )
-    sequential = plan.sequential if plan is not None else "none"
-    if sequential == "none":
+    method = plan.sequential if plan is not None else "none"
+    if method == "none":
         items.append(
             "Fixed-horizon tests: read them once, at the planned sample size; looking "
             "repeatedly and stopping early inflates false positives."
         )
+    elif sequential and plan is not None:
+        spending = (
+            "O'Brien-Fleming alpha spending at the information fraction units / "
+            "planned.sample_size (repeated confidence intervals)"
+            if method == "group-sequential"
+            else "always-valid p-values and intervals"
+        )
+        items.append(
+            f"Sequential: the {method} method ({spending}) on the looks of {plan.time}, for "
+            "the primary metrics and guardrails, at α per comparison (α divided by the "
+            "family size when the plan has a correction). Their decision replaces the "
+            "fixed-horizon test's; the p-values and intervals of the metrics table are "
+            "fixed-horizon, valid only when read once at the planned sample size."
+        )
     else:
         items.append(
-            f"The plan declares the {sequential} sequential method; these are fixed-horizon "
-            "tests, valid at the planned sample size."
+            f"The plan declares the {method} sequential method, but no look was read; these "
+            "are fixed-horizon tests, valid at the planned sample size."
+        )
+    if bayesian:
+        items.append(
+            "Bayesian reading (flat prior): a proportion uses the Beta-binomial model with "
+            "Beta(1, 1) on each arm's rate; other metrics the normal model of the difference "
+            "with its standard error and a flat prior. Chance to beat control = posterior "
+            "probability of an improvement in the desired direction; expected loss if shipped "
+            "= posterior mean of the harm, E[max(0, −improvement)]. A decision aid, not a "
+            "test: it has no false-positive guarantee under peeking."
         )
     items.append("A flat result without power is not evidence of no effect.")
     details = "".join(f"<li>{_e(line)}</li>" for line in result._summary_lines())

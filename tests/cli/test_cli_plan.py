@@ -99,15 +99,45 @@ def test_analyze_output_file(write_plan, tmp_path):
     assert strict_json(target.read_text())["schema_version"] == 1
 
 
-def test_planned_sample_not_reached_exits_with_the_health_code(write_plan):
+def test_planned_sample_not_reached_is_exit_zero_unless_asked(write_plan):
     plan = write_plan(("sample_size: 20000", "sample_size: 40000"))
     outcome = runner.invoke(app, ["analyze", str(plan)])
-    assert outcome.exit_code == cli.EXIT_HEALTH == 1
+    assert outcome.exit_code == 0  # "keep running" is not an error: a daily run stays green
     assert outcome.stdout.startswith("ablens-demo: Inconclusive — keep running\nOnly 20,000 of")
     assert "about 7 more days at the planned traffic" in outcome.stdout
+    assert "\n  wait  sample-size: Only 20,000 of" in outcome.stdout
     assert outcome.stderr == (
-        "ablens: health gate failed (sample-size): Inconclusive — keep running\n"
+        "ablens: not complete yet (sample-size): Inconclusive — keep running (exit 0; "
+        "--fail-on-incomplete makes this exit 1)\n"
     )
+    strict = runner.invoke(app, ["analyze", str(plan), "--fail-on-incomplete"])
+    assert strict.exit_code == cli.EXIT_HEALTH == 1
+    assert strict.stdout == outcome.stdout
+    assert strict.stderr == (
+        "ablens: not complete yet (sample-size): Inconclusive — keep running\n"
+    )
+    document = strict_json(runner.invoke(app, ["analyze", str(plan), "--json"]).stdout)
+    assert document["verdict"]["healthy"] is True
+    assert document["verdict"]["complete"] is False
+    assert [c["status"] for c in document["verdict"]["checks"]] == [
+        "passed",
+        "incomplete",
+        "passed",
+    ]
+
+
+def test_the_flag_does_not_turn_a_complete_readout_red(write_plan):
+    outcome = runner.invoke(app, ["analyze", str(write_plan()), "--fail-on-incomplete"])
+    assert outcome.exit_code == 0
+    assert outcome.stderr == ""
+
+
+def test_help_documents_the_exit_codes():
+    for command in ("analyze", "report"):
+        outcome = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert outcome.exit_code == 0
+        assert "--fail-on-incomplete" in outcome.stdout
+        assert "Exit code" in outcome.stdout
 
 
 def test_sample_ratio_mismatch_exits_with_the_health_code(write_plan):
@@ -271,6 +301,22 @@ def test_report_still_written_when_a_gate_fails(write_plan, tmp_path):
     outcome = runner.invoke(app, ["report", str(plan), "-o", str(target)])
     assert outcome.exit_code == 1
     assert "Don&#x27;t trust — fix the data" in target.read_text(encoding="utf-8")
+    assert outcome.stderr.endswith(
+        "ablens: health gate failed (sample-ratio): Don't trust — fix the data\n"
+    )
+
+
+def test_report_exit_code_while_the_sample_is_coming_in(write_plan, tmp_path):
+    plan = write_plan(("sample_size: 20000", "sample_size: 40000"))
+    target = tmp_path / "wait.html"
+    outcome = runner.invoke(app, ["report", str(plan), "-o", str(target)])
+    assert outcome.exit_code == 0
+    page = target.read_text(encoding="utf-8")
+    assert '<div class="banner wait" role="status"><strong>Sample size</strong>: Only 20,000' in (
+        page
+    )
+    strict = runner.invoke(app, ["report", str(plan), "-o", str(target), "--fail-on-incomplete"])
+    assert strict.exit_code == 1
 
 
 def test_report_into_a_missing_folder_is_bad_input(write_plan, tmp_path):
@@ -290,8 +336,137 @@ def test_exit_codes_through_main(write_plan, capsys):
     assert cli.main(["analyze", str(write_plan())]) == 0
     assert capsys.readouterr().out.startswith("ablens-demo: ")
     gated = write_plan(("sample_size: 20000", "sample_size: 40000"), name="gated.yaml")
-    assert cli.main(["analyze", str(gated), "--json"]) == 1
+    assert cli.main(["analyze", str(gated), "--json"]) == 0
+    verdict = strict_json(capsys.readouterr().out)["verdict"]
+    assert (verdict["healthy"], verdict["complete"]) == (True, False)
+    assert cli.main(["analyze", str(gated), "--json", "--fail-on-incomplete"]) == 1
+    capsys.readouterr()
+    mismatch = write_plan(
+        ("control: 50\n  new_checkout: 50", "control: 40\n  new_checkout: 60"), name="srm.yaml"
+    )
+    assert cli.main(["analyze", str(mismatch), "--json"]) == 1
     assert strict_json(capsys.readouterr().out)["verdict"]["healthy"] is False
     broken = write_plan(("kind: ratio", "kind: rate"), name="broken.yaml")
     assert cli.main(["analyze", str(broken)]) == 2
     assert "metrics[2].kind == 'rate'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- sequential
+@pytest.fixture(scope="module")
+def big_database(tmp_path_factory):
+    """The demo at its full 200,000 users, and views of it cut at day 8 and day 11."""
+    path = tmp_path_factory.mktemp("big") / "demo.duckdb"
+    demo.run(path, users=200_000)
+    import duckdb  # noqa: PLC0415 - the demo's engine
+
+    with duckdb.connect(str(path)) as connection:
+        for day in (8, 11):
+            connection.sql(
+                f"CREATE VIEW users_day{day} AS SELECT * FROM users WHERE exposure_day <= {day}"  # noqa: S608 - fixed test SQL
+            )
+    return path
+
+
+@pytest.fixture
+def sequential_plan(big_database, tmp_path):
+    def write(method: str, table: str) -> Path:
+        text = (
+            EXAMPLE.read_text()
+            .replace("file: ablens_demo.duckdb", f"file: {big_database}")
+            .replace("table: users", f"table: {table}")
+            .replace("sample_size: 20000", "sample_size: 200000")
+            .replace(
+                "sequential: none", f"sequential: {method}\ntime: exposure_day\nbayesian: true"
+            )
+        )
+        path = tmp_path / f"{method}-{table}.yaml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def test_sequential_and_bayesian_readout_in_json_and_text(sequential_plan, big_database):
+    import duckdb  # noqa: PLC0415
+
+    from ablens.sequential import analyze_looks  # noqa: PLC0415
+
+    plan = sequential_plan("msprt", "users_day11")
+    outcome = runner.invoke(app, ["analyze", str(plan), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    document = strict_json(outcome.stdout)
+    assert document["schema_version"] == 1
+    assert document["verdict"]["label"] == "Ship"
+    assert document["verdict"]["complete"] is True
+    conversion = document["sequential"]["readings"][0]
+    assert (conversion["metric"], conversion["method"], conversion["stopped"]) == (
+        "conversion",
+        "msprt",
+        True,
+    )
+    with duckdb.connect(str(big_database), read_only=True) as connection:
+        direct = analyze_looks(
+            (connection, "users_day11"),
+            ablens.Proportion("converted"),
+            control="control",
+            time="exposure_day",
+            method="msprt",
+            planned_units=200_000,
+        )
+    assert conversion["looks"]["stopping_look"] == direct.stopping_look == 11
+    assert [row["sequential_p_value"] for row in conversion["looks"]["rows"]] == [
+        row.sequential_p_value for row in direct.rows
+    ]
+    bayes = {r["metric"]: r for r in document["bayesian"]["readings"]}
+    assert document["bayesian"]["prior"] == "flat"
+    assert bayes["conversion"]["model"] == "beta-binomial"
+    assert round(bayes["conversion"]["probability_better"], 6) == 0.999639
+    assert bayes["p90 minutes on site"]["probability_better"] is None
+    assert bayes["p90 minutes on site"]["reason"].startswith("a quantile difference")
+    assert document["plan"]["time"] == "exposure_day"
+    assert document["plan"]["bayesian"] == {"prior": "flat"}
+
+    text = runner.invoke(app, ["analyze", str(plan)]).stdout
+    assert text.startswith("ablens-demo: Ship\nnew_checkout raised conversion by 5.69%: the mSPRT")
+    assert "Sequential looks (msprt, one look per value of exposure_day" in text
+    assert "Bayesian reading (flat prior;" in text
+    assert "fixed-horizon tests, valid only" not in text
+
+
+def test_sequential_keep_running_is_exit_zero(sequential_plan):
+    plan = sequential_plan("group-sequential", "users_day8")
+    outcome = runner.invoke(app, ["analyze", str(plan)])
+    assert outcome.exit_code == 0
+    assert outcome.stdout.startswith(
+        "ablens-demo: Inconclusive — keep running\nOnly 128,535 of the planned 200,000 units"
+    )
+    assert "no sequential boundary has been crossed yet" in outcome.stdout
+    assert runner.invoke(app, ["analyze", str(plan), "--fail-on-incomplete"]).exit_code == 1
+
+
+def test_rich_readout_shows_the_looks_and_the_bayesian_table(sequential_plan, monkeypatch):
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    plan = sequential_plan("group-sequential", "users_day8")
+    outcome = runner.invoke(
+        app, ["analyze", str(plan)], env={"NO_COLOR": None, "TERM": "xterm", "COLUMNS": "240"}
+    )
+    assert outcome.exit_code == 0
+    assert ANSI in outcome.stdout
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", outcome.stdout)
+    assert "wait sample-size: Only 128,535" in plain
+    assert "Sequential looks (group-sequential" in plain
+    assert "chance to beat control" in plain
+
+
+def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
+    target = tmp_path / "seq.html"
+    outcome = runner.invoke(
+        app,
+        ["report", str(sequential_plan("confidence-sequence", "users_day11")), "-o", str(target)],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    page = target.read_text(encoding="utf-8")
+    assert '<section class="looks"><h2>Sequential looks</h2>' in page
+    assert page.count("<svg width=") == 2  # conversion and sessions per user (not the p90)
+    assert "//" not in page
+    assert "chance to beat control" in page

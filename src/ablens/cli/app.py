@@ -1,7 +1,8 @@
 """The Typer application behind ``ablens``; only `ablens.cli.main` imports it.
 
-Data go to stdout, messages to stderr. Exit codes: 0 ok, 1 a health gate failed (sample-ratio
-mismatch, planned sample not reached, guardrail worse), 2 bad input (unreadable or invalid plan,
+Data go to stdout, messages to stderr. Exit codes: 0 ok (also while the planned sample is still
+being collected: "keep running" is not an error, unless ``--fail-on-incomplete``), 1 a health
+gate failed (sample-ratio mismatch, guardrail worse), 2 bad input (unreadable or invalid plan,
 unknown column, data that fail the checks). Rich tables only when stdout is a terminal and
 ``NO_COLOR`` is unset; progress (on stderr) only when stderr is a terminal.
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from ablens.config import AnalysisPlan, Verdict
+    from ablens.readout import Readout
     from ablens.results import AnalysisResult
 
 EXIT_HEALTH = 1
@@ -142,13 +144,13 @@ def _progress(message: str) -> AbstractContextManager[Any]:
     return Console(stderr=True, no_color=_no_color()).status(message)
 
 
-def _analyze(plan_file: Path) -> tuple[AnalysisPlan, AnalysisResult, Verdict]:
-    from ablens.config import load_plan, run_plan, verdict  # noqa: PLC0415 - keeps --help fast
+def _analyze(plan_file: Path) -> Readout:
+    from ablens.config import load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.readout import run_readout  # noqa: PLC0415
 
     plan = load_plan(plan_file)
     with _progress(f"Analyzing {plan.experiment_id} where its data live ..."):
-        result = run_plan(plan)
-    return plan, result, verdict(result, plan)
+        return run_readout(plan)
 
 
 def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
@@ -162,11 +164,11 @@ def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
     return value
 
 
-def _document(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> dict[str, Any]:
+def _document(readout: Readout) -> dict[str, Any]:
     from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
-    document = result.to_dict()  # starts with schema_version
-    document["verdict"] = decision.to_dict()
+    plan, result = readout.plan, readout.result
+    document = readout.to_dict()  # starts with schema_version; verdict, sequential, bayesian
     document["plan"] = {
         "path": plan.name,
         "sha256": plan.sha256,
@@ -187,15 +189,11 @@ def _provenance(plan: AnalysisPlan, result: AnalysisResult) -> str:
     )
 
 
-def _plain(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> str:
-    lines = [f"{plan.experiment_id}: {decision.label}", decision.reason, "", "Health:"]
-    lines += [f"  {'ok  ' if c.passed else 'FAIL'}  {c.name}: {c.message}" for c in decision.checks]
-    lines += [f"  note  {note}" for note in decision.notes]
-    lines += ["", str(result), "", _provenance(plan, result)]
-    return "\n".join(lines)
+def _plain(readout: Readout) -> str:
+    return f"{readout}\n\n{_provenance(readout.plan, readout.result)}"
 
 
-def _print_rich(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -> None:
+def _print_rich(readout: Readout) -> None:
     from rich.console import Console  # noqa: PLC0415 - only for interactive use
     from rich.panel import Panel  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
@@ -203,6 +201,7 @@ def _print_rich(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -
 
     from ablens.config import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
 
+    plan, result, decision = readout.plan, readout.result, readout.verdict
     console = Console(file=sys.stdout, force_terminal=True, highlight=False)
     style = {SHIP: "bold green", ROLL_BACK: "bold red", FIX_DATA: "bold red"}.get(
         decision.label, "bold yellow"
@@ -217,8 +216,13 @@ def _print_rich(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -
             border_style=style.removeprefix("bold "),
         )
     )
+    marks = {
+        "passed": ("ok   ", "green"),
+        "failed": ("FAIL ", "bold red"),
+        "incomplete": ("wait ", "bold yellow"),
+    }
     for check in decision.checks:
-        mark = ("ok   ", "green") if check.passed else ("FAIL ", "bold red")
+        mark = marks[check.status]
         console.print(Text.assemble(mark, (f"{check.name}: ", "bold"), check.message))
     for note in decision.notes:
         console.print(Text.assemble(("note ", "yellow"), note))
@@ -241,15 +245,58 @@ def _print_rich(plan: AnalysisPlan, result: AnalysisResult, decision: Verdict) -
             segments.add_row(*row)
         console.print()
         console.print(segments)
+    _print_rich_extras(console, readout)
     console.print()
     console.print(Text(_provenance(plan, result), style="dim"))
 
 
-def _health_exit(decision: Verdict) -> None:
-    if not decision.healthy:
-        failed = ", ".join(c.name for c in decision.checks if not c.passed)
+def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 - rich Console
+    """The sequential looks and the Bayesian table, when the plan asks for them."""
+    from rich.table import Table  # noqa: PLC0415 - only for interactive use
+    from rich.text import Text  # noqa: PLC0415
+
+    from ablens.readout import bayesian_table  # noqa: PLC0415
+
+    sequential = readout.sequential_lines()
+    if sequential:
+        console.print()
+        console.print(Text(sequential[0], style="bold"))
+        for reading in readout.sequential:
+            colour = {"better": "green", "worse": "red"}.get(reading.outcome, "")
+            console.print()
+            console.print(Text(str(reading), style=colour))
+    if readout.plan.bayesian is not None:
+        headers, rows = bayesian_table(readout.bayesian)
+        bayes = Table(title=readout.bayesian_lines()[0], show_edge=False, header_style="bold")
+        for index, header in enumerate(headers):
+            bayes.add_column(header, justify="left" if index in (0, 1, 5) else "right")
+        for row in rows:
+            bayes.add_row(*row)
+        console.print()
+        console.print(bayes)
+
+
+def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None:
+    """Exit 1 when a gate failed; an incomplete sample only with ``--fail-on-incomplete``."""
+    failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
+    waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
+    if failed:
         typer.echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
+    elif waiting:
+        hint = "" if fail_on_incomplete else " (exit 0; --fail-on-incomplete makes this exit 1)"
+        typer.echo(f"ablens: not complete yet ({waiting}): {decision.label}{hint}", err=True)
+    if decision.exit_code(fail_on_incomplete=fail_on_incomplete):
         raise typer.Exit(EXIT_HEALTH)
+
+
+FailOnIncomplete = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-incomplete",
+        help="Exit 1 also while the planned sample is not in yet (and no sequential boundary "
+        "was crossed); by default that is exit 0: keep running is not an error.",
+    ),
+]
 
 
 @app.command("analyze")
@@ -262,27 +309,33 @@ def analyze_command(
         Path | None,
         typer.Option("--output", "-o", help="Write the readout to this file, not stdout."),
     ] = None,
+    fail_on_incomplete: FailOnIncomplete = False,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
-    Exit code 0 when every health gate passed, 1 when one failed (the readout is still
-    printed), 2 on bad input.
+    With a sequential method in the plan, also every look of the primary metrics and
+    guardrails; with bayesian: true, the chance to beat control and the expected loss.
+
+    Exit code 0 when nothing is wrong, including while the planned sample is still being
+    collected ("keep running", said on stderr and in the JSON's verdict.complete); 1 when a
+    health gate failed (sample-ratio mismatch, guardrail worse; the readout is still printed),
+    or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
     """
     with _usage_errors():
-        loaded, result, decision = _analyze(plan)
+        readout = _analyze(plan)
         if as_json:
-            text = json.dumps(_document(loaded, result, decision), indent=2, ensure_ascii=False)
+            text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
         elif output is None and _use_rich():
-            _print_rich(loaded, result, decision)
+            _print_rich(readout)
             text = None
         else:
-            text = _plain(loaded, result, decision)
+            text = _plain(readout)
         if text is not None and output is not None:
             output.write_text(text + "\n", encoding="utf-8")
             typer.echo(f"ablens: wrote {output}", err=True)
         elif text is not None:
             typer.echo(text)
-    _health_exit(decision)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
 
 
 @app.command("validate")
@@ -332,23 +385,25 @@ def report_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The HTML file to write ('-': stdout).")
     ] = Path("report.html"),
+    fail_on_incomplete: FailOnIncomplete = False,
 ) -> None:
     """Analyze a plan and write one self-contained HTML report (no external URL).
 
-    Exit code 0 when every health gate passed, 1 when one failed (the report is still
-    written), 2 on bad input.
+    Exit codes as for analyze: 0 when nothing is wrong (also while the planned sample is
+    still being collected), 1 when a health gate failed (the report is still written) or, with
+    --fail-on-incomplete, when the sample is incomplete; 2 on bad input.
     """
-    from ablens.report import render_report  # noqa: PLC0415 - keeps --help fast
+    from ablens.report import render_readout  # noqa: PLC0415 - keeps --help fast
 
     with _usage_errors():
-        loaded, result, decision = _analyze(plan)
-        page = render_report(result, loaded, decision=decision)
+        readout = _analyze(plan)
+        page = render_readout(readout)
         if str(output) == "-":
             typer.echo(page, nl=False)
         else:
             output.write_text(page, encoding="utf-8")
-            typer.echo(f"ablens: wrote {output} ({decision.label})", err=True)
-    _health_exit(decision)
+            typer.echo(f"ablens: wrote {output} ({readout.verdict.label})", err=True)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
 
 
 @app.command("plan-schema")

@@ -1,0 +1,662 @@
+"""The readout of a plan: the analysis, its sequential looks, a Bayesian reading, the verdict.
+
+`run_readout` is what ``ablens analyze``, ``ablens report`` and the web readout run. It opens the
+plan's data source once and computes, where the data live:
+
+1. the analysis (`ablens.analyze` through the plan's metrics and options, as `run_plan` does);
+2. when the plan declares a sequential method (``sequential: group-sequential | msprt |
+   confidence-sequence`` with ``time: <column>``), the looks of every primary metric and
+   guardrail, one engine query each (`ablens.sequential.analyze_looks`), as `SequentialReading`
+   objects;
+3. when the plan asks for it (``bayesian: true``), the Bayesian reading of every comparison from
+   the per-arm summaries already computed (no further query), as `BayesianReading` objects;
+4. the verdict (`ablens.config.verdict`), which lets a crossed sequential boundary decide before
+   the planned sample is in.
+
+Every face renders the resulting `Readout`: ``str(readout)`` for a terminal, `Readout.to_dict` for
+JSON, `ablens.report.render_readout` for the HTML page.
+
+>>> import ablens
+>>> def arm(units, converted):
+...     return ablens.Moments.from_columns(
+...         {"converted": [1] * converted + [0] * (units - converted)}
+...     )
+>>> data = {"control": arm(10_000, 1_000), "treatment": arm(10_000, 1_100)}
+>>> result = ablens.analyze(data, [ablens.Proportion("converted")], control="control")
+>>> (reading,) = bayesian_readout(result)  # the same as ablens.bayesian_proportion_test
+>>> reading.model, round(reading.probability_better, 4), round(reading.expected_loss_ship, 6)
+('beta-binomial', 0.9895, 1.6e-05)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ablens import render
+from ablens.errors import AblensError, InputError
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+
+    from ablens.config import AnalysisPlan, Verdict
+    from ablens.results import AnalysisResult, Comparison, Outcome
+    from ablens.sequential import LookRow, LooksResult
+    from ablens.stats.bayesian import BayesianResult, BetaBinomialResult
+
+__all__ = [
+    "BAYESIAN_PRIORS",
+    "BayesianPrior",
+    "BayesianReading",
+    "Readout",
+    "SequentialReading",
+    "bayesian_readout",
+    "run_readout",
+    "sequential_readout",
+]
+
+BayesianPrior = Literal["flat"]
+#: The priors a plan may name under ``bayesian: {prior: ...}``.
+BAYESIAN_PRIORS: tuple[BayesianPrior, ...] = ("flat",)
+
+#: Metric kinds (as `ablens.Comparison.kind` names them) whose comparison is not a difference of
+#: means with a standard error, and why no posterior is reported for them.
+_NO_POSTERIOR = {
+    "quantile": (
+        "a quantile difference comes from order statistics, not from per-arm moments, so no "
+        "conjugate model applies"
+    ),
+    "mannwhitney": (
+        "the rank test compares whole distributions; it has no effect on the metric's scale to "
+        "put a posterior on"
+    ),
+}
+#: Metric kinds that cannot be compared at each look from cumulative moments.
+_NO_LOOKS = {
+    "quantile": "a quantile needs the table itself, not moments, at each look",
+    "mannwhitney": "a rank test needs the table itself, not moments, at each look",
+    "poststratified": "post-stratification needs per-stratum moments at each look",
+}
+_METHOD_NAMES = {
+    "group-sequential": "group-sequential",
+    "msprt": "mSPRT",
+    "confidence-sequence": "confidence-sequence",
+}
+_PROPORTION_TESTS = ("z", "chi2", "chi2-yates", "fisher")
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+# ------------------------------------------------------------------------------- sequential
+@dataclass(frozen=True)
+class SequentialReading:
+    """One primary or guardrail comparison read at every look with the plan's sequential method.
+
+    Attributes:
+        metric: Metric name.
+        treatment: Treatment arm.
+        role: "primary" or "guardrail".
+        direction: "increase" or "decrease": which way is good.
+        method: "group-sequential", "msprt" or "confidence-sequence".
+        time: The plan's look column (``time:``).
+        alpha: Level of the sequential test (the plan's alpha, divided by the comparison's family
+            size when the plan has a correction: Bonferroni, valid for any dependence).
+        looks: The looks, or None when the metric cannot be read sequentially.
+        reason: Why there are no looks (None when there are).
+    """
+
+    metric: str
+    treatment: str
+    role: str
+    direction: str
+    method: str
+    time: str
+    alpha: float
+    looks: LooksResult | None = None
+    reason: str | None = None
+
+    @property
+    def method_name(self) -> str:
+        """The method as written in sentences ("mSPRT", "group-sequential", ...)."""
+        return _METHOD_NAMES.get(self.method, self.method)
+
+    @property
+    def stopping_row(self) -> LookRow | None:
+        """The look where the method stopped, or None."""
+        if self.looks is None:
+            return None
+        return next((row for row in self.looks.rows if row.stops), None)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The decision in product terms: "better", "worse" or "inconclusive".
+
+        "better" or "worse" (judged by the metric's good direction) once a boundary is crossed
+        for an effect, else "inconclusive".
+        """
+        decision = None if self.looks is None else self.looks.decision
+        if decision not in ("treatment higher", "treatment lower"):
+            return "inconclusive"
+        up = decision == "treatment higher"
+        return "better" if up == (self.direction == "increase") else "worse"
+
+    @property
+    def stopped(self) -> bool:
+        """True when a boundary was crossed for an effect (better or worse)."""
+        return self.outcome != "inconclusive"
+
+    @property
+    def p_value(self) -> float:
+        """The sequential p-value at the stopping look, else at the last look (NaN if none)."""
+        if self.looks is None:
+            return math.nan
+        row = self.stopping_row
+        if row is not None:
+            return row.sequential_p_value
+        finite = [
+            r.sequential_p_value for r in self.looks.rows if math.isfinite(r.sequential_p_value)
+        ]
+        return finite[-1] if finite else math.nan
+
+    def sentence(self) -> str:
+        """What the method says, for people: where the boundary was crossed, or that it was not."""
+        if self.looks is None:
+            return f"{self.metric} has no sequential reading: {self.reason}"
+        name = self.method_name
+        row = self.stopping_row
+        p_text = _p(self.p_value)
+        if row is not None and self.stopped:
+            units = row.control_units + row.treatment_units
+            return (
+                f"the {name} boundary was crossed at {self.time} {row.look} with {units:,} "
+                f"units (sequential {p_text})"
+            )
+        last = self.looks.rows[-1]
+        units = last.control_units + last.treatment_units
+        if row is not None and row.decision == "not significant":
+            return (
+                f"the {name} design ended at {self.time} {row.look} without crossing its "
+                f"boundary (sequential {p_text})"
+            )
+        return (
+            f"the {name} boundary has not been crossed (sequential {p_text} at {self.time} "
+            f"{last.look}, {units:,} units)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (the looks as `LooksResult.to_dict`)."""
+        return {
+            "metric": self.metric,
+            "treatment": self.treatment,
+            "role": self.role,
+            "direction": self.direction,
+            "method": self.method,
+            "time": self.time,
+            "alpha": self.alpha,
+            "outcome": self.outcome,
+            "stopped": self.stopped,
+            "sequential_p_value": _finite(self.p_value),
+            "sentence": self.sentence(),
+            "reason": self.reason,
+            "looks": None if self.looks is None else self.looks.to_dict(),
+        }
+
+    def __str__(self) -> str:
+        if self.looks is None:
+            head = f"{self.metric} ({self.treatment}, {self.role})"
+            return f"{head}: no sequential reading: {self.reason}."
+        title = f"{self.metric} ({self.treatment}, {self.role}): {self.sentence()}."
+        return f"{title}\n{self.looks}"
+
+
+def _p(value: float) -> str:
+    text = render.format_pvalue(value)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
+
+
+def _sequential_alpha(plan: AnalysisPlan, comparison: Comparison) -> float:
+    if plan.correction is None or comparison.family_size <= 1:
+        return plan.alpha
+    return plan.alpha / comparison.family_size
+
+
+def sequential_readings(
+    plan: AnalysisPlan, result: AnalysisResult, data: object
+) -> tuple[SequentialReading, ...]:
+    """The looks of every primary and guardrail comparison, one engine query each.
+
+    Args:
+        plan: A plan with a sequential method and a ``time`` column.
+        result: Its analysis (which comparisons exist, their families).
+        data: The table, as `ablens.sequential.analyze_looks` takes it.
+
+    Returns:
+        One reading per primary or guardrail comparison; a metric that cannot be read at each
+        look (quantile, rank test, post-stratified) or whose looks fail gets a reading with a
+        ``reason`` and no looks.
+    """
+    from ablens.sequential import analyze_looks  # noqa: PLC0415 - only with a sequential plan
+
+    if plan.sequential == "none" or plan.time is None:
+        return ()
+    time = plan.time
+    specs = {spec.name: spec for spec in plan.metrics}
+    readings = []
+    for c in result.comparisons:
+        if c.role not in ("primary", "guardrail"):
+            continue
+        alpha = _sequential_alpha(plan, c)
+
+        def reading(
+            looks: LooksResult | None = None,
+            reason: str | None = None,
+            c: Comparison = c,
+            alpha: float = alpha,
+        ) -> SequentialReading:
+            return SequentialReading(
+                metric=c.metric,
+                treatment=c.treatment,
+                role=c.role,
+                direction=c.direction,
+                method=plan.sequential,
+                time=time,
+                alpha=alpha,
+                looks=looks,
+                reason=reason,
+            )
+
+        if c.kind in _NO_LOOKS:
+            readings.append(reading(reason=_NO_LOOKS[c.kind]))
+            continue
+        try:
+            looks = analyze_looks(
+                data,
+                specs[c.metric].to_metric(),
+                control=plan.control,
+                treatment=c.treatment,
+                variant=plan.variant,
+                time=time,
+                method=plan.sequential,
+                alpha=alpha,
+                planned_units=plan.planned.sample_size,
+                unit=plan.unit,
+                experiment_id=plan.experiment_id,
+                team=plan.team,
+            )
+        except AblensError as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            readings.append(reading(reason=f"the looks failed: {first}"))
+            continue
+        readings.append(reading(looks))
+    return tuple(readings)
+
+
+def sequential_readout(
+    plan: AnalysisPlan, result: AnalysisResult, *, data: object = None
+) -> tuple[SequentialReading, ...]:
+    """`sequential_readings` on the plan's own data source (or on ``data``).
+
+    Returns an empty tuple when the plan declares no sequential method.
+    """
+    from ablens.config import _check_columns, _open_source  # noqa: PLC0415 - avoids a cycle
+
+    if plan.sequential == "none" or plan.time is None:
+        return ()
+    with _open_source(plan, data) as (table, available):
+        _check_columns(plan, available)
+        return sequential_readings(plan, result, table)
+
+
+# ------------------------------------------------------------------------------- Bayesian
+@dataclass(frozen=True)
+class BayesianReading:
+    """The Bayesian reading of one comparison: chance to beat control and expected loss.
+
+    Attributes:
+        metric: Metric name.
+        treatment: Treatment arm.
+        kind: Metric kind, as the comparison names it.
+        direction: "increase" or "decrease": which way is good.
+        prior: The prior's name ("flat").
+        model: "beta-binomial" (a proportion: Beta(1, 1) on each arm's rate), "normal" (any
+            other metric compared by a difference with a standard error: flat prior on the
+            difference), or None when no posterior is defined.
+        probability_better: Posterior probability that the treatment is better than control
+            in the metric's good direction ("chance to beat control").
+        expected_loss_ship: Expected loss of shipping the treatment, in the metric's units
+            (rate units for proportions): what shipping costs on average if it is the wrong
+            call.
+        expected_loss_keep: Expected loss of keeping the control.
+        credible_level: Probability of the credible interval.
+        ci_lower: Lower end of the credible interval of the difference ``treatment - control``.
+        ci_upper: Upper end of it.
+        reason: Why no posterior is reported (None when one is).
+        detail: The stats layer's result (`ablens.BetaBinomialResult` or
+            `ablens.BayesianResult`), or None.
+    """
+
+    metric: str
+    treatment: str
+    kind: str
+    direction: str
+    prior: BayesianPrior = "flat"
+    model: Literal["beta-binomial", "normal"] | None = None
+    probability_better: float | None = None
+    expected_loss_ship: float | None = None
+    expected_loss_keep: float | None = None
+    credible_level: float = 0.95
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    reason: str | None = None
+    detail: BetaBinomialResult | BayesianResult | None = None
+
+    @property
+    def prior_text(self) -> str:
+        """The prior in words."""
+        if self.model == "beta-binomial":
+            return "Beta(1, 1) on each arm's rate"
+        if self.model == "normal":
+            return "flat on the difference"
+        return "flat"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (no ``detail``; non-finite numbers as None)."""
+        return {
+            "metric": self.metric,
+            "treatment": self.treatment,
+            "kind": self.kind,
+            "direction": self.direction,
+            "prior": self.prior,
+            "prior_text": self.prior_text,
+            "model": self.model,
+            "probability_better": _finite(self.probability_better),
+            "expected_loss_ship": _finite(self.expected_loss_ship),
+            "expected_loss_keep": _finite(self.expected_loss_keep),
+            "credible_level": self.credible_level,
+            "ci_lower": _finite(self.ci_lower),
+            "ci_upper": _finite(self.ci_upper),
+            "reason": self.reason,
+        }
+
+    def _display_row(self) -> list[str]:
+        if self.model is None:
+            return [self.metric, self.treatment, "—", "—", "—", f"not defined: {self.reason}"]
+        return [
+            self.metric,
+            self.treatment,
+            format_chance(self.probability_better),
+            self._loss(self.expected_loss_ship),
+            self._loss(self.expected_loss_keep),
+            f"{self.model}, {self.prior_text}",
+        ]
+
+    def _loss(self, value: float | None) -> str:
+        if value is None or not math.isfinite(value):
+            return "—"
+        if self.kind == "proportion":
+            return render.format_number(100 * value, 3) + "pp"
+        return render.format_number(value, 3)
+
+
+def format_chance(value: float | None) -> str:
+    """A probability for people: ``97.3%``, ``>99.9%``, ``<0.1%``; None and NaN as ``—``.
+
+    Examples:
+        >>> format_chance(0.97312), format_chance(0.99999), format_chance(0.0001)
+        ('97.3%', '>99.9%', '<0.1%')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if value > 0.999:
+        return ">99.9%"
+    if value < 0.001:
+        return "<0.1%"
+    return f"{100 * value:.1f}%"
+
+
+BAYESIAN_HEADERS = (
+    "metric",
+    "arm",
+    "chance to beat control",
+    "expected loss if shipped",
+    "expected loss if kept",
+    "model",
+)
+
+
+def bayesian_table(readings: Sequence[BayesianReading]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the Bayesian table, as every face shows it."""
+    return list(BAYESIAN_HEADERS), [r._display_row() for r in readings]
+
+
+def _successes(estimate: float, count: int) -> int | None:
+    """The success count behind a proportion ``estimate = x / count`` (None if not whole)."""
+    x = round(estimate * count)
+    return x if abs(estimate * count - x) < 1e-6 * max(1.0, float(count)) else None
+
+
+def bayesian_readout(
+    result: AnalysisResult, *, prior: BayesianPrior = "flat"
+) -> tuple[BayesianReading, ...]:
+    """Chance to beat control and expected loss of every comparison, from its summaries.
+
+    No data are read: a proportion (tested by z, chi-square or Fisher) gets the Beta-binomial
+    model from its arms' counts and rates (`ablens.bayesian_proportion_test`, Beta(1, 1) on each
+    rate); any other comparison with a difference and a standard error (means, ratios, CUPED and
+    regression-adjusted metrics, post-stratified ones) gets the normal model with a flat prior on
+    the difference (`ablens.normal_posterior`). Quantiles and the Mann-Whitney test have no
+    posterior here; their reading says why.
+
+    Args:
+        result: The analysis.
+        prior: "flat" (the only prior a plan can name; informative priors are available from
+            Python through `ablens.normal_posterior` and `ablens.bayesian_proportion_test`).
+
+    Returns:
+        One reading per comparison, in the result's order.
+
+    Raises:
+        InputError: An unknown prior.
+    """
+    from ablens.stats.bayesian import (  # noqa: PLC0415 - scipy, only when asked for
+        bayesian_proportion_test,
+        normal_posterior,
+    )
+
+    if prior not in BAYESIAN_PRIORS:
+        raise InputError(
+            f"prior == {prior!r}, must be one of {', '.join(map(repr, BAYESIAN_PRIORS))}"
+        )
+    credible_level = 1.0 - result.alpha
+    readings = []
+    for c in result.comparisons:
+        common: dict[str, Any] = {
+            "metric": c.metric,
+            "treatment": c.treatment,
+            "kind": c.kind,
+            "direction": c.direction,
+            "prior": prior,
+            "credible_level": credible_level,
+        }
+        if c.kind in _NO_POSTERIOR:
+            readings.append(BayesianReading(**common, reason=_NO_POSTERIOR[c.kind]))
+            continue
+        r = c.result
+        direction: Literal["increase", "decrease"] = (
+            "decrease" if c.direction == "decrease" else "increase"
+        )
+        detail: BetaBinomialResult | BayesianResult
+        x_c = x_t = None
+        if c.kind == "proportion" and r.test in _PROPORTION_TESTS:
+            x_c = _successes(r.control_estimate, c.control_count)
+            x_t = _successes(r.treatment_estimate, c.treatment_count)
+        try:
+            if x_c is not None and x_t is not None:
+                detail = bayesian_proportion_test(
+                    x_c,
+                    c.control_count,
+                    x_t,
+                    c.treatment_count,
+                    credible_level=credible_level,
+                    direction=direction,
+                )
+                model: Literal["beta-binomial", "normal"] = "beta-binomial"
+            else:
+                detail = normal_posterior(
+                    r.effect,
+                    r.standard_error,
+                    credible_level=credible_level,
+                    direction=direction,
+                )
+                model = "normal"
+        except AblensError as error:
+            readings.append(BayesianReading(**common, reason=f"no posterior: {error}"))
+            continue
+        readings.append(
+            BayesianReading(
+                **common,
+                model=model,
+                probability_better=detail.probability_better,
+                expected_loss_ship=detail.expected_loss_ship,
+                expected_loss_keep=detail.expected_loss_keep,
+                ci_lower=detail.ci_lower,
+                ci_upper=detail.ci_upper,
+                detail=detail,
+            )
+        )
+    return tuple(readings)
+
+
+# ------------------------------------------------------------------------------- the readout
+@dataclass(frozen=True)
+class Readout:
+    """Everything a plan's readout shows: the analysis, looks, Bayesian reading and verdict.
+
+    Attributes:
+        plan: The plan.
+        result: The analysis.
+        verdict: The decision and health gates.
+        sequential: The sequential readings (empty without a sequential method).
+        bayesian: The Bayesian readings (empty unless the plan asks for them).
+    """
+
+    plan: AnalysisPlan
+    result: AnalysisResult
+    verdict: Verdict
+    sequential: tuple[SequentialReading, ...] = ()
+    bayesian: tuple[BayesianReading, ...] = ()
+
+    def sequential_dict(self) -> dict[str, Any] | None:
+        """The ``sequential`` entry of the JSON document (None without a sequential method)."""
+        if self.plan.sequential == "none":
+            return None
+        return {
+            "method": self.plan.sequential,
+            "time": self.plan.time,
+            "readings": [reading.to_dict() for reading in self.sequential],
+        }
+
+    def bayesian_dict(self) -> dict[str, Any] | None:
+        """The ``bayesian`` entry of the JSON document (None unless the plan asks for it)."""
+        if self.plan.bayesian is None:
+            return None
+        return {
+            "prior": self.plan.bayesian,
+            "readings": [reading.to_dict() for reading in self.bayesian],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The analysis document with the verdict, sequential and Bayesian entries.
+
+        `AnalysisResult.to_dict` (``schema_version`` first), then ``verdict``, ``sequential``
+        and ``bayesian``.
+        """
+        document = self.result.to_dict()
+        document["verdict"] = self.verdict.to_dict()
+        document["sequential"] = self.sequential_dict()
+        document["bayesian"] = self.bayesian_dict()
+        return document
+
+    def health_lines(self) -> list[str]:
+        """``ok``, ``FAIL`` and ``wait`` lines of the health gates, then the notes."""
+        marks = {"passed": "ok  ", "failed": "FAIL", "incomplete": "wait"}
+        lines = [f"{marks[c.status]}  {c.name}: {c.message}" for c in self.verdict.checks]
+        lines += [f"note  {note}" for note in self.verdict.notes]
+        return lines
+
+    def sequential_lines(self) -> list[str]:
+        """The sequential section as text (empty without a sequential method)."""
+        if self.plan.sequential == "none":
+            return []
+        lines = [
+            (
+                f"Sequential looks ({self.plan.sequential}, one look per value of "
+                f"{self.plan.time}; valid however often they are read):"
+            )
+        ]
+        for reading in self.sequential:
+            lines += ["", str(reading)]
+        return lines
+
+    def bayesian_lines(self) -> list[str]:
+        """The Bayesian section as text (empty unless the plan asks for it)."""
+        if self.plan.bayesian is None:
+            return []
+        return [
+            (
+                f"Bayesian reading ({self.plan.bayesian} prior; expected losses in the "
+                "metric's units, pp for rates):"
+            ),
+            render.table_text(*bayesian_table(self.bayesian)),
+        ]
+
+    def __str__(self) -> str:
+        v = self.verdict
+        lines = [f"{self.plan.experiment_id}: {v.label}", v.reason, "", "Health:"]
+        lines += [f"  {line}" for line in self.health_lines()]
+        lines += ["", str(self.result)]
+        for section in (self.sequential_lines(), self.bayesian_lines()):
+            if section:
+                lines += ["", *section]
+        return "\n".join(lines)
+
+
+def run_readout(
+    plan: AnalysisPlan, *, data: object = None, today: dt.date | None = None
+) -> Readout:
+    """Analyze a plan where its data live: analysis, sequential looks, Bayesian reading, verdict.
+
+    Opens the source once; the analysis is one query (plus one per quantile or rank metric),
+    the sequential looks one query per primary metric and guardrail, the Bayesian reading none.
+
+    Args:
+        plan: The plan.
+        data: A table to analyze instead of the plan's source (any input `ablens.analyze`
+            takes).
+        today: The date to count days from (default: today, UTC).
+
+    Returns:
+        The readout.
+
+    Raises:
+        PlanError: A column the plan names is not in the data, or the source cannot be opened.
+        DataError: The data fail the checks.
+    """
+    from ablens.config import (  # noqa: PLC0415 - avoids an import cycle
+        _analyze_table,
+        _check_columns,
+        _open_source,
+        verdict,
+    )
+
+    with _open_source(plan, data) as (table, available):
+        _check_columns(plan, available)
+        result = _analyze_table(plan, table)
+        sequential = sequential_readings(plan, result, table)
+    bayesian = () if plan.bayesian is None else bayesian_readout(result, prior=plan.bayesian)
+    decision = verdict(result, plan, sequential=sequential, today=today)
+    return Readout(plan, result, decision, sequential, bayesian)
