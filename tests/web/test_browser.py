@@ -131,3 +131,27 @@ def test_readout_upload_and_download(server, page, tmp_path):
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     assert "converted" in text
+
+
+def test_readout_with_a_sequential_method_and_the_bayesian_view(server, page, tmp_path):
+    pl = pytest.importorskip("polars")
+    from ablens.demo import generate  # noqa: PLC0415 - after the polars skip
+
+    csv = tmp_path / "demo.csv"
+    pl.DataFrame(generate(2_000, seed=5)).write_csv(csv)
+    page.goto(f"{server}/readout")
+    page.set_input_files("input[name=file]", str(csv))
+    page.fill("input[name=metrics]", "converted, revenue")
+    page.click("details.options summary")
+    page.select_option("select[name=sequential]", "msprt")
+    page.fill("input[name=time]", "exposure_day")
+    page.check("input[name=bayesian]")
+    page.click("button[type=submit]")
+    page.wait_for_selector("iframe#report")
+    frame = page.frame_locator("iframe#report")
+    frame.locator("section.looks h2").wait_for()
+    text = frame.locator("body").inner_text()
+    assert "Sequential looks" in text
+    assert "chance to beat control" in text
+    assert frame.locator("section.looks svg").count() == 2  # converted and revenue
+    page.screenshot(path=str(ARTIFACTS / "readout-sequential.png"), full_page=True)

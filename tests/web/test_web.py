@@ -355,3 +355,87 @@ def test_templates_hold_no_external_url():
     assert templates
     for template in templates:
         assert external_urls(template.read_text(encoding="utf-8")) == [], template.name
+
+
+# ------------------------------------------------------------------------------- sequential
+def report_of(client: TestClient, response) -> str:
+    assert response.status_code == 200, alert(response.text)
+    url = re.search(r'src="(/readout/report/[^"]+)"', response.text).group(1)
+    return client.get(url).text
+
+
+def test_readout_form_offers_the_sequential_and_bayesian_options(client):
+    page = client.get("/readout").text
+    assert '<select name="sequential">' in page
+    for choice in ("none", "group-sequential", "msprt", "confidence-sequence"):
+        assert f'<option value="{choice}"' in page
+    assert '<input name="time"' in page
+    assert '<input type="checkbox" name="bayesian" value="on"' in page
+
+
+def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, demo_csv):
+    response = upload(
+        client,
+        demo_csv,
+        unit="user_id",
+        time="exposure_day",
+        sequential="group-sequential",
+        planned="4000",
+        bayesian="on",
+    )
+    report = report_of(client, response)
+    assert external_urls(report) == []
+    assert '<section class="looks"><h2>Sequential looks</h2>' in report
+    assert "The group-sequential method reads the primary metrics and guardrails" in report
+    assert ">chance to beat control (Bayesian)</th>" in report
+    assert "Uploaded file demo.csv" in report
+    # The time column is the looks' clock, not a metric.
+    metrics_table = report.split("<h2>Metrics</h2>")[1].split("</table>")[0]
+    assert "<strong>exposure_day</strong>" not in metrics_table
+    assert "<strong>converted</strong>" in metrics_table
+    # 2,000 of the planned 4,000 users: keep running, shown as a wait banner, not an error.
+    assert '<div class="banner wait" role="status"><strong>Sample size</strong>' in report
+    # The form keeps what was typed.
+    assert 'value="exposure_day"' in response.text
+    assert '<option value="group-sequential" selected>' in response.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"sequential": "msprt"}, "a sequential method reads the data look by look: give the"),
+        (
+            {"sequential": "group-sequential", "time": "exposure_day"},
+            "group-sequential needs the planned number of users",
+        ),
+        ({"planned": "lots"}, "planned users: 'lots' is not a whole number of at least 2."),
+        ({"sequential": "bayes"}, "sequential method 'bayes' is not one of the choices."),
+        (
+            {"sequential": "msprt", "time": "exposure_date"},
+            "there is no time column 'exposure_date'",
+        ),
+    ],
+)
+def test_readout_sequential_options_are_checked(client, demo_csv, fields, message):
+    response = upload(client, demo_csv, **fields)
+    assert response.status_code == 422
+    assert message in alert(response.text)
+    assert client.get("/readout").status_code == 200
+
+
+def test_readout_of_a_sequential_plan_the_server_was_started_with(demo_csv, tmp_path):
+    pytest.importorskip("yaml", reason="plans need PyYAML")
+    plan = tmp_path / "sequential.yaml"
+    plan.write_text(
+        EXAMPLE_PLAN.read_text().replace(
+            "sequential: none", "sequential: msprt\ntime: exposure_day\nbayesian: true"
+        )
+    )
+    plan_client = TestClient(create_app(plans=[plan]))
+    report = report_of(plan_client, upload(plan_client, demo_csv, plan="0"))
+    assert external_urls(report) == []
+    assert "<h3>conversion (new_checkout, primary)</h3>" in report
+    assert "The mSPRT boundary has not been crossed" in report
+    assert "No sequential reading: a quantile needs the table itself" in report
+    assert "chance to beat control" in report
+    assert "this readout uses fixed-horizon tests" not in report

@@ -14,7 +14,10 @@ Pages:
   opening it renders the same result without JavaScript.
 * ``/readout`` analyzes an uploaded CSV or parquet file (every numeric column a metric, or the
   metrics of a plan the server was started with) or a plan's own data source, and shows the
-  self-contained HTML report, with a download link.
+  self-contained HTML report, with a download link. Like ``ablens analyze`` it runs
+  `ablens.readout.run_readout`: with a sequential method (the plan's, or chosen in the form with
+  a time column) the report shows the looks, and with the Bayesian option the chance to beat
+  control and the expected loss.
 
 Bad input never raises: it comes back as a message in the page (HTTP 200 for htmx fragments,
 which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from ablens.config import AnalysisPlan
     from ablens.metrics import Metric
     from ablens.planning import Plan
-    from ablens.results import AnalysisResult
+    from ablens.readout import Readout
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
 
@@ -399,11 +402,17 @@ async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
 
 
 def infer_metrics(
-    path: Path, variant: str, unit: str | None, wanted: Sequence[str]
+    path: Path,
+    variant: str,
+    unit: str | None,
+    wanted: Sequence[str],
+    *,
+    time: str | None = None,
 ) -> list[Metric]:
     """One metric per column: `Proportion` for true/false or 0/1 columns, `Mean` for numbers.
 
-    `wanted` names the columns to use (all numeric columns but the variant and unit if empty).
+    `wanted` names the columns to use (all numeric columns but the variant, unit and time
+    columns if empty); `time`, the look column of a sequential readout, must exist.
     """
     from ablens._validation import optional_import  # noqa: PLC0415
     from ablens.metrics import Mean, Proportion  # noqa: PLC0415
@@ -428,6 +437,10 @@ def infer_metrics(
             raise UploadError(
                 f"there is no unit column {unit!r}; the columns are {', '.join(types)}."
             )
+        if time is not None and time not in types:
+            raise UploadError(
+                f"there is no time column {time!r}; the columns are {', '.join(types)}."
+            )
         missing = [c for c in wanted if c not in types]
         if missing:
             raise UploadError(
@@ -437,7 +450,7 @@ def infer_metrics(
         columns = list(wanted) or [
             name
             for name, kind in types.items()
-            if name not in {variant, unit} and any(word in kind for word in numeric)
+            if name not in {variant, unit, time} and any(word in kind for word in numeric)
         ]
         if not columns:
             raise UploadError("there is no numeric column to analyze besides the arms.")
@@ -461,49 +474,111 @@ def infer_metrics(
     return metrics
 
 
+SEQUENTIAL_CHOICES = ("none", "group-sequential", "msprt", "confidence-sequence")
+
+
 @dataclass(frozen=True)
 class ReadoutRequest:
-    """The readout form, parsed."""
+    """The readout form, parsed.
+
+    Attributes:
+        variant: Arm column.
+        control: Control arm.
+        unit: Unit id column, or None.
+        metrics: Metric columns (empty: every numeric column).
+        plan_key: The chosen plan's key, or "".
+        time: Look column for a sequential readout, or None.
+        sequential: "none", "group-sequential", "msprt" or "confidence-sequence".
+        planned_units: Planned units over all arms, or None.
+        bayesian: Add the Bayesian reading (flat prior).
+        filename: The uploaded file's own name (shown in the report).
+    """
 
     variant: str
     control: str
     unit: str | None
     metrics: tuple[str, ...]
     plan_key: str
+    time: str | None = None
+    sequential: str = "none"
+    planned_units: int | None = None
+    bayesian: bool = False
+    filename: str = ""
 
 
-def _analyze_file(
-    path: Path | None, request: ReadoutRequest, plan: AnalysisPlan | None
-) -> tuple[AnalysisResult, AnalysisPlan | None]:
-    """Run the analysis (blocking; called in a worker thread)."""
+def _parse_options(fields: Mapping[str, str]) -> tuple[str | None, str, int | None, bool]:
+    """The sequential and Bayesian options of the readout form; `UploadError` if unusable."""
+    time = fields.get("time") or None
+    sequential = fields.get("sequential") or "none"
+    if sequential not in SEQUENTIAL_CHOICES:
+        raise UploadError(f"sequential method {sequential!r} is not one of the choices.")
+    planned_text = fields.get("planned", "").replace(",", "").replace("_", "")
+    planned = None
+    if planned_text:
+        if not planned_text.isdigit() or int(planned_text) < 2:
+            raise UploadError(
+                f"planned users: {fields.get('planned')!r} is not a whole number of at least 2."
+            )
+        planned = int(planned_text)
+    if sequential != "none" and time is None:
+        raise UploadError(
+            "a sequential method reads the data look by look: give the time column (each "
+            "user's exposure day or date), or choose no sequential method."
+        )
+    if sequential == "group-sequential" and planned is None:
+        raise UploadError(
+            "group-sequential needs the planned number of users: each look's share of it "
+            "sets how much of alpha the look may spend."
+        )
+    return time, sequential, planned, fields.get("bayesian", "") not in ("", "off", "false")
+
+
+def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
+    """The plan the readout form describes, for the uploaded file's inferred metrics."""
+    from ablens.config import plan_from_dict  # noqa: PLC0415
+    from ablens.metrics import Proportion  # noqa: PLC0415
+
+    metrics = infer_metrics(path, request.variant, request.unit, request.metrics, time=request.time)
+    spec: dict[str, Any] = {
+        "experiment_id": "ablens-web",
+        "description": f"Uploaded file {request.filename}" if request.filename else None,
+        # The name only: the file is passed as data, so the plan's hash does not depend on
+        # the temporary folder it was saved in.
+        "source": {"path": path.name},
+        "variant": request.variant,
+        "unit": request.unit,
+        "control": request.control,
+        "metrics": [
+            {
+                "kind": "proportion" if isinstance(m, Proportion) else "mean",
+                "column": getattr(m, "column", m.name),
+            }
+            for m in metrics
+        ],
+        "sequential": request.sequential,
+        "time": request.time,
+        "bayesian": request.bayesian,
+    }
+    if request.planned_units is not None:
+        spec["planned"] = {"sample_size": request.planned_units}
+    return plan_from_dict(spec, name="the readout form")
+
+
+def _analyze_file(path: Path | None, request: ReadoutRequest, plan: AnalysisPlan | None) -> Readout:
+    """Run the readout (blocking; called in a worker thread)."""
+    from ablens.readout import run_readout  # noqa: PLC0415
+
     if plan is not None:
-        from ablens.config import run_plan  # noqa: PLC0415
-
-        return run_plan(plan, data=None if path is None else str(path)), plan
+        return run_readout(plan, data=None if path is None else str(path))
     if path is None:
         raise UploadError("choose a CSV or parquet file to upload, or one of the plans.")
-    from ablens.analysis import analyze  # noqa: PLC0415
-
-    metrics = infer_metrics(path, request.variant, request.unit, request.metrics)
-    return (
-        analyze(
-            str(path),
-            metrics,
-            control=request.control,
-            variant=request.variant,
-            unit=request.unit,
-            experiment_id="ablens-web",
-        ),
-        None,
-    )
+    return run_readout(_form_plan(path, request), data=str(path))
 
 
-def _report_page(result: AnalysisResult, plan: AnalysisPlan | None) -> str:
-    try:
-        from ablens.report import render_report  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the report module ships with ablens
-        return f"<!DOCTYPE html><html><body>{result.to_html()}</body></html>"
-    return render_report(result, plan)
+def _report_page(readout: Readout) -> str:
+    from ablens.report import render_readout  # noqa: PLC0415
+
+    return render_readout(readout)
 
 
 # ------------------------------------------------------------------------------- the app
@@ -587,7 +662,17 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             "max_upload_bytes": max_upload_bytes,
             "error": None,
             "report_key": None,
-            "form": {"variant": "variant", "control": "control", "unit": "", "metrics": ""},
+            "form": {
+                "variant": "variant",
+                "control": "control",
+                "unit": "",
+                "metrics": "",
+                "time": "",
+                "sequential": "none",
+                "planned": "",
+                "bayesian": "",
+            },
+            "sequential_choices": SEQUENTIAL_CHOICES,
         }
         context.update(extra)
         return context
@@ -616,17 +701,27 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             "control": fields.get("control") or "control",
             "unit": fields.get("unit", ""),
             "metrics": fields.get("metrics", ""),
+            "time": fields.get("time", ""),
+            "sequential": fields.get("sequential", "") or "none",
+            "planned": fields.get("planned", ""),
+            "bayesian": fields.get("bayesian", ""),
         }
-        parsed = ReadoutRequest(
-            variant=shown["variant"],
-            control=shown["control"],
-            unit=shown["unit"] or None,
-            metrics=tuple(m.strip() for m in shown["metrics"].split(",") if m.strip()),
-            plan_key=fields.get("plan", ""),
-        )
         upload = form.get("file")
         folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
         try:
+            time, sequential, planned, bayesian = _parse_options(shown)
+            parsed = ReadoutRequest(
+                variant=shown["variant"],
+                control=shown["control"],
+                unit=shown["unit"] or None,
+                metrics=tuple(m.strip() for m in shown["metrics"].split(",") if m.strip()),
+                plan_key=fields.get("plan", ""),
+                time=time,
+                sequential=sequential,
+                planned_units=planned,
+                bayesian=bayesian,
+                filename=Path(upload.filename or "").name if isinstance(upload, UploadFile) else "",
+            )
             plan = None
             if parsed.plan_key:
                 choice = next(
@@ -642,8 +737,8 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             path = None
             if isinstance(upload, UploadFile) and (upload.filename or upload.size):
                 path = await _save_upload(upload, folder, max_upload_bytes)
-            result, used = await asyncio.to_thread(_analyze_file, path, parsed, plan)
-            report = await asyncio.to_thread(_report_page, result, used)
+            readout = await asyncio.to_thread(_analyze_file, path, parsed, plan)
+            report = await asyncio.to_thread(_report_page, readout)
         except UploadError as error:
             return page(
                 request,
@@ -663,7 +758,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             if isinstance(upload, UploadFile):
                 await upload.close()
         key = secrets.token_urlsafe(16)
-        title = (used.experiment_id if used is not None else "ablens-report") + ".html"
+        title = (plan.experiment_id if plan is not None else "ablens-report") + ".html"
         reports[key] = (report, title)
         while len(reports) > MAX_KEPT_REPORTS:
             reports.popitem(last=False)
