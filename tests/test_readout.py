@@ -435,3 +435,54 @@ def test_readout_document_and_text(write_plan):
     assert "conversion (new_checkout, primary): the group-sequential boundary was crossed" in text
     assert "Bayesian reading (flat prior;" in text
     assert "beta-binomial, Beta(1, 1) on each arm's rate" in text
+
+
+# ----------------------------------------------------------------------------- engines
+def test_readout_on_postgres_equals_the_same_data_in_memory(
+    ibis_postgres, postgres_url, tmp_path, monkeypatch
+):
+    """The looks and the Bayesian reading come out of the warehouse as they do from arrow."""
+    from urllib.parse import urlparse  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+
+    table = pa.table(demo.generate(20_000, seed=3))
+    ibis_postgres.create_table("readout_users", table, overwrite=True)
+    url = urlparse(postgres_url)
+    monkeypatch.setenv("ABLENS_TEST_PGPASSWORD", url.password or "")
+    plan_file = tmp_path / "pg.yaml"
+    plan_file.write_text(
+        "experiment_id: pg-readout\n"
+        "source:\n"
+        "  warehouse:\n"
+        "    backend: postgres\n"
+        f"    host: {url.hostname}\n"
+        f"    port: {url.port}\n"
+        f"    user: {url.username}\n"
+        f"    database: {url.path.lstrip('/')}\n"
+        "    password_env: ABLENS_TEST_PGPASSWORD\n"
+        "    table: readout_users\n"
+        "unit: user_id\n"
+        "control: control\n"
+        "metrics:\n"
+        "  - {name: conversion, kind: proportion, column: converted, role: primary}\n"
+        "  - {kind: ratio, numerator: orders, denominator: sessions, role: guardrail}\n"
+        "sequential: group-sequential\n"
+        "time: exposure_day\n"
+        "bayesian: true\n"
+        "planned: {sample_size: 20000}\n"
+    )
+    plan = load_plan(plan_file)
+    warehouse = run_readout(plan)
+    memory = run_readout(plan, data=table)
+    assert warehouse.verdict.label == memory.verdict.label
+    assert len(warehouse.sequential) == len(memory.sequential) == 2
+    for got, want in zip(warehouse.sequential, memory.sequential, strict=True):
+        assert got.looks.stopping_look == want.looks.stopping_look
+        for row, expected in zip(got.looks.rows, want.looks.rows, strict=True):
+            assert row.look == expected.look
+            assert row.estimate == pytest.approx(expected.estimate, rel=1e-9, abs=1e-15)
+            assert row.sequential_p_value == pytest.approx(expected.sequential_p_value, rel=1e-9)
+    for got, want in zip(warehouse.bayesian, memory.bayesian, strict=True):
+        assert got.probability_better == pytest.approx(want.probability_better, rel=1e-9)
+        assert got.expected_loss_ship == pytest.approx(want.expected_loss_ship, rel=1e-6)
