@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 import ablens
 from ablens.cli.app import app
-from ablens.config import load_plan, run_plan, verdict
+from ablens.config import load_plan
 from ablens.demo import run as make_demo_data
 from ablens.errors import InputError, ProjectError
 from ablens.project import (
@@ -39,6 +39,7 @@ from ablens.project import (
     template_versions,
     update_project,
 )
+from ablens.readout import run_readout
 
 runner = CliRunner()
 NAME = "checkout-redesign"
@@ -297,7 +298,7 @@ task = run["analyze"].task
 print(json.dumps({
     "successful": run.successful,
     "verdict": task["verdict"].data,
-    "result": task["result"].data,
+    "readout": task["readout"].data,
     "report_html": task["report_html"].data,
     "plan_sha256": run["start"].task["plan_sha256"].data,
 }))
@@ -317,13 +318,14 @@ def test_flow_runs_locally_end_to_end_on_the_demo_data(tmp_path: Path):
     _run(folder, sys.executable, "flow.py", "card", "get", "analyze", "card.html")
     artifacts = _artifacts(folder)
     plan = load_plan(folder / "plan.yaml")
-    expected = run_plan(plan)
-    decision = verdict(expected, plan)
+    readout = run_readout(plan)
+    expected, decision = readout.result, readout.verdict
     assert artifacts["successful"] is True
     assert artifacts["plan_sha256"] == plan.sha256
     assert artifacts["verdict"]["label"] == decision.label
     assert artifacts["verdict"]["healthy"] is True
-    result = artifacts["result"]
+    result = artifacts["readout"]
+    assert result["verdict"] == artifacts["verdict"]
     assert result["counts"] == dict(zip(expected.arms, expected.counts, strict=True))
     assert sum(result["counts"].values()) == DEMO_USERS
     for got, want in zip(result["comparisons"], expected.comparisons, strict=True):
@@ -354,6 +356,26 @@ def test_flow_fails_on_a_health_gate_but_keeps_the_report(tmp_path: Path):
     assert artifacts["successful"] is False
     assert artifacts["verdict"]["label"] == "Don't trust — fix the data"
     assert "sample-ratio mismatch" in artifacts["report_html"]
+
+
+def test_flow_waits_for_the_planned_sample_and_fails_only_when_asked(tmp_path: Path):
+    folder = new_project(tmp_path / NAME)
+    make_demo_data(folder / "ablens_demo.duckdb", users=DEMO_USERS)
+    plan_file = folder / "plan.yaml"
+    text = plan_file.read_text(encoding="utf-8").replace("sample_size: 20000", "sample_size: 50000")
+    plan_file.write_text(text, encoding="utf-8")
+    waiting = _run(folder, sys.executable, "flow.py", "--quiet", "run")
+    assert "Inconclusive — keep running: Only 20,000 of the planned 50,000 units (40%)" in (
+        waiting.stdout + waiting.stderr
+    )
+    assert _artifacts(folder)["verdict"]["complete"] is False
+    strict = _run(
+        folder,
+        *(sys.executable, "flow.py", "--quiet", "run", "--fail-on-incomplete", "True"),
+        check=False,
+    )
+    assert strict.returncode != 0
+    assert "health gate failed: Only 20,000 of the planned 50,000 units" in strict.stdout
 
 
 # ---------------------------------------------------------------------------- update
