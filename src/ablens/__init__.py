@@ -30,6 +30,7 @@ from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion
 from ablens.results import AnalysisResult, Comparison
 from ablens.sequential import LookRow, LooksResult, analyze_looks
 from ablens.stats import (
+    AlwaysValidDesign,
     AlwaysValidLook,
     AlwaysValidResult,
     BayesianResult,
@@ -54,6 +55,8 @@ from ablens.stats import (
     TestResult,
     adjust_pvalues,
     adjusted_confidence_level,
+    always_valid_design,
+    always_valid_inflation,
     asymptotic_confidence_sequence,
     bayesian_mean_test,
     bayesian_proportion_test,
@@ -144,6 +147,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AblensError",
+    "AlwaysValidDesign",
     "AlwaysValidLook",
     "AlwaysValidResult",
     "AnalysisPlan",
@@ -195,6 +199,8 @@ __all__ = [
     "adjust_pvalues",
     "adjusted_confidence_level",
     "aggregate_events",
+    "always_valid_design",
+    "always_valid_inflation",
     "analyze",
     "analyze_looks",
     "asymptotic_confidence_sequence",

@@ -3,11 +3,14 @@
 from ablens.stats.adjusted import cuped_test, regression_adjusted_test
 from ablens.stats.always_valid import (
     AlwaysValidDecision,
+    AlwaysValidDesign,
     AlwaysValidLook,
     AlwaysValidResult,
     EffectLook,
     SequentialSRMLook,
     SequentialSRMResult,
+    always_valid_design,
+    always_valid_inflation,
     asymptotic_confidence_sequence,
     default_tau,
     msprt,
@@ -90,6 +93,7 @@ from ablens.stats.stratified import post_stratified_test
 
 __all__ = [
     "AlwaysValidDecision",
+    "AlwaysValidDesign",
     "AlwaysValidLook",
     "AlwaysValidResult",
     "BayesianResult",
@@ -126,6 +130,8 @@ __all__ = [
     "TestResult",
     "adjust_pvalues",
     "adjusted_confidence_level",
+    "always_valid_design",
+    "always_valid_inflation",
     "asymptotic_confidence_sequence",
     "bayesian_mean_test",
     "bayesian_proportion_test",

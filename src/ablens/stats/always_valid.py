@@ -33,15 +33,17 @@ with the number of units, ``r = t rho^2``. See docs/methodology/always-valid.md.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ablens._validation import (
+    check_choice,
     check_count,
     check_name,
     check_open_unit_interval,
@@ -49,17 +51,20 @@ from ablens._validation import (
     check_real,
 )
 from ablens.errors import InputError
-from ablens.stats._inference import special_functions
+from ablens.stats._inference import Alternative, check_alternative, special_functions
 from ablens.stats.moments import Moments
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
 
 __all__ = [
     "AlwaysValidDecision",
+    "AlwaysValidDesign",
     "AlwaysValidLook",
     "AlwaysValidResult",
     "EffectLook",
     "SequentialSRMLook",
     "SequentialSRMResult",
+    "always_valid_design",
+    "always_valid_inflation",
     "asymptotic_confidence_sequence",
     "default_tau",
     "msprt",
@@ -69,6 +74,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 AlwaysValidDecision = Literal["continue", "treatment higher", "treatment lower", "inconsistent"]
 AlwaysValidMethod = Literal["msprt", "confidence-sequence"]
+ALWAYS_VALID_METHODS: tuple[AlwaysValidMethod, ...] = ("msprt", "confidence-sequence")
 
 DEFAULT_CONCENTRATION = 100.0
 
@@ -344,6 +350,30 @@ def _optimal_ratio(alpha: float) -> float:
     return ratio  # pragma: no cover - the iteration contracts by at least a factor of 2
 
 
+def _confidence_sequence_ratio(alpha: float) -> float:
+    """``t* rho^2`` of the confidence sequence: ``c + log(1 + c)``, ``c = -2 log alpha``.
+
+    The one-step approximation of `_optimal_ratio` that Waudby-Smith et al. (2024) use to tune
+    ``rho`` to the planned size ``t*``; at a look of ``t`` units the ratio is ``t rho^2``.
+    """
+    c = -2.0 * math.log(alpha)
+    return c + math.log1p(c)
+
+
+def _z_bounds(ratio: FloatArray, alpha: float) -> FloatArray:
+    """The ``|z|`` from which a look with ``r = tau^2 / V`` rejects: ``Lambda(z) = 1 / alpha``.
+
+    ``log Lambda = r z^2 / (2 (1 + r)) - log(1 + r) / 2`` reaches ``-log alpha`` at
+    ``z^2 = (1 + r) / r (log(1 + r) - 2 log alpha)``. The look's interval half-width is this
+    ``z`` times the standard error, so the interval excludes the null exactly when
+    ``|z| >= c``.
+    """
+    return np.asarray(
+        np.sqrt((1.0 + ratio) / ratio * (np.log1p(ratio) - 2.0 * math.log(alpha))),
+        dtype=np.float64,
+    )
+
+
 def _analyze(
     method: AlwaysValidMethod,
     looks: list[EffectLook],
@@ -363,7 +393,7 @@ def _analyze(
     log_lambda = 0.5 * (ratio / (1.0 + ratio) * z2 - np.log1p(ratio))
     p_look = np.exp(-np.maximum(log_lambda, 0.0))
     p_running = np.minimum.accumulate(p_look)
-    half_width = np.sqrt(variance * (1.0 + ratio) / ratio * (np.log1p(ratio) - 2 * math.log(alpha)))
+    half_width = np.sqrt(variance) * _z_bounds(ratio, alpha)
     look_lower, look_upper = estimate - half_width, estimate + half_width
     lower = np.maximum.accumulate(look_lower)
     upper = np.minimum.accumulate(look_upper)
@@ -570,8 +600,7 @@ def asymptotic_confidence_sequence(
             f"looks {missing} have no count, must give the units in both arms (EffectLook.count); "
             "the confidence sequence runs on the sample-size clock"
         )
-    c = -2.0 * math.log(alpha)
-    rho_squared = (c + math.log1p(c)) / planned
+    rho_squared = _confidence_sequence_ratio(alpha) / planned
     counts = np.array([look.count for look in items], dtype=np.float64)
     return _analyze(
         "confidence-sequence",
@@ -582,6 +611,370 @@ def asymptotic_confidence_sequence(
         rho=math.sqrt(rho_squared),
         planned_count=planned,
     )
+
+
+# --------------------------------------------------------------------------------------- planning
+_MAX_LOG_INFLATION = 40.0  # e^40: a tau so small that no sample size is worth planning
+
+
+@dataclass(frozen=True)
+class AlwaysValidDesign:
+    """An always-valid test planned for power: its bounds at the looks and its inflation.
+
+    At a look with estimate variance ``V_k`` the mSPRT and the confidence sequence reject
+    exactly when ``|z_k| >= c_k`` (`always_valid_design` gives ``c_k``), so over looks at the
+    information fractions ``t_k = n_k / n_max`` their power is the probability that the
+    z statistics, a Gaussian random walk with drift, cross those bounds.
+
+    Attributes:
+        method: "msprt" or "confidence-sequence".
+        alpha: Level of the test (always two-sided, as `msprt` and
+            `asymptotic_confidence_sequence` run it).
+        beta: Type II error planned for, ``1 - power``.
+        alternative: The direction(s) whose rejections count as power: "two-sided", or
+            "greater" / "less" to count only rejections on that side.
+        information_fractions: ``t_k = n_k / n_max`` at the looks; the last is 1.
+        ratios: ``r_k = tau^2 / V_k`` at each look (``t_k rho^2`` units for the confidence
+            sequence), ``r_k = t_k r_K``.
+        z_bounds: ``c_k``: the test rejects at look ``k`` when ``|z_k| >= c_k``.
+        drift: Expected z statistic at ``n_max`` under the effect the design is powered for.
+        inflation: ``n_max / n_fixed``, the maximum size over the fixed-horizon size with the
+            same power (``(drift / (z_{1 - alpha/s} + z_{1 - beta}))^2``, ``s`` = 2 for
+            two-sided, else 1).
+        type_i_error: Probability of a rejection (on the counted side(s)) under the null at
+            these looks, at most ``alpha``: Ville's bound holds for continuous monitoring, so
+            a few looks use less of it.
+        power_by_look: Probability of having rejected (on the counted side) by each look,
+            under the planned effect; the last is ``1 - beta``.
+    """
+
+    method: AlwaysValidMethod
+    alpha: float
+    beta: float
+    alternative: Alternative
+    information_fractions: tuple[float, ...]
+    ratios: tuple[float, ...]
+    z_bounds: tuple[float, ...]
+    drift: float
+    inflation: float
+    type_i_error: float
+    power_by_look: tuple[float, ...]
+
+    @property
+    def looks(self) -> int:
+        """The number of looks."""
+        return len(self.information_fractions)
+
+    @property
+    def max_ratio(self) -> float:
+        """``r_K = tau^2 / V_max``, the ratio at the maximum size."""
+        return self.ratios[-1]
+
+    def tau(self, max_variance: float) -> float:
+        """The mSPRT's ``tau`` when the estimate's variance at the maximum size is given.
+
+        ``tau = sqrt(r_K V_max)``, on the scale of the estimate; pass it to `msprt` (for the
+        confidence sequence, the mSPRT with this ``tau`` has the same bounds).
+
+        Args:
+            max_variance: Variance of the effect estimate at ``n_max``.
+
+        Returns:
+            The mixing standard deviation.
+        """
+        return math.sqrt(self.max_ratio * check_positive("max_variance", max_variance))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat, JSON-ready dictionary of every field (tuples as lists)."""
+        return {
+            "method": self.method,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "alternative": self.alternative,
+            "looks": self.looks,
+            "information_fractions": list(self.information_fractions),
+            "ratios": list(self.ratios),
+            "z_bounds": list(self.z_bounds),
+            "drift": self.drift,
+            "inflation": self.inflation,
+            "type_i_error": self.type_i_error,
+            "power_by_look": list(self.power_by_look),
+        }
+
+    def __str__(self) -> str:
+        name = "mSPRT" if self.method == "msprt" else "confidence sequence"
+        return (
+            f"{name} at {self.looks} look(s), alpha {self.alpha:g} ({self.alternative}), power "
+            f"{1 - self.beta:.4g}: inflation {self.inflation:.6g}, type I error "
+            f"{self.type_i_error:.4g} at these looks"
+        )
+
+
+def _look_fractions(looks: object) -> tuple[float, ...]:
+    """``k / K`` for an integer ``K``, else the checked increasing fractions ending at 1."""
+    if isinstance(looks, int | np.integer) and not isinstance(looks, bool):
+        count = check_count("looks", int(looks), minimum=1)
+        return tuple((k + 1) / count for k in range(count))
+    try:
+        values = np.asarray(looks, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"looks == {looks!r}, must be a number of equally spaced looks or their "
+            "information fractions"
+        ) from None
+    if values.ndim != 1 or values.size == 0:
+        raise InputError(
+            f"looks == {looks!r}, must be a number of looks >= 1 or a non-empty flat sequence "
+            "of information fractions"
+        )
+    fractions = tuple(float(v) for v in values)
+    if not all(math.isfinite(t) and 0.0 < t <= 1.0 for t in fractions):
+        raise InputError(f"looks == {list(fractions)!r}, information fractions must be in (0, 1]")
+    if any(b <= a for a, b in itertools.pairwise(fractions)):
+        raise InputError(f"looks == {list(fractions)!r}, must be strictly increasing")
+    if fractions[-1] != 1.0:
+        raise InputError(
+            f"looks == {list(fractions)!r}, the last must be 1 (the maximum size of the design)"
+        )
+    return fractions
+
+
+@dataclass(frozen=True)
+class _Crossing:
+    """The bounds of one maximum ratio, and the drift reaching the planned power over them."""
+
+    ratios: FloatArray
+    bounds: FloatArray
+    drift: float
+
+
+def _crossing(
+    fractions: tuple[float, ...], max_ratio: float, alpha: float, power: float, fixed: float
+) -> _Crossing:
+    from ablens.stats.group_sequential import _required_drift  # noqa: PLC0415 - avoid a cycle
+
+    ratios = max_ratio * np.asarray(fractions, dtype=np.float64)
+    bounds = _z_bounds(ratios, alpha)
+    upper = [float(b) for b in bounds]
+    lower = [-b for b in upper]
+    # No level-alpha test beats the fixed one at n_max: at its drift the power falls short.
+    high = upper[-1] + float(special_functions().ndtri(power)) + 1.0
+    drift = _required_drift(
+        fractions, lower, upper, power, fixed, max(high, 2.0 * fixed), clip=True
+    )
+    return _Crossing(ratios, bounds, drift)
+
+
+def _fixed_point(
+    fractions: tuple[float, ...], scale: float, alpha: float, power: float, fixed: float
+) -> _Crossing:
+    """The design whose ``r_K = scale * inflation`` reproduces its own inflation.
+
+    With ``tau`` fixed on the effect scale, ``r_K = tau^2 n_max / sigma^2`` grows with the
+    maximum size, which is the inflation times the fixed size: ``r_K = scale * I`` with
+    ``scale = tau^2 / V_fixed``. The inflation ``g(r_K)`` of the bounds of ``r_K`` then must
+    equal ``I``. ``log I - log g(scale * I)`` is increasing in ``log I`` (the bounds grow more
+    slowly than ``sqrt(r)``: ``d log c / d log r < 1/2``), negative at ``I = 1`` (``g >= 1``)
+    and positive far enough out, so it has one root, bracketed by doubling ``log I``.
+    """
+    from scipy.optimize import brentq  # noqa: PLC0415 - deliberate lazy import
+
+    def gap(log_inflation: float) -> float:
+        crossing = _crossing(fractions, scale * math.exp(log_inflation), alpha, power, fixed)
+        return log_inflation - 2.0 * math.log(crossing.drift / fixed)
+
+    low, high = 0.0, 0.5
+    while gap(high) < 0.0:
+        if high >= _MAX_LOG_INFLATION:
+            raise InputError(
+                f"tau == {math.sqrt(scale):.6g} standard errors of the fixed design is so small "
+                "that the sample size grows beyond any plan; choose a larger tau (default_tau)"
+            )
+        low, high = high, 2.0 * high
+    root = float(brentq(gap, low, high, xtol=1e-13, rtol=4e-15, maxiter=200))
+    return _crossing(fractions, scale * math.exp(root), alpha, power, fixed)
+
+
+def always_valid_design(
+    looks: int | ArrayLike,
+    *,
+    method: AlwaysValidMethod = "msprt",
+    alpha: float = 0.05,
+    beta: float = 0.2,
+    alternative: Alternative = "two-sided",
+    tau: float | None = None,
+    fixed_variance: float | None = None,
+    max_variance: float | None = None,
+) -> AlwaysValidDesign:
+    """Plan an always-valid test for power: bounds at the looks, and the sample-size inflation.
+
+    At a look with estimate variance ``V`` and ``r = tau^2 / V``, the mSPRT's likelihood ratio
+    reaches ``1 / alpha`` exactly when
+
+    ``|z| >= c(r) = sqrt((1 + r) / r (log(1 + r) - 2 log alpha))``
+
+    (Johari et al., 2017, 2022); the asymptotic confidence sequence of Waudby-Smith et al.
+    (2024) has the same bound with ``r = t rho^2``, ``t`` the units so far. Over looks at
+    information fractions ``t_k = n_k / n_max`` the ratios are ``r_k = t_k r_K``, and the z
+    statistics follow the canonical joint distribution of a group-sequential design, so the
+    power (first crossing of ``c_k``, on the planned side) is computed by the same recursive
+    numerical integration (Armitage, McPherson and Rowe, 1969; Jennison and Turnbull, 2000,
+    ch. 19) as `sample_size_inflation`. The drift reaching power ``1 - beta`` gives the
+    inflation ``n_max / n_fixed``.
+
+    ``r_K`` depends on the method and ``tau``:
+
+    * ``"confidence-sequence"`` tuned to ``planned_count = n_max``: ``r_K = c + log(1 + c)``,
+      ``c = -2 log alpha``, whatever the sizes;
+    * ``"msprt"`` with ``tau=None``: `default_tau` at the maximum size, ``tau^2 = r* V_max``,
+      so ``r_K = r*`` (8.21 at ``alpha = 0.05``), whatever the sizes;
+    * ``"msprt"`` with ``tau`` on the effect scale and ``max_variance`` (the variance of the
+      estimate at ``n_max``): ``r_K = tau^2 / max_variance``;
+    * ``"msprt"`` with ``tau`` and ``fixed_variance`` (the variance at the fixed-horizon size
+      ``n_fixed``): ``V_max = fixed_variance / inflation``, so ``r_K`` depends on the inflation
+      it determines; the fixed point is solved as a monotone root.
+
+    The tests are two-sided (``|z| >= c_k`` rejects, in either direction, at level ``alpha``);
+    with ``alternative="greater"`` or ``"less"`` only the rejections on that side count as
+    power, against the one-sided fixed design at ``alpha``: the sequential test spends only
+    about ``alpha / 2`` on that side, so the inflation is larger.
+
+    Args:
+        looks: The number ``K`` of equally spaced looks (``t_k = k / K``; e.g. the days of a
+            daily read), or the information fractions of the looks, increasing, the last 1.
+        method: "msprt" or "confidence-sequence".
+        alpha: Level of the always-valid test.
+        beta: Type II error, ``1 - power``.
+        alternative: "two-sided" (rejections towards the effect count), "greater" or "less".
+        tau: The mSPRT's mixing standard deviation on the effect scale; None for
+            `default_tau` at the maximum size.
+        fixed_variance: With ``tau``: variance of the estimate at the fixed-horizon size.
+        max_variance: With ``tau``: variance of the estimate at the maximum size.
+
+    Returns:
+        The `AlwaysValidDesign`.
+
+    Raises:
+        InputError: On invalid looks, levels or variances, ``tau`` with the confidence
+            sequence, or ``tau`` without exactly one of ``fixed_variance`` and ``max_variance``.
+
+    Examples:
+        >>> design = always_valid_design(30)
+        >>> round(design.inflation, 4), round(design.type_i_error, 4)
+        (1.7191, 0.0122)
+        >>> [round(c, 3) for c in design.z_bounds[:3]], round(design.z_bounds[-1], 4)
+        ([5.386, 4.263, 3.823], 3.0351)
+        >>> round(always_valid_design(30, method="confidence-sequence").inflation, 4)
+        1.7204
+    """
+    check_choice("method", method, ALWAYS_VALID_METHODS)
+    fractions = _look_fractions(looks)
+    alpha = check_open_unit_interval("alpha", alpha)
+    beta = check_open_unit_interval("beta", beta)
+    alternative = check_alternative(alternative)
+    sides = 2 if alternative == "two-sided" else 1
+    if alpha / sides + beta >= 1.0:
+        raise InputError(f"beta == {beta!r}, must be < 1 - alpha{' / 2' if sides == 2 else ''}")
+    if tau is None:
+        for name, value in (("fixed_variance", fixed_variance), ("max_variance", max_variance)):
+            if value is not None:
+                raise InputError(f"{name} == {value!r} applies only with tau (method='msprt')")
+    else:
+        tau = check_positive("tau", tau)
+        if method != "msprt":
+            raise InputError(
+                f"tau == {tau!r} applies to method='msprt'; the confidence sequence is tuned to "
+                "its planned_count, the maximum size"
+            )
+        if (fixed_variance is None) == (max_variance is None):
+            raise InputError(
+                "tau needs exactly one of fixed_variance (the estimate's variance at the "
+                "fixed-horizon size) and max_variance (at the maximum size)"
+            )
+    quantile = special_functions().ndtri
+    power = 1.0 - beta
+    fixed = float(quantile(1.0 - alpha / sides) + quantile(power))
+    if method == "confidence-sequence":
+        crossing = _crossing(fractions, _confidence_sequence_ratio(alpha), alpha, power, fixed)
+    elif tau is None:
+        crossing = _crossing(fractions, _optimal_ratio(alpha), alpha, power, fixed)
+    elif max_variance is not None:
+        ratio = tau**2 / check_positive("max_variance", max_variance)
+        crossing = _crossing(fractions, ratio, alpha, power, fixed)
+    else:
+        scale = tau**2 / check_positive("fixed_variance", fixed_variance)
+        crossing = _fixed_point(fractions, scale, alpha, power, fixed)
+    from ablens.stats.group_sequential import _exit_probabilities  # noqa: PLC0415
+
+    upper = [float(b) for b in crossing.bounds]
+    lower = [-b for b in upper]
+    above, _ = _exit_probabilities(fractions, lower, upper, crossing.drift, clip=True)
+    null_above, null_below = _exit_probabilities(fractions, lower, upper, 0.0, clip=True)
+    type_i = sum(null_above) + (sum(null_below) if sides == 2 else 0.0)
+    return AlwaysValidDesign(
+        method=method,
+        alpha=alpha,
+        beta=beta,
+        alternative=alternative,
+        information_fractions=fractions,
+        ratios=tuple(float(r) for r in crossing.ratios),
+        z_bounds=tuple(upper),
+        drift=crossing.drift,
+        inflation=(crossing.drift / fixed) ** 2,
+        type_i_error=min(type_i, 1.0),
+        power_by_look=tuple(float(p) for p in np.cumsum(above)),
+    )
+
+
+def always_valid_inflation(
+    looks: int | ArrayLike,
+    *,
+    method: AlwaysValidMethod = "msprt",
+    alpha: float = 0.05,
+    beta: float = 0.2,
+    alternative: Alternative = "two-sided",
+    tau: float | None = None,
+    fixed_variance: float | None = None,
+    max_variance: float | None = None,
+) -> float:
+    """Maximum sample size of an always-valid test over the fixed-horizon one, at equal power.
+
+    Multiply the fixed-horizon sample size by it to get the maximum size at which the mSPRT or
+    the asymptotic confidence sequence, read at ``looks``, reaches power ``1 - beta``; see
+    `always_valid_design` for the method and the arguments. Unlike a group-sequential design,
+    more looks *lower* the inflation: each look's bound depends on that look's size only, so a
+    look added is one more chance to cross (and the type I error stays below ``alpha``).
+
+    Args:
+        looks: Number of equally spaced looks, or their information fractions (last 1).
+        method: "msprt" or "confidence-sequence".
+        alpha: Level of the always-valid test.
+        beta: Type II error, ``1 - power``.
+        alternative: "two-sided", "greater" or "less" (which rejections count as power).
+        tau: The mSPRT's mixing standard deviation on the effect scale (None: `default_tau`
+            at the maximum size).
+        fixed_variance: With ``tau``: the estimate's variance at the fixed-horizon size.
+        max_variance: With ``tau``: the estimate's variance at the maximum size.
+
+    Returns:
+        The inflation factor, at least 1.
+
+    Examples:
+        >>> [round(always_valid_inflation(k), 4) for k in (1, 5, 30)]
+        [1.9148, 1.8256, 1.7191]
+        >>> round(always_valid_inflation(30, tau=0.05, fixed_variance=0.02**2), 4)
+        1.7148
+    """
+    return always_valid_design(
+        looks,
+        method=method,
+        alpha=alpha,
+        beta=beta,
+        alternative=alternative,
+        tau=tau,
+        fixed_variance=fixed_variance,
+        max_variance=max_variance,
+    ).inflation
 
 
 # --------------------------------------------------------------------------------------- SRM

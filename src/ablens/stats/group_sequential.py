@@ -260,15 +260,30 @@ def _lower_tail(stage: _Stage, t: float, drift: float, bound: float) -> float:
 
 
 def _advance(
-    stage: _Stage, t: float, drift: float, lower: float, upper: float, t_next: float
+    stage: _Stage,
+    t: float,
+    drift: float,
+    lower: float,
+    upper: float,
+    t_next: float,
+    *,
+    clip: bool = False,
 ) -> _Stage:
-    """The sub-density at fraction ``t`` on (lower, upper), ready for a next look at t_next."""
-    # A finite bound ends the grid, however far out: tiny early spending (O'Brien-Fleming at a
-    # small fraction) gives bounds beyond mean + 9 whose crossing probabilities, though tiny,
-    # must be right relative to the tiny targets of the next looks.
+    """The sub-density at fraction ``t`` on (lower, upper), ready for a next look at t_next.
+
+    With ``clip``, the grid stops at ``mean +/- 9`` even where a bound lies farther out: the
+    sub-density is at most the N(mean, 1) density of ``Z_k``, so at most ``2 Phi(-9) = 2e-19``
+    of the mass is dropped per look, which is harmless for probabilities that are not tiny
+    (power, a total type I error) and keeps the grid small when bounds run far out.
+    """
+    # Without clip, a finite bound ends the grid, however far out: tiny early spending
+    # (O'Brien-Fleming at a small fraction) gives bounds beyond mean + 9 whose crossing
+    # probabilities, though tiny, must be right relative to the tiny targets of the next looks.
     mean = drift * math.sqrt(t)
     low = lower if math.isfinite(lower) else mean - _TAIL
     high = upper if math.isfinite(upper) else mean + _TAIL
+    if clip:
+        low, high = max(low, mean - _TAIL), min(high, mean + _TAIL)
     if not low < high or stage.mass.size == 0:
         empty = np.zeros(0)
         return _Stage(t, empty, empty)
@@ -404,9 +419,17 @@ def _futility_bounds(
 
 
 def _exit_probabilities(
-    fractions: Sequence[float], lower: Sequence[float], upper: Sequence[float], drift: float
+    fractions: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    drift: float,
+    *,
+    clip: bool = False,
 ) -> tuple[list[float], list[float]]:
-    """P_drift(first exit at look k above upper_k) and (below lower_k), per look."""
+    """P_drift(first exit at look k above upper_k) and (below lower_k), per look.
+
+    ``clip`` bounds the grids at ``mean +/- 9`` (see `_advance`).
+    """
     above: list[float] = []
     below: list[float] = []
     stage = _START
@@ -414,8 +437,34 @@ def _exit_probabilities(
         above.append(_upper_tail(stage, t, drift, upper[k]))
         below.append(_lower_tail(stage, t, drift, lower[k]))
         if k + 1 < len(fractions):
-            stage = _advance(stage, t, drift, lower[k], upper[k], fractions[k + 1])
+            stage = _advance(stage, t, drift, lower[k], upper[k], fractions[k + 1], clip=clip)
     return above, below
+
+
+def _required_drift(
+    fractions: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    power: float,
+    low: float,
+    high: float,
+    *,
+    clip: bool = False,
+) -> float:
+    """The drift at which the first exit is above ``upper`` with probability ``power``.
+
+    The exit probability above rises with the drift, so the root is bracketed from ``low``
+    (where it must fall short of ``power``) by doubling ``high`` until it is reached. ``clip``
+    bounds the grids at ``mean +/- 9`` (see `_advance`).
+    """
+
+    def shortfall(drift: float) -> float:
+        above, _ = _exit_probabilities(fractions, lower, upper, drift, clip=clip)
+        return sum(above) - power
+
+    while shortfall(high) < 0.0:
+        low, high = high, 2.0 * high
+    return _solve(shortfall, low, high)
 
 
 def _normal_quantile(probability: float) -> float:
@@ -775,18 +824,11 @@ def sample_size_inflation(
     bounds = _bounds(design)
     if bounds.drift is not None:
         return (bounds.drift / fixed) ** 2
-    fractions = design.fractions
     upper = [abs(b) for b in bounds.efficacy_bounds]
     lower = [-b if design.sides == 2 else -math.inf for b in upper]
-
-    def shortfall(drift: float) -> float:
-        above, _ = _exit_probabilities(fractions, lower, upper, drift)
-        return sum(above) - (1.0 - beta)
-
-    high = 2.0 * fixed
-    while shortfall(high) < 0.0:
-        high *= 2.0
-    return (_solve(shortfall, 0.0, high) / fixed) ** 2
+    return (
+        _required_drift(design.fractions, lower, upper, 1.0 - beta, 0.0, 2.0 * fixed) / fixed
+    ) ** 2
 
 
 # ---------------------------------------------------------------------------------------------
