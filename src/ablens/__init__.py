@@ -25,7 +25,14 @@ from ablens.data import (
     compute_rank_summary,
     cumulative_moments,
 )
-from ablens.errors import AblensError, ConfigError, DataError, InputError, MissingDependencyError
+from ablens.errors import (
+    AblensError,
+    ConfigError,
+    DataError,
+    InputError,
+    MissingDependencyError,
+    ProjectError,
+)
 from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion, Quantile, Ratio
 from ablens.results import AnalysisResult, Comparison
 from ablens.sequential import LookRow, LooksResult, analyze_looks
@@ -181,6 +188,7 @@ __all__ = [
     "PlanError",
     "PostStratified",
     "PowerSolution",
+    "ProjectError",
     "Proportion",
     "Quantile",
     "QuantileSummary",
