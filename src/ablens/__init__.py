@@ -113,7 +113,14 @@ if _TYPE_CHECKING:
         run_plan,
         verdict,
     )
-    from ablens.planning import HistorySummary, Plan, PlanDay, plan, plan_from_history
+    from ablens.planning import (
+        HistorySummary,
+        Plan,
+        PlanDay,
+        PlanSequential,
+        plan,
+        plan_from_history,
+    )
     from ablens.report import data_fingerprint, render_report, write_report
 
 # Faces (plans, planning, reports) load on first use: they are large modules that a notebook
@@ -133,6 +140,7 @@ _LAZY = {
     "HistorySummary": "ablens.planning",
     "Plan": "ablens.planning",
     "PlanDay": "ablens.planning",
+    "PlanSequential": "ablens.planning",
     "plan": "ablens.planning",
     "plan_from_history": "ablens.planning",
     "data_fingerprint": "ablens.report",
@@ -186,6 +194,7 @@ __all__ = [
     "Plan",
     "PlanDay",
     "PlanError",
+    "PlanSequential",
     "PostStratified",
     "PowerSolution",
     "ProjectError",

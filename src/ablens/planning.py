@@ -51,7 +51,7 @@ from ablens.stats.ratio import ratio_estimate
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from numpy.typing import NDArray
 
@@ -59,7 +59,15 @@ if TYPE_CHECKING:
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType
 
-__all__ = ["HistorySummary", "Plan", "PlanDay", "plan", "plan_from_history"]
+__all__ = [
+    "HistorySummary",
+    "Plan",
+    "PlanDay",
+    "PlanSequential",
+    "SequentialMethod",
+    "plan",
+    "plan_from_history",
+]
 
 SCHEMA_VERSION = 1
 #: Days shown in the MDE-by-duration table at most.
@@ -69,6 +77,20 @@ MIN_TABLE_DAYS = 14
 FULL_WEEK = 7
 Solved = Literal["sample size", "mde", "power"]
 MetricKind = Literal["mean", "proportion", "ratio"]
+SequentialMethod = Literal["group-sequential", "msprt", "confidence-sequence"]
+SEQUENTIAL_METHODS: tuple[SequentialMethod, ...] = (
+    "group-sequential",
+    "msprt",
+    "confidence-sequence",
+)
+_SEQUENTIAL_LABELS = {
+    "group-sequential": "group-sequential",
+    "msprt": "mSPRT (always valid)",
+    "confidence-sequence": "confidence sequence (always valid)",
+}
+#: Days of an explicit-tau mSPRT plan whose inflation is computed one by one; beyond, the
+#: inflation is interpolated in log tau^2 / V_max (a Chebyshev series of this degree).
+_EXACT_DAYS = 17
 _HISTORY_ARM = "__ablens_history"
 _CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
 
@@ -100,6 +122,53 @@ class PlanDay:
             "mde": _clean(self.mde),
             "relative_mde": _clean(self.relative_mde),
             "power": _clean(self.power),
+        }
+
+
+@dataclass(frozen=True)
+class PlanSequential:
+    """The sequential design a plan's sizes were inflated for.
+
+    Attributes:
+        method: "group-sequential", "msprt" or "confidence-sequence".
+        looks: Number of equally spaced looks planned (information fractions ``k / looks``).
+        inflation: Maximum size over the fixed-horizon size with the same power, at the plan's
+            maximum (`ablens.sample_size_inflation`, `ablens.always_valid_inflation`).
+        type_i_error: Probability of a false rejection (on the planned side) at these looks:
+            the comparison's alpha for a group-sequential design, less for an always-valid
+            test (its bound holds for continuous monitoring).
+        planned_units: Units of control and one treatment arm at the maximum size: pass it as
+            ``planned_units`` to `ablens.analyze_looks`.
+        spending: Alpha-spending family (group-sequential), else None.
+        tau: The mSPRT's mixing standard deviation on the scale of the absolute difference
+            (given, or `ablens.default_tau` at the maximum size), else None.
+    """
+
+    method: SequentialMethod
+    looks: int
+    inflation: float
+    type_i_error: float
+    planned_units: int
+    spending: SpendingName | None = None
+    tau: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The design in words: "mSPRT (always valid)", "group-sequential (pocock)", ..."""
+        if self.method == "group-sequential":
+            return f"group-sequential ({self.spending})"
+        return _SEQUENTIAL_LABELS[self.method]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {
+            "method": self.method,
+            "looks": self.looks,
+            "inflation": self.inflation,
+            "type_i_error": self.type_i_error,
+            "planned_units": self.planned_units,
+            "spending": self.spending,
+            "tau": self.tau,
         }
 
 
@@ -176,6 +245,8 @@ class Plan:
         by_day: The MDE (and power at ``effect``) after each day.
         history: What the history held, for `plan_from_history`.
         notes: Warnings and assumptions worth reading.
+        sequential: The sequential design the sizes are maximum sizes of (None: a fixed
+            horizon, read once at the end).
     """
 
     metric: str
@@ -202,6 +273,7 @@ class Plan:
     by_day: tuple[PlanDay, ...] = ()
     history: HistorySummary | None = None
     notes: tuple[str, ...] = ()
+    sequential: PlanSequential | None = None
 
     # -------------------------------------------------------------- words
     def _effect_text(self, absolute: float) -> str:
@@ -237,13 +309,16 @@ class Plan:
                 else self._effect_text(self.margin).split(" ")[0]
             )
             text += f", against a margin of {margin}"
+        if self.sequential is not None:
+            text += f", {self.sequential.label} over {self.sequential.looks} looks"
         return text
 
     def _size_text(self) -> str:
+        most = "at most " if self.sequential is not None else ""
         if len(set(self.n_per_arm)) == 1:
-            return f"{self.n_per_arm[0]:,} units per arm ({self.n_total:,} in total)"
+            return f"{most}{self.n_per_arm[0]:,} units per arm ({self.n_total:,} in total)"
         arms = " / ".join(f"{n:,}" for n in self.n_per_arm)
-        return f"{arms} units (control first; {self.n_total:,} in total)"
+        return f"{most}{arms} units (control first; {self.n_total:,} in total)"
 
     def _duration_text(self) -> str:
         if self.days is None:
@@ -305,6 +380,8 @@ class Plan:
             rows.append(
                 ["variance reduction", f"{self.variance_reduction:.1%} (covariate adjustment)"]
             )
+        if self.sequential is not None:
+            rows.append(["sequential design", self._sequential_text(self.sequential)])
         if self.history is not None:
             h = self.history
             rows.append(
@@ -317,6 +394,16 @@ class Plan:
                 ]
             )
         return rows
+
+    def _sequential_text(self, design: PlanSequential) -> str:
+        text = (
+            f"{design.label}, {design.looks} equally spaced looks: maximum sizes "
+            f"{design.inflation:.4g}x the fixed-horizon ones; type I error "
+            f"{design.type_i_error:.3g} at these looks; planned_units {design.planned_units:,}"
+        )
+        if design.tau is not None:
+            text += f", tau {design.tau:.4g}"
+        return text
 
     def _shown_days(self) -> list[PlanDay]:
         """Every day of the first two weeks, then weekly, and the plan's own day."""
@@ -419,6 +506,7 @@ class Plan:
             "by_day": [d.to_dict() for d in self.by_day],
             "history": None if self.history is None else self.history.to_dict(),
             "notes": list(self.notes),
+            "sequential": None if self.sequential is None else self.sequential.to_dict(),
         }
 
 
@@ -586,9 +674,10 @@ def plan(
     days: int | None = None,
     n: int | None = None,
     name: str | None = None,
-    sequential: Literal["group-sequential"] | None = None,
+    sequential: SequentialMethod | None = None,
     looks: int = 5,
     spending: SpendingName = "obrien-fleming",
+    tau: float | None = None,
 ) -> Plan:
     """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
 
@@ -625,12 +714,19 @@ def plan(
         days: Duration for the inverse modes.
         n: Total units for the inverse modes (instead of ``days``).
         name: Metric name for the sentence; defaults to the metric's, else "the metric".
-        sequential: "group-sequential" to plan a design that may stop early at ``looks``
-            equally spaced looks: sizes become maximum sizes, inflated by
-            `ablens.sample_size_inflation` (the power and MDE tables use the same factor).
-        looks: Number of planned looks of the sequential design.
-        spending: Alpha-spending family of the sequential design ("obrien-fleming",
+        sequential: A design that may stop early, read at ``looks`` equally spaced looks:
+            "group-sequential" (inflated by `ablens.sample_size_inflation`), or the
+            always-valid "msprt" and "confidence-sequence" (inflated by
+            `ablens.always_valid_inflation`; the confidence sequence is tuned to the maximum
+            size). Sizes become maximum sizes; each day of the MDE-by-day table uses the
+            inflation of a plan of that many days. None (default): a fixed horizon.
+        looks: Number of planned looks of the sequential design (e.g. the days, for a daily
+            read).
+        spending: Alpha-spending family of the group-sequential design ("obrien-fleming",
             "pocock", "hsd", "power").
+        tau: The mSPRT's mixing standard deviation, on the scale of the absolute difference;
+            None (default) for `ablens.default_tau` at the maximum size (what
+            `ablens.analyze_looks` uses given ``planned_units``).
 
     Returns:
         The plan: sizes, days, an MDE-by-day table (with ``daily_traffic``), a sentence, notes.
@@ -649,6 +745,14 @@ def plan(
         >>> inverse = plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
         >>> round(inverse.relative_effect, 4)
         0.0454
+
+        The same test read every day with an mSPRT, planned for 30 daily looks:
+
+        >>> av = plan(
+        ...     baseline_rate=0.10, mde=0.05, daily_traffic=10_000, sequential="msprt", looks=30
+        ... )
+        >>> av.n_per_arm, av.days, round(av.sequential.inflation, 4)
+        ((99329, 99329), 20, 1.7191)
     """
     if metric is not None:
         metric = _check_metric(metric)
@@ -675,35 +779,114 @@ def plan(
         correction=correction,
         days=days,
         n=n,
-        sequential=_Sequential.of(sequential, looks, spending),
+        sequential=_Sequential.of(sequential, looks, spending, tau),
     )
 
 
 @dataclass(frozen=True)
 class _Sequential:
-    """A group-sequential design to plan for: equally spaced looks and a spending family."""
+    """A sequential design to plan for: its method, equally spaced looks and options."""
 
+    method: SequentialMethod
     looks: int
     spending: SpendingName
+    tau: float | None = None
 
     @classmethod
-    def of(cls, method: str | None, looks: int, spending: SpendingName) -> _Sequential | None:
+    def of(
+        cls, method: str | None, looks: int, spending: SpendingName, tau: float | None
+    ) -> _Sequential | None:
         if method is None:
+            if tau is not None:
+                raise InputError(f"tau == {tau!r} applies to sequential='msprt'")
             return None
-        check_choice("sequential", method, ("group-sequential",))
-        return cls(check_count("looks", looks, minimum=1), spending)
+        checked = check_choice("sequential", method, SEQUENTIAL_METHODS)
+        count = check_count("looks", looks, minimum=1)
+        if tau is not None:
+            tau = check_positive("tau", tau)
+            if checked != "msprt":
+                raise InputError(
+                    f"tau == {tau!r} applies to sequential='msprt', not {checked!r} (the "
+                    "confidence sequence is tuned to the maximum size)"
+                )
+        return cls(cast("SequentialMethod", checked), count, spending, tau)
 
-    def inflation(self, alpha: float, power: float, design: DesignOptions) -> float:
+    def inflation(
+        self,
+        alpha: float,
+        power: float,
+        alternative: Alternative,
+        *,
+        fixed_variance: float | None = None,
+        max_variance: float | None = None,
+    ) -> tuple[float, float]:
+        """The inflation and the type I error at the looks (the variances: with ``tau``)."""
+        from ablens.stats.always_valid import always_valid_design  # noqa: PLC0415
         from ablens.stats.group_sequential import sample_size_inflation  # noqa: PLC0415
 
-        fractions = [(k + 1) / self.looks for k in range(self.looks)]
-        return sample_size_inflation(
-            fractions,
+        if self.method == "group-sequential":
+            fractions = [(k + 1) / self.looks for k in range(self.looks)]
+            inflation = sample_size_inflation(
+                fractions,
+                alpha=alpha,
+                beta=1.0 - power,
+                alternative=alternative,
+                spending=self.spending,
+            )
+            return inflation, alpha
+        if self.tau is None:
+            fixed_variance = max_variance = None
+        design = always_valid_design(
+            self.looks,
+            method=self.method,
             alpha=alpha,
             beta=1.0 - power,
-            alternative=design.get("alternative", "two-sided"),
-            spending=self.spending,
+            alternative=alternative,
+            tau=self.tau,
+            fixed_variance=fixed_variance,
+            max_variance=max_variance,
         )
+        return design.inflation, design.type_i_error
+
+    def inflation_by_size(
+        self,
+        alpha: float,
+        power: float,
+        alternative: Alternative,
+        unit_variance: float,
+        constant: float,
+    ) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+        """The inflation of a design whose maximum is each size of a grid, as a function.
+
+        Constant (``constant``, the plan's) except for an mSPRT with a given ``tau``, whose
+        ratio ``tau^2 / V_max = tau^2 n / unit_variance`` grows with the maximum size ``n``:
+        there each size gets its own design, computed for up to `_EXACT_DAYS` distinct sizes
+        and otherwise interpolated by a Chebyshev series in ``log(tau^2 / V_max)`` through
+        that many exact ones (the inflation is smooth in it).
+        """
+        tau = self.tau
+        if tau is None:
+            return lambda sizes: np.full(np.shape(sizes), constant)
+
+        def exact(ratio: float) -> float:
+            # max_variance == tau^2 / ratio puts r_K = tau^2 / max_variance at ratio.
+            return self.inflation(alpha, power, alternative, max_variance=tau**2 / ratio)[0]
+
+        def by_size(sizes: NDArray[np.float64]) -> NDArray[np.float64]:
+            ratios = tau**2 * np.asarray(sizes, dtype=np.float64) / unit_variance
+            distinct = np.unique(ratios)
+            if distinct.size <= _EXACT_DAYS:
+                table = {float(r): exact(float(r)) for r in distinct}
+                return np.array([table[float(r)] for r in ratios.ravel()]).reshape(ratios.shape)
+            logs = np.log(distinct)
+            series = np.polynomial.Chebyshev.interpolate(
+                lambda x: np.log([exact(math.exp(v)) for v in np.atleast_1d(x)]),
+                _EXACT_DAYS - 1,
+                domain=[float(logs[0]), float(logs[-1])],
+            )
+            return np.asarray(np.exp(series(np.log(ratios))), dtype=np.float64)
+
+        return by_size
 
 
 def _replace_baseline(baseline: _Baseline, **changes: Any) -> _Baseline:  # noqa: ANN401
@@ -782,19 +965,16 @@ def _plan(
     """The planner proper, shared by `plan` and `plan_from_history`."""
     alpha = check_open_unit_interval("alpha", alpha)
     design = _design_options(baseline, mde_type, alternative, margin, arms, split, correction)
-    sequential_notes: list[str] = []
-    if sequential is not None:
-        inflation = sequential.inflation(alpha, 0.8 if power is None else power, design)
-        design["inflation"] = inflation
-        sequential_notes.append(
-            f"group-sequential design, {sequential.looks} equally spaced looks "
-            f"({sequential.spending} spending): the sizes are maximum sizes, {inflation:.4g}x "
-            "the fixed-horizon ones (rpact's inflation factor); power and MDE by day use the "
-            "same factor"
-        )
     duration = None if days is None else check_count("days", days, minimum=1)
     units = _planned_units(traffic, duration, n)
     solved, solution = _solve_plan(baseline.power_kind, design, mde, power, alpha, units)
+    inflation_by_size = None
+    planned: _PlannedSequential | None = None
+    if sequential is not None:
+        planned = _plan_sequential(sequential, baseline, design, solved, solution, power)
+        design["inflation"] = planned.inflation
+        inflation_by_size = planned.by_size
+        solved, solution = _solve_plan(baseline.power_kind, design, mde, power, alpha, units)
     shares = tuple(size / solution.n for size in solution.n_per_arm)
     if solved == "sample size":
         per_arm = tuple(math.ceil(s * solution.n - 1e-9) for s in shares)
@@ -806,10 +986,15 @@ def _plan(
     absolute = _absolute(solution.effect, solution.effect_type, baseline.value)
     notes = [*baseline.notes, *_notes(baseline, history, duration, shares)]
     notes += _correction_note(len(shares) - 1, alpha, correction)
-    notes += sequential_notes
+    summary: PlanSequential | None = None
+    if planned is not None:
+        summary = planned.summary(solution, per_arm)
+        notes += _sequential_notes(summary, solution)
     by_day: tuple[PlanDay, ...] = ()
     if traffic is not None:
-        by_day = _by_day(design, traffic, duration, solution, alpha, baseline.value)
+        by_day = _by_day(
+            design, traffic, duration, solution, alpha, baseline.value, inflation_by_size
+        )
         if duration is not None and duration > MAX_TABLE_DAYS:
             notes.append(f"the table stops at day {MAX_TABLE_DAYS}")
         if solved == "sample size" and duration is None:
@@ -842,7 +1027,104 @@ def _plan(
         by_day=by_day,
         history=history,
         notes=tuple(notes),
+        sequential=summary,
     )
+
+
+@dataclass(frozen=True)
+class _PlannedSequential:
+    """A sequential design sized for a plan: its inflation, and how to describe it."""
+
+    sequential: _Sequential
+    inflation: float
+    type_i_error: float
+    unit_variance: float
+    alpha: float
+    by_size: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+
+    def summary(self, solution: PowerSolution, per_arm: tuple[int, ...]) -> PlanSequential:
+        from ablens.stats.always_valid import default_tau  # noqa: PLC0415
+
+        method = self.sequential.method
+        tau = self.sequential.tau
+        if method == "msprt" and tau is None:
+            tau = default_tau(self.unit_variance / solution.n, alpha=self.alpha)
+        return PlanSequential(
+            method=method,
+            looks=self.sequential.looks,
+            inflation=self.inflation,
+            type_i_error=self.type_i_error,
+            planned_units=per_arm[0] + min(per_arm[1:]),
+            spending=self.sequential.spending if method == "group-sequential" else None,
+            tau=tau,
+        )
+
+
+def _plan_sequential(
+    sequential: _Sequential,
+    baseline: _Baseline,
+    design: DesignOptions,
+    solved: Solved,
+    fixed: PowerSolution,
+    power: float | None,
+) -> _PlannedSequential:
+    """Size the sequential design from the fixed-horizon solution ``fixed``.
+
+    The inflation is computed at the comparison's level, for the plan's power (80% when the
+    power is what is solved). An mSPRT with a given ``tau`` needs the estimate's variance: per
+    unit of the whole experiment it is ``(1 - rho^2) sd^2 (1 / share_c + 1 / share_t)`` (under
+    the null, for control and the smallest treatment arm), over the fixed size when solving for
+    the size (a fixed point in the maximum size) or over the given size otherwise.
+    """
+    target = 0.8 if power is None else power
+    shares = [size / fixed.n for size in fixed.n_per_arm]
+    keep = 1.0 - baseline.variance_reduction
+    unit_variance = keep * baseline.sd**2 * (1.0 / shares[0] + 1.0 / min(shares[1:]))
+    variance = unit_variance / fixed.n
+    inflation, type_i = sequential.inflation(
+        fixed.comparison_alpha,
+        target,
+        fixed.alternative,
+        fixed_variance=variance if solved == "sample size" else None,
+        max_variance=None if solved == "sample size" else variance,
+    )
+    by_size = sequential.inflation_by_size(
+        fixed.comparison_alpha, target, fixed.alternative, unit_variance, inflation
+    )
+    return _PlannedSequential(
+        sequential, inflation, type_i, unit_variance, fixed.comparison_alpha, by_size
+    )
+
+
+def _sequential_notes(summary: PlanSequential, solution: PowerSolution) -> list[str]:
+    factor = f"{summary.inflation:.4g}x the fixed-horizon ones"
+    if summary.method == "group-sequential":
+        note = (
+            f"group-sequential design, {summary.looks} equally spaced looks "
+            f"({summary.spending} spending): the sizes are maximum sizes, {factor} (rpact's "
+            "inflation factor); power and MDE by day use the same factor"
+        )
+        return [note]
+    note = (
+        f"{summary.label} read at {summary.looks} equally spaced looks: the sizes are maximum "
+        f"sizes, {factor} (ablens.always_valid_inflation); the chance of a false positive at "
+        f"these looks is {summary.type_i_error:.2%} (at most "
+        f"{solution.comparison_alpha:g} however often it is read); each day of the table uses "
+        "the inflation of a plan of that many days"
+    )
+    notes = [note]
+    call = f"method='{summary.method}', planned_units={summary.planned_units}"
+    if summary.method == "msprt" and summary.tau is not None:
+        call += f", tau={summary.tau:.6g}"
+    notes.append(f"analyze with ablens.analyze_looks(..., {call})")
+    if solution.alternative != "two-sided":
+        direction = "higher" if solution.alternative == "greater" else "lower"
+        notes.append(
+            f"the always-valid tests are two-sided: analyze with alternative='two-sided' and act "
+            f"only on 'treatment {direction}'; the plan counts only those rejections, so it "
+            "needs more units than a one-sided fixed design"
+        )
+    return notes
 
 
 def _design_options(
@@ -943,8 +1225,13 @@ def _by_day(
     solution: PowerSolution,
     alpha: float,
     baseline: float,
+    inflation: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
 ) -> tuple[PlanDay, ...]:
-    """The MDE and the power at the plan's effect after each day, vectorized over the days."""
+    """The MDE and the power at the plan's effect after each day, vectorized over the days.
+
+    A sequential design's day ``d`` is the plan whose maximum is day ``d``: its units count as
+    ``units / inflation(units)`` fixed-horizon ones.
+    """
     last = min(max(duration or 0, MIN_TABLE_DAYS), MAX_TABLE_DAYS)
     days = np.arange(1, last + 1)
     units = traffic.units(days)
@@ -954,10 +1241,13 @@ def _by_day(
     achieved = np.full(days.shape, np.nan)
     if np.any(enough):
         kind = solution.kind
-        mde[enough] = mde_curve(kind, units[enough], power=solution.power, alpha=alpha, **design)
-        achieved[enough] = power_curve(
-            kind, units[enough], effect=solution.effect, alpha=alpha, **design
-        )
+        fixed = design.copy()
+        fixed.pop("inflation", None)
+        sizes = units[enough]
+        if inflation is not None:
+            sizes = sizes / inflation(sizes)
+        mde[enough] = mde_curve(kind, sizes, power=solution.power, alpha=alpha, **fixed)
+        achieved[enough] = power_curve(kind, sizes, effect=solution.effect, alpha=alpha, **fixed)
     rows = []
     for d, u, m, p in zip(days, units, mde, achieved, strict=True):
         absolute = _absolute(float(m), solution.effect_type, baseline)
@@ -1033,6 +1323,10 @@ def plan_from_history(
     days: int | None = None,
     experiment_id: str | None = None,
     team: str | None = None,
+    sequential: SequentialMethod | None = None,
+    looks: int = 5,
+    spending: SpendingName = "obrien-fleming",
+    tau: float | None = None,
 ) -> Plan:
     """Plan from a past period of the data the experiment will use.
 
@@ -1068,6 +1362,11 @@ def plan_from_history(
         days: Duration for the inverse modes.
         experiment_id: Tag for the SQL comments (cost attribution), as in `ablens.analyze`.
         team: Team tag, likewise.
+        sequential: "group-sequential", "msprt" or "confidence-sequence" to plan a design
+            that may stop early (see `plan`); None for a fixed horizon.
+        looks: Number of equally spaced looks of the sequential design.
+        spending: Alpha-spending family of the group-sequential design.
+        tau: The mSPRT's mixing standard deviation (None: `ablens.default_tau` at the maximum).
 
     Returns:
         The plan, with the history's summary.
@@ -1098,6 +1397,7 @@ def plan_from_history(
     check_name("date", date)
     if unit is not None:
         check_name("unit", unit)
+    design = _Sequential.of(sequential, looks, spending, tau)
     share = check_positive("traffic", traffic)
     if share > 1:
         raise InputError(f"traffic == {share!r}, must be in (0, 1]: a share of the history's units")
@@ -1131,6 +1431,7 @@ def plan_from_history(
         days=days,
         n=None,
         history=history,
+        sequential=design,
     )
 
 

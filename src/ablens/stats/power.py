@@ -171,8 +171,10 @@ class DesignOptions(TypedDict, total=False):
         variance_reduction: Expected share of the variance removed by covariate adjustment,
             ``rho^2`` for CUPED (``R^2`` for regression adjustment); default 0.
         inflation: ("mean", "proportion") Sample-size inflation of a sequential design,
-            ``n_max / n_fixed`` (`ablens.sample_size_inflation`); power at a maximum size ``n``
-            is the fixed design's at ``n / inflation``. Default 1 (fixed horizon).
+            ``n_max / n_fixed`` (`ablens.sample_size_inflation` for a group-sequential design,
+            `ablens.always_valid_inflation` for an mSPRT or a confidence sequence); power at a
+            maximum size ``n`` is the fixed design's at ``n / inflation`` (exact at the power
+            the factor was computed for). Default 1 (fixed horizon).
         pooled: Proportions: pooled standard error under the null. Defaults to True for the
             test of no absolute difference (as `ablens.proportion_test` does), else False.
         strict: "t-test" and "prop-test": count the rejection region on the other side too in
