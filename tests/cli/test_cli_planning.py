@@ -45,6 +45,41 @@ def test_inverse_mode_solves_the_mde_for_a_duration():
     assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
 
 
+@pytest.mark.parametrize(
+    ("flags", "options", "per_arm"),
+    [
+        (["--sequential", "group-sequential", "--looks", "5"], {"looks": 5}, 125_173),
+        (
+            ["--sequential", "group-sequential", "--looks", "5", "--spending", "pocock"],
+            {"looks": 5, "spending": "pocock"},
+            None,
+        ),
+        (["--sequential", "msprt", "--looks", "30"], {"looks": 30}, 209_994),
+        (["--sequential", "confidence-sequence", "--looks", "30"], {"looks": 30}, None),
+        (["--sequential", "msprt", "--looks", "10", "--tau", "0.004"], {"tau": 0.004}, None),
+    ],
+)
+def test_sequential_plans_match_the_library(flags, options, per_arm):
+    base = ["plan", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "10000"]
+    outcome = runner.invoke(app, [*base, *flags, "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout)
+    method = flags[1]
+    options = {"looks": int(flags[3])} | options
+    expected = ablens.plan(
+        baseline_rate=0.05, mde=0.05, daily_traffic=10_000, sequential=method, **options
+    )
+    assert document["n_per_arm"] == list(expected.n_per_arm)
+    assert document["sequential"]["inflation"] == pytest.approx(
+        expected.sequential.inflation, rel=1e-12
+    )
+    assert document["sequential"]["method"] == method
+    if per_arm is not None:
+        assert document["n_per_arm"] == [per_arm, per_arm]
+    fixed = ablens.plan(baseline_rate=0.05, mde=0.05, daily_traffic=10_000)
+    assert document["n_per_arm"][0] > fixed.n_per_arm[0]
+
+
 def test_plan_from_history_file(tmp_path):
     history = tmp_path / "history.parquet"
     pl.DataFrame(generate(20_000, seed=3)).write_parquet(history)
@@ -81,6 +116,18 @@ def test_plan_from_history_file(tmp_path):
         (["--baseline-rate", "1.5", "--mde", "0.05"], "baseline_rate == 1.5, must be in (0, 1)"),
         (["--baseline-rate", "0.05", "--mde", "0.05", "--alpha", "2"], "alpha == 2.0"),
         (["--history", "README.md"], "--history needs --column and --date"),
+        (
+            ["--baseline-rate", "0.05", "--mde", "0.05", "--sequential", "daily"],
+            "sequential == 'daily', must be one of",
+        ),
+        (
+            ["--baseline-rate", "0.05", "--mde", "0.05", "--sequential", "msprt", "--looks", "0"],
+            "looks == 0",
+        ),
+        (
+            ["--baseline-rate", "0.05", "--mde", "0.05", "--sequential", "msprt", "--tau", "-1"],
+            "tau == -1",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_the_argument_named(args, message):

@@ -480,9 +480,34 @@ def plan_command(
     binary: Annotated[
         bool, typer.Option("--binary", help="With --history: the column is a 0/1 conversion.")
     ] = False,
+    sequential: Annotated[
+        str,
+        typer.Option(
+            help="'none' (read once at the end), or a design read at --looks looks that may "
+            "stop early: 'group-sequential', 'msprt', 'confidence-sequence'."
+        ),
+    ] = "none",
+    looks: Annotated[
+        int, typer.Option(help="With --sequential: the planned looks (e.g. days, read daily).")
+    ] = 5,
+    spending: Annotated[
+        str,
+        typer.Option(
+            help="With --sequential group-sequential: 'obrien-fleming', 'pocock', 'hsd', 'power'."
+        ),
+    ] = "obrien-fleming",
+    tau: Annotated[
+        float | None,
+        typer.Option(
+            help="With --sequential msprt: the mixing sd on the difference's scale "
+            "[default: ablens' default tau at the maximum size]."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Sample size, duration and minimum detectable effect (the web calculator's inputs).
+
+    With --sequential, the sizes are the maximum sizes of a design that may stop early.
 
     Exit code 0 on success, 2 on bad input.
     """
@@ -499,6 +524,8 @@ def plan_command(
             "arms": arms,
             "days": days,
         }
+        if sequential != "none":
+            common |= {"sequential": sequential, "looks": looks, "spending": spending, "tau": tau}
         if history is not None:
             if column is None or date is None:
                 raise ConfigError("--history needs --column and --date")
