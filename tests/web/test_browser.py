@@ -102,6 +102,18 @@ def test_calculator_round_trip(server, page):
     page.goto(shared)
     assert page.text_content("#n-per-arm") == per_arm
     assert page.input_value("input[name=baseline]") == "4%"
+    # read daily for 30 days: the always-valid design needs more users at most
+    page.select_option("select[name=sequential]", "msprt")
+    page.fill("input[name=looks]", "")
+    page.type("input[name=looks]", "30")
+    page.wait_for_function(
+        "document.querySelector('#sentence').textContent.includes('mSPRT (always valid) over 30')"
+    )
+    assert "at most" in (page.text_content("#result .numbers") or "")
+    sequential_per_arm = int((page.text_content("#n-per-arm") or "").replace(",", ""))
+    assert sequential_per_arm > int((per_arm or "").replace(",", ""))
+    page.wait_for_function("location.search.includes('sequential=msprt')")
+    page.screenshot(path=str(ARTIFACTS / "calculator-sequential.png"), full_page=True)
     page.fill("input[name=alpha]", "1.5")
     page.wait_for_selector("#result .error")
     assert "must be between 0 and 1" in page.text_content("#result .error")

@@ -171,8 +171,45 @@ def test_calculator_inverse_mode_solves_the_mde(client):
 
 
 @pytest.mark.parametrize(
+    ("reading", "looks", "per_arm", "days"),
+    [
+        # the plan() and `ablens plan --sequential` numbers of the same inputs
+        ("msprt", "30", "99,329", "20"),
+        ("confidence-sequence", "30", "99,406", "20"),
+        ("group-sequential", "5", "59,208", "12"),
+    ],
+)
+def test_calculator_plans_a_design_that_may_stop_early(client, reading, looks, per_arm, days):
+    fields = {"baseline": "10%", "mde": "5%", "sequential": reading, "looks": looks}
+    response = client.post("/calculator/result", data=fields)
+    page = response.text
+    assert alert(page) == ""
+    assert f'id="n-per-arm">{per_arm}<' in page
+    assert f'id="days">{days}<' in page
+    assert "users per arm at most" in page
+    assert f"over {looks} looks, the experiment needs at most {per_arm} units per arm" in page
+    link = response.headers["HX-Replace-Url"]
+    assert f"sequential={reading}" in link
+    shared = client.get(link).text
+    assert f'<option value="{reading}" selected>' in shared
+    assert f'id="n-per-arm">{per_arm}<' in shared
+
+
+def test_calculator_reads_once_by_default(client):
+    page = client.post(
+        "/calculator/result", data={"baseline": "10%", "mde": "5%", "looks": "30"}
+    ).text
+    assert 'id="n-per-arm">57,780<' in page  # looks matter only with a sequential reading
+    assert "users per arm at most" not in page
+
+
+@pytest.mark.parametrize(
     ("fields", "message"),
     [
+        ({"sequential": "msprt", "looks": "0"}, "Looks: must be a whole number of at least 1"),
+        ({"sequential": "msprt", "looks": "ten"}, "Looks: 'ten' is not a number"),
+        ({"sequential": "msprt", "looks": "5000"}, "Looks: at most 1,000 looks"),
+        ({"sequential": "<script>"}, "sequential: '<script>' is not one of"),
         ({"alpha": "1.5"}, "Significance level (alpha): must be between 0 and 1"),
         ({"alpha": "0"}, "Significance level (alpha): must be between 0 and 1"),
         ({"power": "80"}, "Power: must be between 0 and 1"),

@@ -120,7 +120,11 @@ _DEFAULTS: dict[str, str] = {
     "arms": "2",
     "traffic": "10000",
     "days": "",
+    "sequential": "none",
+    "looks": "5",
 }
+#: The calculator's ways to read the result, as `ablens.plan`'s ``sequential`` (none: once).
+CALCULATOR_READINGS = ("none", "group-sequential", "msprt", "confidence-sequence")
 _FIELDS = tuple(_DEFAULTS)
 
 
@@ -162,6 +166,18 @@ def _choice(form: Mapping[str, str], key: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise FieldError(f"{key}: {value!r} is not one of {', '.join(allowed)}.")
     return value
+
+
+def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
+    """`ablens.plan`'s ``sequential`` and ``looks`` from the Reading and Looks fields."""
+    reading = _choice(form, "sequential", CALCULATOR_READINGS)
+    if reading == "none":
+        return {}
+    looks = _whole(form, "looks", "Looks", 1)
+    if looks > 1000:
+        raise FieldError("Looks: at most 1,000 looks (a daily read for almost three years).")
+    # the group-sequential design spends alpha as O'Brien-Fleming, the readout's default
+    return {"sequential": reading, "looks": looks}
 
 
 def calculator_plan(form: Mapping[str, str]) -> Plan:
@@ -215,7 +231,7 @@ def calculator_plan(form: Mapping[str, str]) -> Plan:
         raise FieldError("Enter an MDE, or leave it empty and give the days you can run.")
     if not text and traffic is None:
         raise FieldError("Daily traffic: needed to find the MDE of a given number of days.")
-    options: dict[str, Any] = {}
+    options = _reading_options(form)
     if kind == "proportion":
         options["baseline_rate"] = baseline
     else:
