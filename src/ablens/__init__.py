@@ -121,7 +121,8 @@ if _TYPE_CHECKING:
         plan,
         plan_from_history,
     )
-    from ablens.report import data_fingerprint, render_report, write_report
+    from ablens.readout import Readout, run_readout
+    from ablens.report import data_fingerprint, render_readout, render_report, write_report
 
 # Faces (plans, planning, reports) load on first use: they are large modules that a notebook
 # analysis or a pipeline step never needs, and `import ablens` stays light (< 0.3 s).
@@ -143,7 +144,10 @@ _LAZY = {
     "PlanSequential": "ablens.planning",
     "plan": "ablens.planning",
     "plan_from_history": "ablens.planning",
+    "Readout": "ablens.readout",
+    "run_readout": "ablens.readout",
     "data_fingerprint": "ablens.report",
+    "render_readout": "ablens.report",
     "render_report": "ablens.report",
     "write_report": "ablens.report",
 }
@@ -203,6 +207,7 @@ __all__ = [
     "QuantileSummary",
     "RankSummary",
     "Ratio",
+    "Readout",
     "SRMResult",
     "SequentialBounds",
     "SequentialLook",
@@ -259,8 +264,10 @@ __all__ = [
     "ratio_test",
     "regression_adjusted_test",
     "relative_interval",
+    "render_readout",
     "render_report",
     "run_plan",
+    "run_readout",
     "sample_size_inflation",
     "sequential_srm_test",
     "solve_power",
