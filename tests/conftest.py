@@ -48,6 +48,27 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
+def full_demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo experiment at its full 200,000 users in DuckDB (table ``users``), with views
+    ``users_day8`` and ``users_day11`` cut at an exposure day, as a daily job would read it.
+
+    Read-only for the tests that share it: a test needing other tables makes its own copy.
+    """
+    import duckdb  # noqa: PLC0415 - the demo's engine, only for the tests that use it
+
+    from ablens import demo  # noqa: PLC0415
+
+    path = tmp_path_factory.mktemp("full-demo") / "demo.duckdb"
+    demo.run(path, users=200_000)
+    with duckdb.connect(str(path)) as connection:
+        for day in (8, 11):
+            connection.sql(
+                f"CREATE VIEW users_day{day} AS SELECT * FROM users WHERE exposure_day <= {day}"  # noqa: S608 - fixed test SQL
+            )
+    return path
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a writable PostgreSQL database: ``ABLENS_TEST_POSTGRES_URL``, or a temporary one."""
     yield from engines.postgres_url()

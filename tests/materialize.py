@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ablens import Mean, Proportion, Ratio
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -38,6 +40,23 @@ LOCAL_BACKENDS = (
 #: Backends that need a server or a JVM (PostgreSQL through ibis, PySpark).
 ENGINE_BACKENDS = ("postgres", "spark")
 ALL_BACKENDS = LOCAL_BACKENDS + ENGINE_BACKENDS
+
+#: Every metric computed from moments alone (means, rates, ratios, with and without covariates),
+#: on the columns revenue, converted, orders, sessions, pre_revenue and pre_sessions.
+MOMENT_METRICS = (
+    Mean("revenue"),
+    Mean("revenue", name="revenue (CUPED)", covariates=("pre_revenue",)),
+    Mean(
+        "revenue",
+        name="revenue (regression)",
+        covariates=("pre_revenue", "pre_sessions"),
+        adjustment="regression",
+    ),
+    Proportion("converted"),
+    Proportion("converted", name="converted (CUPED)", covariates=("pre_revenue",)),
+    Ratio("orders", "sessions"),
+    Ratio("orders", "sessions", name="orders / sessions (CUPED)", covariates=("pre_sessions",)),
+)
 
 
 def drop_postgres_table(backend: Any, name: str) -> None:

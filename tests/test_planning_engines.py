@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ablens import DataError, Mean, Proportion, Ratio
+from ablens import DataError, Mean
 from ablens.planning import Plan, plan_from_history
-from materialize import ALL_BACKENDS, Tables
+from materialize import ALL_BACKENDS, MOMENT_METRICS, Tables
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,20 +38,7 @@ DAYS = 21
 START = dt.date(2024, 3, 4)
 RTOL = 1e-12
 
-METRICS = (
-    Mean("revenue"),
-    Mean("revenue", name="revenue (CUPED)", covariates=("pre_revenue",)),
-    Mean(
-        "revenue",
-        name="revenue (regression)",
-        covariates=("pre_revenue", "pre_sessions"),
-        adjustment="regression",
-    ),
-    Proportion("converted"),
-    Proportion("converted", name="converted (CUPED)", covariates=("pre_revenue",)),
-    Ratio("orders", "sessions"),
-    Ratio("orders", "sessions", name="orders / sessions (CUPED)", covariates=("pre_sessions",)),
-)
+METRICS = MOMENT_METRICS
 METRIC_IDS = [m.name for m in METRICS]
 #: The first-seen day in three types, each with start / end bounds of its own type (the
 #: timestamp bound falls inside a day: that day's earlier rows are left out).

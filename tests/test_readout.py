@@ -28,16 +28,9 @@ METHODS = ("group-sequential", "msprt", "confidence-sequence")
 STOP_DAY = {"group-sequential": 9, "msprt": 11, "confidence-sequence": 11}
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("readout") / "demo.duckdb"
-    demo.run(path, users=USERS)
-    with duckdb.connect(str(path)) as connection:
-        for day in (8, 11):
-            connection.sql(
-                f"CREATE VIEW users_day{day} AS SELECT * FROM users WHERE exposure_day <= {day}"  # noqa: S608 - fixed test SQL
-            )
-    return path
+@pytest.fixture
+def database(full_demo_database: Path) -> Path:
+    return full_demo_database
 
 
 @pytest.fixture

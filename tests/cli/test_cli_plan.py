@@ -352,19 +352,10 @@ def test_exit_codes_through_main(write_plan, capsys):
 
 
 # ----------------------------------------------------------------------------- sequential
-@pytest.fixture(scope="module")
-def big_database(tmp_path_factory):
+@pytest.fixture
+def big_database(full_demo_database: Path) -> Path:
     """The demo at its full 200,000 users, and views of it cut at day 8 and day 11."""
-    path = tmp_path_factory.mktemp("big") / "demo.duckdb"
-    demo.run(path, users=200_000)
-    import duckdb  # noqa: PLC0415 - the demo's engine
-
-    with duckdb.connect(str(path)) as connection:
-        for day in (8, 11):
-            connection.sql(
-                f"CREATE VIEW users_day{day} AS SELECT * FROM users WHERE exposure_day <= {day}"  # noqa: S608 - fixed test SQL
-            )
-    return path
+    return full_demo_database
 
 
 @pytest.fixture

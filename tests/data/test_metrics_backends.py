@@ -31,12 +31,9 @@ import pytest
 import ablens
 from ablens import (
     MannWhitney,
-    Mean,
     Moments,
     PostStratified,
-    Proportion,
     Quantile,
-    Ratio,
     cuped_test,
     mann_whitney_test,
     mean_test,
@@ -48,7 +45,7 @@ from ablens import (
     regression_adjusted_test,
 )
 from ablens.stats.stratified import post_stratified_test
-from materialize import ALL_BACKENDS, Tables
+from materialize import ALL_BACKENDS, MOMENT_METRICS, Tables
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -64,18 +61,7 @@ RTOL = 1e-12
 ATOL = 1e-12
 
 METRICS = (
-    Mean("revenue"),
-    Mean("revenue", name="revenue (CUPED)", covariates=("pre_revenue",)),
-    Mean(
-        "revenue",
-        name="revenue (regression)",
-        covariates=("pre_revenue", "pre_sessions"),
-        adjustment="regression",
-    ),
-    Proportion("converted"),
-    Proportion("converted", name="converted (CUPED)", covariates=("pre_revenue",)),
-    Ratio("orders", "sessions"),
-    Ratio("orders", "sessions", name="orders / sessions (CUPED)", covariates=("pre_sessions",)),
+    *MOMENT_METRICS,
     PostStratified("revenue", "platform"),
     Quantile("latency", 0.5),
     Quantile("latency", 0.9),
