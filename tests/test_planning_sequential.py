@@ -261,17 +261,23 @@ def _experiment(rng: np.random.Generator, units: int, looks: int, effect: float)
     )
 
 
-def test_analyze_looks_runs_the_planned_test():
-    """The plan's tau is analyze_looks' default at planned_units, and its rule is the bound."""
-    looks, effect = 10, 0.2
+#: The design both analyze_looks tests run: a mean (sd 4) read at 10 looks by an mSPRT, planned
+#: to detect +0.2 with 80% power.
+LOOKS, EFFECT = 10, 0.2
+
+
+def _planned_msprt() -> ablens.PlanSequential:
     p = ablens.plan(
-        mean=10.0, sd=4.0, mde=effect, mde_type="absolute", sequential="msprt", looks=10
+        mean=10.0, sd=4.0, mde=EFFECT, mde_type="absolute", sequential="msprt", looks=LOOKS
     )
     assert p.sequential is not None
-    planned = p.sequential.planned_units
-    rng = np.random.default_rng(20261127)
-    result = ablens.analyze_looks(
-        _experiment(rng, planned, looks, effect),
+    return p.sequential
+
+
+def _analyze_one(rng: np.random.Generator, planned: int) -> ablens.AlwaysValidResult:
+    """One simulated experiment of ``planned`` units with the true effect, read at every look."""
+    return ablens.analyze_looks(
+        _experiment(rng, planned, LOOKS, EFFECT),
         ablens.Mean("x"),
         control="control",
         variant="arm",
@@ -279,10 +285,16 @@ def test_analyze_looks_runs_the_planned_test():
         method="msprt",
         planned_units=planned,
     )
+
+
+def test_analyze_looks_runs_the_planned_test():
+    """The plan's tau is analyze_looks' default at planned_units, and its rule is the bound."""
+    planned_design = _planned_msprt()
+    result = _analyze_one(np.random.default_rng(20261127), planned_design.planned_units)
     assert result.tau is not None
     # analyze_looks tunes tau on the first look's variance: equal up to sampling error
-    assert result.tau == pytest.approx(p.sequential.tau, rel=0.05)
-    design = ablens.always_valid_design(looks)
+    assert result.tau == pytest.approx(planned_design.tau, rel=0.05)
+    design = ablens.always_valid_design(LOOKS)
     rejected = False
     for k, row in enumerate(result.rows):
         ratio = result.tau**2 / row.standard_error**2
@@ -302,25 +314,10 @@ def test_simulated_experiments_through_analyze_looks_reach_the_power():
     The 99.9% binomial range at 250 runs is +/- 0.083: coarse, but a plan at the fixed size
     (about 50% power here) would fail it.
     """
-    looks, effect, runs = 10, 0.2, 250
-    p = ablens.plan(
-        mean=10.0, sd=4.0, mde=effect, mde_type="absolute", sequential="msprt", looks=10
-    )
-    assert p.sequential is not None
-    planned = p.sequential.planned_units
+    runs = 250
+    planned = _planned_msprt().planned_units
     rng = np.random.default_rng(5)
-    stopped = 0
-    for _ in range(runs):
-        result = ablens.analyze_looks(
-            _experiment(rng, planned, looks, effect),
-            ablens.Mean("x"),
-            control="control",
-            variant="arm",
-            time="day",
-            method="msprt",
-            planned_units=planned,
-        )
-        stopped += result.decision == "treatment higher"
+    stopped = sum(_analyze_one(rng, planned).decision == "treatment higher" for _ in range(runs))
     margin = 3.29 * math.sqrt(0.8 * 0.2 / runs)
     assert abs(stopped / runs - 0.8) <= margin, stopped / runs
 
