@@ -334,6 +334,30 @@ def test_a_sequential_method_needs_a_time_column_at_its_line():
         plan_from_dict({**parse_plan(MINIMAL).to_dict(), "sequential": "msprt"})
 
 
+def test_spending_belongs_to_the_group_sequential_method():
+    group = MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 1000}\n"
+    assert parse_plan(group).spending == "obrien-fleming"
+    pocock = parse_plan(group + "spending: pocock\n")
+    assert pocock.spending == "pocock"
+    assert pocock.to_dict()["spending"] == "pocock"
+    assert plan_from_dict(pocock.to_dict()) == pocock
+    # a plan without a group-sequential method has no spending, in the file or the dict
+    assert "spending" not in parse_plan(MINIMAL).to_dict()
+    assert plan_from_dict(parse_plan(MINIMAL).to_dict()) == parse_plan(MINIMAL)
+    assert errors_of(group + "spending: linear\n") == [
+        (
+            "plan.yaml:11: spending == 'linear', must be one of 'obrien-fleming', 'pocock', 'hsd', "
+            "'power'"
+        )
+    ]
+    assert errors_of(MINIMAL + "sequential: msprt\ntime: day\nspending: pocock\n") == [
+        (
+            "plan.yaml:10: spending == 'pocock' applies to sequential: group-sequential only, and "
+            "the plan's method is 'msprt'; remove spending or set sequential: group-sequential"
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     "text", ["bayesian: true\n", "bayesian: flat\n", "bayesian: {prior: flat}\n", "bayesian: {}\n"]
 )
@@ -544,6 +568,10 @@ def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
         MINIMAL + "sequential: bayes\n",
         MINIMAL + "sequential: msprt\n",
         MINIMAL + "sequential: group-sequential\ntime: day\n",
+        MINIMAL + "sequential: msprt\ntime: day\nspending: pocock\n",
+        MINIMAL + "spending: pocock\n",
+        MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 10}\n"
+        "spending: linear\n",
         MINIMAL + "bayesian: {prior: jeffreys}\n",
         MINIMAL + "bayesian: 3\n",
         MINIMAL + "planned: {sample_size: 1.5}\n",
@@ -562,6 +590,8 @@ def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
         MINIMAL + "arms: [control, b]\ncorrection: null\n",
         MINIMAL + "sequential: msprt\ntime: day\nbayesian: true\n",
         MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 10}\n",
+        MINIMAL + "sequential: group-sequential\ntime: day\nplanned: {sample_size: 10}\n"
+        "spending: hsd\n",
         MINIMAL + "bayesian: {prior: flat}\n",
     ):
         parse_plan(good)

@@ -19,6 +19,7 @@ import ablens
 from ablens import demo
 from ablens.config import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, PlanError, load_plan
 from ablens.readout import Readout, bayesian_readout, format_chance, run_readout
+from ablens.report import render_readout
 from ablens.sequential import analyze_looks
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plan.yaml"
@@ -58,7 +59,14 @@ def sequential(method: str) -> tuple[str, str]:
     return ("sequential: none", f"sequential: {method}\ntime: exposure_day")
 
 
-def direct_looks(database: Path, table: str, metric, method: str, alpha: float = 0.05):
+def direct_looks(
+    database: Path,
+    table: str,
+    metric,
+    method: str,
+    alpha: float = 0.05,
+    spending: str = "obrien-fleming",
+):
     with duckdb.connect(str(database), read_only=True) as connection:
         return analyze_looks(
             (connection, table),
@@ -69,6 +77,7 @@ def direct_looks(database: Path, table: str, metric, method: str, alpha: float =
             method=method,
             alpha=alpha,
             planned_units=USERS,
+            spending=spending,
             unit="user_id",
         )
 
@@ -179,6 +188,26 @@ def test_planned_sample_in_and_no_boundary_crossed(write_plan):
         "and the mSPRT boundary has not been crossed (sequential p=1 at exposure_day 13, "
         "200,000 units); a flat result without power is not evidence of no effect."
     )
+
+
+@pytest.mark.parametrize("spending", ["pocock", "hsd", "power"])
+def test_the_plans_spending_family_sets_the_bounds(write_plan, database, spending):
+    edits = (
+        sequential("group-sequential"),
+        ("time: exposure_day", f"time: exposure_day\nspending: {spending}"),
+    )
+    readout = run_readout(load_plan(write_plan(*edits, table="users_day11")))
+    conversion = reading_of(readout, "conversion")
+    metric = ablens.Proportion("converted", name="conversion")
+    direct = direct_looks(database, "users_day11", metric, "group-sequential", spending=spending)
+    assert conversion.looks is not None
+    assert conversion.looks.to_dict() == direct.to_dict()
+    default = direct_looks(database, "users_day11", metric, "group-sequential")
+    bounds = [row.bound for row in conversion.looks.rows]
+    assert bounds != [row.bound for row in default.rows]
+    assert all(b is not None and 1.9 < b < 5 for b in bounds[1:])
+    title = {"pocock": "Pocock", "hsd": "Hwang-Shih-DeCani", "power": "Kim-DeMets power"}[spending]
+    assert title in render_readout(readout).split("Sequential: the group-sequential")[1]
 
 
 def test_group_sequential_ends_at_its_planned_final_look(write_plan, database):

@@ -60,6 +60,7 @@ from ablens.metrics import (
     Role,
 )
 from ablens.readout import BAYESIAN_PRIORS, BayesianPrior
+from ablens.stats.group_sequential import SPENDING_NAMES, SpendingName
 from ablens.stats.means import MEAN_TESTS
 from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
 from ablens.stats.proportions import PROPORTION_TESTS
@@ -163,6 +164,7 @@ _TOP_KEYS = (
     "correction",
     "family",
     "sequential",
+    "spending",
     "time",
     "bayesian",
     "srm_alpha",
@@ -435,6 +437,8 @@ class AnalysisPlan:
             metrics and guardrails at every look of ``time``, and the verdict may stop early.
         time: Column giving each unit's look (its exposure day or date), required by a
             sequential method; None without one.
+        spending: Alpha-spending family of the group-sequential method ("obrien-fleming",
+            "pocock", "hsd", "power"), as in `ablens.plan`; unused by the other methods.
         bayesian: The prior of the Bayesian reading ("flat"), or None for no Bayesian reading.
         srm_alpha: p-value below which the split is a sample-ratio mismatch.
         planned: Planned sample size, duration and start date.
@@ -458,6 +462,7 @@ class AnalysisPlan:
     correction: CorrectionMethod | None = None
     family: Family = "metric"
     sequential: SequentialMethod = "none"
+    spending: SpendingName = "obrien-fleming"
     srm_alpha: float = DEFAULT_SRM_ALPHA
     planned: Planned = field(default_factory=Planned)
     time: str | None = None
@@ -487,7 +492,7 @@ class AnalysisPlan:
             arms = dict(self.weights)
         elif self.arms is not None:
             arms = list(self.arms)
-        return {
+        document = {
             "experiment_id": self.experiment_id,
             "team": self.team,
             "description": self.description,
@@ -507,6 +512,9 @@ class AnalysisPlan:
             "srm_alpha": self.srm_alpha,
             "planned": self.planned.to_dict(),
         }
+        if self.sequential == "group-sequential":  # the only method with a spending family
+            document["spending"] = self.spending
+        return document
 
 
 # ------------------------------------------------------------------------------- reading
@@ -829,6 +837,14 @@ def _build(
     correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
+    spending = check.choice(root, "spending", "spending", SPENDING_NAMES, "obrien-fleming")
+    if root.get("spending") is not None and sequential != "group-sequential":
+        check.fail(
+            "spending",
+            f"spending == {root.get('spending')!r} applies to sequential: group-sequential "
+            f"only, and the plan's method is {sequential!r}; remove spending or set "
+            "sequential: group-sequential",
+        )
     time = check.text(root, "time", "time")
     if time is not None and time in (variant, unit):
         check.fail(
@@ -870,6 +886,7 @@ def _build(
         correction=correction,  # type: ignore[arg-type]
         family=family,  # type: ignore[arg-type]
         sequential=sequential,  # type: ignore[arg-type]
+        spending=spending,  # type: ignore[arg-type]
         srm_alpha=DEFAULT_SRM_ALPHA if srm_alpha is None else srm_alpha,
         planned=planned,
         time=time,
@@ -1338,6 +1355,11 @@ def plan_json_schema() -> dict[str, Any]:
                 "description": "Sequential method; any but none needs time (and "
                 "group-sequential needs planned.sample_size).",
             },
+            "spending": {
+                "enum": list(SPENDING_NAMES),
+                "default": "obrien-fleming",
+                "description": "Alpha-spending family of sequential: group-sequential.",
+            },
             "time": {
                 **text,
                 "description": "Column giving each unit's look (exposure day or date), for "
@@ -1386,6 +1408,13 @@ def plan_json_schema() -> dict[str, Any]:
                 "then": {
                     "required": ["planned"],
                     "properties": {"planned": {"required": ["sample_size"]}},
+                },
+            },
+            {
+                "if": {"required": ["spending"]},
+                "then": {
+                    "required": ["sequential"],
+                    "properties": {"sequential": {"const": "group-sequential"}},
                 },
             },
         ],

@@ -283,6 +283,7 @@ def sequential_readings(
                 method=plan.sequential,
                 alpha=alpha,
                 planned_units=plan.planned.sample_size,
+                spending=plan.spending,
                 unit=plan.unit,
                 experiment_id=plan.experiment_id,
                 team=plan.team,

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ablens import render
 from ablens._version import __version__
 from ablens.config import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, verdict
+from ablens.stats.group_sequential import SPENDING_TITLES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -634,8 +635,8 @@ def _methodology_section(
         )
     elif sequential and plan is not None:
         spending = (
-            "O'Brien-Fleming alpha spending at the information fraction units / "
-            "planned.sample_size (repeated confidence intervals)"
+            f"{SPENDING_TITLES[plan.spending]} alpha spending at the information fraction "
+            "units / planned.sample_size (repeated confidence intervals)"
             if method == "group-sequential"
             else "always-valid p-values and intervals"
         )

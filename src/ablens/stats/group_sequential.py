@@ -77,6 +77,13 @@ __all__ = [
 
 SpendingName = Literal["obrien-fleming", "pocock", "hsd", "power"]
 SPENDING_NAMES: tuple[SpendingName, ...] = ("obrien-fleming", "pocock", "hsd", "power")
+#: Each spending family as written in sentences and reports (default parameters).
+SPENDING_TITLES: dict[SpendingName, str] = {
+    "obrien-fleming": "O'Brien-Fleming",
+    "pocock": "Pocock",
+    "hsd": "Hwang-Shih-DeCani (gamma = -4)",
+    "power": "Kim-DeMets power (rho = 3)",
+}
 SequentialDecision = Literal["continue", "stop for efficacy", "stop for futility"]
 
 # The parameter each family takes, its default, and its admissible range.
