@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -275,3 +276,26 @@ def test_unknown_or_empty_table_name_is_an_ablens_error(tiny):
         compute_moments((tiny, "nope"), variant="arm", columns=["x"])
     with pytest.raises(InputError, match=r"^table == '', must name a table or view"):
         compute_moments((tiny, ""), variant="arm", columns=["x"])
+
+
+def test_the_packaged_demo_plan_is_the_example_plan():
+    example = Path(__file__).resolve().parents[1] / "examples" / "plan.yaml"
+    assert demo.demo_plan_text() == example.read_text(encoding="utf-8")
+
+
+def test_write_demo_writes_data_and_plan_that_read_as_they_are(tmp_path):
+    pytest.importorskip("yaml", reason="plans need PyYAML")
+    from ablens.config import load_plan  # noqa: PLC0415 - needs PyYAML
+    from ablens.readout import run_readout  # noqa: PLC0415
+
+    path = demo.write_demo(tmp_path / "new", users=20_000)
+    assert path == tmp_path / "new" / "plan.yaml"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ablens_demo.duckdb", "plan.yaml"]
+    readout = run_readout(load_plan(path))
+    assert sum(readout.result.counts) == 20_000
+    assert readout.plan.experiment_id == "ablens-demo"
+    # 20,000 users is the plan's sample, too few for the demo's +5% lift in conversion
+    assert readout.verdict.label == "Inconclusive — keep running"
+    assert readout.verdict.reason.startswith("No primary metric moved beyond chance: conversion")
+    with pytest.raises(InputError, match="users"):
+        demo.write_demo(tmp_path / "none", users=1)

@@ -8,7 +8,8 @@ changes nothing else about a converting user, so orders and revenue per user ris
 relative amount in expectation, while sessions do not move.
 
 `run` writes the users to a DuckDB file, computes every arm's (and platform's) moments in one
-query inside DuckDB and analyzes them.
+query inside DuckDB and analyzes them. `write_demo` also writes the demo's analysis plan beside
+the file (the plan of ``examples/plan.yaml``), ready for ``ablens analyze`` or ``ablens serve``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from ablens.planning import Plan, plan_from_history
 if TYPE_CHECKING:
     from ablens.results import AnalysisResult
 
-__all__ = ["TRUE_EFFECTS", "DemoRun", "demo_metrics", "generate", "run"]
+__all__ = [
+    "TRUE_EFFECTS",
+    "DemoRun",
+    "demo_metrics",
+    "demo_plan_text",
+    "generate",
+    "run",
+    "write_demo",
+]
 
 #: True relative effect of ``new_checkout`` on each metric's expected value.
 TRUE_EFFECTS: dict[str, float] = {
@@ -43,6 +52,9 @@ TRUE_EFFECTS: dict[str, float] = {
 ARMS = ("control", "new_checkout")
 BASE_CONVERSION = 0.08
 TABLE = "users"
+#: File names `write_demo` uses; the plan names the database relative to its own folder.
+DEMO_DATABASE = "ablens_demo.duckdb"
+DEMO_PLAN = "plan.yaml"
 
 
 def generate(users: int = 200_000, seed: int = 2026) -> dict[str, np.ndarray[Any, Any]]:
@@ -186,3 +198,39 @@ def run(
             experiment_id="ablens-demo",
         )
     return DemoRun(path, users, result, next_plan)
+
+
+def demo_plan_text() -> str:
+    """The demo's analysis plan (YAML; ``examples/plan.yaml`` in the repository).
+
+    Its source is ``ablens_demo.duckdb`` in the plan's folder, table ``users``.
+
+    Examples:
+        >>> from ablens.config import parse_plan
+        >>> plan = parse_plan(demo_plan_text())
+        >>> plan.experiment_id, [m.name for m in plan.metrics][:2]
+        ('ablens-demo', ['conversion', 'revenue per user (CUPED)'])
+    """
+    return (Path(__file__).parent / "demo_plan.yaml").read_text(encoding="utf-8")
+
+
+def write_demo(folder: str | Path, users: int = 200_000, seed: int = 2026) -> Path:
+    """Simulate the demo experiment into ``folder`` with its plan; return the plan's path.
+
+    The folder gets ``ablens_demo.duckdb`` (see `run`) and ``plan.yaml`` (`demo_plan_text`),
+    which ``ablens analyze``, ``ablens report`` and ``ablens serve`` read as they are.
+
+    Args:
+        folder: Where to write (created if missing; the two files are replaced).
+        users: Number of simulated users.
+        seed: Random seed.
+
+    Returns:
+        The path of the plan file.
+    """
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    run(target / DEMO_DATABASE, users=users, seed=seed)
+    plan = target / DEMO_PLAN
+    plan.write_text(demo_plan_text(), encoding="utf-8")
+    return plan

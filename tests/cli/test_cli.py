@@ -132,3 +132,23 @@ def test_run_exits_with_main_code(monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         cli.run()
     assert exit_info.value.code == 0
+
+
+def test_serve_passes_its_options_to_the_web_server(monkeypatch):
+    pytest.importorskip("fastapi", reason="the web extra is not installed")
+    import ablens.web  # noqa: PLC0415
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(ablens.web, "serve", lambda **options: calls.append(options), raising=False)
+    outcome = runner.invoke(app, ["serve", "--demo", "--port", "9001", "--max-upload-mb", "2"])
+    assert outcome.exit_code == 0, outcome.output
+    assert calls == [
+        {
+            "plans": (),
+            "host": "127.0.0.1",
+            "port": 9001,
+            "max_upload_bytes": 2 * 1024 * 1024,
+            "demo": True,
+        }
+    ]
+    assert runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output.count("--demo")

@@ -309,6 +309,47 @@ def test_readout_with_a_plan_the_server_was_started_with(demo_csv):
     assert "there is no such plan" in alert(unknown.text)
 
 
+def test_serve_demo_offers_the_demo_experiment_and_removes_it_on_exit(monkeypatch):
+    """``ablens serve --demo``: a readout of the demo with nothing to upload, then no trace."""
+    pytest.importorskip("yaml", reason="plans need PyYAML")
+    import uvicorn  # noqa: PLC0415 - the web extra's server, replaced here
+
+    import ablens.demo  # noqa: PLC0415
+    from ablens.web.app import serve  # noqa: PLC0415
+
+    seen: dict[str, object] = {}
+    write_demo = ablens.demo.write_demo
+
+    def recording_write_demo(folder, **options):
+        seen["folder"] = Path(folder)
+        return write_demo(folder, **options)
+
+    def fake_run(app, **options):  # what a browser would do while the server runs
+        seen["options"] = options
+        browser = TestClient(app)
+        seen["page"] = browser.get("/readout").text
+        response = browser.post(
+            "/readout", data={"plan": "0", "variant": "variant", "control": "control"}
+        )
+        seen["report"] = report_of(browser, response)
+
+    monkeypatch.setattr(ablens.demo, "write_demo", recording_write_demo)
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    serve(demo=True, plans=[EXAMPLE_PLAN])
+    assert seen["options"] == {"host": "127.0.0.1", "port": 8000, "log_level": "info"}
+    page = str(seen["page"])
+    # the demo first, then the plans given
+    assert re.search(r'<option value="0"[^>]*>ablens-demo \(plan.yaml\)', page), page
+    assert '<option value="1"' in page
+    report = str(seen["report"])
+    assert "Ship" in report
+    assert "new_checkout raised conversion by 5." in report
+    assert external_urls(report) == []
+    folder = seen["folder"]
+    assert isinstance(folder, Path)
+    assert not folder.exists()
+
+
 def test_upload_too_large_is_refused_with_a_message(demo_csv):
     small = TestClient(create_app(max_upload_bytes=10_000))
     response = upload(small, demo_csv)

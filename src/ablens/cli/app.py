@@ -427,6 +427,14 @@ def serve_command(
     max_upload_mb: Annotated[
         int, typer.Option("--max-upload-mb", min=1, help="Largest upload, in MB.")
     ] = 50,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Also offer the demo experiment's plan (simulated into a temporary folder, "
+            "removed on exit): a readout with nothing to upload.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the web page (power calculator and readout) until interrupted."""
     with _usage_errors():
@@ -437,6 +445,7 @@ def serve_command(
             host=host,
             port=port,
             max_upload_bytes=max_upload_mb * 1024 * 1024,
+            demo=demo,
         )
 
 

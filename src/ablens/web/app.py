@@ -813,24 +813,39 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    demo: bool = False,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted (``ablens serve``).
 
     Binds 127.0.0.1 by default: only this machine can reach it. There is no login, so bind
     another address only on a network you trust.
+
+    Args:
+        plans: Analysis plans to offer on the readout page.
+        host: Address to bind.
+        port: Port to listen on.
+        max_upload_bytes: Largest upload accepted.
+        demo: Also simulate the demo experiment (200,000 users) into a temporary folder, removed
+            when the server stops, and offer its plan first: a readout with nothing to
+            install or upload.
     """
     import uvicorn  # noqa: PLC0415 - the server is only needed here
 
-    app = create_app(plans=plans, max_upload_bytes=max_upload_bytes)
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        import sys  # noqa: PLC0415
+    with tempfile.TemporaryDirectory(prefix="ablens-demo-") as scratch:
+        if demo:
+            from ablens.demo import write_demo  # noqa: PLC0415 - needs the duckdb extra
 
-        sys.stderr.write(
-            f"ablens: serving on {host}: anyone who can reach this address can use the "
-            "server and upload files; there is no login.\n"
-        )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+            plans = (write_demo(scratch), *plans)
+        app = create_app(plans=plans, max_upload_bytes=max_upload_bytes)
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            import sys  # noqa: PLC0415
+
+            sys.stderr.write(
+                f"ablens: serving on {host}: anyone who can reach this address can use the "
+                "server and upload files; there is no login.\n"
+            )
+        uvicorn.run(app, host=host, port=port, log_level="info")
