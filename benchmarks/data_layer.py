@@ -471,8 +471,8 @@ def measure(contender: str, path: Path, script: Path) -> Run:
 
 
 # ---------------------------------------------------------------------------- report
-def machine_info(repo: Path) -> list[str]:
-    """Markdown lines describing the machine, the software and the code under test."""
+def machine_info(repo: Path, packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    """Markdown lines describing the machine, the software (``packages``) and the code."""
     cpu = "unknown"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -482,7 +482,7 @@ def machine_info(repo: Path) -> list[str]:
                 break
     ram = f"{total_ram_gib():.1f} GiB"
     versions = []
-    for package in ("ablens", *PACKAGES):
+    for package in ("ablens", *packages):
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:

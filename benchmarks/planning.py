@@ -36,25 +36,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 # benchmarks/ is on sys.path when this file runs as a script
-from data_layer import peak_rss_mib
+from data_layer import load_average, machine_info, peak_rss_mib
 
 EFFECT_SIZE = 0.1
 GRID = (100.0, 5_000.0, 1_000)
 HISTORY_DAYS = 28
 HISTORY_LIFT = 0.02
 DATA_VERSION = 2  # bump when the generator changes, so cached files are not reused
-PACKAGES = ("ablens", "statsmodels", "numpy", "scipy", "duckdb", "pandas", "pyarrow")
+PACKAGES = ("statsmodels", "numpy", "scipy", "duckdb", "pandas", "pyarrow")
 
 
 def best_of(repeats: int, call: Any) -> float:  # noqa: ANN401 - any zero-argument callable
@@ -270,30 +267,6 @@ def history(rows_list: list[int], repeats: int, data_dir: Path, seed: int) -> li
 
 
 # ---------------------------------------------------------------------------- report
-def machine() -> list[str]:
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = []
-    for package in PACKAGES:
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{package} (missing)")
-    return [
-        (
-            f"- machine: {cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; "
-            f"load average {os.getloadavg()[0]:.2f} at the start"
-        ),
-        f"- Python {platform.python_version()}; {', '.join(versions)}",
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -310,7 +283,8 @@ def main() -> None:
     report = [
         f"# Planning benchmark ({time.strftime('%Y-%m-%d')})",
         "",
-        *machine(),
+        *machine_info(Path(__file__).resolve().parents[1], PACKAGES),
+        f"- Load average (1, 5, 15 min) at the start: {load_average()}",
         "",
         "## Curves and one solved size (in process, best of the repeats)",
         "",
