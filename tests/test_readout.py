@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,16 @@ import pytest
 
 import ablens
 from ablens import demo
-from ablens.config import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, PlanError, load_plan
+from ablens.config import (
+    FIX_DATA,
+    KEEP_RUNNING,
+    ROLL_BACK,
+    SHIP,
+    AnalysisPlan,
+    PlanError,
+    load_plan,
+    plan_from_dict,
+)
 from ablens.readout import Readout, bayesian_readout, format_chance, run_readout
 from ablens.report import render_readout
 from ablens.sequential import analyze_looks
@@ -508,3 +518,155 @@ def test_readout_on_postgres_equals_the_same_data_in_memory(
     for got, want in zip(warehouse.bayesian, memory.bayesian, strict=True):
         assert got.probability_better == pytest.approx(want.probability_better, rel=1e-9)
         assert got.expected_loss_ship == pytest.approx(want.expected_loss_ship, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- k arms
+ARMS3 = ("control", "b", "c")
+
+
+def _three_arms(seed: int = 17) -> pl.DataFrame:
+    """Three arms: c converts most and spends most; b is slowest (latency, lower is better)."""
+    rng = np.random.default_rng(seed)
+    n = 30_000
+    arm = rng.integers(0, 3, n)
+    pre = rng.gamma(2.0, 10.0, n)
+    return pl.DataFrame(
+        {
+            "user_id": np.arange(n),
+            "variant": np.array(ARMS3)[arm],
+            "converted": rng.random(n) < np.array([0.100, 0.104, 0.112])[arm],
+            "revenue": 0.6 * pre + rng.normal(np.array([20.0, 20.3, 20.6])[arm], 8.0),
+            "pre_revenue": pre,
+            "orders": rng.poisson(np.array([1.0, 1.02, 1.05])[arm]),
+            "sessions": 1 + rng.poisson(3.0, n),
+            "latency": rng.normal(np.array([100.0, 100.8, 100.1])[arm], 15.0),
+        }
+    )
+
+
+def _three_arm_plan() -> AnalysisPlan:
+    return plan_from_dict(
+        {
+            "experiment_id": "three-arms",
+            "source": {"path": "users.parquet"},
+            "unit": "user_id",
+            "control": "control",
+            "arms": list(ARMS3),
+            "metrics": [
+                {"name": "conversion", "kind": "proportion", "column": "converted"},
+                {"kind": "mean", "column": "revenue", "role": "secondary"},
+                {
+                    "name": "revenue (CUPED)",
+                    "kind": "mean",
+                    "column": "revenue",
+                    "covariates": ["pre_revenue"],
+                    "role": "secondary",
+                },
+                {
+                    "kind": "ratio",
+                    "numerator": "orders",
+                    "denominator": "sessions",
+                    "role": "secondary",
+                },
+                {"kind": "mean", "column": "latency", "role": "guardrail", "direction": "decrease"},
+                {"kind": "quantile", "column": "latency", "probability": 0.5, "role": "secondary"},
+            ],
+            "bayesian": True,
+        }
+    )
+
+
+def test_with_three_arms_the_bayesian_reading_says_which_arm_is_best():
+    frame = _three_arms()
+    readout = run_readout(_three_arm_plan(), data=frame)
+    best = {r.metric: r for r in readout.best_arm}
+    assert list(best) == [
+        "conversion",
+        "revenue",
+        "revenue (CUPED)",
+        "orders / sessions",
+        "latency",
+        "latency p50",
+    ]
+    groups = {arm: frame.filter(pl.col("variant") == arm) for arm in ARMS3}
+
+    # a proportion: Beta(1, 1) on each arm's rate, from the counts themselves
+    expected = ablens.beta_best_arm(
+        {a: int(g["converted"].sum()) for a, g in groups.items()},
+        {a: g.height for a, g in groups.items()},
+    )
+    conversion = best["conversion"]
+    assert (conversion.model, conversion.arms) == ("beta-binomial", ARMS3)
+    assert conversion.probability_best == pytest.approx(expected.probability_best, rel=1e-12)
+    assert conversion.expected_loss == pytest.approx(expected.expected_loss, rel=1e-12)
+    assert conversion.best == expected.best == "c"
+
+    # a mean: each arm's mean with its standard error s / sqrt(n), computed here with numpy
+    def normal(column: str, direction: str = "increase"):
+        values = {a: g[column].to_numpy() for a, g in groups.items()}
+        return ablens.normal_best_arm(
+            {a: float(v.mean()) for a, v in values.items()},
+            {a: float(v.std(ddof=1) / math.sqrt(v.size)) for a, v in values.items()},
+            direction=direction,
+        )
+
+    for metric, reference in (
+        ("revenue", normal("revenue")),
+        ("latency", normal("latency", "decrease")),
+    ):
+        reading = best[metric]
+        assert reading.model == "normal"
+        assert reading.probability_best == pytest.approx(reference.probability_best, rel=1e-9)
+        assert reading.expected_loss == pytest.approx(reference.expected_loss, rel=1e-9)
+    assert best["revenue"].best == "c"
+    # lower latency is better: b, the slow arm, is never best
+    assert best["latency"].best == "control"
+    assert best["latency"].probability_best[1] < 1e-3
+
+    # a ratio: each arm's ratio with its delta-method standard error
+    def ratio_level(g: pl.DataFrame) -> tuple[float, float]:
+        y, x = g["orders"].to_numpy().astype(float), g["sessions"].to_numpy().astype(float)
+        r = y.mean() / x.mean()
+        variance = (y.var(ddof=1) - 2 * r * np.cov(y, x)[0, 1] + r**2 * x.var(ddof=1)) / (
+            x.mean() ** 2 * y.size
+        )
+        return r, math.sqrt(variance)
+
+    levels = {a: ratio_level(g) for a, g in groups.items()}
+    reference = ablens.normal_best_arm(
+        {a: m for a, (m, _) in levels.items()}, {a: s for a, (_, s) in levels.items()}
+    )
+    ratio = best["orders / sessions"]
+    assert ratio.probability_best == pytest.approx(reference.probability_best, rel=1e-9)
+
+    # covariate adjustment fits each pair apart; a quantile has no posterior: said, not guessed
+    cuped = best["revenue (CUPED)"]
+    assert (cuped.model, cuped.probability_best, cuped.best) == (None, (), None)
+    assert cuped.reason is not None
+    assert cuped.reason.startswith("the comparisons do not share one control estimate")
+    assert best["latency p50"].reason is not None
+    assert best["latency p50"].reason.startswith("a quantile difference")
+
+    document = readout.to_dict()["bayesian"]["best_arm"]
+    assert document[0]["best"] == "c"
+    assert document[0]["probability_best"] == pytest.approx(list(expected.probability_best))
+    assert document[2]["model"] is None
+    text = str(readout)
+    assert "Which arm is best (Bayesian" in text
+    assert re.search(r"conversion\s+c \(best\)\s+\d+\.\d%", text), text
+    assert "  revenue (CUPED): not defined: the comparisons do not share" in text
+    page = render_readout(readout)
+    assert '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>' in page
+    assert '<tr class="best"><td>conversion</td><td>c (best)</td>' in page
+    assert "<li>latency p50: not defined: a quantile difference" in page
+
+
+def test_two_arms_have_no_best_arm_table(write_plan):
+    readout = run_readout(
+        load_plan(write_plan(("sequential: none", "sequential: none\nbayesian: true")))
+    )
+    assert readout.bayesian
+    assert readout.best_arm == ()
+    assert readout.to_dict()["bayesian"]["best_arm"] == []
+    assert "Which arm is best" not in str(readout)
+    assert "best-arm" not in render_readout(readout)

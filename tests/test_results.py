@@ -319,3 +319,23 @@ def test_table_html_escapes_and_classes():
         '</thead><tbody><tr class="better"><td>&lt;i&gt;</td></tr><tr><td>x</td></tr>'
         "</tbody></table>"
     )
+
+
+def test_each_arms_estimate_variance_is_kept_for_difference_tests():
+    """``control_variance`` / ``treatment_variance``: s^2 / n of each arm (Welch), p(1-p)/n (z)."""
+    rng = np.random.default_rng(3)
+    control, treatment = rng.normal(10, 2, 400), rng.normal(10.5, 3, 600)
+    data = {
+        "control": Moments.from_columns({"x": control, "y": (control > 10).astype(float)}),
+        "treatment": Moments.from_columns({"x": treatment, "y": (treatment > 10).astype(float)}),
+    }
+    result = analyze(data, [Mean("x"), Proportion("y")], control="control")
+    mean, proportion = (c.result for c in result.comparisons)
+    assert mean.control_variance == pytest.approx(control.var(ddof=1) / 400, rel=1e-12)
+    assert mean.treatment_variance == pytest.approx(treatment.var(ddof=1) / 600, rel=1e-12)
+    assert math.sqrt(mean.control_variance + mean.treatment_variance) == pytest.approx(
+        mean.standard_error, rel=1e-12
+    )
+    rate = float((control > 10).mean())
+    assert proportion.control_variance == pytest.approx(rate * (1 - rate) / 400, rel=1e-12)
+    assert mean.to_dict()["control_variance"] == mean.control_variance

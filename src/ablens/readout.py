@@ -9,7 +9,8 @@ plan's data source once and computes, where the data live:
    guardrail, one engine query each (`ablens.sequential.analyze_looks`), as `SequentialReading`
    objects;
 3. when the plan asks for it (``bayesian: true``), the Bayesian reading of every comparison from
-   the per-arm summaries already computed (no further query), as `BayesianReading` objects;
+   the per-arm summaries already computed (no further query), as `BayesianReading` objects, and
+   with three or more arms, the chance that each arm is the best, as `BestArmReading` objects;
 4. the verdict (`ablens.config.verdict`), which lets a crossed sequential boundary decide before
    the planned sample is in.
 
@@ -44,15 +45,17 @@ if TYPE_CHECKING:
     from ablens.config import AnalysisPlan, Verdict
     from ablens.results import AnalysisResult, Comparison, Outcome
     from ablens.sequential import LookRow, LooksResult
-    from ablens.stats.bayesian import BayesianResult, BetaBinomialResult
+    from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
 
 __all__ = [
     "BAYESIAN_PRIORS",
     "BayesianPrior",
     "BayesianReading",
+    "BestArmReading",
     "Readout",
     "SequentialReading",
     "bayesian_readout",
+    "best_arm_readout",
     "run_readout",
     "sequential_readout",
 ]
@@ -532,6 +535,223 @@ def bayesian_readout(
     return tuple(readings)
 
 
+# ------------------------------------------------------------------------------- k arms
+@dataclass(frozen=True)
+class BestArmReading:
+    """Which of three or more arms is best for one metric: the Bayesian chance and loss per arm.
+
+    Attributes:
+        metric: Metric name.
+        kind: Metric kind, as the comparisons name it.
+        direction: "increase" or "decrease": which way is good.
+        arms: The arms, control first.
+        model: "beta-binomial" (a proportion: Beta(1, 1) on each arm's rate), "normal" (each
+            arm's estimate with its standard error, flat prior), or None when no joint
+            posterior is defined.
+        probability_best: Posterior probability that each arm is the best (sums to 1).
+        expected_loss: Expected loss of shipping each arm, in the metric's units (rate units
+            for proportions): how far, on average, it falls short of the best arm.
+        reason: Why no posterior is reported (None when one is).
+        detail: The stats layer's `ablens.BestArmResult`, or None.
+    """
+
+    metric: str
+    kind: str
+    direction: str
+    arms: tuple[str, ...]
+    model: Literal["beta-binomial", "normal"] | None = None
+    probability_best: tuple[float, ...] = ()
+    expected_loss: tuple[float, ...] = ()
+    reason: str | None = None
+    detail: BestArmResult | None = None
+
+    @property
+    def best(self) -> str | None:
+        """The arm most likely to be best (None without a posterior)."""
+        if not self.probability_best:
+            return None
+        return self.arms[max(range(len(self.arms)), key=self.probability_best.__getitem__)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (no ``detail``)."""
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "direction": self.direction,
+            "arms": list(self.arms),
+            "model": self.model,
+            "probability_best": list(self.probability_best),
+            "expected_loss": list(self.expected_loss),
+            "best": self.best,
+            "reason": self.reason,
+        }
+
+    def display_rows(self) -> list[list[str]]:
+        """One row per arm: metric, arm, chance to be best, expected loss if shipped.
+
+        Empty without a posterior (see `missing_line`).
+        """
+        if self.model is None:
+            return []
+        rows = []
+        for arm, chance, loss in zip(
+            self.arms, self.probability_best, self.expected_loss, strict=True
+        ):
+            mark = " (best)" if arm == self.best else ""
+            rows.append([self.metric, f"{arm}{mark}", format_chance(chance), self._loss(loss)])
+        return rows
+
+    def missing_line(self) -> str | None:
+        """``metric: not defined: why`` without a posterior, else None."""
+        return None if self.model is not None else f"{self.metric}: not defined: {self.reason}"
+
+    def _loss(self, value: float) -> str:
+        if self.kind == "proportion":
+            return render.format_number(100 * value, 3) + "pp"
+        return render.format_number(value, 3)
+
+
+BEST_ARM_HEADERS = ("metric", "arm", "chance to be best", "expected loss if shipped")
+
+
+def best_arm_table(readings: Sequence[BestArmReading]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the best-arm table, as every face shows it."""
+    return list(BEST_ARM_HEADERS), [row for r in readings for row in r.display_rows()]
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+
+
+def best_arm_readout(result: AnalysisResult) -> tuple[BestArmReading, ...]:
+    """The chance that each arm is best, per metric compared over three or more arms.
+
+    No data are read. A proportion (z, chi-square or Fisher) gets the Beta-binomial model from
+    every arm's count and rate (`ablens.beta_best_arm`, Beta(1, 1) on each rate). Any other
+    metric gets independent normal posteriors, each arm's estimate with its standard error and
+    a flat prior (`ablens.normal_best_arm`), when the comparisons share the control's estimate
+    and variance. They do not with covariates: CUPED and regression adjustment fit each
+    treatment's pair on its own, so those metrics (and quantiles, rank tests) get a reason
+    instead.
+
+    Args:
+        result: The analysis.
+
+    Returns:
+        One reading per metric with at least two treatment arms, in the result's order.
+
+    Examples:
+        >>> import ablens
+        >>> def arm(units, converted):
+        ...     return ablens.Moments.from_columns(
+        ...         {"converted": [1] * converted + [0] * (units - converted)}
+        ...     )
+        >>> data = {"control": arm(5_000, 500), "b": arm(5_000, 540), "c": arm(5_000, 560)}
+        >>> result = ablens.analyze(data, [ablens.Proportion("converted")], control="control")
+        >>> (reading,) = best_arm_readout(result)  # the same as ablens.beta_best_arm
+        >>> reading.best, [round(p, 3) for p in reading.probability_best]
+        ('c', [0.011, 0.257, 0.731])
+    """
+    from ablens.stats.bayesian import (  # noqa: PLC0415 - scipy, only when asked for
+        beta_best_arm,
+        normal_best_arm,
+    )
+
+    groups: dict[str, list[Comparison]] = {}
+    for c in result.comparisons:
+        groups.setdefault(c.metric, []).append(c)
+    readings = []
+    for metric, comparisons in groups.items():
+        if len(comparisons) < 2:
+            continue
+        first = comparisons[0]
+        common: dict[str, Any] = {
+            "metric": metric,
+            "kind": first.kind,
+            "direction": first.direction,
+            "arms": (first.control, *(c.treatment for c in comparisons)),
+        }
+        direction: Literal["increase", "decrease"] = (
+            "decrease" if first.direction == "decrease" else "increase"
+        )
+        if first.kind in _NO_POSTERIOR:
+            readings.append(BestArmReading(**common, reason=_NO_POSTERIOR[first.kind]))
+            continue
+        try:
+            successes = _all_successes(comparisons)
+            if successes is not None:
+                counts = [first.control_count, *(c.treatment_count for c in comparisons)]
+                detail = beta_best_arm(
+                    dict(zip(common["arms"], successes, strict=True)),
+                    dict(zip(common["arms"], counts, strict=True)),
+                    direction=direction,
+                )
+                model: Literal["beta-binomial", "normal"] = "beta-binomial"
+            else:
+                levels = _arm_levels(comparisons)
+                if levels is None:
+                    readings.append(BestArmReading(**common, reason=_NO_JOINT_POSTERIOR))
+                    continue
+                means, errors = levels
+                detail = normal_best_arm(
+                    dict(zip(common["arms"], means, strict=True)),
+                    dict(zip(common["arms"], errors, strict=True)),
+                    direction=direction,
+                )
+                model = "normal"
+        except AblensError as error:
+            readings.append(BestArmReading(**common, reason=f"no posterior: {error}"))
+            continue
+        readings.append(
+            BestArmReading(
+                **common,
+                model=model,
+                probability_best=detail.probability_best,
+                expected_loss=detail.expected_loss,
+                detail=detail,
+            )
+        )
+    return tuple(readings)
+
+
+_NO_JOINT_POSTERIOR = (
+    "the comparisons do not share one control estimate (covariate adjustment fits each "
+    "treatment's pair on its own), so the arms have no joint posterior"
+)
+
+
+def _all_successes(comparisons: Sequence[Comparison]) -> list[int] | None:
+    """Every arm's success count (control first) when all are proportion tests, else None."""
+    first = comparisons[0]
+    if first.kind != "proportion":
+        return None
+    counts = [_successes(first.result.control_estimate, first.control_count)]
+    for c in comparisons:
+        if c.result.test not in _PROPORTION_TESTS:
+            return None
+        counts.append(_successes(c.result.treatment_estimate, c.treatment_count))
+    return None if any(x is None for x in counts) else [x for x in counts if x is not None]
+
+
+def _arm_levels(comparisons: Sequence[Comparison]) -> tuple[list[float], list[float]] | None:
+    """Each arm's estimate and standard error (control first), when the comparisons agree."""
+    first = comparisons[0].result
+    means, errors = [first.control_estimate], []
+    for c in comparisons:
+        r = c.result
+        if r.control_variance is None or r.treatment_variance is None:
+            return None
+        if not (
+            _same(r.control_estimate, first.control_estimate)
+            and _same(r.control_variance, first.control_variance)
+        ):
+            return None
+        means.append(r.treatment_estimate)
+        errors.append(math.sqrt(r.treatment_variance))
+    assert first.control_variance is not None  # noqa: S101 - checked in the loop
+    return means, [math.sqrt(first.control_variance), *errors]
+
+
 # ------------------------------------------------------------------------------- the readout
 @dataclass(frozen=True)
 class Readout:
@@ -543,6 +763,8 @@ class Readout:
         verdict: The decision and health gates.
         sequential: The sequential readings (empty without a sequential method).
         bayesian: The Bayesian readings (empty unless the plan asks for them).
+        best_arm: With three or more arms, the chance that each arm is best per metric (empty
+            unless the plan asks for the Bayesian reading).
     """
 
     plan: AnalysisPlan
@@ -550,6 +772,7 @@ class Readout:
     verdict: Verdict
     sequential: tuple[SequentialReading, ...] = ()
     bayesian: tuple[BayesianReading, ...] = ()
+    best_arm: tuple[BestArmReading, ...] = ()
 
     def sequential_dict(self) -> dict[str, Any] | None:
         """The ``sequential`` entry of the JSON document (None without a sequential method)."""
@@ -568,6 +791,7 @@ class Readout:
         return {
             "prior": self.plan.bayesian,
             "readings": [reading.to_dict() for reading in self.bayesian],
+            "best_arm": [reading.to_dict() for reading in self.best_arm],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -607,13 +831,21 @@ class Readout:
         """The Bayesian section as text (empty unless the plan asks for it)."""
         if self.plan.bayesian is None:
             return []
-        return [
+        lines = [
             (
                 f"Bayesian reading ({self.plan.bayesian} prior; expected losses in the "
                 "metric's units, pp for rates):"
             ),
             render.table_text(*bayesian_table(self.bayesian)),
         ]
+        if self.best_arm:
+            lines += [
+                "",
+                "Which arm is best (Bayesian; expected loss = how far short of the best arm):",
+                render.table_text(*best_arm_table(self.best_arm)),
+            ]
+            lines += [f"  {m}" for r in self.best_arm if (m := r.missing_line()) is not None]
+        return lines
 
     def __str__(self) -> str:
         v = self.verdict
@@ -659,5 +891,6 @@ def run_readout(
         result = _analyze_table(plan, table)
         sequential = sequential_readings(plan, result, table)
     bayesian = () if plan.bayesian is None else bayesian_readout(result, prior=plan.bayesian)
+    best_arm = () if plan.bayesian is None else best_arm_readout(result)
     decision = verdict(result, plan, sequential=sequential, today=today)
-    return Readout(plan, result, decision, sequential, bayesian)
+    return Readout(plan, result, decision, sequential, bayesian, best_arm)

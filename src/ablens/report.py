@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ablens.config import AnalysisPlan, MetricSpec, Verdict
-    from ablens.readout import BayesianReading, Readout, SequentialReading
+    from ablens.readout import BayesianReading, BestArmReading, Readout, SequentialReading
     from ablens.results import AnalysisResult, Comparison
 
 __all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
@@ -124,6 +124,7 @@ svg.ci .edge { fill: var(--neutral); }
 svg.ci.better .range, svg.ci.better .edge { fill: var(--good); opacity: .9; }
 svg.ci.worse .range, svg.ci.worse .edge { fill: var(--bad); opacity: .9; }
 td.bayes { white-space: nowrap; }
+tr.best td { font-weight: 600; }
 .looks { margin: 12px 0 24px; }
 .looks h3 { font-size: 16px; margin: 18px 0 4px; }
 .looks p.stopped { color: var(--good); font-weight: 600; }
@@ -195,6 +196,7 @@ def render_report(
     generated_at: dt.datetime | None = None,
     sequential: Sequence[SequentialReading] = (),
     bayesian: Sequence[BayesianReading] | None = None,
+    best_arm: Sequence[BestArmReading] | None = None,
 ) -> str:
     """The report as one self-contained HTML document (no external URL of any kind).
 
@@ -208,17 +210,23 @@ def render_report(
             a section with one table and chart per metric.
         bayesian: The Bayesian readings, shown as two more columns of the metrics table
             (default: computed from ``result`` when the plan asks for them, else none).
+        best_arm: With three or more arms, the chance that each arm is best, shown as a
+            section (default: computed like ``bayesian``).
 
     Returns:
         The HTML text.
     """
     decision = decision or verdict(result, plan, sequential=sequential)
     generated_at = generated_at or dt.datetime.now(dt.UTC)
+    wanted = plan is not None and plan.bayesian is not None
     if bayesian is None:
         from ablens.readout import bayesian_readout  # noqa: PLC0415 - avoids an import cycle
 
-        wanted = plan is not None and plan.bayesian is not None
         bayesian = bayesian_readout(result) if wanted else ()
+    if best_arm is None:
+        from ablens.readout import best_arm_readout  # noqa: PLC0415 - avoids an import cycle
+
+        best_arm = best_arm_readout(result) if wanted else ()
     title = plan.experiment_id if plan is not None else "A/B test"
     parts = [
         "<!DOCTYPE html>",
@@ -230,6 +238,7 @@ def render_report(
         _verdict_section(decision, plan),
         _health_section(result, decision),
         _metrics_section(result, plan, bayesian),
+        _best_arm_section(best_arm),
         _sequential_section(sequential, plan),
         _segments_section(result),
         _methodology_section(result, plan, sequential=bool(sequential), bayesian=bayesian),
@@ -272,6 +281,7 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         generated_at=generated_at,
         sequential=readout.sequential,
         bayesian=readout.bayesian,
+        best_arm=readout.best_arm,
     )
 
 
@@ -284,6 +294,7 @@ def write_report(
     generated_at: dt.datetime | None = None,
     sequential: Sequence[SequentialReading] = (),
     bayesian: Sequence[BayesianReading] | None = None,
+    best_arm: Sequence[BestArmReading] | None = None,
 ) -> Path:
     """Write `render_report` to ``path`` (UTF-8) and return the path."""
     target = Path(path)
@@ -294,6 +305,7 @@ def write_report(
         generated_at=generated_at,
         sequential=sequential,
         bayesian=bayesian,
+        best_arm=best_arm,
     )
     target.write_text(page, encoding="utf-8")
     return target
@@ -467,6 +479,35 @@ def _metrics_section(
     return (
         f"<section><h2>Metrics</h2><table><thead>{head}</thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{legend}{_bayes_legend(bayesian)}</section>"
+    )
+
+
+def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
+    """With three or more arms: the chance that each arm is best, and its expected loss."""
+    if not readings:
+        return ""
+    from ablens.readout import BEST_ARM_HEADERS  # noqa: PLC0415 - avoids an import cycle
+
+    head = "".join(f"<th>{_e(h)}</th>" for h in BEST_ARM_HEADERS)
+    rows = []
+    for reading in readings:
+        for cells in reading.display_rows():
+            best = reading.best is not None and cells[1] == f"{reading.best} (best)"
+            css = ' class="best"' if best else ""
+            rows.append(f"<tr{css}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    missing = "".join(
+        f"<li>{_e(line)}.</li>" for r in readings if (line := r.missing_line()) is not None
+    )
+    return (
+        '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>'
+        "<table><thead><tr>" + head + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        '<p class="muted">Flat prior (Beta(1, 1) on each rate for proportions; for other '
+        "metrics each arm's estimate with its standard error). The chance that each arm is "
+        "the best of all arms in the metric's desired direction, and the expected loss of "
+        "shipping it: how far, on average, it falls short of the best arm, in the metric's "
+        "units (pp for rates). A decision aid, not corrected for multiple comparisons.</p>"
+        + (f'<ul class="muted">{missing}</ul>' if missing else "")
+        + "</section>"
     )
 
 

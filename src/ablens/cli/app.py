@@ -251,11 +251,11 @@ def _print_rich(readout: Readout) -> None:
 
 
 def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 - rich Console
-    """The sequential looks and the Bayesian table, when the plan asks for them."""
+    """The sequential looks and the Bayesian tables, when the plan asks for them."""
     from rich.table import Table  # noqa: PLC0415 - only for interactive use
     from rich.text import Text  # noqa: PLC0415
 
-    from ablens.readout import bayesian_table  # noqa: PLC0415
+    from ablens.readout import bayesian_table, best_arm_table  # noqa: PLC0415
 
     sequential = readout.sequential_lines()
     if sequential:
@@ -274,6 +274,15 @@ def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 
             bayes.add_row(*row)
         console.print()
         console.print(bayes)
+    if readout.best_arm:
+        headers, rows = best_arm_table(readout.best_arm)
+        best = Table(title=readout.bayesian_lines()[-2], show_edge=False, header_style="bold")
+        for index, header in enumerate(headers):
+            best.add_column(header, justify="left" if index < 2 else "right")
+        for row in rows:
+            best.add_row(*row, style="bold" if row[1].endswith("(best)") else "")
+        console.print()
+        console.print(best)
 
 
 def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None:

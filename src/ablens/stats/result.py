@@ -62,6 +62,10 @@ class TestResult:
         variance_reduction: For covariate-adjusted metrics, ``1 - Var(adjusted) / Var(raw)`` of
             the effect estimate; None otherwise.
         notes: Warnings about the comparison (e.g. an imbalanced covariate).
+        control_variance: Variance of the control estimate (``s^2 / n`` for a mean), when the
+            test is built from the two arms' variances; None otherwise (exact, rank and
+            quantile tests).
+        treatment_variance: Variance of the treatment estimate, likewise.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -86,6 +90,8 @@ class TestResult:
     p_value: float
     variance_reduction: float | None = None
     notes: tuple[str, ...] = ()
+    control_variance: float | None = None
+    treatment_variance: float | None = None
 
     @property
     def effect_ci(self) -> tuple[float, float]:
@@ -192,4 +198,6 @@ def difference_test(
         statistic=statistic,
         df=reference.df,
         p_value=p_value(statistic, reference, alternative),
+        control_variance=var_control,
+        treatment_variance=var_treatment,
     )
