@@ -449,6 +449,27 @@ def test_readout_form_offers_the_sequential_and_bayesian_options(client):
         assert f'<option value="{choice}"' in page
     assert '<input name="time"' in page
     assert '<input type="checkbox" name="bayesian" value="on"' in page
+    assert '<select name="spending">' in page
+    for choice in ("obrien-fleming", "pocock", "hsd", "power"):
+        assert f'<option value="{choice}"' in page
+
+
+def test_readout_upload_with_a_spending_family(client, demo_csv):
+    fields = {
+        "unit": "user_id",
+        "time": "exposure_day",
+        "sequential": "group-sequential",
+        "planned": "4000",
+    }
+    pocock = report_of(client, upload(client, demo_csv, spending="pocock", **fields))
+    assert "the group-sequential method (Pocock alpha spending" in pocock
+    default = report_of(client, upload(client, demo_csv, **fields))
+    assert "the group-sequential method (O&#x27;Brien-Fleming alpha spending" in default
+    # the form keeps the choice; the spending of other methods is not passed to the plan
+    kept = upload(client, demo_csv, spending="pocock", **fields).text
+    assert '<option value="pocock" selected>' in kept
+    msprt = upload(client, demo_csv, **{**fields, "sequential": "msprt"}, spending="pocock")
+    assert msprt.status_code == 200, alert(msprt.text)
 
 
 def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, demo_csv):
@@ -488,6 +509,7 @@ def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, d
         ),
         ({"planned": "lots"}, "planned users: 'lots' is not a whole number of at least 2."),
         ({"sequential": "bayes"}, "sequential method 'bayes' is not one of the choices."),
+        ({"spending": "linear"}, "alpha spending 'linear' is not one of the choices."),
         (
             {"sequential": "msprt", "time": "exposure_date"},
             "there is no time column 'exposure_date'",

@@ -491,6 +491,8 @@ def infer_metrics(
 
 
 SEQUENTIAL_CHOICES = ("none", "group-sequential", "msprt", "confidence-sequence")
+#: The group-sequential spending families the readout form offers (as plans name them).
+SPENDING_CHOICES = ("obrien-fleming", "pocock", "hsd", "power")
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,7 @@ class ReadoutRequest:
         time: Look column for a sequential readout, or None.
         sequential: "none", "group-sequential", "msprt" or "confidence-sequence".
         planned_units: Planned units over all arms, or None.
+        spending: Alpha-spending family of the group-sequential method.
         bayesian: Add the Bayesian reading (flat prior).
         filename: The uploaded file's own name (shown in the report).
     """
@@ -518,16 +521,26 @@ class ReadoutRequest:
     time: str | None = None
     sequential: str = "none"
     planned_units: int | None = None
+    spending: str = "obrien-fleming"
     bayesian: bool = False
     filename: str = ""
 
 
-def _parse_options(fields: Mapping[str, str]) -> tuple[str | None, str, int | None, bool]:
-    """The sequential and Bayesian options of the readout form; `UploadError` if unusable."""
+def _parse_options(
+    fields: Mapping[str, str],
+) -> tuple[str | None, str, int | None, str, bool]:
+    """The readout form's time, sequential method, planned users, spending and Bayesian view.
+
+    Raises:
+        UploadError: An option is unusable, with a message for the form.
+    """
     time = fields.get("time") or None
     sequential = fields.get("sequential") or "none"
     if sequential not in SEQUENTIAL_CHOICES:
         raise UploadError(f"sequential method {sequential!r} is not one of the choices.")
+    spending = fields.get("spending") or "obrien-fleming"
+    if spending not in SPENDING_CHOICES:
+        raise UploadError(f"alpha spending {spending!r} is not one of the choices.")
     planned_text = fields.get("planned", "").replace(",", "").replace("_", "")
     planned = None
     if planned_text:
@@ -546,7 +559,8 @@ def _parse_options(fields: Mapping[str, str]) -> tuple[str | None, str, int | No
             "group-sequential needs the planned number of users: each look's share of it "
             "sets how much of alpha the look may spend."
         )
-    return time, sequential, planned, fields.get("bayesian", "") not in ("", "off", "false")
+    bayesian = fields.get("bayesian", "") not in ("", "off", "false")
+    return time, sequential, planned, spending, bayesian
 
 
 def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
@@ -575,6 +589,8 @@ def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
         "time": request.time,
         "bayesian": request.bayesian,
     }
+    if request.sequential == "group-sequential":  # plans refuse spending with other methods
+        spec["spending"] = request.spending
     if request.planned_units is not None:
         spec["planned"] = {"sample_size": request.planned_units}
     return plan_from_dict(spec, name="the readout form")
@@ -686,9 +702,11 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 "time": "",
                 "sequential": "none",
                 "planned": "",
+                "spending": "obrien-fleming",
                 "bayesian": "",
             },
             "sequential_choices": SEQUENTIAL_CHOICES,
+            "spending_choices": SPENDING_CHOICES,
         }
         context.update(extra)
         return context
@@ -720,12 +738,13 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             "time": fields.get("time", ""),
             "sequential": fields.get("sequential", "") or "none",
             "planned": fields.get("planned", ""),
+            "spending": fields.get("spending", "") or "obrien-fleming",
             "bayesian": fields.get("bayesian", ""),
         }
         upload = form.get("file")
         folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
         try:
-            time, sequential, planned, bayesian = _parse_options(shown)
+            time, sequential, planned, spending, bayesian = _parse_options(shown)
             parsed = ReadoutRequest(
                 variant=shown["variant"],
                 control=shown["control"],
@@ -735,6 +754,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 time=time,
                 sequential=sequential,
                 planned_units=planned,
+                spending=spending,
                 bayesian=bayesian,
                 filename=Path(upload.filename or "").name if isinstance(upload, UploadFile) else "",
             )
