@@ -540,6 +540,7 @@ def _three_arms(seed: int = 17) -> pl.DataFrame:
             "orders": rng.poisson(np.array([1.0, 1.02, 1.05])[arm]),
             "sessions": 1 + rng.poisson(3.0, n),
             "latency": rng.normal(np.array([100.0, 100.8, 100.1])[arm], 15.0),
+            "platform": np.array(["ios", "web"])[rng.integers(0, 2, n)],
         }
     )
 
@@ -570,6 +571,12 @@ def _three_arm_plan() -> AnalysisPlan:
                 },
                 {"kind": "mean", "column": "latency", "role": "guardrail", "direction": "decrease"},
                 {"kind": "quantile", "column": "latency", "probability": 0.5, "role": "secondary"},
+                {
+                    "kind": "post-stratified",
+                    "column": "revenue",
+                    "stratum": "platform",
+                    "role": "secondary",
+                },
             ],
             "bayesian": True,
         }
@@ -587,6 +594,7 @@ def test_with_three_arms_the_bayesian_reading_says_which_arm_is_best():
         "orders / sessions",
         "latency",
         "latency p50",
+        "revenue | platform",
     ]
     groups = {arm: frame.filter(pl.col("variant") == arm) for arm in ARMS3}
 
@@ -640,10 +648,11 @@ def test_with_three_arms_the_bayesian_reading_says_which_arm_is_best():
     assert ratio.probability_best == pytest.approx(reference.probability_best, rel=1e-9)
 
     # covariate adjustment fits each pair apart; a quantile has no posterior: said, not guessed
-    cuped = best["revenue (CUPED)"]
-    assert (cuped.model, cuped.probability_best, cuped.best) == (None, (), None)
-    assert cuped.reason is not None
-    assert cuped.reason.startswith("the comparisons do not share one control estimate")
+    for pairwise in ("revenue (CUPED)", "revenue | platform"):
+        reading = best[pairwise]
+        assert (reading.model, reading.probability_best, reading.best) == (None, (), None)
+        assert reading.reason is not None
+        assert reading.reason.startswith("the comparisons do not share one control estimate")
     assert best["latency p50"].reason is not None
     assert best["latency p50"].reason.startswith("a quantile difference")
 

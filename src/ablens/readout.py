@@ -630,9 +630,9 @@ def best_arm_readout(result: AnalysisResult) -> tuple[BestArmReading, ...]:
     every arm's count and rate (`ablens.beta_best_arm`, Beta(1, 1) on each rate). Any other
     metric gets independent normal posteriors, each arm's estimate with its standard error and
     a flat prior (`ablens.normal_best_arm`), when the comparisons share the control's estimate
-    and variance. They do not with covariates: CUPED and regression adjustment fit each
-    treatment's pair on its own, so those metrics (and quantiles, rank tests) get a reason
-    instead.
+    and variance. They do not with covariates or strata: CUPED, regression adjustment and
+    post-stratification fit each treatment's pair on its own, so those metrics (and quantiles,
+    rank tests) get a reason instead.
 
     Args:
         result: The analysis.
@@ -715,8 +715,9 @@ def best_arm_readout(result: AnalysisResult) -> tuple[BestArmReading, ...]:
 
 
 _NO_JOINT_POSTERIOR = (
-    "the comparisons do not share one control estimate (covariate adjustment fits each "
-    "treatment's pair on its own), so the arms have no joint posterior"
+    "the comparisons do not share one control estimate (covariate adjustment and "
+    "post-stratification fit each treatment's pair on its own), so the arms have no joint "
+    "posterior"
 )
 
 

@@ -47,6 +47,7 @@ from starlette.datastructures import UploadFile
 
 from ablens._version import __version__
 from ablens.errors import AblensError
+from ablens.stats.group_sequential import SPENDING_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -123,8 +124,11 @@ _DEFAULTS: dict[str, str] = {
     "sequential": "none",
     "looks": "5",
 }
-#: The calculator's ways to read the result, as `ablens.plan`'s ``sequential`` (none: once).
-CALCULATOR_READINGS = ("none", "group-sequential", "msprt", "confidence-sequence")
+#: How a result is read, in the calculator (`ablens.plan`'s ``sequential``) and the readout
+#: form (a plan's ``sequential:``); "none" reads it once.
+SEQUENTIAL_CHOICES = ("none", "group-sequential", "msprt", "confidence-sequence")
+#: The group-sequential spending families the readout form offers (as plans name them).
+SPENDING_CHOICES = SPENDING_NAMES
 _FIELDS = tuple(_DEFAULTS)
 
 
@@ -170,7 +174,7 @@ def _choice(form: Mapping[str, str], key: str, allowed: Sequence[str]) -> str:
 
 def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
     """`ablens.plan`'s ``sequential`` and ``looks`` from the Reading and Looks fields."""
-    reading = _choice(form, "sequential", CALCULATOR_READINGS)
+    reading = _choice(form, "sequential", SEQUENTIAL_CHOICES)
     if reading == "none":
         return {}
     looks = _whole(form, "looks", "Looks", 1)
@@ -488,11 +492,6 @@ def infer_metrics(
                 binary = bool(row and row[0][0])
             metrics.append(Proportion(column) if binary else Mean(column))
     return metrics
-
-
-SEQUENTIAL_CHOICES = ("none", "group-sequential", "msprt", "confidence-sequence")
-#: The group-sequential spending families the readout form offers (as plans name them).
-SPENDING_CHOICES = ("obrien-fleming", "pocock", "hsd", "power")
 
 
 @dataclass(frozen=True)
