@@ -494,12 +494,10 @@ def bayesian_readout(
             "decrease" if c.direction == "decrease" else "increase"
         )
         detail: BetaBinomialResult | BayesianResult
-        x_c = x_t = None
-        if c.kind == "proportion" and r.test in _PROPORTION_TESTS:
-            x_c = _successes(r.control_estimate, c.control_count)
-            x_t = _successes(r.treatment_estimate, c.treatment_count)
+        successes = _all_successes((c,))
         try:
-            if x_c is not None and x_t is not None:
+            if successes is not None:
+                x_c, x_t = successes
                 detail = bayesian_proportion_test(
                     x_c,
                     c.control_count,
