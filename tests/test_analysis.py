@@ -305,7 +305,7 @@ def test_custom_metric_kind_is_used():
         name = "doubled"
         role = "primary"
         direction = "increase"
-        kind = "custom"
+        metric_kind = ablens.MetricKind(name="custom", title="Custom")
 
         def required_columns(self):
             return ("x",)
@@ -319,6 +319,25 @@ def test_custom_metric_kind_is_used():
     assert isinstance(Doubled(), ablens.Metric)
     result = analyze(_two_arm(1.0, 1.1), [Doubled()], control="control")
     assert result.comparison("doubled").kind == "custom"
+
+
+def test_a_metric_without_a_declared_kind_is_named_by_its_class():
+    class Doubled:
+        name = "doubled"
+        role = "primary"
+        direction = "increase"
+
+        def required_columns(self):
+            return ("x",)
+
+        def required_pairs(self):
+            return ()
+
+        def compare(self, control, treatment, *, confidence_level):
+            return Mean("x").compare(control, treatment, confidence_level=confidence_level)
+
+    result = analyze(_two_arm(1.0, 1.1), [Doubled()], control="control")
+    assert result.comparison("doubled").kind == "doubled"
 
 
 # --------------------------------------------------------------------------- bad input

@@ -176,7 +176,7 @@ def test_every_metric_and_arm_is_compared(analyses):
     assert kinds["orders per session"] == "ratio"
     assert kinds["revenue (CUPED)"] == "mean"
     assert kinds["conversion (CUPED)"] == "proportion"
-    assert kinds["revenue | platform"] == "poststratified"
+    assert kinds["revenue | platform"] == "post-stratified"
     tests = {c.metric: c.result.test for c in result.comparisons}
     assert tests == {
         "orders per session": "delta",

@@ -33,7 +33,20 @@ from ablens.errors import (
     MissingDependencyError,
     ProjectError,
 )
-from ablens.metrics import MannWhitney, Mean, Metric, PostStratified, Proportion, Quantile, Ratio
+from ablens.metrics import (
+    MannWhitney,
+    Mean,
+    Metric,
+    MetricKind,
+    PlanKey,
+    PlanningBaseline,
+    PostStratified,
+    Proportion,
+    Quantile,
+    Ratio,
+    TableContext,
+    register_metric_kind,
+)
 from ablens.results import AnalysisResult, Comparison
 from ablens.sequential import LookRow, LooksResult, analyze_looks
 from ablens.stats import (
@@ -189,6 +202,7 @@ __all__ = [
     "MannWhitneyResult",
     "Mean",
     "Metric",
+    "MetricKind",
     "MetricSpec",
     "MissingDependencyError",
     "Moments",
@@ -198,7 +212,9 @@ __all__ = [
     "Plan",
     "PlanDay",
     "PlanError",
+    "PlanKey",
     "PlanSequential",
+    "PlanningBaseline",
     "PostStratified",
     "PowerSolution",
     "ProjectError",
@@ -215,6 +231,7 @@ __all__ = [
     "SequentialSRMLook",
     "SequentialSRMResult",
     "SpendingFunction",
+    "TableContext",
     "TestResult",
     "Verdict",
     "__version__",
@@ -262,6 +279,7 @@ __all__ = [
     "quantile_test",
     "rank_summary_from_arrays",
     "ratio_test",
+    "register_metric_kind",
     "regression_adjusted_test",
     "relative_interval",
     "render_readout",

@@ -7,8 +7,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
+from ablens.data.engine import compute_moments
 from ablens.errors import InputError
-from ablens.results import AnalysisResult, Comparison, Family
+from ablens.metrics.base import StratifiedMetric, TableContext, TableMetric, kind_of
+from ablens.results import AnalysisResult, Comparison
 from ablens.stats.moments import Moments
 from ablens.stats.multiplicity import (
     CORRECTION_METHODS,
@@ -17,19 +19,67 @@ from ablens.stats.multiplicity import (
     adjusted_confidence_level,
 )
 from ablens.stats.srm import DEFAULT_SRM_ALPHA, srm_test
+from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
-    from ablens.metrics import Metric
+    from ablens.metrics.base import Metric
     from ablens.stats.result import TestResult
+    from ablens.typing import Family
 
-__all__ = ["analyze"]
-
-FAMILIES: tuple[Family, ...] = ("metric", "experiment", "primary")
+__all__ = ["AnalysisOptions", "analyze"]
 
 
-def _metric_kind(metric: Metric) -> str:
-    kind = getattr(metric, "kind", None)
-    return kind if isinstance(kind, str) else type(metric).__name__.lower()
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How comparisons are read, as one object from `analyze` down to each arm's comparison.
+
+    Attributes:
+        alpha: Significance level; intervals have confidence level ``1 - alpha``.
+        correction: Multiple-testing method over each family, or None.
+        family: Which comparisons are corrected together.
+        weights: Planned allocation per arm for the sample-ratio check (equal if None).
+        srm_alpha: p-value below which the split is flagged as a mismatch.
+    """
+
+    alpha: float = 0.05
+    correction: CorrectionMethod | None = None
+    family: Family = "metric"
+    weights: Mapping[str, float] | None = None
+    srm_alpha: float = DEFAULT_SRM_ALPHA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alpha", check_open_unit_interval("alpha", self.alpha))
+        if self.correction is not None:
+            check_choice("correction", self.correction, CORRECTION_METHODS)
+        check_choice("family", self.family, FAMILIES)
+        check_open_unit_interval("srm_alpha", self.srm_alpha)
+
+    @property
+    def confidence_level(self) -> float:
+        """``1 - alpha``: the level of every interval."""
+        return 1.0 - self.alpha
+
+
+def _table_metric(metric: Metric) -> TableMetric | None:
+    """The metric as a `TableMetric` when its kind reads the table itself, else None."""
+    if kind_of(metric).needs != "table":
+        return None
+    if not isinstance(metric, TableMetric):
+        raise InputError(
+            f"metric {metric.name!r} declares needs='table' but has no compare_table method"
+        )
+    return metric
+
+
+def _stratified_metric(metric: Metric) -> StratifiedMetric | None:
+    """The metric as a `StratifiedMetric` when its kind reads per-stratum moments, else None."""
+    if kind_of(metric).needs != "strata":
+        return None
+    if not isinstance(metric, StratifiedMetric):
+        raise InputError(
+            f"metric {metric.name!r} declares needs='strata' but has no stratum or compare_strata"
+        )
+    return metric
 
 
 def analyze(
@@ -108,6 +158,7 @@ def analyze(
         >>> round(analyze(table, [Mean("x")], control="control").comparison("x").result.p_value, 4)
         0.3138
     """
+    options = AnalysisOptions(alpha, correction, family, weights, srm_alpha)
     if not isinstance(data, Mapping):
         return _analyze_table(
             data,
@@ -121,24 +172,9 @@ def analyze(
             experiment_id=experiment_id,
             team=team,
             max_segments=max_segments,
-            options={
-                "alpha": alpha,
-                "correction": correction,
-                "family": family,
-                "weights": weights,
-                "srm_alpha": srm_alpha,
-            },
+            options=options,
         )
-    return _analyze_moments(
-        data,
-        metrics,
-        control=control,
-        alpha=alpha,
-        correction=correction,
-        family=family,
-        weights=weights,
-        srm_alpha=srm_alpha,
-    )
+    return _analyze_moments(data, metrics, control=control, options=options)
 
 
 def _analyze_table(
@@ -154,18 +190,16 @@ def _analyze_table(
     experiment_id: str | None,
     team: str | None,
     max_segments: int,
-    options: Mapping[str, Any],
+    options: AnalysisOptions,
 ) -> AnalysisResult:
-    from ablens.data.engine import compute_moments  # noqa: PLC0415 - keeps import ablens light
-
     metrics = list(metrics)
     if not metrics:
         raise InputError("metrics is empty, must list at least one metric")
     # Table metrics (quantiles, ranks) run their own queries; their column still feeds the
     # moments query so that every arm is counted (SRM) even when no other metric is given.
-    table_columns = [getattr(m, "column", None) for m in metrics if _is_table_metric(m)]
+    table_columns = [t.column for m in metrics if (t := _table_metric(m)) is not None]
     columns = list(dict.fromkeys(c for m in metrics for c in m.required_columns()))
-    columns += [c for c in table_columns if isinstance(c, str) and c not in columns]
+    columns += [c for c in table_columns if c not in columns]
     needed_pairs = [p for m in metrics for p in m.required_pairs()] + list(pairs)
     columns += [c for p in needed_pairs for c in p if c not in columns]
     if arms is not None and control not in arms:
@@ -193,7 +227,7 @@ def _analyze_table(
     )
     table = _Table(data, variant, experiment_id, team)
     overall = _analyze_moments(
-        computed.overall, metrics, control=control, strata=strata, table=table, **options
+        computed.overall, metrics, control=control, strata=strata, table=table, options=options
     )
     by_segment: dict[str, AnalysisResult] = {}
     notes = list(computed.report.warnings)
@@ -201,8 +235,8 @@ def _analyze_table(
         label = ", ".join(f"{column}={value}" for column, value in zip(segments, key, strict=True))
         try:
             # Strata and table metrics are overall only: segments get the moment metrics.
-            plain = [m for m in metrics if _stratum(m) is None and not _is_table_metric(m)]
-            by_segment[label] = _analyze_moments(moments, plain, control=control, **options)
+            plain = [m for m in metrics if kind_of(m).needs == "moments"]
+            by_segment[label] = _analyze_moments(moments, plain, control=control, options=options)
         except InputError as error:
             # A thin segment (one arm missing, a single unit) must not sink the whole analysis.
             notes.append(f"segment {label} not analyzed: {error}")
@@ -214,8 +248,8 @@ def _analyze_table(
 
 
 def _stratum(metric: Metric) -> str | None:
-    stratum = getattr(metric, "stratum", None)
-    return stratum if isinstance(stratum, str) else None
+    stratified = _stratified_metric(metric)
+    return None if stratified is None else stratified.stratum
 
 
 StrataMoments = Mapping[str, Mapping[Any, Mapping[str, Moments]]]
@@ -232,8 +266,6 @@ def _strata_moments(
     max_segments: int,
 ) -> StrataMoments:
     """Stratum column -> stratum value -> arm -> moments: one grouped query per stratum column."""
-    from ablens.data.engine import compute_moments  # noqa: PLC0415 - keeps import ablens light
-
     result: dict[str, Mapping[Any, Mapping[str, Moments]]] = {}
     for stratum in dict.fromkeys(s for m in metrics if (s := _stratum(m)) is not None):
         columns = list(
@@ -265,10 +297,6 @@ class _Table:
     team: str | None
 
 
-def _is_table_metric(metric: Metric) -> bool:
-    return callable(getattr(metric, "compare_table", None))
-
-
 def _compare(
     metric: Metric,
     data: Mapping[str, Moments],
@@ -279,22 +307,21 @@ def _compare(
     table: _Table | None = None,
 ) -> TestResult:
     """One comparison; post-stratified and table metrics read what they need themselves."""
-    if _is_table_metric(metric):
+    table_metric = _table_metric(metric)
+    if table_metric is not None:
         if table is None:
             raise InputError(
                 f"metric {metric.name!r} needs the table itself: pass the data, not "
                 "precomputed moments, to analyze()"
             )
-        from ablens.metrics import TableContext  # noqa: PLC0415 - avoids an import cycle
-
         context = TableContext(
             table.data, table.variant, control, treatment, table.experiment_id, table.team
         )
-        compare_table: Any = getattr(metric, "compare_table")  # noqa: B009 - Protocol lacks it
-        return compare_table(context, confidence_level=confidence_level)  # type: ignore[no-any-return]
-    stratum = _stratum(metric)
-    if stratum is None:
+        return table_metric.compare_table(context, confidence_level=confidence_level)
+    stratified = _stratified_metric(metric)
+    if stratified is None:
         return metric.compare(data[control], data[treatment], confidence_level=confidence_level)
+    stratum = stratified.stratum
     if stratum not in strata:
         raise InputError(
             f"metric {metric.name!r} is post-stratified and needs the table itself: pass the "
@@ -308,10 +335,7 @@ def _compare(
                     f"stratum {stratum}={value!r} has no units in arm {arm!r}; post-"
                     "stratification needs every stratum in both arms: merge it with another"
                 )
-    compare_strata: Any = getattr(metric, "compare_strata", None)
-    if compare_strata is None:
-        raise InputError(f"metric {metric.name!r} has a stratum but no compare_strata method")
-    return compare_strata(  # type: ignore[no-any-return]
+    return stratified.compare_strata(
         {v: a[control] for v, a in by_value.items()},
         {v: a[treatment] for v, a in by_value.items()},
         confidence_level=confidence_level,
@@ -325,17 +349,15 @@ def _analyze_moments(
     control: str,
     strata: StrataMoments | None = None,
     table: _Table | None = None,
-    alpha: float = 0.05,
-    correction: CorrectionMethod | None = None,
-    family: Family = "metric",
-    weights: Mapping[str, float] | None = None,
-    srm_alpha: float = DEFAULT_SRM_ALPHA,
+    options: AnalysisOptions,
 ) -> AnalysisResult:
-    alpha = check_open_unit_interval("alpha", alpha)
+    alpha, correction, family, weights = (
+        options.alpha,
+        options.correction,
+        options.family,
+        options.weights,
+    )
     check_name("control", control)
-    if correction is not None:
-        check_choice("correction", correction, CORRECTION_METHODS)
-    check_choice("family", family, FAMILIES)
     if not isinstance(data, Mapping) or not data:
         raise InputError("data must be a non-empty mapping of arm label -> Moments")
     for arm, moments in data.items():
@@ -360,7 +382,7 @@ def _analyze_moments(
         )
 
     arms = (control, *(a for a in data if a != control))
-    confidence_level = 1.0 - alpha
+    confidence_level = options.confidence_level
     comparisons: list[Comparison] = []
     for metric in metrics:
         for treatment in arms[1:]:
@@ -370,7 +392,7 @@ def _analyze_moments(
             comparisons.append(
                 Comparison(
                     metric=metric.name,
-                    kind=_metric_kind(metric),
+                    kind=kind_of(metric).name,
                     role=metric.role,
                     direction=metric.direction,
                     control=control,
@@ -388,7 +410,7 @@ def _analyze_moments(
 
     counts = {arm: data[arm].count for arm in arms}
     srm = srm_test(
-        counts, None if weights is None else {a: weights[a] for a in arms}, alpha=srm_alpha
+        counts, None if weights is None else {a: weights[a] for a in arms}, alpha=options.srm_alpha
     )
     return AnalysisResult(
         control=control,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens._validation import optional_import
+from ablens.typing import Family
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -27,7 +28,6 @@ __all__ = ["SCHEMA_VERSION", "AnalysisResult", "Comparison", "Family", "Outcome"
 
 SCHEMA_VERSION = 1
 Outcome = Literal["better", "worse", "inconclusive"]
-Family = Literal["metric", "experiment", "primary"]
 
 
 @dataclass(frozen=True)

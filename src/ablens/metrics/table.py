@@ -1,0 +1,256 @@
+"""Table metrics: quantiles and the Mann-Whitney test, computed from the table in the engine.
+
+They need more than moments (order statistics, ranks), so each runs its own engine query per
+comparison (`ablens.data.compute_quantile_summaries`, `ablens.data.compute_rank_summary`): pass
+the table, not precomputed moments, to `ablens.analyze`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from ablens._validation import check_choice, check_name, check_open_unit_interval
+from ablens.data.quantiles import compute_quantile_summaries
+from ablens.data.ranks import compute_rank_summary
+from ablens.errors import InputError
+from ablens.metrics.base import (
+    MetricKind,
+    PlanKey,
+    TableContext,
+    check_common,
+    register_metric_kind,
+)
+from ablens.stats._inference import check_alternative
+from ablens.stats.nonparametric import mann_whitney_test
+from ablens.stats.quantiles import quantile_test
+from ablens.stats.relative import RELATIVE_METHODS, RelativeMethod
+from ablens.stats.result import TestResult
+
+if TYPE_CHECKING:
+    from ablens.stats._inference import Alternative
+    from ablens.stats.moments import Moments
+    from ablens.stats.result import MarginType
+    from ablens.typing import Direction, Role
+
+__all__ = ["MannWhitney", "Quantile"]
+
+
+class _TableMetric:
+    """What `Quantile` and `MannWhitney` share: they query the table, not the moments."""
+
+    name: str
+
+    def required_columns(self) -> tuple[str, ...]:
+        """None from the moments query: the metric runs its own query."""
+        return ()
+
+    def required_pairs(self) -> tuple[tuple[str, str], ...]:
+        """No cross-moments needed."""
+        return ()
+
+    def compare(
+        self, control: Moments, treatment: Moments, *, confidence_level: float
+    ) -> TestResult:
+        """Not available from moments: the metric needs the table."""
+        raise InputError(
+            f"metric {self.name!r} needs the table itself; pass the data to ablens.analyze"
+        )
+
+
+@register_metric_kind
+@dataclass(frozen=True)
+class Quantile(_TableMetric):
+    """A quantile of a per-unit column (median latency, p90 basket size).
+
+    Computed from three quantiles per arm inside the engine (`ablens.data.quantiles`), so it
+    needs the table itself: pass the data to `ablens.analyze`, not precomputed moments.
+
+    Args:
+        column: The column holding one value per unit.
+        probability: The quantile, in (0, 1): 0.5 for the median, 0.9 for p90.
+        name: Label in results; defaults to "column p50" style.
+        alternative: "two-sided", "greater" or "less".
+        margin: Null value of the effect.
+        margin_type: "absolute" or "relative".
+        relative_method: "delta-log" (default) or "fieller".
+        bracket_level: Coverage of the order-statistic bracket that sizes the standard error.
+        role: "primary", "secondary" or "guardrail".
+        direction: "increase" or "decrease": which way is good.
+
+    Examples:
+        >>> import numpy as np, polars as pl, ablens
+        >>> rng = np.random.default_rng(0)
+        >>> table = pl.DataFrame(
+        ...     {
+        ...         "variant": ["c"] * 2000 + ["t"] * 2000,
+        ...         "latency": np.concatenate([rng.gamma(2, 50, 2000), rng.gamma(2, 45, 2000)]),
+        ...     }
+        ... )
+        >>> r = ablens.analyze(table, [Quantile("latency", 0.5)], control="c")
+        >>> r.comparisons[0].metric, r.comparisons[0].result.test
+        ('latency p50', 'quantile')
+    """
+
+    metric_kind: ClassVar[MetricKind] = MetricKind(
+        name="quantile",
+        title="Quantile",
+        plan_keys=(
+            PlanKey("column", description="The per-unit column."),
+            PlanKey("probability", "probability", description="The quantile, in (0, 1)."),
+        ),
+        needs="table",
+        looks=False,
+        no_looks="a quantile needs the table itself, not moments, at each look",
+        posterior=None,
+        no_posterior=(
+            "a quantile difference comes from order statistics, not from per-arm moments, so "
+            "no conjugate model applies"
+        ),
+        test_titles={
+            "quantile": "difference of quantiles, standard errors from order-statistic brackets",
+            "quantile-bootstrap": "bootstrap of the difference of quantiles",
+        },
+    )
+
+    column: str
+    probability: float
+    name: str = ""
+    alternative: Alternative = "two-sided"
+    margin: float = 0.0
+    margin_type: MarginType = "absolute"
+    relative_method: RelativeMethod = "delta-log"
+    bracket_level: float = 0.95
+    role: Role = "secondary"
+    direction: Direction = "increase"
+
+    def __post_init__(self) -> None:
+        check_name("column", self.column)
+        check_open_unit_interval("probability", self.probability)
+        check_open_unit_interval("bracket_level", self.bracket_level)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.column} p{100 * self.probability:g}")
+        check_common(self.name, self.role, self.direction)
+        check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+
+    def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
+        """Quantile comparison from per-arm quantile summaries computed in the engine."""
+        summaries = compute_quantile_summaries(
+            context.data,
+            variant=context.variant,
+            column=self.column,
+            probability=self.probability,
+            bracket_level=self.bracket_level,
+            experiment_id=context.experiment_id,
+            team=context.team,
+        )
+        return quantile_test(
+            summaries[context.control],
+            summaries[context.treatment],
+            alternative=self.alternative,
+            confidence_level=confidence_level,
+            margin=self.margin,
+            margin_type=self.margin_type,
+            relative_method=self.relative_method,
+        )
+
+
+_SUPERIORITY_NOTE = (
+    "values are the probability that a treatment unit exceeds a control unit (ties count "
+    "half); control is 0.5 by definition"
+)
+
+
+@register_metric_kind
+@dataclass(frozen=True)
+class MannWhitney(_TableMetric):
+    """Mann-Whitney U (Wilcoxon rank-sum) test of a per-unit column, ranks in the engine.
+
+    The effect reported is the probability of superiority minus one half,
+    ``P(T > C) + P(T = C) / 2 - 1/2`` (0 when neither arm tends to be larger); the test is the
+    tie-corrected normal approximation with continuity correction (R's
+    ``wilcox.test(exact = FALSE)``). No interval is given for it.
+
+    Args:
+        column: The column to rank.
+        name: Label in results; defaults to "column (rank)".
+        alternative: "two-sided", "greater" or "less".
+        role: "primary", "secondary" or "guardrail".
+        direction: "increase" or "decrease": which way is good.
+
+    Examples:
+        >>> import polars as pl, ablens
+        >>> table = pl.DataFrame(
+        ...     {"variant": ["c"] * 5 + ["t"] * 5, "x": [1.0, 2, 3, 4, 5, 3, 4, 5, 6, 7]}
+        ... )
+        >>> r = ablens.analyze(table, [MannWhitney("x")], control="c").comparisons[0].result
+        >>> r.treatment_estimate, round(r.p_value, 4)
+        (0.82, 0.1138)
+    """
+
+    metric_kind: ClassVar[MetricKind] = MetricKind(
+        name="mann-whitney",
+        title="Mann-Whitney",
+        plan_keys=(PlanKey("column", description="The column to rank."),),
+        needs="table",
+        looks=False,
+        no_looks="a rank test needs the table itself, not moments, at each look",
+        posterior=None,
+        no_posterior=(
+            "the rank test compares whole distributions; it has no effect on the metric's "
+            "scale to put a posterior on"
+        ),
+        test_titles={
+            "mann-whitney": (
+                "Mann-Whitney U test (normal approximation, tie and continuity corrected)"
+            )
+        },
+    )
+
+    column: str
+    name: str = ""
+    alternative: Alternative = "two-sided"
+    role: Role = "secondary"
+    direction: Direction = "increase"
+
+    def __post_init__(self) -> None:
+        check_name("column", self.column)
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.column} (rank)")
+        check_common(self.name, self.role, self.direction)
+
+    def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
+        """Mann-Whitney test from rank sums computed in the engine."""
+        summary = compute_rank_summary(
+            context.data,
+            variant=context.variant,
+            column=self.column,
+            control=context.control,
+            treatment=context.treatment,
+            experiment_id=context.experiment_id,
+            team=context.team,
+        )
+        test = mann_whitney_test(summary, alternative=self.alternative)
+        superiority = test.probability_of_superiority
+        return TestResult(
+            test="mann-whitney",
+            alternative=check_alternative(self.alternative),
+            confidence_level=confidence_level,
+            margin=0.0,
+            margin_type="absolute",
+            control_estimate=0.5,
+            treatment_estimate=superiority,
+            effect=superiority - 0.5,
+            effect_ci_lower=math.nan,
+            effect_ci_upper=math.nan,
+            standard_error=math.nan,
+            relative_effect=math.nan,
+            relative_ci_lower=math.nan,
+            relative_ci_upper=math.nan,
+            relative_method="delta-log",
+            statistic=test.z,
+            df=None,
+            p_value=test.p_value,
+            notes=(_SUPERIORITY_NOTE,),
+        )
