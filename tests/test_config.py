@@ -11,26 +11,22 @@ from pathlib import Path
 import pytest
 
 import ablens
-from ablens import config, demo
-from ablens.config import (
-    FIX_DATA,
-    KEEP_RUNNING,
-    ROLL_BACK,
-    SHIP,
-    VERDICTS,
+from ablens import demo
+from ablens.analysis_plan import (
     DuckDBSource,
-    HealthCheck,
     PathSource,
     PlanError,
+    Planned,
     SparkSource,
     WarehouseSource,
+    check_source,
     load_plan,
     parse_plan,
     plan_from_dict,
     plan_json_schema,
     run_plan,
-    verdict,
 )
+from ablens.verdict import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, VERDICTS, HealthCheck, verdict
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO / "src" / "ablens" / "schema" / "plan.schema.json"
@@ -69,7 +65,7 @@ def test_minimal_plan_takes_the_defaults():
     assert plan.family == "metric"
     assert plan.sequential == "none"
     assert plan.srm_alpha == 0.001
-    assert plan.planned == config.Planned()
+    assert plan.planned == Planned()
     (metric,) = plan.metrics
     assert (metric.kind, metric.name, metric.role, metric.direction) == (
         "mean",
@@ -173,7 +169,7 @@ def test_wrong_kind_points_at_its_line():
     assert errors_of(text) == [
         (
             "plan.yaml:8: metrics[1].kind == 'avg', must be one of 'mean', 'proportion', 'ratio', "
-            "'quantile', 'mann-whitney', 'post-stratified'"
+            "'post-stratified', 'quantile', 'mann-whitney'"
         )
     ]
 
@@ -393,7 +389,7 @@ def test_planned_block():
     plan = parse_plan(
         MINIMAL + "planned: {sample_size: 40_000, duration_days: 14, start_date: 2026-03-02}\n"
     )
-    assert plan.planned == config.Planned(40_000, 14.0, dt.date(2026, 3, 2), 0.8)
+    assert plan.planned == Planned(40_000, 14.0, dt.date(2026, 3, 2), 0.8)
     assert errors_of(
         MINIMAL + "planned:\n  sample_size: 1.5\n  start_date: soon\n  weeks: 2\n"
     ) == [
@@ -700,7 +696,7 @@ def test_missing_file_and_table_are_plan_errors(demo_db, tmp_path):
         run_plan(plan)
     plan = load_plan(_demo_plan(tmp_path, "source:\n  path: missing.parquet\n"))
     with pytest.raises(PlanError, match=r"plan.yaml:\d+: source.path: no such file"):
-        config.check_source(plan)
+        check_source(plan)
 
 
 def test_run_plan_with_data_override():

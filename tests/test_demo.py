@@ -285,7 +285,7 @@ def test_the_packaged_demo_plan_is_the_example_plan():
 
 def test_write_demo_writes_data_and_plan_that_read_as_they_are(tmp_path):
     pytest.importorskip("yaml", reason="plans need PyYAML")
-    from ablens.config import load_plan  # noqa: PLC0415 - needs PyYAML
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML
     from ablens.readout import run_readout  # noqa: PLC0415
 
     path = demo.write_demo(tmp_path / "new", users=20_000)

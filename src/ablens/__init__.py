@@ -113,18 +113,15 @@ from ablens.stats import (
 )
 
 if _TYPE_CHECKING:
-    from ablens.config import (
+    from ablens.analysis_plan import (
         AnalysisPlan,
-        HealthCheck,
         MetricSpec,
         PlanError,
-        Verdict,
         load_plan,
         parse_plan,
         plan_from_dict,
         plan_json_schema,
         run_plan,
-        verdict,
     )
     from ablens.planning import (
         HistorySummary,
@@ -136,21 +133,22 @@ if _TYPE_CHECKING:
     )
     from ablens.readout import Readout, run_readout
     from ablens.report import data_fingerprint, render_readout, render_report, write_report
+    from ablens.verdict import HealthCheck, Verdict, verdict
 
 # Faces (plans, planning, reports) load on first use: they are large modules that a notebook
 # analysis or a pipeline step never needs, and `import ablens` stays light (< 0.3 s).
 _LAZY = {
-    "AnalysisPlan": "ablens.config",
-    "HealthCheck": "ablens.config",
-    "MetricSpec": "ablens.config",
-    "PlanError": "ablens.config",
-    "Verdict": "ablens.config",
-    "load_plan": "ablens.config",
-    "parse_plan": "ablens.config",
-    "plan_from_dict": "ablens.config",
-    "plan_json_schema": "ablens.config",
-    "run_plan": "ablens.config",
-    "verdict": "ablens.config",
+    "AnalysisPlan": "ablens.analysis_plan",
+    "MetricSpec": "ablens.analysis_plan",
+    "PlanError": "ablens.analysis_plan",
+    "load_plan": "ablens.analysis_plan",
+    "parse_plan": "ablens.analysis_plan",
+    "plan_from_dict": "ablens.analysis_plan",
+    "plan_json_schema": "ablens.analysis_plan",
+    "run_plan": "ablens.analysis_plan",
+    "HealthCheck": "ablens.verdict",
+    "Verdict": "ablens.verdict",
+    "verdict": "ablens.verdict",
     "HistorySummary": "ablens.planning",
     "Plan": "ablens.planning",
     "PlanDay": "ablens.planning",

@@ -206,7 +206,7 @@ def demo_plan_text() -> str:
     Its source is ``ablens_demo.duckdb`` in the plan's folder, table ``users``.
 
     Examples:
-        >>> from ablens.config import parse_plan
+        >>> from ablens.analysis_plan import parse_plan
         >>> plan = parse_plan(demo_plan_text())
         >>> plan.experiment_id, [m.name for m in plan.metrics][:2]
         ('ablens-demo', ['conversion', 'revenue per user (CUPED)'])

@@ -11,7 +11,7 @@ plan's data source once and computes, where the data live:
 3. when the plan asks for it (``bayesian: true``), the Bayesian reading of every comparison from
    the per-arm summaries already computed (no further query), as `BayesianReading` objects, and
    with three or more arms, the chance that each arm is the best, as `BestArmReading` objects;
-4. the verdict (`ablens.config.verdict`), which lets a crossed sequential boundary decide before
+4. the verdict (`ablens.verdict.verdict`), which lets a crossed sequential boundary decide before
    the planned sample is in.
 
 Every face renders the resulting `Readout`: ``str(readout)`` for a terminal, `Readout.to_dict` for
@@ -36,15 +36,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
+from ablens.analysis_plan.run import analyze_opened, open_plan_source
 from ablens.errors import AblensError, InputError
+from ablens.metrics.base import kind_named
+from ablens.sequential import SequentialReading, analyze_looks
+from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
+from ablens.verdict import Verdict, verdict
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Sequence
 
-    from ablens.config import AnalysisPlan, Verdict
-    from ablens.results import AnalysisResult, Comparison, Outcome
-    from ablens.sequential import LookRow, LooksResult
+    from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.results import AnalysisResult, Comparison
+    from ablens.sequential import LooksResult
     from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
 
 __all__ = [
@@ -56,38 +61,10 @@ __all__ = [
     "SequentialReading",
     "bayesian_readout",
     "best_arm_readout",
+    "compose_readout",
     "run_readout",
     "sequential_readout",
 ]
-
-BayesianPrior = Literal["flat"]
-#: The priors a plan may name under ``bayesian: {prior: ...}``.
-BAYESIAN_PRIORS: tuple[BayesianPrior, ...] = ("flat",)
-
-#: Metric kinds (as `ablens.Comparison.kind` names them) whose comparison is not a difference of
-#: means with a standard error, and why no posterior is reported for them.
-_NO_POSTERIOR = {
-    "quantile": (
-        "a quantile difference comes from order statistics, not from per-arm moments, so no "
-        "conjugate model applies"
-    ),
-    "mannwhitney": (
-        "the rank test compares whole distributions; it has no effect on the metric's scale to "
-        "put a posterior on"
-    ),
-}
-#: Metric kinds that cannot be compared at each look from cumulative moments.
-_NO_LOOKS = {
-    "quantile": "a quantile needs the table itself, not moments, at each look",
-    "mannwhitney": "a rank test needs the table itself, not moments, at each look",
-    "poststratified": "post-stratification needs per-stratum moments at each look",
-}
-_METHOD_NAMES = {
-    "group-sequential": "group-sequential",
-    "msprt": "mSPRT",
-    "confidence-sequence": "confidence-sequence",
-}
-_PROPORTION_TESTS = ("z", "chi2", "chi2-yates", "fisher")
 
 
 def _finite(value: float | None) -> float | None:
@@ -95,132 +72,6 @@ def _finite(value: float | None) -> float | None:
 
 
 # ------------------------------------------------------------------------------- sequential
-@dataclass(frozen=True)
-class SequentialReading:
-    """One primary or guardrail comparison read at every look with the plan's sequential method.
-
-    Attributes:
-        metric: Metric name.
-        treatment: Treatment arm.
-        role: "primary" or "guardrail".
-        direction: "increase" or "decrease": which way is good.
-        method: "group-sequential", "msprt" or "confidence-sequence".
-        time: The plan's look column (``time:``).
-        alpha: Level of the sequential test (the plan's alpha, divided by the comparison's family
-            size when the plan has a correction: Bonferroni, valid for any dependence).
-        looks: The looks, or None when the metric cannot be read sequentially.
-        reason: Why there are no looks (None when there are).
-    """
-
-    metric: str
-    treatment: str
-    role: str
-    direction: str
-    method: str
-    time: str
-    alpha: float
-    looks: LooksResult | None = None
-    reason: str | None = None
-
-    @property
-    def method_name(self) -> str:
-        """The method as written in sentences ("mSPRT", "group-sequential", ...)."""
-        return _METHOD_NAMES.get(self.method, self.method)
-
-    @property
-    def stopping_row(self) -> LookRow | None:
-        """The look where the method stopped, or None."""
-        if self.looks is None:
-            return None
-        return next((row for row in self.looks.rows if row.stops), None)
-
-    @property
-    def outcome(self) -> Outcome:
-        """The decision in product terms: "better", "worse" or "inconclusive".
-
-        "better" or "worse" (judged by the metric's good direction) once a boundary is crossed
-        for an effect, else "inconclusive".
-        """
-        decision = None if self.looks is None else self.looks.decision
-        if decision not in ("treatment higher", "treatment lower"):
-            return "inconclusive"
-        up = decision == "treatment higher"
-        return "better" if up == (self.direction == "increase") else "worse"
-
-    @property
-    def stopped(self) -> bool:
-        """True when a boundary was crossed for an effect (better or worse)."""
-        return self.outcome != "inconclusive"
-
-    @property
-    def p_value(self) -> float:
-        """The sequential p-value at the stopping look, else at the last look (NaN if none)."""
-        if self.looks is None:
-            return math.nan
-        row = self.stopping_row
-        if row is not None:
-            return row.sequential_p_value
-        finite = [
-            r.sequential_p_value for r in self.looks.rows if math.isfinite(r.sequential_p_value)
-        ]
-        return finite[-1] if finite else math.nan
-
-    def sentence(self) -> str:
-        """What the method says, for people: where the boundary was crossed, or that it was not."""
-        if self.looks is None:
-            return f"{self.metric} has no sequential reading: {self.reason}"
-        name = self.method_name
-        row = self.stopping_row
-        p_text = _p(self.p_value)
-        if row is not None and self.stopped:
-            units = row.control_units + row.treatment_units
-            return (
-                f"the {name} boundary was crossed at {self.time} {row.look} with {units:,} "
-                f"units (sequential {p_text})"
-            )
-        last = self.looks.rows[-1]
-        units = last.control_units + last.treatment_units
-        if row is not None and row.decision == "not significant":
-            return (
-                f"the {name} design ended at {self.time} {row.look} without crossing its "
-                f"boundary (sequential {p_text})"
-            )
-        return (
-            f"the {name} boundary has not been crossed (sequential {p_text} at {self.time} "
-            f"{last.look}, {units:,} units)"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary (the looks as `LooksResult.to_dict`)."""
-        return {
-            "metric": self.metric,
-            "treatment": self.treatment,
-            "role": self.role,
-            "direction": self.direction,
-            "method": self.method,
-            "time": self.time,
-            "alpha": self.alpha,
-            "outcome": self.outcome,
-            "stopped": self.stopped,
-            "sequential_p_value": _finite(self.p_value),
-            "sentence": self.sentence(),
-            "reason": self.reason,
-            "looks": None if self.looks is None else self.looks.to_dict(),
-        }
-
-    def __str__(self) -> str:
-        if self.looks is None:
-            head = f"{self.metric} ({self.treatment}, {self.role})"
-            return f"{head}: no sequential reading: {self.reason}."
-        title = f"{self.metric} ({self.treatment}, {self.role}): {self.sentence()}."
-        return f"{title}\n{self.looks}"
-
-
-def _p(value: float) -> str:
-    text = render.format_pvalue(value)
-    return f"p{text}" if text.startswith("<") else f"p={text}"
-
-
 def _sequential_alpha(plan: AnalysisPlan, comparison: Comparison) -> float:
     if plan.correction is None or comparison.family_size <= 1:
         return plan.alpha
@@ -242,8 +93,6 @@ def sequential_readings(
         look (quantile, rank test, post-stratified) or whose looks fail gets a reading with a
         ``reason`` and no looks.
     """
-    from ablens.sequential import analyze_looks  # noqa: PLC0415 - only with a sequential plan
-
     if plan.sequential == "none" or plan.time is None:
         return ()
     time = plan.time
@@ -272,8 +121,9 @@ def sequential_readings(
                 reason=reason,
             )
 
-        if c.kind in _NO_LOOKS:
-            readings.append(reading(reason=_NO_LOOKS[c.kind]))
+        kind = kind_named(c.kind)
+        if not kind.looks:
+            readings.append(reading(reason=kind.no_looks))
             continue
         try:
             looks = analyze_looks(
@@ -306,13 +156,10 @@ def sequential_readout(
 
     Returns an empty tuple when the plan declares no sequential method.
     """
-    from ablens.config import _check_columns, _open_source  # noqa: PLC0415 - avoids a cycle
-
     if plan.sequential == "none" or plan.time is None:
         return ()
-    with _open_source(plan, data) as (table, available):
-        _check_columns(plan, available)
-        return sequential_readings(plan, result, table)
+    with open_plan_source(plan, data) as opened:
+        return sequential_readings(plan, result, opened.table)
 
 
 # ------------------------------------------------------------------------------- Bayesian
@@ -401,7 +248,7 @@ class BayesianReading:
     def _loss(self, value: float | None) -> str:
         if value is None or not math.isfinite(value):
             return "—"
-        if self.kind == "proportion":
+        if kind_named(self.kind).rate:
             return render.format_number(100 * value, 3) + "pp"
         return render.format_number(value, 3)
 
@@ -486,8 +333,9 @@ def bayesian_readout(
             "prior": prior,
             "credible_level": credible_level,
         }
-        if c.kind in _NO_POSTERIOR:
-            readings.append(BayesianReading(**common, reason=_NO_POSTERIOR[c.kind]))
+        kind = kind_named(c.kind)
+        if kind.posterior is None:
+            readings.append(BayesianReading(**common, reason=kind.no_posterior))
             continue
         r = c.result
         direction: Literal["increase", "decrease"] = (
@@ -604,7 +452,7 @@ class BestArmReading:
         return None if self.model is not None else f"{self.metric}: not defined: {self.reason}"
 
     def _loss(self, value: float) -> str:
-        if self.kind == "proportion":
+        if kind_named(self.kind).rate:
             return render.format_number(100 * value, 3) + "pp"
         return render.format_number(value, 3)
 
@@ -672,8 +520,9 @@ def best_arm_readout(result: AnalysisResult) -> tuple[BestArmReading, ...]:
         direction: Literal["increase", "decrease"] = (
             "decrease" if first.direction == "decrease" else "increase"
         )
-        if first.kind in _NO_POSTERIOR:
-            readings.append(BestArmReading(**common, reason=_NO_POSTERIOR[first.kind]))
+        kind = kind_named(first.kind)
+        if kind.posterior is None:
+            readings.append(BestArmReading(**common, reason=kind.no_posterior))
             continue
         try:
             successes = _all_successes(comparisons)
@@ -722,11 +571,11 @@ _NO_JOINT_POSTERIOR = (
 def _all_successes(comparisons: Sequence[Comparison]) -> list[int] | None:
     """Every arm's success count (control first) when all are proportion tests, else None."""
     first = comparisons[0]
-    if first.kind != "proportion":
+    if kind_named(first.kind).posterior != "beta-binomial":
         return None
     counts = [_successes(first.result.control_estimate, first.control_count)]
     for c in comparisons:
-        if c.result.test not in _PROPORTION_TESTS:
+        if c.result.test not in PROPORTION_TESTS:
             return None
         counts.append(_successes(c.result.treatment_estimate, c.treatment_count))
     return None if any(x is None for x in counts) else [x for x in counts if x is not None]
@@ -757,7 +606,7 @@ class Readout:
     """Everything a plan's readout shows: the analysis, looks, Bayesian reading and verdict.
 
     Attributes:
-        plan: The plan.
+        plan: The plan, or None for an analysis read without one (`compose_readout`).
         result: The analysis.
         verdict: The decision and health gates.
         sequential: The sequential readings (empty without a sequential method).
@@ -766,16 +615,26 @@ class Readout:
             unless the plan asks for the Bayesian reading).
     """
 
-    plan: AnalysisPlan
+    plan: AnalysisPlan | None
     result: AnalysisResult
     verdict: Verdict
     sequential: tuple[SequentialReading, ...] = ()
     bayesian: tuple[BayesianReading, ...] = ()
     best_arm: tuple[BestArmReading, ...] = ()
 
+    @property
+    def title(self) -> str:
+        """The experiment's id, or "A/B test" without a plan."""
+        return "A/B test" if self.plan is None else self.plan.experiment_id
+
+    @property
+    def has_bayesian(self) -> bool:
+        """True when the plan asks for the Bayesian reading."""
+        return self.plan is not None and self.plan.bayesian is not None
+
     def sequential_dict(self) -> dict[str, Any] | None:
         """The ``sequential`` entry of the JSON document (None without a sequential method)."""
-        if self.plan.sequential == "none":
+        if self.plan is None or self.plan.sequential == "none":
             return None
         return {
             "method": self.plan.sequential,
@@ -785,7 +644,7 @@ class Readout:
 
     def bayesian_dict(self) -> dict[str, Any] | None:
         """The ``bayesian`` entry of the JSON document (None unless the plan asks for it)."""
-        if self.plan.bayesian is None:
+        if self.plan is None or self.plan.bayesian is None:
             return None
         return {
             "prior": self.plan.bayesian,
@@ -814,7 +673,7 @@ class Readout:
 
     def sequential_lines(self) -> list[str]:
         """The sequential section as text (empty without a sequential method)."""
-        if self.plan.sequential == "none":
+        if self.plan is None or self.plan.sequential == "none":
             return []
         lines = [
             (
@@ -828,7 +687,7 @@ class Readout:
 
     def bayesian_lines(self) -> list[str]:
         """The Bayesian section as text (empty unless the plan asks for it)."""
-        if self.plan.bayesian is None:
+        if self.plan is None or self.plan.bayesian is None:
             return []
         lines = [
             (
@@ -848,13 +707,63 @@ class Readout:
 
     def __str__(self) -> str:
         v = self.verdict
-        lines = [f"{self.plan.experiment_id}: {v.label}", v.reason, "", "Health:"]
+        lines = [f"{self.title}: {v.label}", v.reason, "", "Health:"]
         lines += [f"  {line}" for line in self.health_lines()]
         lines += ["", str(self.result)]
         for section in (self.sequential_lines(), self.bayesian_lines()):
             if section:
                 lines += ["", *section]
         return "\n".join(lines)
+
+
+def compose_readout(
+    result: AnalysisResult,
+    plan: AnalysisPlan | None = None,
+    *,
+    decision: Verdict | None = None,
+    sequential: Sequence[SequentialReading] = (),
+    bayesian: Sequence[BayesianReading] | None = None,
+    best_arm: Sequence[BestArmReading] | None = None,
+    today: dt.date | None = None,
+) -> Readout:
+    """The readout of an analysis already computed: the verdict and readings not given.
+
+    The one place that decides what a readout holds, for every face: the verdict from the
+    analysis, the plan and the sequential readings; the Bayesian readings (and, with three or
+    more arms, the best-arm readings) when the plan asks for them. Reads no data.
+
+    Args:
+        result: The analysis.
+        plan: Its plan (planned sample, sequential method, Bayesian reading), or None.
+        decision: The verdict, if already decided.
+        sequential: The sequential readings (`sequential_readout`).
+        bayesian: The Bayesian readings, if already computed.
+        best_arm: The best-arm readings, if already computed.
+        today: The date to count days from (default: today, UTC).
+
+    Examples:
+        >>> import ablens
+        >>> data = {
+        ...     "control": ablens.Moments.from_summary(
+        ...         10_000, mean={"x": 10.0}, variance={"x": 25.0}
+        ...     ),
+        ...     "treatment": ablens.Moments.from_summary(
+        ...         10_000, mean={"x": 10.3}, variance={"x": 25.0}
+        ...     ),
+        ... }
+        >>> readout = compose_readout(ablens.analyze(data, [ablens.Mean("x")], control="control"))
+        >>> readout.verdict.label, readout.bayesian
+        ('Ship', ())
+    """
+    wanted = plan is not None and plan.bayesian is not None
+    if bayesian is None:
+        prior = "flat" if plan is None or plan.bayesian is None else plan.bayesian
+        bayesian = bayesian_readout(result, prior=prior) if wanted else ()
+    if best_arm is None:
+        best_arm = best_arm_readout(result) if wanted else ()
+    if decision is None:
+        decision = verdict(result, plan, sequential=sequential, today=today)
+    return Readout(plan, result, decision, tuple(sequential), tuple(bayesian), tuple(best_arm))
 
 
 def run_readout(
@@ -878,18 +787,7 @@ def run_readout(
         PlanError: A column the plan names is not in the data, or the source cannot be opened.
         DataError: The data fail the checks.
     """
-    from ablens.config import (  # noqa: PLC0415 - avoids an import cycle
-        _analyze_table,
-        _check_columns,
-        _open_source,
-        verdict,
-    )
-
-    with _open_source(plan, data) as (table, available):
-        _check_columns(plan, available)
-        result = _analyze_table(plan, table)
-        sequential = sequential_readings(plan, result, table)
-    bayesian = () if plan.bayesian is None else bayesian_readout(result, prior=plan.bayesian)
-    best_arm = () if plan.bayesian is None else best_arm_readout(result)
-    decision = verdict(result, plan, sequential=sequential, today=today)
-    return Readout(plan, result, decision, sequential, bayesian, best_arm)
+    with open_plan_source(plan, data) as opened:
+        result = analyze_opened(plan, opened.table)
+        sequential = sequential_readings(plan, result, opened.table)
+    return compose_readout(result, plan, sequential=sequential, today=today)

@@ -36,15 +36,19 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
-from ablens.config import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, verdict
+from ablens.metrics.base import kind_named, metric_kinds
+from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
+from ablens.verdict import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ablens.config import AnalysisPlan, MetricSpec, Verdict
-    from ablens.readout import BayesianReading, BestArmReading, Readout, SequentialReading
+    from ablens.analysis_plan.model import AnalysisPlan, MetricSpec
+    from ablens.readout import BayesianReading, BestArmReading, Readout
     from ablens.results import AnalysisResult, Comparison
+    from ablens.sequential import SequentialReading
+    from ablens.verdict import Verdict
 
 __all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
 
@@ -53,21 +57,6 @@ _CHECK_TITLES = {
     "sample-ratio": "Sample ratio",
     "sample-size": "Sample size",
     "guardrails": "Guardrails",
-}
-_TEST_NAMES = {
-    "welch": "Welch's t test",
-    "student": "Student's t test (pooled variance)",
-    "z": "z test",
-    "chi2": "Pearson's chi-square test",
-    "chi2-yates": "chi-square test with Yates' continuity correction",
-    "fisher": "Fisher's exact test",
-    "delta": "delta-method z test of the ratio of sums",
-    "cuped": "CUPED-adjusted z test (pooled slope)",
-    "ancova": "regression adjustment with per-arm slopes (Lin 2013), z test",
-    "post-stratified": "post-stratified z test",
-    "quantile": "difference of quantiles, standard errors from order-statistic brackets",
-    "quantile-bootstrap": "bootstrap of the difference of quantiles",
-    "mann-whitney": "Mann-Whitney U test (normal approximation, tie and continuity corrected)",
 }
 _RELATIVE_METHODS = {
     "delta-log": "delta method on the log of the ratio",
@@ -200,6 +189,9 @@ def render_report(
 ) -> str:
     """The report as one self-contained HTML document (no external URL of any kind).
 
+    The parts not given are composed as the readout composes them
+    (`ablens.readout.compose_readout`), then rendered by `render_readout`.
+
     Args:
         result: The analysis.
         plan: The plan it came from (title, planned sample, methods, plan hash); optional.
@@ -216,36 +208,15 @@ def render_report(
     Returns:
         The HTML text.
     """
-    decision = decision or verdict(result, plan, sequential=sequential)
-    generated_at = generated_at or dt.datetime.now(dt.UTC)
-    wanted = plan is not None and plan.bayesian is not None
-    if bayesian is None:
-        from ablens.readout import bayesian_readout  # noqa: PLC0415 - avoids an import cycle
-
-        bayesian = bayesian_readout(result) if wanted else ()
-    if best_arm is None:
-        from ablens.readout import best_arm_readout  # noqa: PLC0415 - avoids an import cycle
-
-        best_arm = best_arm_readout(result) if wanted else ()
-    title = plan.experiment_id if plan is not None else "A/B test"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f'<meta name="generator" content="ablens {_e(__version__)}">',
-        f"<title>{_e(title)}: {_e(decision.label)}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        _verdict_section(decision, plan),
-        _health_section(result, decision),
-        _metrics_section(result, plan, bayesian),
-        _best_arm_section(best_arm),
-        _sequential_section(sequential, plan),
-        _segments_section(result),
-        _methodology_section(result, plan, sequential=bool(sequential), bayesian=bayesian),
-        _footer(result, plan, generated_at),
-        "</main></body></html>",
-    ]
-    return "\n".join(p for p in parts if p) + "\n"
+    readout = compose_readout(
+        result,
+        plan,
+        decision=decision,
+        sequential=sequential,
+        bayesian=bayesian,
+        best_arm=best_arm,
+    )
+    return render_readout(readout, generated_at=generated_at)
 
 
 def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None) -> str:
@@ -253,8 +224,9 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
 
     Examples:
         >>> import ablens
-        >>> from ablens.config import plan_from_dict, verdict
+        >>> from ablens.analysis_plan import plan_from_dict
         >>> from ablens.readout import Readout, bayesian_readout
+        >>> from ablens.verdict import verdict
         >>> def arm(units, converted):
         ...     column = [1] * converted + [0] * (units - converted)
         ...     return ablens.Moments.from_columns({"converted": column})
@@ -274,15 +246,29 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         >>> '<td class="bayes">98.9%</td>' in page  # chance to beat control
         True
     """
-    return render_report(
-        readout.result,
-        readout.plan,
-        decision=readout.verdict,
-        generated_at=generated_at,
-        sequential=readout.sequential,
-        bayesian=readout.bayesian,
-        best_arm=readout.best_arm,
-    )
+    result, plan, decision = readout.result, readout.plan, readout.verdict
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    title = plan.experiment_id if plan is not None else "A/B test"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="ablens {_e(__version__)}">',
+        f"<title>{_e(title)}: {_e(decision.label)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        _verdict_section(decision, plan),
+        _health_section(result, decision),
+        _metrics_section(result, plan, readout.bayesian),
+        _best_arm_section(readout.best_arm),
+        _sequential_section(readout.sequential, plan),
+        _segments_section(result),
+        _methodology_section(
+            result, plan, sequential=bool(readout.sequential), bayesian=readout.bayesian
+        ),
+        _footer(result, plan, generated_at),
+        "</main></body></html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
 
 
 def write_report(
@@ -486,8 +472,6 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
     """With three or more arms: the chance that each arm is best, and its expected loss."""
     if not readings:
         return ""
-    from ablens.readout import BEST_ARM_HEADERS  # noqa: PLC0415 - avoids an import cycle
-
     head = "".join(f"<th>{_e(h)}</th>" for h in BEST_ARM_HEADERS)
     rows = []
     for reading in readings:
@@ -619,11 +603,21 @@ def _segments_section(result: AnalysisResult) -> str:
     )
 
 
+def _test_title(c: Comparison) -> str:
+    """The comparison's test in words, as its kind declares it (any kind's title else)."""
+    own = kind_named(c.kind).test_titles.get(c.result.test)
+    if own is not None:
+        return own
+    for name in metric_kinds():
+        title = kind_named(name).test_titles.get(c.result.test)
+        if title is not None:
+            return title
+    return c.result.test
+
+
 def _metric_method(c: Comparison, spec: MetricSpec | None) -> str:
     r = c.result
-    test = _TEST_NAMES.get(r.test, r.test)
-    if r.test == "z" and c.kind == "proportion":
-        test = "two-proportion z test"
+    test = _test_title(c)
     text = f"{c.metric} ({c.kind}, {c.role}): {test}"
     if spec is not None and spec.covariates:
         text += f", covariates: {', '.join(spec.covariates)}"

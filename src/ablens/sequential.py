@@ -29,6 +29,7 @@ from ablens import render
 from ablens._validation import check_choice, check_name, check_open_unit_interval
 from ablens.data.looks import cumulative_moments
 from ablens.errors import DataError, InputError
+from ablens.metrics.base import Metric, kind_of
 from ablens.stats._inference import check_alternative
 from ablens.stats.always_valid import (
     AlwaysValidResult,
@@ -41,14 +42,21 @@ from ablens.stats.always_valid import (
 from ablens.stats.group_sequential import SequentialResult, group_sequential_test
 
 if TYPE_CHECKING:
-    from ablens.metrics import Metric
+    from ablens.results import Outcome
     from ablens.stats._inference import Alternative
     from ablens.stats.always_valid import SequentialSRMResult
     from ablens.stats.group_sequential import SpendingName
     from ablens.stats.moments import Moments
     from ablens.stats.result import TestResult
 
-__all__ = ["LookRow", "LooksDecision", "LooksMethod", "LooksResult", "analyze_looks"]
+__all__ = [
+    "LookRow",
+    "LooksDecision",
+    "LooksMethod",
+    "LooksResult",
+    "SequentialReading",
+    "analyze_looks",
+]
 
 LooksMethod = Literal["group-sequential", "msprt", "confidence-sequence", "fixed"]
 METHODS: tuple[LooksMethod, ...] = ("group-sequential", "msprt", "confidence-sequence", "fixed")
@@ -435,21 +443,16 @@ def _svg(result: LooksResult, width: int, height: int) -> str:
 
 # ---------------------------------------------------------------------------------- analysis
 def _check_metric(metric: object) -> Metric:
-    from ablens.metrics import Metric  # noqa: PLC0415 - avoid an import cycle at load time
-
     if not isinstance(metric, Metric):
         raise InputError(
             f"metric == {metric!r}, must be a metric (ablens.Mean, Proportion, Ratio, ...)"
         )
-    for attribute, why in (
-        ("compare_table", "needs the table itself"),
-        ("compare_strata", "needs per-stratum moments"),
-    ):
-        if callable(getattr(metric, attribute, None)):
-            raise InputError(
-                f"metric {metric.name!r} {why}, so it cannot be compared from cumulative "
-                "moments at each look; use a Mean, Proportion, Ratio or covariate-adjusted metric"
-            )
+    kind = kind_of(metric)
+    if not kind.looks:
+        raise InputError(
+            f"metric {metric.name!r} cannot be compared from cumulative moments at each look: "
+            f"{kind.no_looks}; use a Mean, Proportion, Ratio or covariate-adjusted metric"
+        )
     return metric
 
 
@@ -859,3 +862,138 @@ def analyze_looks(
         detail=sequential.detail,
         notes=tuple(notes),
     )
+
+
+#: How sentences name each sequential method.
+_METHOD_NAMES = {
+    "group-sequential": "group-sequential",
+    "msprt": "mSPRT",
+    "confidence-sequence": "confidence-sequence",
+}
+
+
+# ---------------------------------------------------------------------------------- readings
+@dataclass(frozen=True)
+class SequentialReading:
+    """One primary or guardrail comparison read at every look with the plan's sequential method.
+
+    Attributes:
+        metric: Metric name.
+        treatment: Treatment arm.
+        role: "primary" or "guardrail".
+        direction: "increase" or "decrease": which way is good.
+        method: "group-sequential", "msprt" or "confidence-sequence".
+        time: The plan's look column (``time:``).
+        alpha: Level of the sequential test (the plan's alpha, divided by the comparison's family
+            size when the plan has a correction: Bonferroni, valid for any dependence).
+        looks: The looks, or None when the metric cannot be read sequentially.
+        reason: Why there are no looks (None when there are).
+    """
+
+    metric: str
+    treatment: str
+    role: str
+    direction: str
+    method: str
+    time: str
+    alpha: float
+    looks: LooksResult | None = None
+    reason: str | None = None
+
+    @property
+    def method_name(self) -> str:
+        """The method as written in sentences ("mSPRT", "group-sequential", ...)."""
+        return _METHOD_NAMES.get(self.method, self.method)
+
+    @property
+    def stopping_row(self) -> LookRow | None:
+        """The look where the method stopped, or None."""
+        if self.looks is None:
+            return None
+        return next((row for row in self.looks.rows if row.stops), None)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The decision in product terms: "better", "worse" or "inconclusive".
+
+        "better" or "worse" (judged by the metric's good direction) once a boundary is crossed
+        for an effect, else "inconclusive".
+        """
+        decision = None if self.looks is None else self.looks.decision
+        if decision not in ("treatment higher", "treatment lower"):
+            return "inconclusive"
+        up = decision == "treatment higher"
+        return "better" if up == (self.direction == "increase") else "worse"
+
+    @property
+    def stopped(self) -> bool:
+        """True when a boundary was crossed for an effect (better or worse)."""
+        return self.outcome != "inconclusive"
+
+    @property
+    def p_value(self) -> float:
+        """The sequential p-value at the stopping look, else at the last look (NaN if none)."""
+        if self.looks is None:
+            return math.nan
+        row = self.stopping_row
+        if row is not None:
+            return row.sequential_p_value
+        finite = [
+            r.sequential_p_value for r in self.looks.rows if math.isfinite(r.sequential_p_value)
+        ]
+        return finite[-1] if finite else math.nan
+
+    def sentence(self) -> str:
+        """What the method says, for people: where the boundary was crossed, or that it was not."""
+        if self.looks is None:
+            return f"{self.metric} has no sequential reading: {self.reason}"
+        name = self.method_name
+        row = self.stopping_row
+        p_text = _p(self.p_value)
+        if row is not None and self.stopped:
+            units = row.control_units + row.treatment_units
+            return (
+                f"the {name} boundary was crossed at {self.time} {row.look} with {units:,} "
+                f"units (sequential {p_text})"
+            )
+        last = self.looks.rows[-1]
+        units = last.control_units + last.treatment_units
+        if row is not None and row.decision == "not significant":
+            return (
+                f"the {name} design ended at {self.time} {row.look} without crossing its "
+                f"boundary (sequential {p_text})"
+            )
+        return (
+            f"the {name} boundary has not been crossed (sequential {p_text} at {self.time} "
+            f"{last.look}, {units:,} units)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (the looks as `LooksResult.to_dict`)."""
+        return {
+            "metric": self.metric,
+            "treatment": self.treatment,
+            "role": self.role,
+            "direction": self.direction,
+            "method": self.method,
+            "time": self.time,
+            "alpha": self.alpha,
+            "outcome": self.outcome,
+            "stopped": self.stopped,
+            "sequential_p_value": _finite(self.p_value),
+            "sentence": self.sentence(),
+            "reason": self.reason,
+            "looks": None if self.looks is None else self.looks.to_dict(),
+        }
+
+    def __str__(self) -> str:
+        if self.looks is None:
+            head = f"{self.metric} ({self.treatment}, {self.role})"
+            return f"{head}: no sequential reading: {self.reason}."
+        title = f"{self.metric} ({self.treatment}, {self.role}): {self.sentence()}."
+        return f"{title}\n{self.looks}"
+
+
+def _p(value: float) -> str:
+    text = render.format_pvalue(value)
+    return f"p{text}" if text.startswith("<") else f"p={text}"

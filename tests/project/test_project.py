@@ -24,8 +24,8 @@ import yaml
 from typer.testing import CliRunner
 
 import ablens
+from ablens.analysis_plan import load_plan
 from ablens.cli.app import app
-from ablens.config import load_plan
 from ablens.demo import run as make_demo_data
 from ablens.errors import InputError, ProjectError
 from ablens.project import (

@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from contextlib import AbstractContextManager
 
-    from ablens.config import AnalysisPlan, Verdict
+    from ablens.analysis_plan import AnalysisPlan
     from ablens.readout import Readout
     from ablens.results import AnalysisResult
+    from ablens.verdict import Verdict
 
 EXIT_HEALTH = 1
 EXIT_USAGE = 2
@@ -145,7 +146,7 @@ def _progress(message: str) -> AbstractContextManager[Any]:
 
 
 def _analyze(plan_file: Path) -> Readout:
-    from ablens.config import load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
     from ablens.readout import run_readout  # noqa: PLC0415
 
     plan = load_plan(plan_file)
@@ -169,24 +170,20 @@ def _document(readout: Readout) -> dict[str, Any]:
 
     plan, result = readout.plan, readout.result
     document = readout.to_dict()  # starts with schema_version; verdict, sequential, bayesian
-    document["plan"] = {
-        "path": plan.name,
-        "sha256": plan.sha256,
-        **plan.to_dict(),
-    }
+    document["plan"] = (
+        None if plan is None else {"path": plan.name, "sha256": plan.sha256, **plan.to_dict()}
+    )
     document["data_fingerprint"] = data_fingerprint(result)
     document["ablens_version"] = __version__
     return _finite(document)  # type: ignore[no-any-return]
 
 
-def _provenance(plan: AnalysisPlan, result: AnalysisResult) -> str:
+def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
     from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
     fingerprint = data_fingerprint(result)["sha256"][:12]
-    return (
-        f"Plan {plan.name} (sha256 {plan.sha256[:12]}); data fingerprint {fingerprint}; "
-        f"ablens {__version__}."
-    )
+    source = "" if plan is None else f"Plan {plan.name} (sha256 {plan.sha256[:12]}); "
+    return f"{source}data fingerprint {fingerprint}; ablens {__version__}."
 
 
 def _plain(readout: Readout) -> str:
@@ -199,7 +196,7 @@ def _print_rich(readout: Readout) -> None:
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from ablens.config import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
+    from ablens.verdict import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
 
     plan, result, decision = readout.plan, readout.result, readout.verdict
     console = Console(file=sys.stdout, force_terminal=True, highlight=False)
@@ -211,7 +208,7 @@ def _print_rich(readout: Readout) -> None:
             Text(decision.reason),
             title=Text(decision.label, style=style),
             title_align="left",
-            subtitle=plan.experiment_id,
+            subtitle=readout.title,
             subtitle_align="right",
             border_style=style.removeprefix("bold "),
         )
@@ -265,7 +262,7 @@ def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 
             colour = {"better": "green", "worse": "red"}.get(reading.outcome, "")
             console.print()
             console.print(Text(str(reading), style=colour))
-    if readout.plan.bayesian is not None:
+    if readout.has_bayesian:
         headers, rows = bayesian_table(readout.bayesian)
         bayes = Table(title=readout.bayesian_lines()[0], show_edge=False, header_style="bold")
         for index, header in enumerate(headers):
@@ -361,7 +358,7 @@ def validate_command(
     ] = False,
 ) -> None:
     """Check a plan without analyzing it (exit 0 valid, 2 invalid, with file:line messages)."""
-    from ablens.config import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
 
     with _usage_errors():
         loaded = load_plan(plan)
@@ -418,7 +415,7 @@ def report_command(
 @app.command("plan-schema")
 def plan_schema_command() -> None:
     """Print the JSON Schema of plan files (for editors and CI checks)."""
-    from ablens.config import plan_json_schema  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import plan_json_schema  # noqa: PLC0415 - keeps --help fast
 
     typer.echo(json.dumps(plan_json_schema(), indent=2, ensure_ascii=False))
 

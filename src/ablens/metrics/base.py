@@ -375,7 +375,7 @@ def kind_named(name: str) -> MetricKind:
 def default_role(cls: type) -> Role:
     """The role a kind's class gives when none is named (its ``role`` argument's default)."""
     default = inspect.signature(cls).parameters["role"].default
-    return default if default in ROLES else "primary"  # type: ignore[no-any-return]
+    return default if default in ROLES else "primary"
 
 
 def required_keys(cls: type) -> tuple[str, ...]:

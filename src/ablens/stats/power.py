@@ -80,6 +80,7 @@ __all__ = [
     "cohen_h",
     "cohen_h_power",
     "comparison_alpha",
+    "detectable_effect",
     "mde_curve",
     "power_curve",
     "power_z",
@@ -1323,3 +1324,37 @@ def power_z(
     shift = _array("effect", effect) - margin
     scale = np.sqrt(sd_c * sd_c / n_c + sd_t * sd_t / n_t)
     return _scalar(_normal_tails(shift, scale, scale, alpha, alternative))
+
+
+def detectable_effect(
+    standard_error: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    alternative: Alternative = "two-sided",
+) -> float:
+    """The smallest true effect a normal test with this standard error detects with ``power``.
+
+    ``u * standard_error`` with ``u`` the standardized shift of the module docstring: for one
+    side ``z_{1-alpha} + z_power``, for two sides the root of
+    ``Phi(u - z) + Phi(-u - z) = power`` with ``z = z_{1-alpha/2}`` (both tails counted).
+    The verdict states it for a flat result: "with this much data only a change of about ...
+    would be detected".
+
+    Args:
+        standard_error: Standard error of the effect estimate, > 0.
+        alpha: Significance level of the comparison.
+        power: Probability of detecting the effect.
+        alternative: "two-sided", "greater" or "less".
+
+    Examples:
+        >>> round(detectable_effect(1.0), 6)  # z_0.975 + z_0.8 = 2.801585 counts one tail only
+        2.801582
+        >>> round(detectable_effect(1.0, alternative="greater"), 6)
+        2.486475
+    """
+    standard_error = check_positive("standard_error", standard_error)
+    alpha = check_open_unit_interval("alpha", alpha)
+    power = check_open_unit_interval("power", power)
+    alternative = check_alternative(alternative)
+    return standard_error * _standardized_shift(power, alpha, alternative)

@@ -52,7 +52,7 @@ from ablens.stats.group_sequential import SPENDING_NAMES
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ablens.config import AnalysisPlan
+    from ablens.analysis_plan import AnalysisPlan
     from ablens.metrics import Metric
     from ablens.planning import Plan
     from ablens.readout import Readout
@@ -357,7 +357,7 @@ class PlanChoice:
 
 
 def _plan_choices(plans: Sequence[Path]) -> list[PlanChoice]:
-    from ablens.config import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
 
     choices = []
     for index, path in enumerate(plans):
@@ -564,7 +564,7 @@ def _parse_options(
 
 def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
     """The plan the readout form describes, for the uploaded file's inferred metrics."""
-    from ablens.config import plan_from_dict  # noqa: PLC0415
+    from ablens.analysis_plan import plan_from_dict  # noqa: PLC0415
     from ablens.metrics import Proportion  # noqa: PLC0415
 
     metrics = infer_metrics(path, request.variant, request.unit, request.metrics, time=request.time)
@@ -766,7 +766,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                     raise UploadError("there is no such plan on this server.")
                 if choice.error is not None:
                     raise UploadError(choice.error)
-                from ablens.config import load_plan  # noqa: PLC0415
+                from ablens.analysis_plan import load_plan  # noqa: PLC0415
 
                 plan = load_plan(choice.path)
             path = None

@@ -1,0 +1,784 @@
+"""Reading an analysis plan: YAML with line numbers, a mapping, every problem reported at once.
+
+`load_plan` reads a YAML file, `parse_plan` YAML text and `plan_from_dict` a mapping; each
+validates every key against the model and reports every problem in one `PlanError`, each message
+``file:line: key ...``. A metric's keys are those its kind declares (`ablens.MetricKind`), so a
+registered kind is read like a built-in one.
+
+>>> text = '''
+... experiment_id: checkout-2026-03
+... source: {path: users.parquet}
+... control: control
+... arms: {control: 50, new_checkout: 50}
+... metrics:
+...   - {kind: proportion, column: converted, name: conversion, role: primary}
+...   - {kind: avg, column: sessions, role: guardrail}
+... '''
+>>> parse_plan(text, name="plan.yaml")
+Traceback (most recent call last):
+...
+ablens.analysis_plan.PlanError: plan.yaml:8: metrics[1].kind == 'avg', must be one of 'mean', ...
+>>> plan = parse_plan(text.replace("avg", "mean"), name="plan.yaml")
+>>> [(m.name, m.role) for m in plan.metrics]
+[('conversion', 'primary'), ('sessions', 'guardrail')]
+
+Reading YAML needs PyYAML (``pip install 'ablens[cli]'``); `plan_from_dict` needs nothing beyond
+the core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ablens._validation import optional_import
+from ablens.analysis_plan.model import AnalysisPlan, MetricSpec, PlanError, Planned, line_of
+from ablens.data.sources import (
+    BACKENDS,
+    ENV_NAME,
+    FILE_SUFFIXES,
+    SECRET_ENV_HINT,
+    SECRET_WORDS,
+    SOURCE_KINDS,
+    WAREHOUSE_PARAMS,
+    WAREHOUSE_SECRETS,
+    Backend,
+    DataSource,
+    DuckDBSource,
+    PathSource,
+    SparkSource,
+    WarehouseSource,
+)
+from ablens.errors import AblensError, ConfigError
+from ablens.metrics.base import default_role, kind_named, metric_kinds, required_keys
+from ablens.stats.srm import DEFAULT_SRM_ALPHA
+from ablens.typing import (
+    BAYESIAN_PRIORS,
+    CORRECTION_METHODS,
+    DIRECTIONS,
+    FAMILIES,
+    ROLES,
+    SEQUENTIAL_METHODS,
+    SPENDING_NAMES,
+    BayesianPrior,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from ablens.metrics.base import PlanKey
+
+__all__ = ["TOP_KEYS", "load_plan", "parse_plan", "plan_from_dict"]
+
+#: The keys of a plan, in the order `AnalysisPlan.to_dict` writes them.
+TOP_KEYS = (
+    "experiment_id",
+    "team",
+    "description",
+    "source",
+    "variant",
+    "unit",
+    "control",
+    "arms",
+    "metrics",
+    "segments",
+    "alpha",
+    "correction",
+    "family",
+    "sequential",
+    "spending",
+    "time",
+    "bayesian",
+    "srm_alpha",
+    "planned",
+)
+_BAYESIAN_KEYS = ("prior",)
+_METRIC_COMMON_KEYS = ("kind", "name", "role", "direction")
+PLANNED_KEYS = ("sample_size", "duration_days", "start_date", "power")
+
+
+# ------------------------------------------------------------------------------- reading
+def load_plan(path: str | Path) -> AnalysisPlan:
+    """Read and validate a YAML analysis plan (needs PyYAML: ``pip install 'ablens[cli]'``).
+
+    Args:
+        path: The plan file.
+
+    Returns:
+        The plan, with its file path, the SHA-256 of its bytes and each key's line.
+
+    Raises:
+        PlanError: Invalid YAML or an invalid plan; every message is ``file:line: ...``.
+        ConfigError: The file cannot be read.
+    """
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read the plan: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PlanError(
+            [f"{file}: not UTF-8 text ({error.reason} at byte {error.start})"]
+        ) from None
+    return _parse(text, name=str(file), path=file, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_plan(text: str, *, name: str = "<plan>") -> AnalysisPlan:
+    """Validate a plan given as YAML text; ``name`` prefixes error messages.
+
+    Examples:
+        >>> plan = parse_plan(
+        ...     '''
+        ... experiment_id: e1
+        ... source: {duckdb: {file: shop.duckdb, table: users}}
+        ... control: control
+        ... metrics: [{kind: mean, column: revenue}]
+        ... '''
+        ... )
+        >>> plan.source, plan.metrics[0].name, plan.alpha
+        (DuckDBSource(file='shop.duckdb', table='users'), 'revenue', 0.05)
+        >>> parse_plan("experiment_id: [unclosed", name="p.yaml")
+        Traceback (most recent call last):
+        ...
+        ablens.analysis_plan.PlanError: p.yaml:1: invalid YAML: ...
+    """
+    return _parse(text, name=name, path=None, sha256=hashlib.sha256(text.encode()).hexdigest())
+
+
+def plan_from_dict(data: Mapping[str, Any], *, name: str = "<plan>") -> AnalysisPlan:
+    """Validate a plan given as a mapping (no YAML needed; messages carry no line numbers).
+
+    Examples:
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {"path": "users.parquet"},
+        ...         "control": "a",
+        ...         "arms": ["a", "b"],
+        ...         "metrics": [{"kind": "ratio", "numerator": "orders", "denominator": "visits"}],
+        ...     }
+        ... )
+        >>> plan.metrics[0].name, plan.arms
+        ('orders / visits', ('a', 'b'))
+    """
+    try:
+        canonical = json.dumps(data, sort_keys=True, default=str).encode()
+    except TypeError:  # keys of mixed types cannot be sorted; validation reports them below
+        canonical = repr(data).encode()
+    return _build(
+        data, name=name, lines={}, path=None, sha256=hashlib.sha256(canonical).hexdigest()
+    )
+
+
+def _parse(text: str, *, name: str, path: Path | None, sha256: str) -> AnalysisPlan:
+    data, lines = _compose(text, name)
+    return _build(data, name=name, lines=lines, path=path, sha256=sha256)
+
+
+def _compose(text: str, name: str) -> tuple[Any, dict[str, int]]:
+    """YAML text -> (Python value, key path -> 1-based line), with duplicate keys refused."""
+    yaml = optional_import("yaml", "cli")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        raise PlanError([_yaml_message(error, text, name)]) from None
+    except yaml.YAMLError as error:
+        raise PlanError([f"{name}: invalid YAML: {error}"]) from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    problems: list[str] = []
+    if node is not None:
+        lines[""] = node.start_mark.line + 1
+        _walk(node, "", lines, problems, name, yaml)
+    if problems:
+        raise PlanError(problems)
+    return data, lines
+
+
+def _yaml_message(error: Any, text: str, name: str) -> str:  # noqa: ANN401 - a YAMLError
+    """``file:line: invalid YAML: problem (context on line n)``; the line is where it broke."""
+    mark = error.problem_mark or error.context_mark
+    last_line = max(len(text.splitlines()), 1)
+    line = "" if mark is None else f":{min(mark.line + 1, last_line)}"
+    message = f"{name}{line}: invalid YAML: {error.problem or error.context or 'cannot parse'}"
+    if error.problem and error.context and error.context_mark is not None:
+        message += f" ({error.context} on line {error.context_mark.line + 1})"
+    return message
+
+
+def _walk(
+    node: Any,  # noqa: ANN401 - a yaml.Node
+    path: str,
+    lines: dict[str, int],
+    problems: list[str],
+    name: str,
+    yaml: Any,  # noqa: ANN401 - the yaml module
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(
+                    f"{name}:{line}: {child} is given twice (first on line {seen[key]})"
+                )
+                continue
+            seen[key] = line
+            lines[child] = line
+            _walk(value_node, child, lines, problems, name, yaml)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + 1
+            _walk(item, child, lines, problems, name, yaml)
+
+
+# ------------------------------------------------------------------------------- validation
+_MISSING: Any = object()
+
+
+class _Checker:
+    """Collects validation messages, each located at its key's line."""
+
+    def __init__(self, name: str, lines: Mapping[str, int]) -> None:
+        self.name = name
+        self.lines = lines
+        self.errors: list[tuple[int, str]] = []
+
+    def fail(self, key: str, message: str) -> None:
+        line = line_of(self.lines, key)
+        where = self.name if line is None else f"{self.name}:{line}"
+        self.errors.append((line or 0, f"{where}: {message}"))
+
+    def mapping(self, value: object, key: str, what: str) -> Mapping[str, Any] | None:
+        if isinstance(value, Mapping):
+            return value
+        self.fail(key, f"{key or 'the plan'} must be a mapping of {what}, found {_describe(value)}")
+        return None
+
+    def keys(
+        self, mapping: Mapping[Any, Any], key: str, allowed: Sequence[str], where: str
+    ) -> None:
+        for name in mapping:
+            if name in allowed:
+                continue
+            path = f"{key}.{name}" if key else str(name)
+            from difflib import get_close_matches  # noqa: PLC0415 - error path only
+
+            close = get_close_matches(str(name), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.fail(path, f"{path} is not a key of {where}{hint} (keys: {', '.join(allowed)})")
+
+    def text(
+        self, mapping: Mapping[str, Any], key: str, path: str, *, required: bool = False
+    ) -> str | None:
+        value = mapping.get(key, _MISSING)
+        if value is _MISSING or (value is None and not required):
+            if required:
+                self.fail(path, f"{path} is missing; it is required")
+            return None
+        if isinstance(value, str) and value:
+            return value
+        hint = "; quote it" if isinstance(value, bool | int | float | dt.date) else ""
+        self.fail(path, f"{path} == {value!r}, must be a non-empty string{hint}")
+        return None
+
+    def texts(self, mapping: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        value = mapping.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail(path, f"{path} == {value!r}, must be a list of column names")
+            return ()
+        out = []
+        for index, item in enumerate(value):
+            if isinstance(item, str) and item:
+                out.append(item)
+            else:
+                self.fail(f"{path}[{index}]", f"{path}[{index}] == {item!r}, must be a string")
+        return tuple(out)
+
+    def choice(
+        self,
+        mapping: Mapping[str, Any],
+        key: str,
+        path: str,
+        choices: Sequence[str],
+        default: str | None,
+    ) -> str | None:
+        value = mapping.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if value not in choices:
+            options = ", ".join(repr(c) for c in choices)
+            self.fail(path, f"{path} == {value!r}, must be one of {options}")
+            return default
+        return str(value)
+
+    def number(
+        self,
+        mapping: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        rule: str,
+        accept: Callable[[float], bool],
+        whole: bool = False,
+    ) -> float | None:
+        value = mapping.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return None
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (not whole or float(value).is_integer())
+            and accept(float(value))
+        )
+        if not ok:
+            self.fail(path, f"{path} == {value!r}, must be {rule}")
+            return None
+        return float(value)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise PlanError([message for _, message in sorted(self.errors, key=lambda e: e[0])])
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return f"{value!r}"
+
+
+def _build(
+    data: object,
+    *,
+    name: str,
+    lines: Mapping[str, int],
+    path: Path | None,
+    sha256: str,
+) -> AnalysisPlan:
+    check = _Checker(name, lines)
+    root = check.mapping(data, "", "keys (experiment_id, source, control, metrics, ...)")
+    if root is None:
+        raise PlanError([message for _, message in check.errors])
+    check.keys(root, "", TOP_KEYS, "a plan")
+    experiment_id = check.text(root, "experiment_id", "experiment_id", required=True)
+    team = check.text(root, "team", "team")
+    description = check.text(root, "description", "description")
+    source = _read_source(root.get("source", _MISSING), check)
+    variant = check.text(root, "variant", "variant") or "variant"
+    unit = check.text(root, "unit", "unit")
+    control = check.text(root, "control", "control", required=True)
+    arms, weights = _read_arms(root.get("arms"), control, check)
+    metrics = _read_metrics(root.get("metrics", _MISSING), check)
+    segments = check.texts(root, "segments", "segments")
+    for index, segment in enumerate(segments):
+        if segment in (variant, unit):
+            check.fail(
+                f"segments[{index}]",
+                f"segments[{index}] == {segment!r} is the variant or unit column, "
+                "must be a column that describes units (platform, country, ...)",
+            )
+    in_unit = "a number in (0, 1)"
+    alpha = check.number(root, "alpha", "alpha", rule=in_unit, accept=lambda v: 0 < v < 1)
+    srm_alpha = check.number(
+        root, "srm_alpha", "srm_alpha", rule=in_unit, accept=lambda v: 0 < v < 1
+    )
+    correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
+    family = check.choice(root, "family", "family", FAMILIES, "metric")
+    sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
+    spending = check.choice(root, "spending", "spending", SPENDING_NAMES, "obrien-fleming")
+    if root.get("spending") is not None and sequential != "group-sequential":
+        check.fail(
+            "spending",
+            f"spending == {root.get('spending')!r} applies to sequential: group-sequential "
+            f"only, and the plan's method is {sequential!r}; remove spending or set "
+            "sequential: group-sequential",
+        )
+    time = check.text(root, "time", "time")
+    if time is not None and time in (variant, unit):
+        check.fail(
+            "time",
+            f"time == {time!r} is the variant or unit column, must be the column giving each "
+            "unit's look (its exposure day or date)",
+        )
+    bayesian = _read_bayesian(root.get("bayesian"), check)
+    planned = _read_planned(root.get("planned"), check)
+    if sequential not in (None, "none") and root.get("time") is None:
+        check.fail(
+            "sequential",
+            f"sequential == {sequential!r} needs time: the column giving each unit's look (its "
+            "exposure day or date), so that every look can be read; add e.g. "
+            "time: exposure_day, or set sequential: none",
+        )
+    if sequential == "group-sequential" and planned.sample_size is None:
+        check.fail(
+            "sequential",
+            "sequential == 'group-sequential' needs planned.sample_size: the information "
+            "fraction at a look is its units / the planned units",
+        )
+    check.raise_if_any()
+    if experiment_id is None or control is None or source is None:  # pragma: no cover
+        raise PlanError([f"{name}: the plan is incomplete"])  # each case failed above
+    return AnalysisPlan(
+        experiment_id=experiment_id,
+        source=source,
+        control=control,
+        metrics=metrics,
+        team=team,
+        description=description,
+        variant=variant,
+        unit=unit,
+        arms=arms,
+        weights=weights,
+        segments=segments,
+        alpha=0.05 if alpha is None else alpha,
+        correction=correction,  # type: ignore[arg-type]
+        family=family,  # type: ignore[arg-type]
+        sequential=sequential,  # type: ignore[arg-type]
+        spending=spending,  # type: ignore[arg-type]
+        srm_alpha=DEFAULT_SRM_ALPHA if srm_alpha is None else srm_alpha,
+        planned=planned,
+        time=time,
+        bayesian=bayesian,
+        path=path,
+        sha256=sha256,
+        lines=dict(lines),
+    )
+
+
+def _read_source(value: object, check: _Checker) -> DataSource | None:
+    kinds = SOURCE_KINDS
+    if value is _MISSING or value is None:
+        check.fail("source", "source is missing; give one of: path, duckdb, warehouse, spark")
+        return None
+    mapping = check.mapping(value, "source", "one of: path, duckdb, warehouse, spark")
+    if mapping is None:
+        return None
+    check.keys(mapping, "source", kinds, "source")
+    given = [k for k in kinds if k in mapping]
+    if len(given) != 1:
+        if not mapping or all(k in kinds for k in mapping):
+            check.fail(
+                "source",
+                f"source has {', '.join(given) or 'nothing'}, must have exactly one of: "
+                + ", ".join(kinds),
+            )
+        return None
+    kind = given[0]
+    if kind == "path":
+        file = check.text(mapping, "path", "source.path", required=True)
+        if file is not None and Path(file).suffix.lower() not in FILE_SUFFIXES:
+            check.fail(
+                "source.path",
+                f"source.path == {file!r}, must end in one of {', '.join(FILE_SUFFIXES)}",
+            )
+            return None
+        return None if file is None else PathSource(file)
+    inner = check.mapping(mapping[kind], f"source.{kind}", "connection keys")
+    if inner is None:
+        return None
+    if kind == "duckdb":
+        check.keys(inner, "source.duckdb", ("file", "table"), "source.duckdb")
+        file = check.text(inner, "file", "source.duckdb.file", required=True)
+        table = check.text(inner, "table", "source.duckdb.table", required=True)
+        return None if file is None or table is None else DuckDBSource(file, table)
+    if kind == "spark":
+        check.keys(inner, "source.spark", ("table",), "source.spark")
+        table = check.text(inner, "table", "source.spark.table", required=True)
+        return None if table is None else SparkSource(table)
+    return _read_warehouse(inner, check)
+
+
+def _read_warehouse(inner: Mapping[str, Any], check: _Checker) -> WarehouseSource | None:
+    base = "source.warehouse"
+    backend = check.choice(inner, "backend", f"{base}.backend", BACKENDS, None)
+    if "backend" not in inner:
+        check.fail(base, f"{base}.backend is missing; it is one of {', '.join(BACKENDS)}")
+    table = check.text(inner, "table", f"{base}.table", required=True)
+    if backend is None:
+        return None
+    kind: Backend = backend  # type: ignore[assignment]
+    params: dict[str, str | int] = {}
+    env: dict[str, str] = {}
+    plain = WAREHOUSE_PARAMS[kind]
+    secrets = WAREHOUSE_SECRETS[kind]
+    allowed = ("backend", "table", *plain, *(f"{p}_env" for p in (*plain, *secrets)))
+    for key, value in inner.items():
+        if key not in ("backend", "table"):
+            _read_warehouse_entry(str(key), value, kind, allowed, params, env, check)
+    for key in env:
+        if key in params:
+            check.fail(f"{base}.{key}_env", f"{base}.{key} and {base}.{key}_env are both given")
+    if table is None:
+        return None
+    return WarehouseSource(kind, table, params, env)
+
+
+def _read_warehouse_entry(
+    key: str,
+    value: object,
+    kind: Backend,
+    allowed: Sequence[str],
+    params: dict[str, str | int],
+    env: dict[str, str],
+    check: _Checker,
+) -> None:
+    path = f"source.warehouse.{key}"
+    if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith("_env"):
+        variable = SECRET_ENV_HINT.get(kind, "A_VARIABLE")
+        check.fail(
+            path,
+            f"{path} is a literal secret and is refused: plans are shared and committed; "
+            f"write {key}_env: {variable} and set that environment variable instead",
+        )
+    elif key not in allowed:
+        check.keys({key: value}, "source.warehouse", allowed, f"a {kind} warehouse source")
+    elif key.endswith("_env"):
+        if isinstance(value, str) and ENV_NAME.fullmatch(value):
+            env[key[: -len("_env")]] = value
+        else:
+            check.fail(path, f"{path} == {value!r}, must be an environment variable name")
+    elif isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+        params[key] = value
+    else:
+        check.fail(path, f"{path} == {value!r}, must be a string or a whole number")
+
+
+def _read_arms(
+    value: object, control: str | None, check: _Checker
+) -> tuple[tuple[str, ...] | None, dict[str, float] | None]:
+    if value is None:
+        return None, None
+    labels: list[str] = []
+    weights: dict[str, float] | None = None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and item:
+                labels.append(item)
+            else:
+                check.fail(
+                    f"arms[{index}]", f"arms[{index}] == {item!r}, must be a string; quote it"
+                )
+    elif isinstance(value, Mapping):
+        weights = _read_weights(value, labels, check)
+    else:
+        check.fail(
+            "arms",
+            f"arms == {value!r}, must be a list of labels or a mapping label -> planned share",
+        )
+        return None, None
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        check.fail("arms", f"arms repeats {repeated}")
+    if len(labels) < 2:
+        check.fail(
+            "arms", f"arms has {len(labels)} label(s), must have the control and a treatment"
+        )
+    if control is not None and labels and control not in labels:
+        check.fail("control", f"control == {control!r}, must be one of arms {labels}")
+    return tuple(labels), weights
+
+
+def _read_weights(value: Mapping[Any, Any], labels: list[str], check: _Checker) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for label, weight in value.items():
+        path = f"arms.{label}"
+        if not isinstance(label, str) or not label:
+            check.fail(path, f"arms has the label {label!r}, must be a string; quote it")
+            continue
+        labels.append(label)
+        ok = (
+            isinstance(weight, int | float)
+            and not isinstance(weight, bool)
+            and math.isfinite(weight)
+            and weight > 0
+        )
+        if ok:
+            weights[label] = float(weight)
+        else:
+            check.fail(path, f"{path} == {weight!r}, must be a planned share > 0")
+    return weights
+
+
+def _read_metrics(value: object, check: _Checker) -> tuple[MetricSpec, ...]:
+    if value is _MISSING or value is None:
+        check.fail("metrics", "metrics is missing; list at least one metric")
+        return ()
+    if not isinstance(value, list) or not value:
+        check.fail("metrics", f"metrics == {value!r}, must be a non-empty list of metrics")
+        return ()
+    specs: list[MetricSpec] = []
+    names: dict[str, int] = {}
+    for index, item in enumerate(value):
+        spec = _read_metric(item, f"metrics[{index}]", check)
+        if spec is None:
+            continue
+        if spec.name in names:
+            check.fail(
+                f"metrics[{index}]",
+                f"metrics[{index}] is named {spec.name!r} like metrics[{names[spec.name]}]; "
+                "give each metric a unique name",
+            )
+        names.setdefault(spec.name, index)
+        specs.append(spec)
+    if specs and len(specs) == len(value) and not any(s.role == "primary" for s in specs):
+        check.fail(
+            "metrics",
+            "metrics has no primary metric; mark the metric that decides the verdict "
+            "with role: primary",
+        )
+    return tuple(specs)
+
+
+def _read_metric(item: object, path: str, check: _Checker) -> MetricSpec | None:
+    mapping = check.mapping(item, path, "keys (kind, column, name, role, ...)")
+    if mapping is None:
+        return None
+    kinds = metric_kinds()
+    if "kind" not in mapping:
+        check.fail(path, f"{path}.kind is missing; it is one of {', '.join(kinds)}")
+        return None
+    errors_before = len(check.errors)
+    kind = check.choice(mapping, "kind", f"{path}.kind", tuple(kinds), None)
+    if kind is None:
+        return None
+    cls = kinds[kind]
+    declared = kind_named(kind).plan_keys
+    allowed = (*_METRIC_COMMON_KEYS, *(key.name for key in declared))
+    check.keys(mapping, path, allowed, f"a {kind!r} metric")
+    for required in required_keys(cls):
+        if mapping.get(required) is None:
+            check.fail(path, f"{path}.{required} is missing; a {kind!r} metric needs it")
+    defaults = {
+        name: parameter.default for name, parameter in inspect.signature(cls).parameters.items()
+    }
+    params: dict[str, Any] = {}
+    for key in declared:
+        value = _read_key(mapping, key, f"{path}.{key.name}", check)
+        if value is None and defaults[key.name] is not inspect.Parameter.empty:
+            value = defaults[key.name]
+        params[key.name] = value
+    role_default = default_role(cls)
+    role = check.choice(mapping, "role", f"{path}.role", ROLES, role_default) or role_default
+    direction = (
+        check.choice(mapping, "direction", f"{path}.direction", DIRECTIONS, "increase")
+        or "increase"
+    )
+    name = check.text(mapping, "name", f"{path}.name") or ""
+    if len(check.errors) > errors_before:
+        return None
+    spec = MetricSpec(
+        kind=kind,
+        name=name,
+        role=role,  # type: ignore[arg-type]
+        direction=direction,  # type: ignore[arg-type]
+        params=params,
+    )
+    try:  # the metric class's own checks (a covariate equal to the column, CUPED with two, ...)
+        metric = spec.to_metric()
+    except AblensError as error:
+        check.fail(path, f"{path}: {error}")
+        return None
+    if not name:
+        spec = replace(spec, name=metric.name)
+    return spec
+
+
+def _read_key(mapping: Mapping[str, Any], key: PlanKey, path: str, check: _Checker) -> Any:  # noqa: ANN401 - a value of the key's declared type
+    """One declared key of a metric, read by its type (None when absent or invalid)."""
+    if key.type == "column":
+        return check.text(mapping, key.name, path)
+    if key.type == "columns":
+        return check.texts(mapping, key.name, path) if key.name in mapping else None
+    if key.type == "probability":
+        return check.number(
+            mapping, key.name, path, rule="a number in (0, 1)", accept=lambda v: 0 < v < 1
+        )
+    return check.choice(mapping, key.name, path, key.choices, None)
+
+
+def _read_bayesian(value: object, check: _Checker) -> BayesianPrior | None:
+    """``bayesian: true`` (the flat prior), ``false``/absent (none), or ``{prior: flat}``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "flat"
+    if isinstance(value, str):
+        prior = check.choice({"bayesian": value}, "bayesian", "bayesian", BAYESIAN_PRIORS, None)
+        return None if prior is None else "flat"
+    mapping = check.mapping(value, "bayesian", "keys (prior), or true / false")
+    if mapping is None:
+        return None
+    check.keys(mapping, "bayesian", _BAYESIAN_KEYS, "bayesian")
+    prior = check.choice(mapping, "prior", "bayesian.prior", BAYESIAN_PRIORS, "flat")
+    return "flat" if prior is None else prior  # type: ignore[return-value]
+
+
+def _read_planned(value: object, check: _Checker) -> Planned:
+    if value is None:
+        return Planned()
+    mapping = check.mapping(value, "planned", "keys (sample_size, duration_days, start_date)")
+    if mapping is None:
+        return Planned()
+    check.keys(mapping, "planned", PLANNED_KEYS, "planned")
+    size = check.number(
+        mapping,
+        "sample_size",
+        "planned.sample_size",
+        rule="a whole number of units >= 2",
+        accept=lambda v: v >= 2,
+        whole=True,
+    )
+    days = check.number(
+        mapping, "duration_days", "planned.duration_days", rule="> 0 days", accept=lambda v: v > 0
+    )
+    power = check.number(
+        mapping, "power", "planned.power", rule="a number in (0, 1)", accept=lambda v: 0 < v < 1
+    )
+    start = mapping.get("start_date")
+    start_date: dt.date | None = None
+    if isinstance(start, dt.datetime):
+        start_date = start.date()
+    elif isinstance(start, dt.date):
+        start_date = start
+    elif isinstance(start, str):
+        try:
+            start_date = dt.date.fromisoformat(start)
+        except ValueError:
+            check.fail(
+                "planned.start_date",
+                f"planned.start_date == {start!r}, must be a date like 2026-03-02",
+            )
+    elif start is not None:
+        check.fail(
+            "planned.start_date", f"planned.start_date == {start!r}, must be a date like 2026-03-02"
+        )
+    return Planned(
+        sample_size=None if size is None else int(size),
+        duration_days=days,
+        start_date=start_date,
+        power=0.8 if power is None else power,
+    )

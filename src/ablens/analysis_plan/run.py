@@ -1,0 +1,121 @@
+"""Running an analysis plan: open its source, check its columns, analyze where the data live."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ablens.analysis import analyze
+from ablens.analysis_plan.model import PlanError
+from ablens.data.sources import OpenedSource, SourceError, open_source
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.results import AnalysisResult
+
+__all__ = ["analyze_opened", "check_columns", "check_source", "open_plan_source", "run_plan"]
+
+
+@contextmanager
+def open_plan_source(plan: AnalysisPlan, data: object = None) -> Iterator[OpenedSource]:
+    """Open the plan's source (or take ``data`` instead) and check every column it names.
+
+    Args:
+        plan: The plan.
+        data: A table to use instead of the plan's source (any input `ablens.analyze` takes);
+            its columns are then not checked ahead of the query.
+
+    Yields:
+        The open source; ``columns`` is empty when ``data`` was given.
+
+    Raises:
+        PlanError: The source cannot be opened, or a column is missing (at its line).
+    """
+    if data is not None:
+        yield OpenedSource(data, ())
+        return
+    try:
+        with open_source(plan.source, base=plan.folder, where=plan.where) as opened:
+            check_columns(plan, opened.columns)
+            yield opened
+    except SourceError as error:
+        raise PlanError([str(error)]) from None
+
+
+def check_columns(plan: AnalysisPlan, available: Sequence[str]) -> None:
+    """Raise `PlanError` naming every column the plan names that ``available`` lacks."""
+    wanted: list[tuple[str, str]] = [("variant", plan.variant)]
+    if plan.unit is not None:
+        wanted.append(("unit", plan.unit))
+    if plan.time is not None:
+        wanted.append(("time", plan.time))
+    wanted += [(f"segments[{i}]", s) for i, s in enumerate(plan.segments)]
+    for i, spec in enumerate(plan.metrics):
+        wanted += [(f"metrics[{i}].{key}", column) for key, column in spec.column_keys()]
+    missing = [(key, column) for key, column in wanted if column not in available]
+    if missing:
+        raise PlanError(
+            [
+                f"{plan.where(key)}: {key} == {column!r} is not a column of the data; "
+                f"available columns: {list(available)}"
+                for key, column in missing
+            ]
+        )
+
+
+def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
+    """`ablens.analyze` of an opened source with the plan's metrics and options."""
+    return analyze(
+        table,
+        plan.metric_objects(),
+        control=plan.control,
+        variant=plan.variant,
+        unit=plan.unit,
+        segments=plan.segments,
+        arms=plan.arms,
+        alpha=plan.alpha,
+        correction=plan.correction,
+        family=plan.family,
+        weights=plan.weights,
+        srm_alpha=plan.srm_alpha,
+        experiment_id=plan.experiment_id,
+        team=plan.team,
+    )
+
+
+def run_plan(plan: AnalysisPlan, *, data: object = None) -> AnalysisResult:
+    """Analyze the plan's experiment where its data live.
+
+    Opens the source (paths relative to the plan file), checks that every column the plan
+    names exists (a missing one is reported at its line), then calls `ablens.analyze` with the
+    plan's metrics and options. `ablens.run_readout` does this and adds the sequential looks,
+    the Bayesian reading and the verdict.
+
+    Args:
+        plan: The plan.
+        data: A table to analyze instead of the plan's source (any input `ablens.analyze`
+            takes); handy in notebooks and tests.
+
+    Returns:
+        The analysis.
+
+    Raises:
+        PlanError: A column the plan names is not in the data, or the source cannot be opened.
+        DataError: The data fail the checks (NULLs, repeated units, unexpected arms, ...).
+    """
+    with open_plan_source(plan, data) as opened:
+        return analyze_opened(plan, opened.table)
+
+
+def check_source(plan: AnalysisPlan) -> list[str]:
+    """Open the plan's data source and check every column the plan names; return its columns.
+
+    Cheap: reads the table's schema, not its rows.
+
+    Raises:
+        PlanError: The source cannot be opened, or a column is missing (at its line).
+    """
+    with open_plan_source(plan) as opened:
+        return list(opened.columns)
