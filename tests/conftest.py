@@ -10,17 +10,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference_data_dir() -> Path:
-    """The shared reference data, ``<repo>/../shared/reference-data``.
+    """The reference data committed with the tests, ``tests/fixtures/reference-data``.
 
-    The data sit beside the repository, not inside it. A missing folder fails the calling test:
-    a test that cannot check its numbers must not pass silently, nor be skipped.
+    A missing folder fails the calling test: a test that cannot check its numbers must not pass
+    silently, nor be skipped.
     """
-    path = (REPO_ROOT / ".." / "shared" / "reference-data").resolve()
+    path = REPO_ROOT / "tests" / "fixtures" / "reference-data"
     if not path.is_dir():
         pytest.fail(
-            f"reference data not found at {path}: the tests expect the shared folder "
-            f"(holding reference-data/nist-strd/*.dat) beside the repository {REPO_ROOT}, "
-            "as ../shared",
+            f"reference data not found at {path}: restore tests/fixtures/reference-data "
+            "(git checkout -- tests/fixtures)",
             pytrace=False,
         )
     return path

@@ -26,7 +26,7 @@ from ablens.analysis_plan import (
     plan_json_schema,
     run_plan,
 )
-from ablens.verdict import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, VERDICTS, HealthCheck, verdict
+from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, VERDICTS, HealthCheck, verdict
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO / "src" / "ablens" / "schema" / "plan.schema.json"

@@ -19,10 +19,10 @@ import pytest
 import ablens
 from ablens import demo
 from ablens.analysis_plan import AnalysisPlan, PlanError, load_plan, plan_from_dict
+from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 from ablens.readout import Readout, bayesian_readout, format_chance, run_readout
 from ablens.report import render_readout
 from ablens.sequential import analyze_looks
-from ablens.verdict import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plan.yaml"
 USERS = 200_000

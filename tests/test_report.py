@@ -13,8 +13,8 @@ import pytest
 import ablens
 from ablens import demo
 from ablens.analysis_plan import load_plan, plan_from_dict, run_plan
+from ablens.decision import FIX_DATA, ROLL_BACK, SHIP, verdict
 from ablens.report import data_fingerprint, render_report, write_report
-from ablens.verdict import FIX_DATA, ROLL_BACK, SHIP, verdict
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plan.yaml"
 WHEN = dt.datetime(2026, 3, 16, 9, 30, tzinfo=dt.UTC)

@@ -123,6 +123,7 @@ if _TYPE_CHECKING:
         plan_json_schema,
         run_plan,
     )
+    from ablens.decision import HealthCheck, Verdict, verdict
     from ablens.planning import (
         HistorySummary,
         Plan,
@@ -133,7 +134,6 @@ if _TYPE_CHECKING:
     )
     from ablens.readout import Readout, run_readout
     from ablens.report import data_fingerprint, render_readout, render_report, write_report
-    from ablens.verdict import HealthCheck, Verdict, verdict
 
 # Faces (plans, planning, reports) load on first use: they are large modules that a notebook
 # analysis or a pipeline step never needs, and `import ablens` stays light (< 0.3 s).
@@ -146,9 +146,9 @@ _LAZY = {
     "plan_from_dict": "ablens.analysis_plan",
     "plan_json_schema": "ablens.analysis_plan",
     "run_plan": "ablens.analysis_plan",
-    "HealthCheck": "ablens.verdict",
-    "Verdict": "ablens.verdict",
-    "verdict": "ablens.verdict",
+    "HealthCheck": "ablens.decision",
+    "Verdict": "ablens.decision",
+    "verdict": "ablens.decision",
     "HistorySummary": "ablens.planning",
     "Plan": "ablens.planning",
     "PlanDay": "ablens.planning",

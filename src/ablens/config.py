@@ -1,4 +1,4 @@
-"""Deprecated: the analysis plan moved to `ablens.analysis_plan`, the verdict to `ablens.verdict`.
+"""Deprecated: the analysis plan moved to `ablens.analysis_plan`, the verdict to `ablens.decision`.
 
 Every name this module had still works for one release, with a `DeprecationWarning` that says
 where it lives now:
@@ -42,7 +42,7 @@ _MOVED = {
         )
     },
     **{
-        name: ("ablens.verdict", name)
+        name: ("ablens.decision", name)
         for name in (
             "CHECK_STATUSES",
             "FIX_DATA",

@@ -32,8 +32,8 @@ from ablens._validation import (
     check_open_unit_interval,
     check_positive,
     check_real,
-    optional_import,
 )
+from ablens.data.history import read_history
 from ablens.errors import DataError, InputError
 from ablens.metrics import Mean, Proportion, Ratio, binary_successes
 from ablens.stats._inference import Alternative, check_alternative
@@ -50,7 +50,6 @@ from ablens.stats.power import (
 from ablens.stats.ratio import ratio_estimate
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
 
     from numpy.typing import NDArray
@@ -91,7 +90,6 @@ _SEQUENTIAL_LABELS = {
 #: Days of an explicit-tau mSPRT plan whose inflation is computed one by one; beyond, the
 #: inflation is interpolated in log tau^2 / V_max (a Chebyshev series of this degree).
 _EXACT_DAYS = 17
-_HISTORY_ARM = "__ablens_history"
 _CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
 
 
@@ -1401,9 +1399,10 @@ def plan_from_history(
     share = check_positive("traffic", traffic)
     if share > 1:
         raise InputError(f"traffic == {share!r}, must be in (0, 1]: a share of the history's units")
-    history = _read_history(
+    read = read_history(
         data,
-        metric=metric,
+        columns=metric.required_columns(),
+        pairs=metric.required_pairs(),
         date=date,
         unit=unit,
         start=start,
@@ -1411,8 +1410,17 @@ def plan_from_history(
         experiment_id=experiment_id,
         team=team,
     )
-    baseline = _baseline_from_moments(metric, history.moments)
-    history = _replace_history(history, correlation=baseline.correlation)
+    baseline = _baseline_from_moments(metric, read.moments)
+    history = HistorySummary(
+        first_day=read.first_day,
+        last_day=read.last_day,
+        days=read.days,
+        units=read.units,
+        cumulative_units=read.cumulative_units,
+        recent_daily_units=read.recent_daily_units,
+        moments=read.moments,
+        correlation=baseline.correlation,
+    )
     flow = _Traffic(
         cumulative=history.cumulative_units, share=share, recent=history.recent_daily_units
     )
@@ -1433,182 +1441,3 @@ def plan_from_history(
         history=history,
         sequential=design,
     )
-
-
-def _replace_history(history: HistorySummary, **changes: Any) -> HistorySummary:  # noqa: ANN401
-    from dataclasses import replace  # noqa: PLC0415 - tiny helper
-
-    return replace(history, **changes)
-
-
-def _read_history(
-    data: object,
-    *,
-    metric: Mean | Proportion | Ratio,
-    date: str,
-    unit: str | None,
-    start: object,
-    end: object,
-    experiment_id: str | None,
-    team: str | None,
-) -> HistorySummary:
-    """Both engine queries: the metric's moments and the units first seen on each day."""
-    from ablens.data.engine import (  # noqa: PLC0415 - the data layer is optional
-        _collect,
-        _comment,
-        _resolve,
-        compute_moments,
-    )
-
-    nw = optional_import("narwhals", "data")
-    source = _resolve(data)
-    schema = source.frame.collect_schema()
-    available = list(schema.names())
-    for column in (date, *([unit] if unit is not None else [])):
-        if column not in schema:
-            raise DataError(f"column {column!r} is not in the data; available columns: {available}")
-    dtype = schema[date]
-    if dtype == nw.Datetime:
-        column_kind = "timestamp"
-    elif dtype == nw.Date:
-        column_kind = "date"
-    elif dtype.is_integer():
-        column_kind = "integer"
-    else:
-        hint = (
-            " (a pandas column of Python dates has type Object: convert it with pandas.to_datetime)"
-            if dtype in (nw.Object, nw.String)
-            else ""
-        )
-        raise DataError(
-            f"column {date!r} has type {dtype}, must be a date, timestamp or integer{hint}"
-        )
-    zone = getattr(dtype, "time_zone", None) if column_kind == "timestamp" else None
-    start, end = (
-        _as_bound(name, bound, column_kind, zone)
-        for name, bound in (("start", start), ("end", end))
-    )
-    frame = source.frame
-    if start is not None:
-        frame = frame.filter(nw.col(date) >= nw.lit(start))
-    if end is not None:
-        frame = frame.filter(nw.col(date) < nw.lit(end))
-    source_filtered = type(source)(frame, source.kind, source.duckdb_connection)
-
-    day = nw.col(date).dt.truncate("1d") if column_kind == "timestamp" else nw.col(date)
-    per_unit = frame.with_columns(day.alias("__ablens_day"))
-    if unit is not None:
-        per_unit = per_unit.group_by(unit).agg(nw.col("__ablens_day").min())
-    query = per_unit.group_by("__ablens_day").agg(nw.len().alias("__ablens_units"))
-    comment = _comment(experiment_id, team)
-    rows, _ = _collect(source_filtered, query, comment, experiment_id, team)
-    if not rows or all(r["__ablens_day"] is None for r in rows):
-        raise DataError("the history holds no rows in the period asked; check start, end and date")
-    if any(r["__ablens_day"] is None for r in rows):
-        raise DataError(f"column {date!r} has NULL values in the history; fill or filter them")
-    counts = {_ordinal(r["__ablens_day"]): int(r["__ablens_units"]) for r in rows}
-    first = _ordinal(start) if start is not None else min(counts)
-    last = _last_day(end) if end is not None else max(counts)
-    daily = np.zeros(last - first + 1, dtype=np.int64)
-    for key, value in counts.items():
-        daily[key - first] += value
-    cumulative = np.cumsum(daily)
-    window = min(FULL_WEEK, daily.size)
-    recent = float(daily[-window:].mean())
-
-    native = nw.to_native(frame.with_columns(nw.lit("history").alias(_HISTORY_ARM)))
-    moments = compute_moments(
-        native,
-        variant=_HISTORY_ARM,
-        columns=metric.required_columns(),
-        pairs=metric.required_pairs(),
-        unit=unit,
-        experiment_id=experiment_id,
-        team=team,
-    ).overall["history"]
-    return HistorySummary(
-        first_day=_day_label(first, rows[0]["__ablens_day"]),
-        last_day=_day_label(last, rows[0]["__ablens_day"]),
-        days=int(daily.size),
-        units=int(cumulative[-1]),
-        cumulative_units=tuple(int(c) for c in cumulative),
-        recent_daily_units=recent,
-        moments=moments,
-    )
-
-
-def _as_bound(name: str, bound: object, column_kind: str, zone: str | None = None) -> object:
-    """A start/end value of the date column's type: a date or timestamp, or an integer day.
-
-    A bound on a timestamp column takes the column's time zone, so that every engine compares
-    like with like (pandas, polars and pyarrow refuse to compare an aware timestamp with a
-    naive one; SQL engines would silently read the naive side in their session's zone): a naive
-    bound is a wall-clock time in the column's zone, an aware bound is converted to that zone,
-    and on a column without a zone an aware bound is converted to UTC and made naive.
-    """
-    import datetime as dt  # noqa: PLC0415 - stdlib
-
-    if bound is None:
-        return None
-    if column_kind == "integer":
-        if isinstance(bound, dt.date):
-            raise InputError(f"{name} == {bound!r}, must be an integer day like the date column")
-        value = check_real(name, bound)
-        if value != math.floor(value):
-            raise InputError(f"{name} == {bound!r}, must be a whole day like the date column")
-        return int(value)
-    if not isinstance(bound, dt.date):
-        raise InputError(f"{name} == {bound!r}, must be a date or datetime like the date column")
-    if column_kind == "timestamp":
-        moment = bound if isinstance(bound, dt.datetime) else dt.datetime.combine(bound, dt.time())
-        aware = moment.utcoffset() is not None
-        if zone is None:
-            return moment.astimezone(dt.UTC).replace(tzinfo=None) if aware else moment
-        tzinfo = _time_zone(zone)
-        return moment.astimezone(tzinfo) if aware else moment.replace(tzinfo=tzinfo)
-    if column_kind == "date" and isinstance(bound, dt.datetime):
-        return bound.date()
-    return bound
-
-
-def _last_day(end: object) -> int:
-    """The last day an exclusive ``end`` keeps: the day before, unless ``end`` falls in a day."""
-    import datetime as dt  # noqa: PLC0415 - stdlib
-
-    day = _ordinal(end)
-    if isinstance(end, dt.datetime) and end.time() != dt.time():
-        return day  # 12:00 keeps that day's morning
-    return day - 1
-
-
-def _time_zone(zone: str) -> dt.tzinfo:
-    """The ``tzinfo`` of a column's time zone name ("UTC", "Etc/UTC", "Europe/Berlin", ...)."""
-    import datetime as dt  # noqa: PLC0415 - stdlib
-    import zoneinfo  # noqa: PLC0415 - stdlib
-
-    if zone.upper() in {"UTC", "ETC/UTC", "Z", "+00:00", "GMT"}:
-        return dt.UTC
-    try:
-        return zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise DataError(
-            f"the date column's time zone {zone!r} is unknown to Python's zoneinfo, so start "
-            "and end cannot be put in it; install the time zone database (pip install tzdata)"
-        ) from None
-
-
-def _ordinal(value: object) -> int:
-    """Days as integers: ``toordinal()`` of a date or timestamp, the value of an integer day."""
-    to_ordinal = getattr(value, "toordinal", None)
-    if to_ordinal is not None:
-        return int(to_ordinal())
-    return int(cast("int", value))
-
-
-def _day_label(ordinal: int, example: object) -> object:
-    """An ordinal back as a date (when the column holds dates) or as the integer day."""
-    import datetime as dt  # noqa: PLC0415 - stdlib
-
-    if hasattr(example, "toordinal"):
-        return dt.date.fromordinal(ordinal)
-    return ordinal

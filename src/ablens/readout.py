@@ -11,7 +11,7 @@ plan's data source once and computes, where the data live:
 3. when the plan asks for it (``bayesian: true``), the Bayesian reading of every comparison from
    the per-arm summaries already computed (no further query), as `BayesianReading` objects, and
    with three or more arms, the chance that each arm is the best, as `BestArmReading` objects;
-4. the verdict (`ablens.verdict.verdict`), which lets a crossed sequential boundary decide before
+4. the verdict (`ablens.decision.verdict`), which lets a crossed sequential boundary decide before
    the planned sample is in.
 
 Every face renders the resulting `Readout`: ``str(readout)`` for a terminal, `Readout.to_dict` for
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens.analysis_plan.run import analyze_opened, open_plan_source
+from ablens.decision import Verdict, verdict
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
 from ablens.sequential import SequentialReading, analyze_looks
 from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
-from ablens.verdict import Verdict, verdict
 
 if TYPE_CHECKING:
     import datetime as dt

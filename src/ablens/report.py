@@ -36,19 +36,19 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
+from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
-from ablens.verdict import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan, MetricSpec
+    from ablens.decision import Verdict
     from ablens.readout import BayesianReading, BestArmReading, Readout
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import SequentialReading
-    from ablens.verdict import Verdict
 
 __all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
 
@@ -226,7 +226,7 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         >>> import ablens
         >>> from ablens.analysis_plan import plan_from_dict
         >>> from ablens.readout import Readout, bayesian_readout
-        >>> from ablens.verdict import verdict
+        >>> from ablens.decision import verdict
         >>> def arm(units, converted):
         ...     column = [1] * converted + [0] * (units - converted)
         ...     return ablens.Moments.from_columns({"converted": column})

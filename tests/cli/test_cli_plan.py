@@ -257,6 +257,7 @@ def test_validate(write_plan):
         "role": "primary",
         "direction": "increase",
         "column": "converted",
+        "test": "z",
         "covariates": [],
         "adjustment": "cuped",
     }

@@ -20,7 +20,8 @@ import sqlglot
 
 from ablens import Moments, compute_moments
 from ablens.data import bigquery_labels
-from ablens.data.engine import _comment, ibis_sql, moments_query
+from ablens.data._source import ibis_sql, query_comment
+from ablens.data.engine import moments_query
 from materialize import Tables
 
 if TYPE_CHECKING:
@@ -78,9 +79,9 @@ def make(backend: str, tables: Tables, request: pytest.FixtureRequest) -> object
 
 # ---------------------------------------------------------------------------- the comment
 def test_comment_format() -> None:
-    assert _comment(EXPERIMENT, TEAM) == COMMENT
-    assert _comment(EXPERIMENT, None) == "/* ablens experiment=checkout-42 */"
-    assert _comment(None, None) == "/* ablens */"
+    assert query_comment(EXPERIMENT, TEAM) == COMMENT
+    assert query_comment(EXPERIMENT, None) == "/* ablens experiment=checkout-42 */"
+    assert query_comment(None, None) == "/* ablens */"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +94,7 @@ def test_comment_format() -> None:
     ],
 )
 def test_comment_cannot_be_closed_or_nested(experiment: str, team: str | None) -> None:
-    comment = _comment(experiment, team)
+    comment = query_comment(experiment, team)
     assert comment.startswith("/* ablens experiment=")
     assert comment.endswith(" */")
     body = comment[2:-2]
@@ -270,7 +271,7 @@ def test_warehouse_sql_from_an_unbound_table(dialect: str) -> None:
     ]
     assert set(PILOTS) <= set(literals)
     # The comment prefix keeps the statement valid and is the only comment.
-    statement = f"{_comment(EXPERIMENT, TEAM)}\n{sql}"
+    statement = f"{query_comment(EXPERIMENT, TEAM)}\n{sql}"
     parsed = sqlglot.parse(statement, read=dialect)
     assert len(parsed) == 1
     assert parsed[0].comments == [" ablens experiment=checkout-42 team=growth "]

@@ -234,7 +234,7 @@ def test_an_ibis_backend_without_exact_quantiles_is_an_input_error(
     from ibis.common.exceptions import OperationNotDefinedError  # noqa: PLC0415
 
     data = tables.make("ibis-duckdb", "quantiles", fixture_table(), request)
-    collect = data_quantiles._collect
+    collect = data_quantiles.collect
     calls: list[int] = []
 
     def failing(*args: Any, **kwargs: Any) -> Any:
@@ -245,7 +245,7 @@ def test_an_ibis_backend_without_exact_quantiles_is_an_input_error(
             )
         return collect(*args, **kwargs)
 
-    monkeypatch.setattr(data_quantiles, "_collect", failing)
+    monkeypatch.setattr(data_quantiles, "collect", failing)
     with pytest.raises(InputError, match=r"Ibis table on a backend with no exact quantile"):
         compute_quantile_summaries(data, variant="variant", column="latency", probability=0.5)
 
@@ -268,14 +268,14 @@ def test_two_commented_statements_with_three_quantiles_per_arm(
 ) -> None:
     data = tables.make(backend, "quantiles", fixture_table(), request)
     sent: list[str] = []
-    collect = data_quantiles._collect
+    collect = data_quantiles.collect
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         rows, statements = collect(*args, **kwargs)
         sent.extend(statements)
         return rows, statements
 
-    monkeypatch.setattr(data_quantiles, "_collect", recording)
+    monkeypatch.setattr(data_quantiles, "collect", recording)
     compute_quantile_summaries(
         data,
         variant="variant",

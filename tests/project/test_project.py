@@ -93,7 +93,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 # ------------------------------------------------------------------------- the template
 def test_bundle_holds_every_release_and_its_newest_is_the_template_folder(tmp_path: Path):
-    assert template_versions() == ["1.0.0"]
+    assert template_versions() == ["1.0.0", "1.1.0"]
     assert template_versions()[-1] == TEMPLATE_VERSION
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "--quiet", "--branch", TEMPLATE_VERSION, str(BUNDLE), str(clone))
@@ -380,8 +380,8 @@ def test_flow_waits_for_the_planned_sample_and_fails_only_when_asked(tmp_path: P
 
 # ---------------------------------------------------------------------------- update
 def _release_changed_template(tmp_path: Path, home: Path) -> None:
-    """Template 1.1.0: one more lint rule (flake8-simplify) and one more file."""
-    changed = tmp_path / "template-1.1.0"
+    """Template 1.2.0: one more lint rule (flake8-simplify) and one more file."""
+    changed = tmp_path / "template-1.2.0"
     shutil.copytree(TEMPLATE_DIR, changed, ignore=shutil.ignore_patterns("__pycache__"))
     pyproject = changed / "pyproject.toml.jinja"
     text = pyproject.read_text(encoding="utf-8")
@@ -392,7 +392,7 @@ def _release_changed_template(tmp_path: Path, home: Path) -> None:
         "# Runbook: {{ experiment_id }}\n\nWho to call when the flow fails: {{ team }}.\n",
         encoding="utf-8",
     )
-    release_template("1.1.0", template_dir=changed, bundle=home / "project-template.bundle")
+    release_template("1.2.0", template_dir=changed, bundle=home / "project-template.bundle")
 
 
 def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
@@ -413,7 +413,7 @@ def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
 
     outcome = update_project(folder)
 
-    assert (outcome.old_version, outcome.new_version) == ("1.0.0", "1.1.0")
+    assert (outcome.old_version, outcome.new_version) == ("1.1.0", "1.2.0")
     assert outcome.conflicts == ()
     assert outcome.changed == (".copier-answers.yml", "RUNBOOK.md", "pyproject.toml")
     assert ours in plan_file.read_text(encoding="utf-8")
@@ -424,17 +424,17 @@ def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
     lint = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["tool"]["ruff"]["lint"]
     assert lint["select"][-1] == "SIM"
     assert yaml.safe_load((folder / ".copier-answers.yml").read_text("utf-8"))["_commit"] == (
-        "1.1.0"
+        "1.2.0"
     )
     # The updated project still passes its lint, now with the new rule, and its tests.
     _run(folder, sys.executable, "-m", "ruff", "check", ".")
     _run(folder, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-    assert "1.1.0" in str(outcome)
+    assert "1.2.0" in str(outcome)
     _git(folder, "add", "--all")
-    _git(folder, "commit", "--quiet", "--message", "Template 1.1.0")
+    _git(folder, "commit", "--quiet", "--message", "Template 1.2.0")
     again = update_project(folder)
-    assert (again.new_version, again.changed) == ("1.1.0", ())
-    assert str(again) == f"{folder}: already at template 1.1.0; nothing to update."
+    assert (again.new_version, again.changed) == ("1.2.0", ())
+    assert str(again) == f"{folder}: already at template 1.2.0; nothing to update."
 
 
 def test_update_reports_conflicts_plainly_with_exit_code_1(tmp_path: Path, ablens_home: Path):
@@ -481,16 +481,16 @@ def test_a_teammates_clone_updates_from_their_own_store(tmp_path, monkeypatch):
     _git(tmp_path, "clone", "--quiet", str(folder), str(clone))
     monkeypatch.setenv("HOME", str(tmp_path / "teammate-home"))
     outcome = update_project(clone)
-    assert (outcome.old_version, outcome.new_version, outcome.changed) == ("1.0.0",) * 2 + ((),)
+    assert (outcome.old_version, outcome.new_version, outcome.changed) == ("1.1.0",) * 2 + ((),)
     assert (tmp_path / "teammate-home/.local/share/ablens/project-template.bundle").is_file()
 
 
 def test_release_template_refuses_versions_that_are_not_newer(tmp_path: Path):
     bundle = tmp_path / "template.bundle"
     shutil.copyfile(BUNDLE, bundle)
-    with pytest.raises(InputError, match=r"version == '1.0.0', must be newer than 1.0.0"):
-        release_template("1.0.0", bundle=bundle)
+    with pytest.raises(InputError, match=r"version == '1.1.0', must be newer than 1.1.0"):
+        release_template("1.1.0", bundle=bundle)
     with pytest.raises(InputError, match=r"version == 'v2', must look like 1.2.0"):
         release_template("v2", bundle=bundle)
-    release_template("1.0.1", bundle=bundle)
-    assert template_versions(bundle) == ["1.0.0", "1.0.1"]
+    release_template("1.1.1", bundle=bundle)
+    assert template_versions(bundle) == ["1.0.0", "1.1.0", "1.1.1"]

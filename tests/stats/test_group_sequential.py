@@ -308,7 +308,7 @@ def test_exit_probabilities_spend_exactly_the_spending_function(alternative):
     )
     upper = list(bounds.efficacy_bounds)
     lower = [-b for b in upper] if alternative == "two-sided" else [-math.inf] * len(upper)
-    above, below = gs._exit_probabilities(bounds.information_fractions, lower, upper, 0.0)
+    above, below = gs.exit_probabilities(bounds.information_fractions, lower, upper, 0.0)
     assert np.cumsum(np.add(above, below)).tolist() == _approx(bounds.alpha_spent, 1e-14)
 
 

@@ -102,9 +102,9 @@ METHODS = ("from_columns", "shifted_sums", "merged_chunks", "merge_all_rows")
 
 
 # ---------------------------------------------------------------------------- 1. NIST StRD
-def test_reference_data_dir_resolves_beside_the_repository(reference_data_dir: Path) -> None:
+def test_reference_data_dir_is_inside_the_repository(reference_data_dir: Path) -> None:
     assert reference_data_dir.name == "reference-data"
-    assert reference_data_dir.parent.name == "shared"
+    assert reference_data_dir.parent.name == "fixtures"
     assert (reference_data_dir / "nist-strd").is_dir()
 
 

@@ -15,7 +15,7 @@ duration. One module per job:
 - `ablens.analysis_plan.run`: `run_plan` and `check_source`, opening the plan's source in
   `ablens.data.sources`.
 
-The verdict that reads a plan's result lives in `ablens.verdict`, the whole readout (looks,
+The verdict that reads a plan's result lives in `ablens.decision`, the whole readout (looks,
 Bayesian reading, verdict) in `ablens.readout`. "Plan" here is always the analysis plan; the
 power calculation is `ablens.power_plan`.
 

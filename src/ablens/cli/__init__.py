@@ -12,6 +12,8 @@ from ablens.errors import AblensError
 
 __all__ = ["EXIT_HEALTH", "EXIT_OK", "EXIT_USAGE", "main", "run"]
 
+#: Success; 1: a health check failed (or, with ``--fail-on-incomplete``, no decision yet);
+#: 2: the command could not run (a bad plan, a missing file, a wrong argument).
 EXIT_OK, EXIT_HEALTH, EXIT_USAGE = 0, 1, 2
 
 

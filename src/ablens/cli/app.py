@@ -13,26 +13,24 @@ import json
 import math
 import os
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ablens._version import __version__
-from ablens.errors import AblensError, ConfigError
+from ablens.cli.common import EXIT_HEALTH, usage_errors
+from ablens.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from contextlib import AbstractContextManager
 
     from ablens.analysis_plan import AnalysisPlan
+    from ablens.decision import Verdict
     from ablens.readout import Readout
     from ablens.results import AnalysisResult
-    from ablens.verdict import Verdict
 
-EXIT_HEALTH = 1
-EXIT_USAGE = 2
 
 app = typer.Typer(
     name="ablens",
@@ -104,20 +102,6 @@ PlanArgument = Annotated[
         help="The analysis plan (YAML).", exists=True, dir_okay=False, show_default=False
     ),
 ]
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """Turn ablens' own errors (and unwritable files) into exit code 2 with a message."""
-    try:
-        yield
-    except AblensError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            typer.echo(f"ablens: {line}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except OSError as error:
-        typer.echo(f"ablens: {error}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _stdout_is_terminal() -> bool:
@@ -196,7 +180,7 @@ def _print_rich(readout: Readout) -> None:
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from ablens.verdict import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
+    from ablens.decision import FIX_DATA, ROLL_BACK, SHIP  # noqa: PLC0415
 
     plan, result, decision = readout.plan, readout.result, readout.verdict
     console = Console(file=sys.stdout, force_terminal=True, highlight=False)
@@ -327,7 +311,7 @@ def analyze_command(
     health gate failed (sample-ratio mismatch, guardrail worse; the readout is still printed),
     or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
     """
-    with _usage_errors():
+    with usage_errors():
         readout = _analyze(plan)
         if as_json:
             text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
@@ -360,7 +344,7 @@ def validate_command(
     """Check a plan without analyzing it (exit 0 valid, 2 invalid, with file:line messages)."""
     from ablens.analysis_plan import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
 
-    with _usage_errors():
+    with usage_errors():
         loaded = load_plan(plan)
         columns = check_source(loaded) if check_data else None
     if as_json:
@@ -401,7 +385,7 @@ def report_command(
     """
     from ablens.report import render_readout  # noqa: PLC0415 - keeps --help fast
 
-    with _usage_errors():
+    with usage_errors():
         readout = _analyze(plan)
         page = render_readout(readout)
         if str(output) == "-":
@@ -443,7 +427,7 @@ def serve_command(
     ] = False,
 ) -> None:
     """Serve the web page (power calculator and readout) until interrupted."""
-    with _usage_errors():
+    with usage_errors():
         from ablens.web import serve  # noqa: PLC0415 - needs the web extra
 
         serve(
@@ -529,7 +513,7 @@ def plan_command(
     from ablens.metrics import Mean, Proportion  # noqa: PLC0415 - keeps --help fast
     from ablens.planning import plan, plan_from_history  # noqa: PLC0415
 
-    with _usage_errors():
+    with usage_errors():
         common: dict[str, Any] = {
             "mde": mde,
             "mde_type": mde_type,

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from ablens.cli.common import usage_errors
+
 __all__ = ["new_command", "update_command"]
 
 EXIT_CONFLICTS = 1
@@ -65,11 +67,10 @@ def new_command(
     ] = True,
 ) -> None:
     """Create an experiment project: plan.yaml, a Metaflow flow, tests, Dockerfile, CI, README."""
-    from ablens.cli.app import _usage_errors  # noqa: PLC0415 - app imports this module
     from ablens.project import new_project  # noqa: PLC0415 - copier is an extra, loaded on use
 
     interactive = sys.stdin.isatty() if ask is None else ask
-    with _usage_errors():
+    with usage_errors():
         folder = new_project(
             name,
             team=team,
@@ -106,10 +107,9 @@ def update_command(
     Exit code 0 when the update applied cleanly, 1 when files hold conflicts to resolve,
     2 when it could not run (not a project, uncommitted changes).
     """
-    from ablens.cli.app import _usage_errors  # noqa: PLC0415 - app imports this module
     from ablens.project import update_project  # noqa: PLC0415 - copier is an extra
 
-    with _usage_errors():
+    with usage_errors():
         outcome = update_project(path, conflict=conflict)  # type: ignore[arg-type]
     typer.echo(str(outcome))
     if outcome.conflicts:

@@ -2,18 +2,22 @@
 
 `compute_moments` runs one aggregation in the engine holding the data (pandas, polars, pyarrow,
 DuckDB, parquet/CSV files, Ibis backends such as Postgres, BigQuery and Snowflake, PySpark),
-through narwhals; `aggregate_events` turns raw events into one row per unit in the same engine.
+through narwhals; `aggregate_events` turns raw events into one row per unit in the same engine;
+`read_history` reads a metric's past period (moments and daily units) for planning.
 Engines are imported lazily, only the one the caller passed.
 """
 
-from ablens.data.engine import DataReport, MomentsByArm, bigquery_labels, compute_moments
+from ablens.data._source import bigquery_labels
+from ablens.data.engine import DataReport, MomentsByArm, compute_moments
 from ablens.data.events import aggregate_events
+from ablens.data.history import History, read_history
 from ablens.data.looks import cumulative_moments
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary
 
 __all__ = [
     "DataReport",
+    "History",
     "MomentsByArm",
     "aggregate_events",
     "bigquery_labels",
@@ -21,4 +25,5 @@ __all__ = [
     "compute_quantile_summaries",
     "compute_rank_summary",
     "cumulative_moments",
+    "read_history",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens._validation import check_choice, check_name, optional_import
+from ablens.data._source import resolve
 from ablens.data.engine import as_float
 from ablens.errors import InputError
 
@@ -93,9 +94,7 @@ def aggregate_events(
     if needs_time and timestamp is None:
         raise InputError("a window (start, end or window_after_exposure) needs timestamp=")
 
-    from ablens.data.engine import _resolve  # noqa: PLC0415 - shares the input handling
-
-    source = _resolve(events)
+    source = resolve(events)
     frame = source.frame
     native_is_eager = source.kind in {"pandas", "pyarrow", "modin", "cudf"} or (
         source.kind == "polars" and not _is_lazy(events)

@@ -38,14 +38,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_name, check_open_unit_interval, optional_import
-from ablens.data.engine import (
-    _check_arms,
-    _check_columns,
-    _check_nulls,
-    _collect,
-    _comment,
-    _resolve,
-    _Source,
+from ablens.data._source import (
+    Source,
+    check_arms,
+    check_columns,
+    check_nulls,
+    collect,
+    query_comment,
+    resolve,
 )
 from ablens.errors import DataError, InputError
 from ablens.stats.quantiles import (
@@ -110,19 +110,19 @@ def compute_quantile_summaries(
     bracket_level = check_open_unit_interval("bracket_level", bracket_level)
     expected_arms = None if arms is None else [str(a) for a in arms]
 
-    source = _resolve(data)
-    _check_columns(source.frame, variant, [column], [])
+    source = resolve(data)
+    check_columns(source.frame, variant, [column], [])
     nw = optional_import("narwhals", "data")
     if source.frame.collect_schema()[column] == nw.Boolean:
         raise DataError(
             f"column {column!r} is boolean, must be numeric for a quantile; a 0/1 metric has "
             "no informative quantile (compare it as a proportion)"
         )
-    comment = _comment(experiment_id, team)
+    comment = query_comment(experiment_id, team)
     counts = _count_by_arm(source, variant, column, comment, experiment_id, team)
     arm_rows = {str(r["__arm"]): int(r["__n"]) for r in counts}
-    _check_arms(arm_rows, variant, expected_arms)
-    _check_nulls(counts, [column], [])
+    check_arms(arm_rows, variant, expected_arms)
+    check_nulls(counts, [column], [])
     _check_finite(counts, column)
     labels = sorted((r["__arm"] for r in counts), key=str)
     probabilities = {
@@ -148,7 +148,7 @@ def compute_quantile_summaries(
 
 
 def _count_by_arm(
-    source: _Source,
+    source: Source,
     variant: str,
     column: str,
     comment: str,
@@ -171,7 +171,7 @@ def _count_by_arm(
             nw.col("__finite").count().alias("__nf"),
         )
     )
-    rows, _ = _collect(source, query, comment, experiment_id, team)
+    rows, _ = collect(source, query, comment, experiment_id, team)
     kept = []
     for r in rows:  # pandas reports a NULL group key as NaN; every other engine as None
         label = r["__arm"]
@@ -205,7 +205,7 @@ def _arm_probabilities(
 
 
 def _quantiles_by_arm(
-    source: _Source,
+    source: Source,
     variant: str,
     column: str,
     labels: Sequence[Any],
@@ -228,7 +228,7 @@ def _quantiles_by_arm(
     ]
     query = source.frame.with_columns(*masked).select(*aggregations)
     try:
-        (row,), _ = _collect(source, query, comment, experiment_id, team)
+        (row,), _ = collect(source, query, comment, experiment_id, team)
     except Exception as error:
         kind = type(error)
         if kind.__name__ == "OperationNotDefinedError" and kind.__module__.startswith("ibis"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ablens._validation import check_name, optional_import
-from ablens.data.engine import _collect, _comment, _resolve
+from ablens.data._source import collect, query_comment, resolve
 from ablens.errors import DataError
 from ablens.stats.nonparametric import RankSummary, rank_summary_from_arrays
 
@@ -55,8 +55,8 @@ def compute_rank_summary(
     nw = optional_import("narwhals", "data")
     check_name("variant", variant)
     check_name("column", column)
-    source = _resolve(data)
-    comment = _comment(experiment_id, team)
+    source = resolve(data)
+    comment = query_comment(experiment_id, team)
     pair = source.frame.filter(nw.col(variant).is_in([control, treatment]))
     if source.kind == "pyarrow":
         # pyarrow has no average-rank kernel; its table is already in memory, so rank there.
@@ -70,7 +70,7 @@ def compute_rank_summary(
             nw.col("__rank").sum().alias("__ranks"),
         )
     )
-    rows, _ = _collect(source, ranked, comment, experiment_id, team)
+    rows, _ = collect(source, ranked, comment, experiment_id, team)
     by_arm = {str(r[variant]): r for r in rows}
     for arm in (control, treatment):
         if arm not in by_arm:
@@ -86,7 +86,7 @@ def compute_rank_summary(
         .with_columns(nw.col("__t").cast(nw.Float64))
         .select(((nw.col("__t") ** 3) - nw.col("__t")).sum().alias("__ties"))
     )
-    (tie_row,), _ = _collect(source, ties, comment, experiment_id, team)
+    (tie_row,), _ = collect(source, ties, comment, experiment_id, team)
     return RankSummary(
         n_control=int(by_arm[control]["__n"]),
         n_treatment=int(by_arm[treatment]["__n"]),

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Version of the template in ``template/``; the newest tag of ``template.bundle``.
-TEMPLATE_VERSION = "1.0.0"
+TEMPLATE_VERSION = "1.1.0"
 #: Where the experiment's table lives (the template's ``data_source`` question).
 DATA_SOURCES = ("demo", "file", "duckdb", "postgres", "spark")
 #: Starting metrics the template knows (the ``metrics`` question).

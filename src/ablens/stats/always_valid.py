@@ -751,7 +751,7 @@ class _Crossing:
 def _crossing(
     fractions: tuple[float, ...], max_ratio: float, alpha: float, power: float, fixed: float
 ) -> _Crossing:
-    from ablens.stats.group_sequential import _required_drift  # noqa: PLC0415 - avoid a cycle
+    from ablens.stats.group_sequential import required_drift  # noqa: PLC0415 - avoid a cycle
 
     ratios = max_ratio * np.asarray(fractions, dtype=np.float64)
     bounds = _z_bounds(ratios, alpha)
@@ -759,9 +759,7 @@ def _crossing(
     lower = [-b for b in upper]
     # No level-alpha test beats the fixed one at n_max: at its drift the power falls short.
     high = upper[-1] + float(special_functions().ndtri(power)) + 1.0
-    drift = _required_drift(
-        fractions, lower, upper, power, fixed, max(high, 2.0 * fixed), clip=True
-    )
+    drift = required_drift(fractions, lower, upper, power, fixed, max(high, 2.0 * fixed), clip=True)
     return _Crossing(ratios, bounds, drift)
 
 
@@ -904,12 +902,12 @@ def always_valid_design(
     else:
         scale = tau**2 / check_positive("fixed_variance", fixed_variance)
         crossing = _fixed_point(fractions, scale, alpha, power, fixed)
-    from ablens.stats.group_sequential import _exit_probabilities  # noqa: PLC0415
+    from ablens.stats.group_sequential import exit_probabilities  # noqa: PLC0415
 
     upper = [float(b) for b in crossing.bounds]
     lower = [-b for b in upper]
-    above, _ = _exit_probabilities(fractions, lower, upper, crossing.drift, clip=True)
-    null_above, null_below = _exit_probabilities(fractions, lower, upper, 0.0, clip=True)
+    above, _ = exit_probabilities(fractions, lower, upper, crossing.drift, clip=True)
+    null_above, null_below = exit_probabilities(fractions, lower, upper, 0.0, clip=True)
     type_i = sum(null_above) + (sum(null_below) if sides == 2 else 0.0)
     return AlwaysValidDesign(
         method=method,

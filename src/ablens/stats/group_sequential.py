@@ -425,7 +425,7 @@ def _futility_bounds(
     return bounds, True
 
 
-def _exit_probabilities(
+def exit_probabilities(
     fractions: Sequence[float],
     lower: Sequence[float],
     upper: Sequence[float],
@@ -448,7 +448,7 @@ def _exit_probabilities(
     return above, below
 
 
-def _required_drift(
+def required_drift(
     fractions: Sequence[float],
     lower: Sequence[float],
     upper: Sequence[float],
@@ -466,7 +466,7 @@ def _required_drift(
     """
 
     def shortfall(drift: float) -> float:
-        above, _ = _exit_probabilities(fractions, lower, upper, drift, clip=clip)
+        above, _ = exit_probabilities(fractions, lower, upper, drift, clip=clip)
         return sum(above) - power
 
     while shortfall(high) < 0.0:
@@ -680,7 +680,7 @@ def _bounds(design: _Design) -> SequentialBounds:
     if final:  # the trial ends at the final analysis: not rejecting is stopping
         futility[-1] = efficacy[-1]
     if drift is not None:
-        above, below = _exit_probabilities(fractions, futility, efficacy, drift)
+        above, below = exit_probabilities(fractions, futility, efficacy, drift)
         power = tuple(np.cumsum(above).tolist())
         beta_spent = tuple(np.cumsum(below).tolist())
     nominal = [sides * float(special_functions().ndtr(-b)) for b in efficacy]
@@ -834,7 +834,7 @@ def sample_size_inflation(
     upper = [abs(b) for b in bounds.efficacy_bounds]
     lower = [-b if design.sides == 2 else -math.inf for b in upper]
     return (
-        _required_drift(design.fractions, lower, upper, 1.0 - beta, 0.0, 2.0 * fixed) / fixed
+        required_drift(design.fractions, lower, upper, 1.0 - beta, 0.0, 2.0 * fixed) / fixed
     ) ** 2
 
 
@@ -999,7 +999,7 @@ def _stagewise_p_value(
     fractions = design.fractions[: look + 1]
     upper = [*efficacy[:look], z]
     lower = [-u for u in upper] if sides == 2 else [-math.inf] * len(upper)
-    above, below = _exit_probabilities(fractions, lower, upper, 0.0)
+    above, below = exit_probabilities(fractions, lower, upper, 0.0)
     return min(1.0, sum(above) + sum(below))
 
 
