@@ -1,9 +1,9 @@
 """NIST StRD univariate reference data and exact-arithmetic references, shared by the tests.
 
-`load_nist` parses one ``<name>.dat`` file of ``tests/fixtures/reference-data/nist-strd`` (checking it
-against ``SHA256SUMS`` first); `exact_mean_and_comoment` and `exact_variance` give the exact
-values of the float64 numbers a test hands to the code, in integer arithmetic; `rel_err` compares
-a float to any exact reference without rounding the reference first.
+`load_nist` parses one ``<name>.dat`` file of ``tests/fixtures/reference-data/nist-strd``
+(checking it against ``SHA256SUMS`` first); `exact_mean_and_comoment` and `exact_variance` give
+the exact values of the float64 numbers a test hands to the code, in integer arithmetic;
+`rel_err` compares a float to any exact reference without rounding the reference first.
 """
 
 from __future__ import annotations

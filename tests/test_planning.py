@@ -392,7 +392,10 @@ BAD_PLANS = [
     ({"mean": 0.0, "sd": 1.0, "mde": 0.1}, "non-zero baseline"),
     ({"baseline_rate": 0.1, "mde": 10.0}, "outside (0, 1)"),
     ({"moments": Moments.from_columns({"x": [1.0, 2.0]}), "mde": 0.1}, "moments needs metric"),
-    ({"baseline_rate": 0.1, "mde": 0.1, "metric": Quantile("x", 0.5)}, "Mean, Proportion or Ratio"),
+    (
+        {"baseline_rate": 0.1, "mde": 0.1, "metric": Quantile("x", 0.5)},
+        "Quantile (kind 'quantile'), which the planner cannot size; plannable kinds: mean,",
+    ),
     ({"mean": 1.0, "sd": 1.0, "mde": 0.1, "metric": Proportion("x")}, "baseline_rate, not"),
 ]
 
@@ -421,7 +424,7 @@ def test_bad_history_input(history):
         plan_from_history(frame, metric=metric, date="day", end=3.5, mde=0.1)
     with pytest.raises(InputError, match=r"traffic == 1\.5"):
         plan_from_history(frame, metric=metric, date="day", mde=0.1, traffic=1.5)
-    with pytest.raises(InputError, match="Mean, Proportion or Ratio"):
+    with pytest.raises(InputError, match=r"which the planner cannot size; plannable kinds: mean,"):
         plan_from_history(frame, metric=Quantile("revenue", 0.5), date="day", mde=0.1)
     repeated = pl.concat([frame, frame.head(10)])
     with pytest.raises(DataError, match="repeats unit ids"):

@@ -35,7 +35,7 @@ from ablens._validation import (
 )
 from ablens.data.history import read_history
 from ablens.errors import DataError, InputError
-from ablens.metrics import Mean, Proportion, Ratio, binary_successes
+from ablens.metrics.base import PlannableMetric, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
 from ablens.stats.power import (
     EFFECT_TYPES,
@@ -47,7 +47,6 @@ from ablens.stats.power import (
     power_curve,
     solve_power,
 )
-from ablens.stats.ratio import ratio_estimate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,7 +74,6 @@ MAX_TABLE_DAYS = 365
 MIN_TABLE_DAYS = 14
 FULL_WEEK = 7
 Solved = Literal["sample size", "mde", "power"]
-MetricKind = Literal["mean", "proportion", "ratio"]
 SequentialMethod = Literal["group-sequential", "msprt", "confidence-sequence"]
 SEQUENTIAL_METHODS: tuple[SequentialMethod, ...] = (
     "group-sequential",
@@ -248,7 +246,7 @@ class Plan:
     """
 
     metric: str
-    kind: MetricKind
+    kind: str
     baseline: float
     sd: float
     variance_reduction: float
@@ -518,7 +516,7 @@ class _Baseline:
     """What the power formulas need about the metric."""
 
     name: str
-    kind: MetricKind
+    kind: str
     value: float
     sd: float
     variance_reduction: float = 0.0
@@ -527,10 +525,7 @@ class _Baseline:
     margin: float = 0.0
     margin_type: MarginType | None = None
     notes: tuple[str, ...] = ()
-
-    @property
-    def power_kind(self) -> Literal["mean", "proportion"]:
-        return "proportion" if self.kind == "proportion" else "mean"
+    power_kind: Literal["mean", "proportion"] = "mean"
 
 
 def _explained_share(
@@ -551,62 +546,46 @@ def _explained_share(
     return min(max(share, 0.0), 1.0 - 1e-12)
 
 
-def _baseline_from_moments(metric: Mean | Proportion | Ratio, moments: Moments) -> _Baseline:
-    """The metric's baseline, sd and expected variance reduction from its moments."""
+def _baseline_from_moments(metric: PlannableMetric, moments: Moments) -> _Baseline:
+    """The metric's baseline, sd and expected variance reduction from its moments.
+
+    The metric linearizes itself (`PlannableMetric.planning_baseline`); the planner only adds the
+    covariates' expected variance reduction, so any registered plannable kind is planned alike.
+    """
     if moments.count < 2:
         raise DataError(f"the history has {moments.count} unit(s), must have >= 2")
-    notes: list[str] = []
-    if isinstance(metric, Proportion):
-        binary_successes(moments, metric.column)
-        value = moments.mean_of(metric.column)
-        if value <= 0 or value >= 1:
-            raise DataError(
-                f"column {metric.column!r} is {value:g} for every unit in the history; a rate "
-                "of 0 or 1 cannot be planned for"
-            )
-        kind: MetricKind = "proportion"
-        sd = math.sqrt(value * (1.0 - value))
-        weights = {metric.column: 1.0}
-        if metric.test in ("chi2-yates", "fisher"):
-            notes.append(
-                f"power is that of the z test; the metric's {metric.test!r} test is slightly "
-                "more conservative"
-            )
-    elif isinstance(metric, Mean):
-        kind, value, sd = "mean", moments.mean_of(metric.column), moments.std(metric.column)
-        weights = {metric.column: 1.0}
-    elif isinstance(metric, Ratio):
-        ratio, variance = ratio_estimate(moments, metric.numerator, metric.denominator)
-        kind, value, sd = "ratio", ratio, math.sqrt(variance * moments.count)
-        mean_d = moments.mean_of(metric.denominator)
-        weights = {metric.numerator: 1.0 / mean_d, metric.denominator: -ratio / mean_d}
-    else:  # pragma: no cover - guarded by the callers
-        raise InputError(f"metric {metric!r} is not a Mean, Proportion or Ratio")
-    if sd <= 0:
+    linear = metric.planning_baseline(moments)
+    if not linear.sd > 0:
         raise DataError(f"metric {metric.name!r} does not vary in the history; nothing to plan")
     reduction, correlation = 0.0, None
     if metric.covariates:
-        reduction = _explained_share(moments, weights, metric.covariates)
+        reduction = _explained_share(moments, dict(linear.weights), metric.covariates)
         correlation = math.sqrt(reduction)
     return _Baseline(
         name=metric.name,
-        kind=kind,
-        value=value,
-        sd=sd,
+        kind=kind_of(metric).name,
+        value=linear.value,
+        sd=linear.sd,
         variance_reduction=reduction,
         correlation=correlation,
         alternative=check_alternative(metric.alternative),
         margin=metric.margin,
-        margin_type=metric.margin_type,
-        notes=tuple(notes),
+        margin_type=cast("MarginType", metric.margin_type),
+        notes=tuple(linear.notes),
+        power_kind=linear.power_kind,
     )
 
 
-def _check_metric(metric: object) -> Mean | Proportion | Ratio:
-    if not isinstance(metric, Mean | Proportion | Ratio):
+def _check_metric(metric: object) -> PlannableMetric:
+    kind = kind_of(metric)
+    if not (kind.plannable and isinstance(metric, PlannableMetric)):
+        plannable = ", ".join(
+            name for name, cls in metric_kinds().items() if cls.metric_kind.plannable
+        )
         raise InputError(
-            f"metric is a {type(metric).__name__}, must be an ablens Mean, Proportion or Ratio "
-            "(quantile and rank metrics have no power formula here)"
+            f"metric is a {type(metric).__name__} (kind {kind.name!r}), which the planner cannot "
+            f"size; plannable kinds: {plannable} (a kind declares plannable=True and "
+            "planning_baseline to be planned)"
         )
     return metric
 
@@ -656,7 +635,7 @@ def plan(
     baseline_rate: float | None = None,
     mean: float | None = None,
     sd: float | None = None,
-    metric: Mean | Proportion | Ratio | None = None,
+    metric: PlannableMetric | None = None,
     moments: Moments | None = None,
     mde: float | None = None,
     mde_type: MarginType = "relative",
@@ -680,8 +659,9 @@ def plan(
     """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
 
     Give the baseline one of three ways: ``baseline_rate`` (a proportion), ``mean`` and ``sd``
-    (a mean), or ``metric`` with its ``moments`` (a `Mean`, `Proportion` or `Ratio`, covariates
-    included, whose moments come from past data). What is solved follows from what is missing:
+    (a mean), or ``metric`` with its ``moments`` (a `Mean`, `Proportion`, `Ratio` or any kind
+    declared plannable, covariates included, whose moments come from past data). What is
+    solved follows from what is missing:
 
     * ``mde`` given: the sample size (and days, with ``daily_traffic``) reaching ``power``;
     * ``mde=None`` with ``days`` (and ``daily_traffic``) or ``n``: the MDE ("with 14 days I can
@@ -897,7 +877,7 @@ def _baseline_from_inputs(
     baseline_rate: float | None,
     mean: float | None,
     sd: float | None,
-    metric: Mean | Proportion | Ratio | None,
+    metric: PlannableMetric | None,
     moments: Moments | None,
     name: str | None,
 ) -> _Baseline:
@@ -928,15 +908,27 @@ def _baseline_from_inputs(
     if baseline_rate is not None:
         if sd is not None:
             raise InputError("sd does not apply to baseline_rate: a rate's sd is sqrt(p (1 - p))")
-        if metric is not None and not isinstance(metric, Proportion):
-            raise InputError("baseline_rate is for a Proportion metric; give mean and sd")
+        if metric is not None and not kind_of(metric).rate:
+            raise InputError(
+                "baseline_rate is for a rate metric such as a Proportion; a "
+                f"{kind_of(metric).name} metric takes mean and sd"
+            )
         rate = check_open_unit_interval("baseline_rate", baseline_rate)
-        return _Baseline(kind="proportion", value=rate, sd=math.sqrt(rate * (1 - rate)), **common)
+        return _Baseline(
+            kind="proportion",
+            value=rate,
+            sd=math.sqrt(rate * (1 - rate)),
+            power_kind="proportion",
+            **common,
+        )
     if sd is None:
         raise InputError("mean needs sd, the per-unit standard deviation")
-    if isinstance(metric, Proportion):
-        raise InputError("a Proportion metric takes baseline_rate, not mean and sd")
-    kind: MetricKind = "ratio" if isinstance(metric, Ratio) else "mean"
+    if metric is not None and kind_of(metric).rate:
+        raise InputError(
+            f"a {kind_of(metric).name} metric takes baseline_rate, not mean and sd (its sd "
+            "follows from the rate)"
+        )
+    kind = "mean" if metric is None else kind_of(metric).name
     return _Baseline(
         kind=kind, value=check_real("mean", mean), sd=check_positive("sd", sd), **common
     )
@@ -1303,7 +1295,7 @@ def _correction_note(
 def plan_from_history(
     data: object,
     *,
-    metric: Mean | Proportion | Ratio,
+    metric: PlannableMetric,
     date: str,
     unit: str | None = None,
     start: object = None,
@@ -1338,7 +1330,8 @@ def plan_from_history(
     Args:
         data: One row per unit, in any engine `ablens.data.compute_moments` accepts (aggregate
             events per unit first with `ablens.data.aggregate_events`).
-        metric: A `Mean`, `Proportion` or `Ratio` (with covariates for CUPED).
+        metric: A `Mean`, `Proportion`, `Ratio` or any metric whose kind is plannable (with
+            covariates for CUPED).
         date: Column of each unit's first day (a date, a timestamp or an integer day). A
             timestamp is cut into days by the engine's own clock: keep it naive or in UTC (or
             use a date column) for days that agree across engines.

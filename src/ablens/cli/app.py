@@ -457,6 +457,13 @@ def plan_command(
         str, typer.Option(help="'two-sided', 'greater' or 'less'.")
     ] = "two-sided",
     arms: Annotated[int, typer.Option(min=2, help="Number of arms, control included.")] = 2,
+    correction: Annotated[
+        str,
+        typer.Option(
+            help="With 3+ arms: 'none' (each arm at --alpha), 'bonferroni' or 'sidak' (alpha "
+            "split over the treatment arms), as the web calculator's Correction field."
+        ),
+    ] = "none",
     daily_traffic: Annotated[
         float | None, typer.Option(help="Units entering the experiment per day.")
     ] = None,
@@ -510,10 +517,15 @@ def plan_command(
 
     Exit code 0 on success, 2 on bad input.
     """
+    from ablens.calculator import CORRECTION_CHOICES  # noqa: PLC0415 - keeps --help fast
     from ablens.metrics import Mean, Proportion  # noqa: PLC0415 - keeps --help fast
     from ablens.planning import plan, plan_from_history  # noqa: PLC0415
 
     with usage_errors():
+        if correction not in CORRECTION_CHOICES:
+            raise ConfigError(
+                f"--correction {correction!r}: must be one of {', '.join(CORRECTION_CHOICES)}"
+            )
         common: dict[str, Any] = {
             "mde": mde,
             "mde_type": mde_type,
@@ -521,6 +533,7 @@ def plan_command(
             "power": power,
             "alternative": alternative,
             "arms": arms,
+            "correction": None if correction == "none" else correction,
             "days": days,
         }
         if sequential != "none":

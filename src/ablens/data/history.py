@@ -60,11 +60,11 @@ def read_history(
     columns: Sequence[str],
     pairs: Sequence[tuple[str, str]] = (),
     date: str,
-    unit: str | None,
-    start: object,
-    end: object,
-    experiment_id: str | None,
-    team: str | None,
+    unit: str | None = None,
+    start: object = None,
+    end: object = None,
+    experiment_id: str | None = None,
+    team: str | None = None,
 ) -> History:
     """A past period of a metric, read in two engine queries: its moments and its daily units.
 
@@ -94,7 +94,7 @@ def read_history(
         >>> days = pl.DataFrame({"day": [1, 1, 2, 3], "x": [1.0, 2.0, 3.0, 4.0]})
         >>> history = read_history(days, columns=["x"], date="day")
         >>> history.cumulative_units, history.moments.count
-        ((2, 3, 4), 4.0)
+        ((2, 3, 4), 4)
     """
     nw = optional_import("narwhals", "data")
     source = resolve(data)

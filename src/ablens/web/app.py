@@ -35,8 +35,7 @@ import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -46,6 +45,13 @@ from markupsafe import Markup
 from starlette.datastructures import UploadFile
 
 from ablens._version import __version__
+from ablens.calculator import (
+    SEQUENTIAL_CHOICES,
+    FieldError,
+    calculator_form,
+    calculator_plan,
+    calculator_query,
+)
 from ablens.errors import AblensError
 from ablens.stats.group_sequential import SPENDING_NAMES
 
@@ -109,174 +115,8 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     ),
 }
 
-_DEFAULTS: dict[str, str] = {
-    "kind": "proportion",
-    "baseline": "10%",
-    "sd": "",
-    "mde": "5%",
-    "mde_type": "relative",
-    "alpha": "0.05",
-    "power": "0.8",
-    "sides": "two-sided",
-    "arms": "2",
-    "traffic": "10000",
-    "days": "",
-    "sequential": "none",
-    "looks": "5",
-}
-#: How a result is read, in the calculator (`ablens.plan`'s ``sequential``) and the readout
-#: form (a plan's ``sequential:``); "none" reads it once.
-SEQUENTIAL_CHOICES = ("none", "group-sequential", "msprt", "confidence-sequence")
 #: The group-sequential spending families the readout form offers (as plans name them).
 SPENDING_CHOICES = SPENDING_NAMES
-_FIELDS = tuple(_DEFAULTS)
-
-
-class FieldError(ValueError):
-    """A form field that cannot be used, with a message for the person who typed it."""
-
-
-# ------------------------------------------------------------------------------- calculator
-def _number(form: Mapping[str, str], key: str, label: str, *, percent: bool = False) -> float:
-    """Parse a number field; ``10%`` is 0.1 when `percent`; raise `FieldError` with a hint."""
-    text = form.get(key, "").strip().replace(",", "").replace("_", "")
-    scale = 1.0
-    if percent and text.endswith("%"):
-        text, scale = text[:-1].strip(), 0.01
-    if not text:
-        raise FieldError(f"{label}: enter a number.")
-    try:
-        value = float(text) * scale
-    except ValueError:
-        raise FieldError(f"{label}: {form.get(key, '')!r} is not a number.") from None
-    if not math.isfinite(value):
-        raise FieldError(f"{label}: must be a finite number.")
-    return value
-
-
-def _optional(form: Mapping[str, str], key: str, label: str) -> float | None:
-    return _number(form, key, label) if form.get(key, "").strip() else None
-
-
-def _whole(form: Mapping[str, str], key: str, label: str, minimum: int) -> int:
-    value = _number(form, key, label)
-    if value != int(value) or value < minimum:
-        raise FieldError(f"{label}: must be a whole number of at least {minimum}.")
-    return int(value)
-
-
-def _choice(form: Mapping[str, str], key: str, allowed: Sequence[str]) -> str:
-    value = form.get(key, "").strip() or _DEFAULTS[key]
-    if value not in allowed:
-        raise FieldError(f"{key}: {value!r} is not one of {', '.join(allowed)}.")
-    return value
-
-
-def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
-    """`ablens.plan`'s ``sequential`` and ``looks`` from the Reading and Looks fields."""
-    reading = _choice(form, "sequential", SEQUENTIAL_CHOICES)
-    if reading == "none":
-        return {}
-    looks = _whole(form, "looks", "Looks", 1)
-    if looks > 1000:
-        raise FieldError("Looks: at most 1,000 looks (a daily read for almost three years).")
-    # the group-sequential design spends alpha as O'Brien-Fleming, the readout's default
-    return {"sequential": reading, "looks": looks}
-
-
-def calculator_plan(form: Mapping[str, str]) -> Plan:
-    """Turn the calculator's fields into `ablens.plan` arguments and plan.
-
-    Rates, MDEs, alpha and power take a fraction (``0.05``) or a percent (``5%``).
-
-    Raises:
-        FieldError: A field is empty, not a number, or out of range.
-        ablens.errors.InputError: `ablens.plan` rejects the combination.
-    """
-    from ablens.planning import plan  # noqa: PLC0415 - keeps start-up light
-
-    kind = _choice(form, "kind", ("proportion", "mean"))
-    mde_type: Literal["relative", "absolute"] = (
-        "absolute"
-        if _choice(form, "mde_type", ("relative", "absolute")) == "absolute"
-        else "relative"
-    )
-    sides = _choice(form, "sides", ("two-sided", "greater", "less"))
-    alternative: Literal["two-sided", "greater", "less"] = (
-        "greater" if sides == "greater" else "less" if sides == "less" else "two-sided"
-    )
-    baseline = _number(form, "baseline", "Baseline", percent=kind == "proportion")
-    if kind == "proportion" and not 0 < baseline < 1:
-        raise FieldError(
-            "Baseline: a conversion rate must be between 0 and 1 (0.1 or 10% for ten percent)."
-        )
-    alpha = _number(form, "alpha", "Significance level (alpha)", percent=True)
-    if not 0 < alpha < 1:
-        raise FieldError("Significance level (alpha): must be between 0 and 1, such as 0.05.")
-    power = _number(form, "power", "Power", percent=True)
-    if not 0 < power < 1:
-        raise FieldError("Power: must be between 0 and 1, such as 0.8.")
-    text = form.get("mde", "").strip()
-    mde = (
-        _number(form, "mde", "MDE", percent=mde_type == "relative" or kind == "proportion")
-        if text
-        else math.nan
-    )
-    if text and mde <= 0 and mde_type == "relative":
-        raise FieldError("MDE: the smallest lift worth detecting must be above zero, such as 5%.")
-    arms = _whole(form, "arms", "Arms", 2)
-    if arms > 20:
-        raise FieldError("Arms: at most 20 arms (control included).")
-    traffic = _optional(form, "traffic", "Daily traffic")
-    if traffic is not None and traffic <= 0:
-        raise FieldError("Daily traffic: must be above zero (users a day, all arms together).")
-    days = None if not form.get("days", "").strip() else _whole(form, "days", "Days", 1)
-    if not text and days is None:
-        raise FieldError("Enter an MDE, or leave it empty and give the days you can run.")
-    if not text and traffic is None:
-        raise FieldError("Daily traffic: needed to find the MDE of a given number of days.")
-    options = _reading_options(form)
-    if kind == "proportion":
-        options["baseline_rate"] = baseline
-    else:
-        options["mean"] = baseline
-        sd = _optional(form, "sd", "Standard deviation")
-        if sd is None or sd <= 0:
-            raise FieldError("Standard deviation: a mean needs the per-user sd, above zero.")
-        options["sd"] = sd
-    return plan(
-        **options,
-        mde=None if not text else mde,
-        mde_type=mde_type,
-        alpha=alpha,
-        power=power,
-        alternative=alternative,
-        arms=arms,
-        correction="bonferroni" if arms > 2 else None,
-        daily_traffic=traffic,
-        days=None if text else days,
-    )
-
-
-def calculator_query(form: Mapping[str, str]) -> str:
-    """The calculator's fields as a query string (the shareable link), defaults left out."""
-    always = {"baseline", "mde"}
-    pairs = [
-        (key, form.get(key, "").strip())
-        for key in _FIELDS
-        if key in always or form.get(key, "").strip() != _DEFAULTS[key]
-    ]
-    return urlencode(pairs)
-
-
-def _form_values(source: Mapping[str, Any]) -> dict[str, str]:
-    """The calculator fields from a query or form, defaults filled in, truncated."""
-    values = dict(_DEFAULTS)
-    for key in _FIELDS:
-        value = source.get(key)
-        if isinstance(value, str):
-            values[key] = value[:64]
-    return values
 
 
 def mde_chart(p: Plan) -> Markup:
@@ -665,7 +505,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
 
     @app.get("/calculator", response_class=HTMLResponse)
     def calculator(request: Request) -> HTMLResponse:
-        values = _form_values(request.query_params)
+        values = calculator_form(request.query_params)
         return page(request, "calculator.html", **calculator_context(values))
 
     @app.api_route("/calculator/result", methods=["GET", "POST"], response_class=HTMLResponse)
@@ -675,7 +515,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             source: Mapping[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             source = request.query_params
-        context = calculator_context(_form_values(source))
+        context = calculator_context(calculator_form(source))
         response = page(request, "_calculator_result.html", **context)
         if context["plan"] is not None:
             # Replace (not push) the URL: every keystroke would otherwise add a history entry.
