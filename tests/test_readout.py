@@ -408,7 +408,7 @@ def test_bayesian_numbers_are_the_stats_functions_on_the_same_data(write_plan, d
         reading = readings[metric]
         assert reading.model is None
         assert reading.probability_better is None
-        assert reading._display_row()[2:5] == ["—", "—", "—"]
+        assert reading.display_row()[2:5] == ["—", "—", "—"]
         assert reading.reason
     assert readings["p90 minutes on site"].reason.startswith("a quantile difference")
 
@@ -426,7 +426,7 @@ def test_bayesian_direction_decrease_is_the_chance_of_going_down():
     )
     assert reading.probability_better == pytest.approx(direct.probability_better, rel=1e-12)
     assert reading.probability_better > 0.99
-    assert reading._display_row()[3] == ablens.render.format_number(reading.expected_loss_ship, 3)
+    assert reading.display_row()[3] == ablens.render.format_number(reading.expected_loss_ship, 3)
     with pytest.raises(ablens.InputError, match="prior == 'jeffreys'"):
         bayesian_readout(ablens.analyze(data, [metric], control="control"), prior="jeffreys")
 

@@ -305,7 +305,7 @@ def test_sequential_looks_and_bayesian_columns_in_the_report():
     # Bayesian columns: numbers where defined, a dash with the reason where not.
     assert ">chance to beat control (Bayesian)</th>" in page
     conversion = readout.bayesian[0]
-    cells = conversion._display_row()
+    cells = conversion.display_row()
     shown = f'<td class="bayes">{html.escape(cells[2])}</td><td class="bayes">{cells[3]}</td>'
     assert shown in page
     assert '<td class="bayes" title="not defined: a quantile difference comes from' in page

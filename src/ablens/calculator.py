@@ -18,7 +18,7 @@ Examples:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlencode
 
 from ablens.errors import InputError
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.planning import Plan
+    from ablens.stats.power import PowerCorrection
 
 __all__ = [
     "CALCULATOR_DEFAULTS",
@@ -188,7 +189,7 @@ def calculator_plan(form: Mapping[str, str]) -> Plan:
         power=power,
         alternative=alternative,
         arms=arms,
-        correction=None if correction == "none" else correction,
+        correction=None if correction == "none" else cast("PowerCorrection", correction),
         daily_traffic=traffic,
         days=None if text else days,
     )

@@ -35,7 +35,7 @@ from ablens._validation import (
 )
 from ablens.data.history import read_history
 from ablens.errors import DataError, InputError
-from ablens.metrics.base import PlannableMetric, kind_of, metric_kinds
+from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
 from ablens.stats.power import (
     EFFECT_TYPES,
@@ -579,9 +579,7 @@ def _baseline_from_moments(metric: PlannableMetric, moments: Moments) -> _Baseli
 def _check_metric(metric: object) -> PlannableMetric:
     kind = kind_of(metric)
     if not (kind.plannable and isinstance(metric, PlannableMetric)):
-        plannable = ", ".join(
-            name for name, cls in metric_kinds().items() if cls.metric_kind.plannable
-        )
+        plannable = ", ".join(name for name in metric_kinds() if kind_named(name).plannable)
         raise InputError(
             f"metric is a {type(metric).__name__} (kind {kind.name!r}), which the planner cannot "
             f"size; plannable kinds: {plannable} (a kind declares plannable=True and "

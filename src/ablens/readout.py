@@ -233,7 +233,8 @@ class BayesianReading:
             "reason": self.reason,
         }
 
-    def _display_row(self) -> list[str]:
+    def display_row(self) -> list[str]:
+        """The reading as table cells (under `BAYESIAN_HEADERS`), as every face shows it."""
         if self.model is None:
             return [self.metric, self.treatment, "—", "—", "—", f"not defined: {self.reason}"]
         return [
@@ -281,7 +282,7 @@ BAYESIAN_HEADERS = (
 
 def bayesian_table(readings: Sequence[BayesianReading]) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the Bayesian table, as every face shows it."""
-    return list(BAYESIAN_HEADERS), [r._display_row() for r in readings]
+    return list(BAYESIAN_HEADERS), [r.display_row() for r in readings]
 
 
 def _successes(estimate: float, count: int) -> int | None:

@@ -447,7 +447,7 @@ def _metrics_section(
     readings = {(r.metric, r.treatment): r for r in bayesian}
     rows = []
     for c in result.comparisons:
-        cells = c._display_row()  # the one formatting of values, counts and effects
+        cells = c.display_row()  # the one formatting of values, counts and effects
         rows.append(
             f'<tr class="{_e(c.outcome)}">{_metric_cell(c)}<td class="text">{_e(c.treatment)}'
             f"</td><td>{_e(cells[2])}</td><td>{_e(cells[3])}</td>"
@@ -513,7 +513,7 @@ def _bayes_cells(reading: BayesianReading | None, shown: bool) -> str:
         why = "not defined" if reading is None else f"not defined: {reading.reason}"
         cell = f'<td class="bayes" title="{_e(why)}"><span class="muted">—</span></td>'
         return cell + cell
-    cells = reading._display_row()
+    cells = reading.display_row()
     return f'<td class="bayes">{_e(cells[2])}</td><td class="bayes">{_e(cells[3])}</td>'
 
 
@@ -697,7 +697,7 @@ def _methodology_section(
             "test: it has no false-positive guarantee under peeking."
         )
     items.append("A flat result without power is not evidence of no effect.")
-    details = "".join(f"<li>{_e(line)}</li>" for line in result._summary_lines())
+    details = "".join(f"<li>{_e(line)}</li>" for line in result.summary_lines())
     return (
         "<section><h2>Methodology</h2><ul>"
         + "".join(f"<li>{_e(i)}</li>" for i in items)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens._validation import optional_import
+from ablens.metrics.base import kind_named
 from ablens.typing import Family
 
 if TYPE_CHECKING:
@@ -150,9 +151,13 @@ class Comparison:
             "outcome": self.outcome,
         }
 
-    def _display_row(self) -> list[str]:
+    def display_row(self) -> list[str]:
+        """The comparison as the table cells every face shows (CLI, report, markdown).
+
+        Rates (kinds declared ``rate=True``) show their effect in percentage points.
+        """
         r = self.result
-        percent = self.kind == "proportion"
+        percent = kind_named(self.kind).rate
 
         def value(v: float, n: int) -> str:
             shown = (
@@ -261,7 +266,8 @@ class AnalysisResult:
         polars = optional_import("polars", "polars")
         return polars.DataFrame(self.to_records(), infer_schema_length=None)
 
-    def _headers(self) -> list[str]:
+    def display_headers(self) -> list[str]:
+        """The headers of `Comparison.display_row`'s cells (the interval's level included)."""
         level = f"{round(100 * (1 - self.alpha), 4):g}%"
         if self.correction and any(c.adjusted_effect_ci for c in self.comparisons):
             level += f" {self.correction}-adjusted"
@@ -277,7 +283,8 @@ class AnalysisResult:
             p_header,
         ]
 
-    def _summary_lines(self) -> list[str]:
+    def summary_lines(self) -> list[str]:
+        """The lines under the table: units per arm, the SRM check, the correction."""
         split = ", ".join(f"{a} {n:,}" for a, n in zip(self.arms, self.counts, strict=True))
         lines = [f"Units: {split}.", str(self.srm) + "."]
         if self.data_report is not None:
@@ -305,7 +312,8 @@ class AnalysisResult:
             )
         return lines
 
-    def _segment_table(self) -> tuple[list[str], list[list[str]]]:
+    def segment_table(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows of the per-segment table (empty rows without segments)."""
         headers = ["segment", "metric", "arm", "units (control / arm)", "lift [CI]", "p-value"]
         rows = []
         for label, result in self.segments.items():
@@ -331,35 +339,35 @@ class AnalysisResult:
     )
 
     def __str__(self) -> str:
-        rows = [c._display_row() for c in self.comparisons]
-        parts = [render.table_text(self._headers(), rows), "", *self._summary_lines()]
+        rows = [c.display_row() for c in self.comparisons]
+        parts = [render.table_text(self.display_headers(), rows), "", *self.summary_lines()]
         if self.segments:
-            parts += ["", self._SEGMENT_NOTE, render.table_text(*self._segment_table())]
+            parts += ["", self._SEGMENT_NOTE, render.table_text(*self.segment_table())]
         return "\n".join(parts)
 
     def to_markdown(self) -> str:
         """A markdown table and summary lines."""
-        rows = [c._display_row() for c in self.comparisons]
-        summary = "\n".join(f"- {line}" for line in self._summary_lines())
-        text = render.table_markdown(self._headers(), rows) + "\n\n" + summary + "\n"
+        rows = [c.display_row() for c in self.comparisons]
+        summary = "\n".join(f"- {line}" for line in self.summary_lines())
+        text = render.table_markdown(self.display_headers(), rows) + "\n\n" + summary + "\n"
         if self.segments:
-            text += f"\n{self._SEGMENT_NOTE}\n\n{render.table_markdown(*self._segment_table())}\n"
+            text += f"\n{self._SEGMENT_NOTE}\n\n{render.table_markdown(*self.segment_table())}\n"
         return text
 
     def to_html(self) -> str:
         """An HTML fragment: the table (rows classed better/worse/inconclusive) and a summary."""
         import html  # noqa: PLC0415 - stdlib, only needed here
 
-        rows = [c._display_row() for c in self.comparisons]
+        rows = [c.display_row() for c in self.comparisons]
         classes = [c.outcome for c in self.comparisons]
-        summary = "".join(f"<li>{html.escape(line)}</li>" for line in self._summary_lines())
+        summary = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary_lines())
         segments = ""
         if self.segments:
-            headers, segment_rows = self._segment_table()
+            headers, segment_rows = self.segment_table()
             segments = render.table_html(headers, segment_rows, caption=self._SEGMENT_NOTE)
         return (
             '<div class="ablens-result">'
-            + render.table_html(self._headers(), rows, row_classes=classes)
+            + render.table_html(self.display_headers(), rows, row_classes=classes)
             + f"<ul>{summary}</ul>{segments}</div>"
         )
 

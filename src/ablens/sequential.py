@@ -217,7 +217,8 @@ class LooksResult:
         }
 
     # ------------------------------------------------------------------------------ display
-    def _headers(self) -> list[str]:
+    def display_headers(self) -> list[str]:
+        """The headers of the looks table."""
         return [
             "look",
             "control n",
@@ -246,7 +247,8 @@ class LooksResult:
             for row in self.rows
         ]
 
-    def _summary_lines(self) -> list[str]:
+    def summary_lines(self) -> list[str]:
+        """The lines under the looks table: the method and where it stopped, if it did."""
         label = _METHOD_LABELS[self.method]
         if self.stopping_look is None:
             verdict = f"continue: no look stopped ({len(self.rows)} looks)"
@@ -272,22 +274,22 @@ class LooksResult:
         return lines
 
     def __str__(self) -> str:
-        table = render.table_text(self._headers(), self._display_rows())
-        return "\n".join([table, "", *self._summary_lines()])
+        table = render.table_text(self.display_headers(), self._display_rows())
+        return "\n".join([table, "", *self.summary_lines()])
 
     def to_markdown(self) -> str:
         """A markdown table and summary lines."""
-        table = render.table_markdown(self._headers(), self._display_rows())
-        summary = "\n".join(f"- {line}" for line in self._summary_lines())
+        table = render.table_markdown(self.display_headers(), self._display_rows())
+        summary = "\n".join(f"- {line}" for line in self.summary_lines())
         return f"{table}\n\n{summary}\n"
 
     def to_html(self) -> str:
         """An HTML fragment: the table (stopping looks classed "stop"), a summary and the plot."""
         classes = ["stop" if row.stops else "continue" for row in self.rows]
-        summary = "".join(f"<li>{html.escape(line)}</li>" for line in self._summary_lines())
+        summary = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary_lines())
         return (
             '<div class="ablens-looks">'
-            + render.table_html(self._headers(), self._display_rows(), row_classes=classes)
+            + render.table_html(self.display_headers(), self._display_rows(), row_classes=classes)
             + f"<ul>{summary}</ul>{self.to_svg()}</div>"
         )
 

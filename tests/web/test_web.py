@@ -385,7 +385,7 @@ def test_upload_of_the_wrong_type_is_refused(client, tmp_path):
     [
         ({"variant": "arm"}, "there is no column 'arm' for the arms"),
         ({"metrics": "nope"}, "no column 'nope'"),
-        ({"metrics": "platform"}, "column 'platform' is varchar, not numbers"),
+        ({"metrics": "platform"}, "column 'platform' is String, not numbers"),
         ({"unit": "customer"}, "there is no unit column 'customer'"),
     ],
 )
@@ -502,10 +502,11 @@ def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, d
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"sequential": "msprt"}, "a sequential method reads the data look by look: give the"),
+        # The plan's own rules, in the plan's words (the web adds none of its own).
+        ({"sequential": "msprt"}, "sequential == 'msprt' needs time: the column giving each"),
         (
             {"sequential": "group-sequential", "time": "exposure_day"},
-            "group-sequential needs the planned number of users",
+            "sequential == 'group-sequential' needs planned.sample_size",
         ),
         ({"planned": "lots"}, "planned users: 'lots' is not a whole number of at least 2."),
         ({"sequential": "bayes"}, "sequential method 'bayes' is not one of the choices."),

@@ -208,17 +208,17 @@ def _print_rich(readout: Readout) -> None:
     for note in decision.notes:
         console.print(Text.assemble(("note ", "yellow"), note))
     table = Table(show_edge=False, header_style="bold")
-    for index, header in enumerate(result._headers()):
+    for index, header in enumerate(result.display_headers()):
         table.add_column(header, justify="left" if index == 0 else "right")
     colours = {"better": "green", "worse": "red", "inconclusive": ""}
     for comparison in result.comparisons:
-        table.add_row(*comparison._display_row(), style=colours[comparison.outcome])
+        table.add_row(*comparison.display_row(), style=colours[comparison.outcome])
     console.print()
     console.print(table)
-    for line in result._summary_lines():
+    for line in result.summary_lines():
         console.print(Text(line, style="dim"))
     if result.segments:
-        headers, rows = result._segment_table()
+        headers, rows = result.segment_table()
         segments = Table(title=result._SEGMENT_NOTE, show_edge=False, header_style="bold")
         for index, header in enumerate(headers):
             segments.add_column(header, justify="left" if index < 3 else "right")

@@ -12,10 +12,12 @@ from ablens.data.engine import DataReport, MomentsByArm, compute_moments
 from ablens.data.events import aggregate_events
 from ablens.data.history import History, read_history
 from ablens.data.looks import cumulative_moments
+from ablens.data.profile import ColumnProfile, profile_columns
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary
 
 __all__ = [
+    "ColumnProfile",
     "DataReport",
     "History",
     "MomentsByArm",
@@ -25,5 +27,6 @@ __all__ = [
     "compute_quantile_summaries",
     "compute_rank_summary",
     "cumulative_moments",
+    "profile_columns",
     "read_history",
 ]

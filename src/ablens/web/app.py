@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan import AnalysisPlan
-    from ablens.metrics import Metric
     from ablens.planning import Plan
     from ablens.readout import Readout
 
@@ -68,8 +67,6 @@ __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 #: Reports kept in memory for their download link (oldest dropped first).
 MAX_KEPT_REPORTS = 32
-#: Columns inferred as metrics at most when no plan says which.
-MAX_INFERRED_METRICS = 25
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 _HERE = Path(__file__).parent
 _CHUNK = 1024 * 1024
@@ -261,79 +258,6 @@ async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
     return target
 
 
-def infer_metrics(
-    path: Path,
-    variant: str,
-    unit: str | None,
-    wanted: Sequence[str],
-    *,
-    time: str | None = None,
-) -> list[Metric]:
-    """One metric per column: `Proportion` for true/false or 0/1 columns, `Mean` for numbers.
-
-    `wanted` names the columns to use (all numeric columns but the variant, unit and time
-    columns if empty); `time`, the look column of a sequential readout, must exist.
-    """
-    from ablens._validation import optional_import  # noqa: PLC0415
-    from ablens.metrics import Mean, Proportion  # noqa: PLC0415
-
-    duckdb = optional_import("duckdb", "duckdb")
-    with duckdb.connect() as connection:
-        relation = (
-            connection.read_parquet(str(path))
-            if path.suffix.lower() in {".parquet", ".pq"}
-            else connection.read_csv(str(path))
-        )
-        types = {
-            name: str(kind).upper()
-            for name, kind in zip(relation.columns, relation.types, strict=True)
-        }
-        if variant not in types:
-            raise UploadError(
-                f"there is no column {variant!r} for the arms; the columns are "
-                f"{', '.join(types)}. Type the name of the column that holds each row's arm."
-            )
-        if unit is not None and unit not in types:
-            raise UploadError(
-                f"there is no unit column {unit!r}; the columns are {', '.join(types)}."
-            )
-        if time is not None and time not in types:
-            raise UploadError(
-                f"there is no time column {time!r}; the columns are {', '.join(types)}."
-            )
-        missing = [c for c in wanted if c not in types]
-        if missing:
-            raise UploadError(
-                f"no column {', '.join(map(repr, missing))}; the columns are {', '.join(types)}."
-            )
-        numeric = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "BOOLEAN", "NUMERIC")
-        columns = list(wanted) or [
-            name
-            for name, kind in types.items()
-            if name not in {variant, unit, time} and any(word in kind for word in numeric)
-        ]
-        if not columns:
-            raise UploadError("there is no numeric column to analyze besides the arms.")
-        if len(columns) > MAX_INFERRED_METRICS:
-            raise UploadError(
-                f"{len(columns)} numeric columns; name at most {MAX_INFERRED_METRICS} to analyze."
-            )
-        metrics: list[Metric] = []
-        for column in columns:
-            kind = types[column]
-            if not any(word in kind for word in numeric):
-                raise UploadError(f"column {column!r} is {kind.lower()}, not numbers.")
-            binary = kind == "BOOLEAN"
-            if not binary:
-                quoted = '"' + column.replace('"', '""') + '"'
-                row = relation.aggregate(
-                    f"bool_and({quoted} IN (0, 1) OR {quoted} IS NULL) AS b"
-                ).fetchall()
-                binary = bool(row and row[0][0])
-            metrics.append(Proportion(column) if binary else Mean(column))
-    return metrics
-
-
 @dataclass(frozen=True)
 class ReadoutRequest:
     """The readout form, parsed.
@@ -370,6 +294,10 @@ def _parse_options(
 ) -> tuple[str | None, str, int | None, str, bool]:
     """The readout form's time, sequential method, planned users, spending and Bayesian view.
 
+    Only the fields' text is read here; the rules that tie them (a sequential method needs the
+    time column, group-sequential the planned users) are the analysis plan's, checked when the
+    form's plan is built, with the plan's messages.
+
     Raises:
         UploadError: An option is unusable, with a message for the form.
     """
@@ -388,16 +316,6 @@ def _parse_options(
                 f"planned users: {fields.get('planned')!r} is not a whole number of at least 2."
             )
         planned = int(planned_text)
-    if sequential != "none" and time is None:
-        raise UploadError(
-            "a sequential method reads the data look by look: give the time column (each "
-            "user's exposure day or date), or choose no sequential method."
-        )
-    if sequential == "group-sequential" and planned is None:
-        raise UploadError(
-            "group-sequential needs the planned number of users: each look's share of it "
-            "sets how much of alpha the look may spend."
-        )
     bayesian = fields.get("bayesian", "") not in ("", "off", "false")
     return time, sequential, planned, spending, bayesian
 
@@ -405,9 +323,16 @@ def _parse_options(
 def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
     """The plan the readout form describes, for the uploaded file's inferred metrics."""
     from ablens.analysis_plan import plan_from_dict  # noqa: PLC0415
-    from ablens.metrics import Proportion  # noqa: PLC0415
+    from ablens.analysis_plan.infer import infer_metrics  # noqa: PLC0415
+    from ablens.metrics.base import kind_of  # noqa: PLC0415
 
-    metrics = infer_metrics(path, request.variant, request.unit, request.metrics, time=request.time)
+    metrics = infer_metrics(
+        str(path),
+        variant=request.variant,
+        unit=request.unit,
+        wanted=request.metrics,
+        time=request.time,
+    )
     spec: dict[str, Any] = {
         "experiment_id": "ablens-web",
         "description": f"Uploaded file {request.filename}" if request.filename else None,
@@ -419,8 +344,8 @@ def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
         "control": request.control,
         "metrics": [
             {
-                "kind": "proportion" if isinstance(m, Proportion) else "mean",
-                "column": getattr(m, "column", m.name),
+                "kind": kind_of(m).name,
+                "column": m.column,
             }
             for m in metrics
         ],

@@ -1,0 +1,80 @@
+"""Column profiles read in the engine, and the metrics inferred from them."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from ablens.analysis_plan.infer import infer_metrics
+from ablens.data import profile_columns
+from ablens.errors import DataError
+from ablens.metrics import Mean, Proportion
+
+COLUMNS = {
+    "arm": ["a", "a", "b", "b"],
+    "flag": [0, 1, 1, None],
+    "paid": [True, False, True, True],
+    "rate_like": [0.0, 0.5, 1.0, 1.0],
+    "spend": [1.5, 2.0, 0.0, 3.0],
+}
+
+
+def _inputs():
+    frame = pl.DataFrame(COLUMNS)
+    connection = duckdb.connect()
+    connection.register("users_frame", frame.to_arrow())
+    connection.sql("CREATE TABLE users AS SELECT * FROM users_frame")
+    return {
+        "polars": frame,
+        "pandas": frame.to_pandas(),
+        "pyarrow": frame.to_arrow(),
+        "duckdb": (connection, "users"),
+    }
+
+
+@pytest.mark.parametrize("engine", ["polars", "pandas", "pyarrow", "duckdb"])
+def test_profile_reads_types_and_flags_in_every_engine(engine: str) -> None:
+    profiles = profile_columns(_inputs()[engine])
+    assert [(p.name, p.numeric, p.binary) for p in profiles.values()] == [
+        ("arm", False, False),
+        ("flag", True, True),  # 0, 1 and a NULL: still a flag
+        ("paid", True, True),
+        ("rate_like", True, False),  # 0.5 is not a flag
+        ("spend", True, False),
+    ]
+
+
+def test_infer_metrics_makes_rates_of_flags_and_means_of_numbers() -> None:
+    metrics = infer_metrics(pl.DataFrame(COLUMNS), variant="arm")
+    assert metrics == [
+        Proportion("flag"),
+        Proportion("paid"),
+        Mean("rate_like"),
+        Mean("spend"),
+    ]
+    assert infer_metrics(pd.DataFrame(COLUMNS), variant="arm", wanted=["spend"]) == [Mean("spend")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"variant": "group"}, "there is no column 'group' for the arms; the columns are arm, "),
+        ({"variant": "arm", "unit": "user"}, "there is no unit column 'user'"),
+        ({"variant": "arm", "time": "day"}, "there is no time column 'day'"),
+        ({"variant": "arm", "wanted": ["nope"]}, "no column 'nope'; the columns are"),
+        ({"variant": "arm", "wanted": ["arm"]}, "column 'arm' is String, not numbers."),
+        ({"variant": "arm", "max_metrics": 2}, "4 numeric columns; name at most 2 to analyze."),
+    ],
+)
+def test_infer_metrics_errors_name_the_column_and_the_fix(arguments, message) -> None:
+    with pytest.raises(DataError) as caught:
+        infer_metrics(pa.table(COLUMNS), **arguments)
+    assert message in str(caught.value)
+
+
+def test_a_table_of_labels_only_has_nothing_to_analyze() -> None:
+    with pytest.raises(DataError, match="no numeric column to analyze besides the arms"):
+        infer_metrics(pl.DataFrame({"arm": ["a", "b"], "name": ["x", "y"]}), variant="arm")
