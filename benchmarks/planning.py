@@ -13,7 +13,7 @@ spotify-confidence, gbstats and ambrosia solve one design at a time or not at al
 * ``solve``: the per-group size for d = 0.1 and power 0.8, one call, repeated.
 * ``history``: a plan from past data, a parquet file of one row per user (first-seen day over
   28 days, accruing non-linearly; revenue and a pre-period covariate). ablens:
-  `ablens.plan_from_history` (moments, the CUPED correlation and the cumulative units by day
+  `ablens.power_plan_from_history` (moments, the CUPED correlation and the cumulative units by day
   computed in DuckDB) for +2% revenue. Floor: the spreadsheet-plus way, pandas reads the columns,
   computes the mean, sd and correlation and the users by day, then statsmodels solves the size.
   Each run is a fresh interpreter, so import time and peak memory count.
@@ -193,7 +193,7 @@ def worker(contender: str, path: str) -> dict[str, Any]:
         import ablens
 
         imported = time.perf_counter()
-        plan = ablens.plan_from_history(
+        plan = ablens.power_plan_from_history(
             path,
             metric=ablens.Mean("revenue", covariates=("pre_revenue",)),
             date="first_seen",

@@ -1,4 +1,4 @@
-"""One question, one answer: the web calculator, ``ablens plan`` and `ablens.plan` agree.
+"""One question, one answer: the web calculator, ``ablens power`` and `ablens.power_plan` agree.
 
 Each row of the grid is asked of the three faces in their own language (form fields as a person
 types them, CLI options, Python arguments); units per arm and days must be identical. The first
@@ -7,6 +7,7 @@ row is the question that once got two answers (the web split alpha over the arms
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import warnings
@@ -29,8 +30,8 @@ import ablens
 from ablens.cli.app import app
 from ablens.web import create_app
 
-#: (web form fields, CLI options, plan() arguments, units per arm, days) -- the last two checked
-#: against ablens.plan, whose numbers are checked against R's pwr elsewhere.
+#: (web form fields, CLI options, power_plan() arguments, units per arm, days): the last two
+#: pin the rows the issue reported.
 GRID: list[tuple[dict[str, str], list[str], dict[str, Any], int, int]] = [
     (
         {"baseline": "10%", "mde": "5%", "arms": "3", "traffic": "10000"},
@@ -82,6 +83,43 @@ GRID: list[tuple[dict[str, str], list[str], dict[str, Any], int, int]] = [
 ]  # fmt: skip
 
 
+def _generated_grid() -> list[tuple[dict[str, str], list[str], dict[str, Any], int, int]]:
+    """Metric kinds x arms 2-5 x sides, the readings and corrections cycled through the rows."""
+    readings = ("none", "group-sequential", "msprt", "confidence-sequence")
+    corrections = ("none", "bonferroni", "sidak")
+    rows = []
+    for index, (kind, arms, sides) in enumerate(
+        itertools.product(("proportion", "mean"), (2, 3, 4, 5), ("two-sided", "greater", "less"))
+    ):
+        reading, correction = readings[index % 4], corrections[index % 3]
+        lift = "-0.08" if sides == "less" else "0.08"
+        fields = {"arms": str(arms), "sides": sides, "mde": lift, "traffic": "7,500"}
+        options = ["--arms", str(arms), "--alternative", sides, "--mde", lift]
+        arguments: dict[str, Any] = {"arms": arms, "alternative": sides, "mde": float(lift)}
+        options += ["--daily-traffic", "7500"]
+        arguments["daily_traffic"] = 7_500
+        if kind == "proportion":
+            fields["baseline"] = "6%"
+            options += ["--baseline-rate", "0.06"]
+            arguments["baseline_rate"] = 0.06
+        else:
+            fields |= {"kind": "mean", "baseline": "40", "sd": "55"}
+            options += ["--mean", "40", "--sd", "55"]
+            arguments |= {"mean": 40.0, "sd": 55.0}
+        fields |= {"sequential": reading, "looks": "10", "correction": correction}
+        if reading != "none":
+            options += ["--sequential", reading, "--looks", "10"]
+            arguments |= {"sequential": reading, "looks": 10}
+        options += ["--correction", correction]
+        if correction != "none":
+            arguments["correction"] = correction
+        rows.append((fields, options, arguments, 0, 0))
+    return rows
+
+
+GRID += _generated_grid()
+
+
 @pytest.fixture(scope="module")
 def client() -> TestClient:
     return TestClient(create_app())
@@ -97,7 +135,7 @@ def _web(client: TestClient, fields: dict[str, str]) -> tuple[int, int]:
 
 
 def _cli(options: list[str]) -> tuple[int, int]:
-    outcome = CliRunner().invoke(app, ["plan", *options, "--json"])
+    outcome = CliRunner().invoke(app, ["power", *options, "--json"])
     assert outcome.exit_code == 0, outcome.output
     answer = json.loads(outcome.stdout)
     return int(answer["n_per_arm"][0]), int(answer["days"])
@@ -112,7 +150,7 @@ def test_the_three_faces_give_one_answer(
     per_arm: int,
     days: int,
 ) -> None:
-    planned = ablens.plan(**arguments)
+    planned = ablens.power_plan(**arguments)
     library = (planned.n_per_arm[0], planned.days)
     if per_arm:  # the rows the issue reported, pinned to their numbers
         assert library == (per_arm, days)
@@ -121,7 +159,7 @@ def test_the_three_faces_give_one_answer(
 
 
 def test_an_unknown_correction_is_refused_by_both_faces_naming_the_choices(client: TestClient):
-    outcome = CliRunner().invoke(app, ["plan", "--baseline-rate", "0.1", "--correction", "holm"])
+    outcome = CliRunner().invoke(app, ["power", "--baseline-rate", "0.1", "--correction", "holm"])
     assert outcome.exit_code == 2
     assert "--correction 'holm': must be one of none, bonferroni, sidak" in outcome.output
     page = client.post("/calculator/result", data={"correction": "holm"}).text

@@ -1,4 +1,4 @@
-"""ablens.planning: plan() and plan_from_history() against numpy references, polars and DuckDB."""
+"""ablens.planning: power_plan() and power_plan_from_history() against numpy, polars, DuckDB."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 import ablens
 from ablens import DataError, InputError, Mean, Moments, Proportion, Quantile, Ratio, demo
-from ablens.planning import Plan, plan, plan_from_history
+from ablens.planning import PowerPlan, power_plan, power_plan_from_history
 from ablens.stats.power import ratio_sd, solve_power
 
 duckdb = pytest.importorskip("duckdb")
@@ -23,9 +23,9 @@ START = dt.date(2024, 3, 4)
 HISTORY_DAYS = 21
 
 
-# ---------------------------------------------------------------------------- plan()
+# ---------------------------------------------------------------------------- power_plan()
 def test_sample_size_mode_rounds_up_and_counts_days():
-    p = plan(baseline_rate=0.10, mde=0.05, daily_traffic=10_000)
+    p = power_plan(baseline_rate=0.10, mde=0.05, daily_traffic=10_000)
     exact = solve_power("proportion", effect=0.05, power=0.8, baseline=0.1, effect_type="relative")
     assert p.solved == "sample size"
     assert p.n_per_arm == (math.ceil(exact.n / 2),) * 2
@@ -41,7 +41,7 @@ def test_sample_size_mode_rounds_up_and_counts_days():
 
 
 def test_inverse_mode_with_fourteen_days():
-    p = plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
+    p = power_plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
     assert p.solved == "mde"
     assert p.n_total == 140_000
     check = solve_power(
@@ -61,7 +61,7 @@ def test_inverse_mode_with_fourteen_days():
 
 
 def test_power_mode():
-    p = plan(mean=20.0, sd=30.0, mde=1.0, mde_type="absolute", n=20_000, power=None)
+    p = power_plan(mean=20.0, sd=30.0, mde=1.0, mde_type="absolute", n=20_000, power=None)
     expected = solve_power("mean", n=20_000, effect=1.0, power=None, sd=30.0).power
     assert p.solved == "power"
     assert p.power == pytest.approx(expected, rel=1e-14)
@@ -70,30 +70,30 @@ def test_power_mode():
 
 
 def test_short_duration_is_flagged():
-    p = plan(baseline_rate=0.3, mde=0.2, daily_traffic=50_000)
+    p = power_plan(baseline_rate=0.3, mde=0.2, daily_traffic=50_000)
     assert p.days < 7
     assert any("under a full week" in note for note in p.notes)
-    long = plan(baseline_rate=0.3, mde=0.02, daily_traffic=1_000)
+    long = power_plan(baseline_rate=0.3, mde=0.02, daily_traffic=1_000)
     assert not any("under a full week" in note for note in long.notes)
 
 
 def test_arms_split_and_correction():
-    corrected = plan(
+    corrected = power_plan(
         mean=10.0, sd=5.0, mde=0.05, arms=3, split=(0.5, 0.25, 0.25), correction="bonferroni"
     )
     assert corrected.comparison_alpha == 0.025
     assert corrected.n_per_arm[0] == pytest.approx(2 * corrected.n_per_arm[1], abs=1)
     assert "each of 2 comparisons at 2.5% (Bonferroni)" in corrected.sentence
-    uncorrected = plan(mean=10.0, sd=5.0, mde=0.05, arms=3)
+    uncorrected = power_plan(mean=10.0, sd=5.0, mde=0.05, arms=3)
     assert any("without correction" in note for note in uncorrected.notes)
     assert uncorrected.n_total < corrected.n_total
-    unequal = plan(mean=10.0, sd=5.0, mde=0.05, split=(0.4, 0.4, 0.2), correction="sidak")
+    unequal = power_plan(mean=10.0, sd=5.0, mde=0.05, split=(0.4, 0.4, 0.2), correction="sidak")
     assert any("smallest one sets" in note for note in unequal.notes)
 
 
 def test_non_inferiority_from_the_metric():
     metric = Proportion("converted", alternative="greater", margin=-0.01)
-    p = plan(baseline_rate=0.2, mde=0.0, mde_type="absolute", metric=metric)
+    p = power_plan(baseline_rate=0.2, mde=0.0, mde_type="absolute", metric=metric)
     expected = solve_power(
         "proportion", effect=0.0, power=0.8, baseline=0.2, margin=-0.01, alternative="greater"
     )
@@ -101,7 +101,7 @@ def test_non_inferiority_from_the_metric():
     assert p.alternative == "greater"
     assert "against a margin of -1pp" in p.sentence
     with pytest.raises(InputError, match="margin's scale"):
-        plan(baseline_rate=0.2, mde=0.0, metric=metric)  # relative MDE, absolute margin
+        power_plan(baseline_rate=0.2, mde=0.0, metric=metric)  # relative MDE, absolute margin
 
 
 def test_metric_moments_give_the_same_plan_as_the_numbers():
@@ -109,7 +109,7 @@ def test_metric_moments_give_the_same_plan_as_the_numbers():
     sessions = 1.0 + rng.poisson(2.0, 4_000)
     orders = rng.binomial(sessions.astype(int), 0.1).astype(float)
     m = Moments.from_columns({"orders": orders, "sessions": sessions})
-    from_moments = plan(metric=Ratio("orders", "sessions"), moments=m, mde=0.1)
+    from_moments = power_plan(metric=Ratio("orders", "sessions"), moments=m, mde=0.1)
     ratio, sd = ratio_sd(
         m.mean_of("orders"),
         m.mean_of("sessions"),
@@ -117,7 +117,7 @@ def test_metric_moments_give_the_same_plan_as_the_numbers():
         m.variance("sessions"),
         m.covariance("orders", "sessions"),
     )
-    by_hand = plan(mean=ratio, sd=sd, mde=0.1, name="orders / sessions")
+    by_hand = power_plan(mean=ratio, sd=sd, mde=0.1, name="orders / sessions")
     assert from_moments.kind == "ratio"
     assert from_moments.n_per_arm == by_hand.n_per_arm
     assert from_moments.sd == pytest.approx(sd, rel=1e-12)
@@ -128,14 +128,14 @@ def test_cuped_reduction_from_moments():
     x = rng.normal(0, 1, 5_000)
     y = 0.8 * x + rng.normal(0, 0.6, 5_000)
     m = Moments.from_columns({"y": y, "x": x})
-    p = plan(metric=Mean("y", covariates=("x",)), moments=m, mde=0.05, mde_type="absolute")
+    p = power_plan(metric=Mean("y", covariates=("x",)), moments=m, mde=0.05, mde_type="absolute")
     assert p.variance_reduction == pytest.approx(np.corrcoef(x, y)[0, 1] ** 2, rel=1e-10)
-    plain = plan(mean=float(y.mean()), sd=float(y.std(ddof=1)), mde=0.05, mde_type="absolute")
+    plain = power_plan(mean=float(y.mean()), sd=float(y.std(ddof=1)), mde=0.05, mde_type="absolute")
     assert p.n_total == pytest.approx((1 - p.variance_reduction) * plain.n_total, rel=1e-3)
 
 
 def test_renderings():
-    p = plan(baseline_rate=0.05, mde=0.1, daily_traffic=2_000, split=(0.5, 0.25, 0.25))
+    p = power_plan(baseline_rate=0.05, mde=0.1, daily_traffic=2_000, split=(0.5, 0.25, 0.25))
     text = str(p)
     assert p.sentence in text
     assert "Detectable effect by duration" in text
@@ -152,13 +152,13 @@ def test_renderings():
 
 
 def test_plan_is_frozen():
-    p = plan(baseline_rate=0.1, mde=0.1)
-    assert isinstance(p, Plan)
+    p = power_plan(baseline_rate=0.1, mde=0.1)
+    assert isinstance(p, PowerPlan)
     with pytest.raises(AttributeError):
         p.n_total = 3  # type: ignore[misc]
 
 
-# ---------------------------------------------------------------------------- plan_from_history
+# ---------------------------------------------------------------------- power_plan_from_history
 def _history(seed: int = 5, users: int = 12_000) -> dict[str, np.ndarray]:
     """Users, each on the day first seen: fewer new users each day (returning ones are known)."""
     rng = np.random.default_rng(seed)
@@ -213,7 +213,7 @@ def _window(history, start_day: int | None, end_day: int | None) -> np.ndarray:
 def test_history_units_by_day_equal_numpy(table, history, start_day, end_day):
     start = None if start_day is None else START + dt.timedelta(days=start_day)
     end = None if end_day is None else START + dt.timedelta(days=end_day)
-    p = plan_from_history(
+    p = power_plan_from_history(
         table,
         metric=Mean("revenue"),
         date="first_seen",
@@ -237,7 +237,7 @@ def test_history_units_by_day_equal_numpy(table, history, start_day, end_day):
 
 def test_history_baselines_equal_numpy(table, history):
     y, x = history["revenue"], history["pre_revenue"]
-    mean = plan_from_history(
+    mean = power_plan_from_history(
         table,
         metric=Mean("revenue", covariates=("pre_revenue",)),
         date="first_seen",
@@ -250,7 +250,7 @@ def test_history_baselines_equal_numpy(table, history):
     assert mean.history.correlation == pytest.approx(abs(np.corrcoef(x, y)[0, 1]), rel=1e-9)
 
     orders, sessions = history["orders"].astype(float), history["sessions"].astype(float)
-    ratio = plan_from_history(
+    ratio = power_plan_from_history(
         table,
         metric=Ratio("orders", "sessions", covariates=("pre_revenue",)),
         date="first_seen",
@@ -266,12 +266,14 @@ def test_history_baselines_equal_numpy(table, history):
     )
 
     converted = history["converted"].astype(float)
-    share = plan_from_history(table, metric=Proportion("converted"), date="first_seen", mde=0.1)
+    share = power_plan_from_history(
+        table, metric=Proportion("converted"), date="first_seen", mde=0.1
+    )
     assert share.baseline == pytest.approx(converted.mean(), rel=1e-12)
     assert share.kind == "proportion"
 
     two = ablens.Mean("revenue", covariates=("pre_revenue", "sessions"), adjustment="regression")
-    regression = plan_from_history(table, metric=two, date="first_seen", mde=0.05)
+    regression = power_plan_from_history(table, metric=two, date="first_seen", mde=0.05)
     design = np.column_stack([np.ones_like(y), x, sessions])
     residual = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
     r2 = 1 - residual.var() / y.var()
@@ -279,7 +281,7 @@ def test_history_baselines_equal_numpy(table, history):
 
 
 def test_history_days_needed_and_extrapolation(table, history):
-    p = plan_from_history(table, metric=Mean("revenue"), date="first_seen", mde=0.02)
+    p = power_plan_from_history(table, metric=Mean("revenue"), date="first_seen", mde=0.02)
     cumulative = np.cumsum(np.bincount(history["day"], minlength=HISTORY_DAYS))
     assert p.n_total > cumulative[-1]  # needs more than the history holds
     recent = (cumulative[-1] - cumulative[-8]) / 7
@@ -288,7 +290,7 @@ def test_history_days_needed_and_extrapolation(table, history):
     assert any("extrapolated linearly" in note for note in p.notes)
     row = {d.day: d for d in p.by_day}
     assert row[p.days].units >= p.n_total > row[p.days - 1].units
-    within = plan_from_history(table, metric=Mean("revenue"), date="first_seen", mde=0.07)
+    within = power_plan_from_history(table, metric=Mean("revenue"), date="first_seen", mde=0.07)
     assert within.days > 1
     assert within.days <= HISTORY_DAYS
     assert within.n_total <= cumulative[within.days - 1]
@@ -297,16 +299,18 @@ def test_history_days_needed_and_extrapolation(table, history):
 
 
 def test_history_short_duration_warning(table):
-    p = plan_from_history(table, metric=Proportion("converted"), date="first_seen", mde=0.5)
+    p = power_plan_from_history(table, metric=Proportion("converted"), date="first_seen", mde=0.5)
     assert p.days < 7
     assert any("under a full week" in note for note in p.notes)
 
 
 def test_history_traffic_share_and_inverse_mode(table, history):
-    half = plan_from_history(table, metric=Mean("revenue"), date="first_seen", days=10, traffic=0.5)
+    half = power_plan_from_history(
+        table, metric=Mean("revenue"), date="first_seen", days=10, traffic=0.5
+    )
     cumulative = np.cumsum(np.bincount(history["day"], minlength=HISTORY_DAYS))
     assert half.n_total == math.floor(0.5 * cumulative[9])
-    full = plan_from_history(table, metric=Mean("revenue"), date="first_seen", days=10)
+    full = power_plan_from_history(table, metric=Mean("revenue"), date="first_seen", days=10)
     assert full.n_total == cumulative[9]
     assert half.effect > full.effect
     assert "With 10 days at the traffic of the history" in full.sentence
@@ -314,12 +318,12 @@ def test_history_traffic_share_and_inverse_mode(table, history):
 
 def test_integer_day_column_and_engines_agree(history):
     frame = pl.DataFrame(history)
-    on_polars = plan_from_history(
+    on_polars = power_plan_from_history(
         frame, metric=Mean("revenue"), date="day", unit="user", mde=0.05, start=2, end=19
     )
     connection = duckdb.connect()
     connection.register("frame_view", frame.to_arrow())
-    on_duckdb = plan_from_history(
+    on_duckdb = power_plan_from_history(
         (connection, "frame_view"),
         metric=Mean("revenue"),
         date="day",
@@ -340,7 +344,7 @@ def test_history_on_pandas_with_date_bounds(history):
     frame = pandas.DataFrame({k: v for k, v in history.items() if k != "first_seen"})
     frame["seen_on"] = pandas.Timestamp(START) + pandas.to_timedelta(frame["day"], unit="D")
     start = dt.datetime(2024, 3, 6, 12)  # a timestamp bound on a timestamp column
-    p = plan_from_history(
+    p = power_plan_from_history(
         frame, metric=Mean("revenue"), date="seen_on", unit="user", start=start, mde=0.05
     )
     keep = history["day"] >= 3  # 12:00 on day 2 leaves day 2's midnight rows out
@@ -357,7 +361,7 @@ def test_history_on_pandas_with_date_bounds(history):
 def test_history_on_the_demo_table():
     data = demo.generate(5_000, seed=1)
     table = pl.DataFrame({k: v for k, v in data.items() if k != "variant"})
-    p = plan_from_history(
+    p = power_plan_from_history(
         table,
         metric=Mean("revenue", covariates=("pre_revenue",)),
         date="exposure_day",
@@ -403,7 +407,7 @@ BAD_PLANS = [
 @pytest.mark.parametrize(("arguments", "message"), BAD_PLANS, ids=[m for _, m in BAD_PLANS])
 def test_bad_plan_input(arguments, message):
     with pytest.raises(InputError) as error:
-        plan(**arguments)
+        power_plan(**arguments)
     assert message in str(error.value)
 
 
@@ -411,26 +415,26 @@ def test_bad_history_input(history):
     frame = pl.DataFrame(history)
     metric = Mean("revenue")
     with pytest.raises(DataError, match="column 'when' is not in the data"):
-        plan_from_history(frame, metric=metric, date="when", mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="when", mde=0.1)
     with pytest.raises(DataError, match="must be a date, timestamp or integer"):
-        plan_from_history(frame, metric=metric, date="revenue", mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="revenue", mde=0.1)
     with pytest.raises(DataError, match="no rows in the period"):
-        plan_from_history(frame, metric=metric, date="day", start=50, mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="day", start=50, mde=0.1)
     with pytest.raises(InputError, match="must be an integer day"):
-        plan_from_history(frame, metric=metric, date="day", start=START, mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="day", start=START, mde=0.1)
     with pytest.raises(InputError, match="must be a date or datetime"):
-        plan_from_history(frame, metric=metric, date="first_seen", start=3, mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="first_seen", start=3, mde=0.1)
     with pytest.raises(InputError, match="must be a whole day"):
-        plan_from_history(frame, metric=metric, date="day", end=3.5, mde=0.1)
+        power_plan_from_history(frame, metric=metric, date="day", end=3.5, mde=0.1)
     with pytest.raises(InputError, match=r"traffic == 1\.5"):
-        plan_from_history(frame, metric=metric, date="day", mde=0.1, traffic=1.5)
+        power_plan_from_history(frame, metric=metric, date="day", mde=0.1, traffic=1.5)
     with pytest.raises(InputError, match=r"which the planner cannot size; plannable kinds: mean,"):
-        plan_from_history(frame, metric=Quantile("revenue", 0.5), date="day", mde=0.1)
+        power_plan_from_history(frame, metric=Quantile("revenue", 0.5), date="day", mde=0.1)
     repeated = pl.concat([frame, frame.head(10)])
     with pytest.raises(DataError, match="repeats unit ids"):
-        plan_from_history(repeated, metric=metric, date="day", unit="user", mde=0.1)
+        power_plan_from_history(repeated, metric=metric, date="day", unit="user", mde=0.1)
     with pytest.raises(DataError, match="does not vary"):
-        plan_from_history(
+        power_plan_from_history(
             frame.with_columns(pl.lit(1.0).alias("flat")),
             metric=Mean("flat"),
             date="day",

@@ -1,11 +1,11 @@
-"""plan_from_history gives pandas' numbers on every engine.
+"""power_plan_from_history gives pandas' numbers on every engine.
 
 One seeded history of users (each on the day first seen, with fewer new users each day, a
 revenue correlated with a pre-period covariate, an integer pair orders / sessions and a boolean
 flag; the first-seen day as a timestamp, a date and an integer) is materialised on every engine
 of ``tests/materialize.py``: pandas, polars (eager and lazy), pyarrow, DuckDB (relation,
 ``(connection, table)``, parquet and CSV paths), Ibis (memtable, a DuckDB table, a real
-PostgreSQL table) and PySpark. On each, `ablens.plan_from_history` plans every metric kind the
+PostgreSQL table) and PySpark. On each, `ablens.power_plan_from_history` plans every metric kind the
 planner takes (mean, proportion, ratio, each plain and covariate-adjusted, and a regression on two
 covariates) and must give what it gives on pandas: the baseline mean, the per-unit standard
 deviation (of the linearization for the ratio), the expected variance reduction (CUPED
@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 
 from ablens import DataError, Mean
-from ablens.planning import Plan, plan_from_history
+from ablens.planning import PowerPlan, power_plan_from_history
 from materialize import ALL_BACKENDS, MOMENT_METRICS, Tables
 
 if TYPE_CHECKING:
@@ -76,11 +76,11 @@ def columns() -> dict[str, NDArray[Any]]:
     }
 
 
-def history_plans(data: object, date: str) -> dict[str, Plan]:
+def history_plans(data: object, date: str) -> dict[str, PowerPlan]:
     """Every metric planned from the bounded history of ``data`` (with a relative MDE)."""
     start, end = DATES[date]
     return {
-        metric.name: plan_from_history(
+        metric.name: power_plan_from_history(
             data, metric=metric, date=date, unit="user", start=start, end=end, mde=0.04
         )
         for metric in METRICS
@@ -93,7 +93,7 @@ def pandas_frame() -> Any:
 
 
 @functools.cache
-def pandas_plans(date: str) -> dict[str, Plan]:
+def pandas_plans(date: str) -> dict[str, PowerPlan]:
     return history_plans(pandas_frame(), date)
 
 
@@ -161,7 +161,7 @@ def test_pandas_history_equals_numpy(date: str) -> None:
 
 
 # ---------------------------------------------------------------------------- every engine
-def assert_same_plan(got: Plan, want: Plan, label: str) -> None:
+def assert_same_plan(got: PowerPlan, want: PowerPlan, label: str) -> None:
     assert got.history is not None
     assert want.history is not None
     for field in ("baseline", "sd", "variance_reduction", "effect", "relative_effect"):
@@ -219,8 +219,10 @@ def test_whole_history_without_bounds(
 ) -> None:
     """No start or end: the period is the data's own first to last day."""
     data = tables.make(backend, "history", pa.table(columns()), request)
-    got = plan_from_history(data, metric=Mean("revenue"), date="first_seen", mde=0.04)
-    want = plan_from_history(pandas_frame(), metric=Mean("revenue"), date="first_seen", mde=0.04)
+    got = power_plan_from_history(data, metric=Mean("revenue"), date="first_seen", mde=0.04)
+    want = power_plan_from_history(
+        pandas_frame(), metric=Mean("revenue"), date="first_seen", mde=0.04
+    )
     assert_same_plan(got, want, backend)
     assert got.history is not None
     assert got.history.first_day == START
@@ -254,7 +256,7 @@ def test_time_zones_of_the_bounds_and_the_column(
     # The same instant as 2024-03-21 00:00 UTC, written in another zone.
     aware_end = naive_end.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=-5)))
     want = pandas_plans("first_seen")["revenue"]
-    whole_days = plan_from_history(
+    whole_days = power_plan_from_history(
         pandas_frame(),
         metric=Mean("revenue"),
         date="first_seen",
@@ -269,13 +271,13 @@ def test_time_zones_of_the_bounds_and_the_column(
         ("first_seen_utc", aware_start, aware_end, want),
         ("first_seen_utc", naive_start.date(), naive_end.date(), whole_days),
     ):
-        got = plan_from_history(
+        got = power_plan_from_history(
             data, metric=Mean("revenue"), date=date, unit="user", start=start, end=end, mde=0.04
         )
         assert_same_plan(got, expected, f"{backend} / {date} / {start!r}")
     # An end inside a day keeps that day's first hours (it once overflowed the day table).
     mid_end = dt.datetime(2024, 3, 20, 18)
-    got = plan_from_history(
+    got = power_plan_from_history(
         data,
         metric=Mean("revenue"),
         date="first_seen",

@@ -15,8 +15,8 @@ from ablens.stats.power import mde_curve, power_curve, solve_power
 
 @pytest.mark.parametrize(("looks", "spending"), [(5, "obrien-fleming"), (3, "pocock"), (4, "hsd")])
 def test_sample_size_is_the_fixed_one_times_the_inflation(looks, spending):
-    fixed = ablens.plan(baseline_rate=0.05, mde=0.05)
-    sequential = ablens.plan(
+    fixed = ablens.power_plan(baseline_rate=0.05, mde=0.05)
+    sequential = ablens.power_plan(
         baseline_rate=0.05, mde=0.05, sequential="group-sequential", looks=looks, spending=spending
     )
     inflation = ablens.sample_size_inflation(
@@ -33,20 +33,20 @@ def test_sample_size_is_the_fixed_one_times_the_inflation(looks, spending):
 def test_mde_at_a_maximum_size_is_the_fixed_mde_at_the_deflated_size():
     n_max = 200_000
     inflation = ablens.sample_size_inflation([0.25, 0.5, 0.75, 1.0], alpha=0.05, beta=0.2)
-    sequential = ablens.plan(
+    sequential = ablens.power_plan(
         baseline_rate=0.1, n=n_max, mde=None, sequential="group-sequential", looks=4
     )
-    fixed = ablens.plan(baseline_rate=0.1, n=round(n_max / inflation), mde=None)
+    fixed = ablens.power_plan(baseline_rate=0.1, n=round(n_max / inflation), mde=None)
     assert sequential.to_dict()["effect"] == pytest.approx(fixed.to_dict()["effect"], rel=1e-4)
     assert (
         sequential.to_dict()["effect"]
-        > ablens.plan(baseline_rate=0.1, n=n_max, mde=None).to_dict()["effect"]
+        > ablens.power_plan(baseline_rate=0.1, n=n_max, mde=None).to_dict()["effect"]
     )
 
 
 def test_mean_metric_and_days():
-    fixed = ablens.plan(mean=10.0, sd=30.0, mde=0.03, daily_traffic=10_000)
-    sequential = ablens.plan(
+    fixed = ablens.power_plan(mean=10.0, sd=30.0, mde=0.03, daily_traffic=10_000)
+    sequential = ablens.power_plan(
         mean=10.0, sd=30.0, mde=0.03, daily_traffic=10_000, sequential="group-sequential"
     )
     assert sequential.to_dict()["days"] >= fixed.to_dict()["days"]
@@ -66,7 +66,7 @@ def test_mean_metric_and_days():
 )
 def test_bad_sequential_options(options, match):
     with pytest.raises(ablens.InputError, match=match):
-        ablens.plan(baseline_rate=0.05, mde=0.05, **options)
+        ablens.power_plan(baseline_rate=0.05, mde=0.05, **options)
 
 
 # ---------------------------------------------------------------------------- always valid
@@ -84,8 +84,8 @@ ALWAYS_VALID = ["msprt", "confidence-sequence"]
 )
 def test_always_valid_sizes_are_the_fixed_ones_times_the_inflation(method, baseline):
     looks = 30
-    fixed = ablens.plan(**baseline)
-    sequential = ablens.plan(**baseline, sequential=method, looks=looks)
+    fixed = ablens.power_plan(**baseline)
+    sequential = ablens.power_plan(**baseline, sequential=method, looks=looks)
     inflation = ablens.always_valid_inflation(
         looks, method=method, alpha=0.05, beta=0.2, alternative=fixed.alternative
     )
@@ -108,7 +108,7 @@ def test_always_valid_sizes_are_the_fixed_ones_times_the_inflation(method, basel
         assert any("act only on 'treatment higher'" in note for note in sequential.notes)
 
 
-def unit_variance(p: ablens.Plan) -> float:
+def unit_variance(p: ablens.PowerPlan) -> float:
     """Variance of the absolute difference per unit of the whole (two-arm, equal) experiment."""
     return (1.0 - p.variance_reduction) * p.sd**2 * 4.0
 
@@ -116,8 +116,8 @@ def unit_variance(p: ablens.Plan) -> float:
 def test_a_given_tau_solves_the_fixed_point_in_the_sample_size():
     tau, looks = 0.5, 30
     options = {"mean": 10.0, "sd": 30.0, "mde": 0.3, "mde_type": "absolute"}
-    fixed = ablens.plan(**options)
-    sequential = ablens.plan(**options, sequential="msprt", looks=looks, tau=tau)
+    fixed = ablens.power_plan(**options)
+    sequential = ablens.power_plan(**options, sequential="msprt", looks=looks, tau=tau)
     n_fixed = solve_power("mean", effect=0.3, power=0.8, sd=30.0).n
     variance = unit_variance(fixed)
     inflation = ablens.always_valid_inflation(looks, tau=tau, fixed_variance=variance / n_fixed)
@@ -130,28 +130,28 @@ def test_a_given_tau_solves_the_fixed_point_in_the_sample_size():
     design = ablens.always_valid_design(looks, tau=tau, max_variance=variance / n_max)
     assert design.inflation == pytest.approx(inflation, rel=1e-10)
     # a better-tuned tau (the default, at n_max) needs fewer units than this one
-    default = ablens.plan(**options, sequential="msprt", looks=looks)
+    default = ablens.power_plan(**options, sequential="msprt", looks=looks)
     assert default.n_total < sequential.n_total
 
 
 def test_a_given_tau_and_a_given_duration():
     tau, looks, days, traffic = 0.5, 14, 28, 5_000
     options = {"mean": 10.0, "sd": 30.0, "mde": None, "days": days, "daily_traffic": traffic}
-    sequential = ablens.plan(**options, sequential="msprt", looks=looks, tau=tau)
+    sequential = ablens.power_plan(**options, sequential="msprt", looks=looks, tau=tau)
     n = days * traffic
     inflation = ablens.always_valid_inflation(
         looks, tau=tau, max_variance=unit_variance(sequential) / n
     )
     assert sequential.sequential is not None
     assert sequential.sequential.inflation == pytest.approx(inflation, rel=1e-12)
-    deflated = ablens.plan(mean=10.0, sd=30.0, mde=None, n=round(n / inflation))
+    deflated = ablens.power_plan(mean=10.0, sd=30.0, mde=None, n=round(n / inflation))
     assert sequential.effect == pytest.approx(deflated.effect, rel=1e-4)
 
 
 @pytest.mark.parametrize("tau", [None, 0.5])
 def test_each_day_uses_the_inflation_of_a_plan_of_that_many_days(tau):
     looks = 20
-    sequential = ablens.plan(
+    sequential = ablens.power_plan(
         mean=10.0,
         sd=30.0,
         mde=0.3,
@@ -179,7 +179,9 @@ def test_each_day_uses_the_inflation_of_a_plan_of_that_many_days(tau):
 
 
 def test_the_plan_says_which_sequential_design_it_planned():
-    p = ablens.plan(baseline_rate=0.1, mde=0.05, daily_traffic=10_000, sequential="msprt", looks=21)
+    p = ablens.power_plan(
+        baseline_rate=0.1, mde=0.05, daily_traffic=10_000, sequential="msprt", looks=21
+    )
     assert p.sequential is not None
     assert p.sequential.method == "msprt"
     assert "mSPRT (always valid) over 21 looks" in p.sentence
@@ -203,19 +205,19 @@ def test_the_plan_says_which_sequential_design_it_planned():
     assert p.sequential.tau == pytest.approx(ablens.default_tau(0.09 * 4 / (p.n_total)), 1e-3)
     note = next(n for n in p.notes if n.startswith("analyze with"))
     assert f"planned_units={p.n_total}" in note
-    assert ablens.plan(baseline_rate=0.1, mde=0.05).to_dict()["sequential"] is None
-    cs = ablens.plan(baseline_rate=0.1, mde=0.05, sequential="confidence-sequence", looks=21)
+    assert ablens.power_plan(baseline_rate=0.1, mde=0.05).to_dict()["sequential"] is None
+    cs = ablens.power_plan(baseline_rate=0.1, mde=0.05, sequential="confidence-sequence", looks=21)
     assert cs.sequential is not None
     assert cs.sequential.tau is None
     assert "confidence sequence (always valid) over 21 looks" in cs.sentence
-    gs = ablens.plan(baseline_rate=0.1, mde=0.05, sequential="group-sequential", looks=4)
+    gs = ablens.power_plan(baseline_rate=0.1, mde=0.05, sequential="group-sequential", looks=4)
     assert gs.sequential is not None
     assert gs.sequential.label == "group-sequential (obrien-fleming)"
     assert gs.sequential.type_i_error == 0.05
 
 
 def test_corrected_alpha_sets_the_inflation():
-    p = ablens.plan(
+    p = ablens.power_plan(
         baseline_rate=0.1, mde=0.05, arms=3, correction="bonferroni", sequential="msprt", looks=10
     )
     assert p.sequential is not None
@@ -230,10 +232,10 @@ def test_from_history_with_an_always_valid_design():
     users = pl.DataFrame(
         {"day": rng.integers(0, 14, 30_000), "converted": rng.random(30_000) < 0.1}
     )
-    fixed = ablens.plan_from_history(
+    fixed = ablens.power_plan_from_history(
         users, metric=ablens.Proportion("converted"), date="day", mde=0.2
     )
-    sequential = ablens.plan_from_history(
+    sequential = ablens.power_plan_from_history(
         users,
         metric=ablens.Proportion("converted"),
         date="day",
@@ -266,8 +268,8 @@ def _experiment(rng: np.random.Generator, units: int, looks: int, effect: float)
 LOOKS, EFFECT = 10, 0.2
 
 
-def _planned_msprt() -> ablens.PlanSequential:
-    p = ablens.plan(
+def _planned_msprt() -> ablens.PowerPlanSequential:
+    p = ablens.power_plan(
         mean=10.0, sd=4.0, mde=EFFECT, mde_type="absolute", sequential="msprt", looks=LOOKS
     )
     assert p.sequential is not None
@@ -337,4 +339,4 @@ def test_simulated_experiments_through_analyze_looks_reach_the_power():
 )
 def test_bad_always_valid_options(options, match):
     with pytest.raises(ablens.InputError, match=match):
-        ablens.plan(baseline_rate=0.05, mde=0.05, **options)
+        ablens.power_plan(baseline_rate=0.05, mde=0.05, **options)

@@ -8,6 +8,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 import ablens
 
 HEAVY_MODULES = ("pandas", "polars", "duckdb", "pyarrow", "typer", "rich", "scipy.stats")
@@ -78,3 +80,24 @@ def test_import_does_not_load_optional_or_heavy_modules():
 def test_package_is_typed():
     marker = Path(ablens.__file__).parent / "py.typed"
     assert marker.is_file()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("plan", "power_plan"),
+        ("Plan", "PowerPlan"),
+        ("PlanDay", "PowerPlanDay"),
+        ("PlanSequential", "PowerPlanSequential"),
+        ("plan_from_history", "power_plan_from_history"),
+    ],
+)
+def test_the_power_plans_old_names_work_for_one_release_with_a_warning(old: str, new: str):
+    import ablens.planning  # noqa: PLC0415
+
+    for home in (ablens, ablens.planning):
+        with pytest.warns(DeprecationWarning, match=rf"\.{old} is deprecated and will be removed"):
+            value = getattr(home, old)
+        assert value is getattr(ablens, new)
+    assert old not in ablens.__all__
+    assert new in ablens.__all__

@@ -2,8 +2,8 @@
 
 A calculator form is a mapping of text fields (``"10%"``, ``"0.05"``, ``"10,000"``);
 `calculator_plan` parses them, checks each with a message naming the field, and calls
-`ablens.plan`. The web calculator is this module behind a page; `ablens plan` takes the same
-inputs as options. Every default is `ablens.plan`'s, so one question gets one answer.
+`ablens.power_plan`. The web calculator is this module behind a page; `ablens power` takes the same
+inputs as options. Every default is `ablens.power_plan`'s, so one question gets one answer.
 
 Examples:
     >>> from ablens.calculator import calculator_plan
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlencode
 
 from ablens.errors import InputError
-from ablens.planning import plan
+from ablens.planning import power_plan
 from ablens.stats.power import POWER_CORRECTIONS
 from ablens.typing import SEQUENTIAL_METHODS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ablens.planning import Plan
+    from ablens.planning import PowerPlan
     from ablens.stats.power import PowerCorrection
 
 __all__ = [
@@ -59,10 +59,10 @@ CALCULATOR_DEFAULTS: dict[str, str] = {
     "looks": "5",
     "correction": "none",
 }
-#: How a result is read, in the calculator (`ablens.plan`'s ``sequential``) and the readout
+#: How a result is read, in the calculator (`ablens.power_plan`'s ``sequential``) and the readout
 #: form (a plan's ``sequential:``); "none" reads it once.
 SEQUENTIAL_CHOICES: tuple[str, ...] = SEQUENTIAL_METHODS
-#: The calculator's Correction field: none, or `ablens.plan`'s corrections of alpha over arms.
+#: The calculator's Correction field: none, or `ablens.power_plan`'s corrections of alpha over arms.
 CORRECTION_CHOICES: tuple[str, ...] = ("none", *POWER_CORRECTIONS)
 _FIELDS = tuple(CALCULATOR_DEFAULTS)
 
@@ -107,7 +107,7 @@ def _choice(form: Mapping[str, str], key: str, allowed: Sequence[str]) -> str:
 
 
 def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
-    """`ablens.plan`'s ``sequential`` and ``looks`` from the Reading and Looks fields."""
+    """`ablens.power_plan`'s ``sequential`` and ``looks`` from the Reading and Looks fields."""
     reading = _choice(form, "sequential", SEQUENTIAL_CHOICES)
     if reading == "none":
         return {}
@@ -118,17 +118,17 @@ def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
     return {"sequential": reading, "looks": looks}
 
 
-def calculator_plan(form: Mapping[str, str]) -> Plan:
-    """Turn the calculator's fields into `ablens.plan` arguments and plan.
+def calculator_plan(form: Mapping[str, str]) -> PowerPlan:
+    """Turn the calculator's fields into `ablens.power_plan` arguments and plan.
 
-    The web calculator and ``ablens plan`` read the same inputs the same way: every default is
-    `ablens.plan`'s (no correction over arms unless the Correction field asks for one).
+    The web calculator and ``ablens power`` read the same inputs the same way: every default is
+    `ablens.power_plan`'s (no correction over arms unless the Correction field asks for one).
 
     Rates, MDEs, alpha and power take a fraction (``0.05``) or a percent (``5%``).
 
     Raises:
         FieldError: A field is empty, not a number, or out of range.
-        ablens.errors.InputError: `ablens.plan` rejects the combination.
+        ablens.errors.InputError: `ablens.power_plan` rejects the combination.
     """
     form = {**CALCULATOR_DEFAULTS, **form}  # a missing field takes its default
     kind = _choice(form, "kind", ("proportion", "mean"))
@@ -158,8 +158,6 @@ def calculator_plan(form: Mapping[str, str]) -> Plan:
         if text
         else math.nan
     )
-    if text and mde <= 0 and mde_type == "relative":
-        raise FieldError("MDE: the smallest lift worth detecting must be above zero, such as 5%.")
     arms = _whole(form, "arms", "Arms", 2)
     if arms > 20:
         raise FieldError("Arms: at most 20 arms (control included).")
@@ -181,7 +179,7 @@ def calculator_plan(form: Mapping[str, str]) -> Plan:
         if sd is None or sd <= 0:
             raise FieldError("Standard deviation: a mean needs the per-user sd, above zero.")
         options["sd"] = sd
-    return plan(
+    return power_plan(
         **options,
         mde=None if not text else mde,
         mde_type=mde_type,

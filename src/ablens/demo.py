@@ -23,7 +23,7 @@ import numpy as np
 from ablens._validation import check_count, optional_import
 from ablens.analysis import analyze
 from ablens.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, Ratio
-from ablens.planning import Plan, plan_from_history
+from ablens.planning import PowerPlan, power_plan_from_history
 
 if TYPE_CHECKING:
     from ablens.results import AnalysisResult
@@ -138,7 +138,7 @@ class DemoRun:
     database: Path
     users: int
     result: AnalysisResult
-    plan: Plan
+    plan: PowerPlan
 
     def true_effects_text(self) -> str:
         """Each metric's true lift beside the estimate and its interval."""
@@ -189,7 +189,7 @@ def run(
             experiment_id="ablens-demo",
         )
         # The same table as history for the next test: what a +5% conversion lift needs.
-        next_plan = plan_from_history(
+        next_plan = power_plan_from_history(
             (connection, TABLE),
             metric=Proportion("converted", name="conversion"),
             date="exposure_day",

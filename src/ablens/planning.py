@@ -6,7 +6,7 @@ alternative, arms and split, and daily traffic give the units per arm, the total
 needed and an MDE-by-duration table. The inverse modes answer "with 14 days, what can I
 detect?" (``mde=None``) and "what power do I have?" (``power=None``).
 
-`plan_from_history` points at a past period of the same data: the baseline mean, variance, a
+`power_plan_from_history` points at a past period of the same data: the baseline mean, variance, a
 ratio's delta-method variance and the correlation with a pre-period covariate (the expected
 CUPED reduction) come from one moments query in the engine (`ablens.data.compute_moments`), and
 the units that would have entered, day by day, from a second query (units counted on their
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from ablens import render
+from ablens._lazy import lazy_attributes
 from ablens._validation import (
     check_choice,
     check_count,
@@ -59,12 +60,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HistorySummary",
-    "Plan",
-    "PlanDay",
-    "PlanSequential",
+    "PowerPlan",
+    "PowerPlanDay",
+    "PowerPlanSequential",
     "SequentialMethod",
-    "plan",
-    "plan_from_history",
+    "power_plan",
+    "power_plan_from_history",
 ]
 
 SCHEMA_VERSION = 1
@@ -93,7 +94,7 @@ _CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
 
 # ---------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class PlanDay:
+class PowerPlanDay:
     """One row of the MDE-by-duration table.
 
     Attributes:
@@ -122,7 +123,7 @@ class PlanDay:
 
 
 @dataclass(frozen=True)
-class PlanSequential:
+class PowerPlanSequential:
     """The sequential design a plan's sizes were inflated for.
 
     Attributes:
@@ -170,7 +171,7 @@ class PlanSequential:
 
 @dataclass(frozen=True)
 class HistorySummary:
-    """What `plan_from_history` read from the past period (every number computed in the engine).
+    """What `power_plan_from_history` read from the past period (every number from the engine).
 
     Attributes:
         first_day: First day of the history (a date, or the integer day of the column).
@@ -212,7 +213,7 @@ class HistorySummary:
 
 
 @dataclass(frozen=True)
-class Plan:
+class PowerPlan:
     """An experiment plan: sizes, duration and what it can detect.
 
     Attributes:
@@ -239,7 +240,7 @@ class Plan:
         days: Days needed (sample size) or given (inverse modes); None without traffic.
         daily_traffic: Units per day entering the experiment (None when from history).
         by_day: The MDE (and power at ``effect``) after each day.
-        history: What the history held, for `plan_from_history`.
+        history: What the history held, for `power_plan_from_history`.
         notes: Warnings and assumptions worth reading.
         sequential: The sequential design the sizes are maximum sizes of (None: a fixed
             horizon, read once at the end).
@@ -266,10 +267,10 @@ class Plan:
     solved: Solved
     days: int | None = None
     daily_traffic: float | None = None
-    by_day: tuple[PlanDay, ...] = ()
+    by_day: tuple[PowerPlanDay, ...] = ()
     history: HistorySummary | None = None
     notes: tuple[str, ...] = ()
-    sequential: PlanSequential | None = None
+    sequential: PowerPlanSequential | None = None
 
     # -------------------------------------------------------------- words
     def _effect_text(self, absolute: float) -> str:
@@ -391,7 +392,7 @@ class Plan:
             )
         return rows
 
-    def _sequential_text(self, design: PlanSequential) -> str:
+    def _sequential_text(self, design: PowerPlanSequential) -> str:
         text = (
             f"{design.label}, {design.looks} equally spaced looks: maximum sizes "
             f"{design.inflation:.4g}x the fixed-horizon ones; type I error "
@@ -401,7 +402,7 @@ class Plan:
             text += f", tau {design.tau:.4g}"
         return text
 
-    def _shown_days(self) -> list[PlanDay]:
+    def _shown_days(self) -> list[PowerPlanDay]:
         """Every day of the first two weeks, then weekly, and the plan's own day."""
         shown = [
             d
@@ -628,7 +629,7 @@ class _Traffic:
 
 
 # ---------------------------------------------------------------------------- the planner
-def plan(
+def power_plan(
     *,
     baseline_rate: float | None = None,
     mean: float | None = None,
@@ -653,7 +654,7 @@ def plan(
     looks: int = 5,
     spending: SpendingName = "obrien-fleming",
     tau: float | None = None,
-) -> Plan:
+) -> PowerPlan:
     """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
 
     Give the baseline one of three ways: ``baseline_rate`` (a proportion), ``mean`` and ``sd``
@@ -711,20 +712,20 @@ def plan(
         InputError: On invalid or conflicting arguments.
 
     Examples:
-        >>> p = plan(baseline_rate=0.10, mde=0.05, daily_traffic=10_000)
+        >>> p = power_plan(baseline_rate=0.10, mde=0.05, daily_traffic=10_000)
         >>> p.n_per_arm, p.days
         ((57780, 57780), 12)
         >>> print(p.sentence)
         To detect a +5% (+0.5pp) change in the metric (10% → 10.5%) with 80% power at 5%
         significance (two-sided), the experiment needs 57,780 units per arm (115,560 in total):
         12 days at 10,000 units a day.
-        >>> inverse = plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
+        >>> inverse = power_plan(baseline_rate=0.10, days=14, daily_traffic=10_000)
         >>> round(inverse.relative_effect, 4)
         0.0454
 
         The same test read every day with an mSPRT, planned for 30 daily looks:
 
-        >>> av = plan(
+        >>> av = power_plan(
         ...     baseline_rate=0.10, mde=0.05, daily_traffic=10_000, sequential="msprt", looks=30
         ... )
         >>> av.n_per_arm, av.days, round(av.sequential.inflation, 4)
@@ -949,8 +950,8 @@ def _plan(
     n: int | None,
     history: HistorySummary | None = None,
     sequential: _Sequential | None = None,
-) -> Plan:
-    """The planner proper, shared by `plan` and `plan_from_history`."""
+) -> PowerPlan:
+    """The planner proper, shared by `plan` and `power_plan_from_history`."""
     alpha = check_open_unit_interval("alpha", alpha)
     design = _design_options(baseline, mde_type, alternative, margin, arms, split, correction)
     duration = None if days is None else check_count("days", days, minimum=1)
@@ -974,11 +975,11 @@ def _plan(
     absolute = _absolute(solution.effect, solution.effect_type, baseline.value)
     notes = [*baseline.notes, *_notes(baseline, history, duration, shares)]
     notes += _correction_note(len(shares) - 1, alpha, correction)
-    summary: PlanSequential | None = None
+    summary: PowerPlanSequential | None = None
     if planned is not None:
         summary = planned.summary(solution, per_arm)
         notes += _sequential_notes(summary, solution)
-    by_day: tuple[PlanDay, ...] = ()
+    by_day: tuple[PowerPlanDay, ...] = ()
     if traffic is not None:
         by_day = _by_day(
             design, traffic, duration, solution, alpha, baseline.value, inflation_by_size
@@ -990,7 +991,7 @@ def _plan(
                 "the history shows no new units in its last week, so no duration reaches the "
                 "sample size"
             )
-    return Plan(
+    return PowerPlan(
         metric=baseline.name,
         kind=baseline.kind,
         baseline=baseline.value,
@@ -1030,14 +1031,14 @@ class _PlannedSequential:
     alpha: float
     by_size: Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
-    def summary(self, solution: PowerSolution, per_arm: tuple[int, ...]) -> PlanSequential:
+    def summary(self, solution: PowerSolution, per_arm: tuple[int, ...]) -> PowerPlanSequential:
         from ablens.stats.always_valid import default_tau  # noqa: PLC0415
 
         method = self.sequential.method
         tau = self.sequential.tau
         if method == "msprt" and tau is None:
             tau = default_tau(self.unit_variance / solution.n, alpha=self.alpha)
-        return PlanSequential(
+        return PowerPlanSequential(
             method=method,
             looks=self.sequential.looks,
             inflation=self.inflation,
@@ -1084,7 +1085,7 @@ def _plan_sequential(
     )
 
 
-def _sequential_notes(summary: PlanSequential, solution: PowerSolution) -> list[str]:
+def _sequential_notes(summary: PowerPlanSequential, solution: PowerSolution) -> list[str]:
     factor = f"{summary.inflation:.4g}x the fixed-horizon ones"
     if summary.method == "group-sequential":
         note = (
@@ -1214,7 +1215,7 @@ def _by_day(
     alpha: float,
     baseline: float,
     inflation: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
-) -> tuple[PlanDay, ...]:
+) -> tuple[PowerPlanDay, ...]:
     """The MDE and the power at the plan's effect after each day, vectorized over the days.
 
     A sequential design's day ``d`` is the plan whose maximum is day ``d``: its units count as
@@ -1239,7 +1240,7 @@ def _by_day(
     rows = []
     for d, u, m, p in zip(days, units, mde, achieved, strict=True):
         absolute = _absolute(float(m), solution.effect_type, baseline)
-        rows.append(PlanDay(int(d), int(u), absolute, _relative(absolute, baseline), float(p)))
+        rows.append(PowerPlanDay(int(d), int(u), absolute, _relative(absolute, baseline), float(p)))
     return tuple(rows)
 
 
@@ -1290,7 +1291,7 @@ def _correction_note(
 
 
 # ---------------------------------------------------------------------------- from history
-def plan_from_history(
+def power_plan_from_history(
     data: object,
     *,
     metric: PlannableMetric,
@@ -1315,7 +1316,7 @@ def plan_from_history(
     looks: int = 5,
     spending: SpendingName = "obrien-fleming",
     tau: float | None = None,
-) -> Plan:
+) -> PowerPlan:
     """Plan from a past period of the data the experiment will use.
 
     Two queries run in the engine holding ``data``: the metric's moments over the period (its
@@ -1375,7 +1376,9 @@ def plan_from_history(
         ...         "converted": rng.random(20_000) < 0.1,
         ...     }
         ... )
-        >>> p = plan_from_history(users, metric=ablens.Proportion("converted"), date="day", mde=0.2)
+        >>> p = power_plan_from_history(
+        ...     users, metric=ablens.Proportion("converted"), date="day", mde=0.2
+        ... )
         >>> p.days, p.history.units
         (6, 20000)
         >>> print(p.notes[0])
@@ -1432,3 +1435,18 @@ def plan_from_history(
         history=history,
         sequential=design,
     )
+
+
+#: The names before 0.2 (they read like the analysis plan's): old -> new, with a warning.
+__getattr__, _ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "plan": (__name__, "power_plan"),
+        "Plan": (__name__, "PowerPlan"),
+        "PlanDay": (__name__, "PowerPlanDay"),
+        "PlanSequential": (__name__, "PowerPlanSequential"),
+        "plan_from_history": (__name__, "power_plan_from_history"),
+    },
+    removal="ablens 0.3",
+)

@@ -1,4 +1,4 @@
-"""`ablens plan`: the calculator's flags, from parameters and from history, text and JSON."""
+"""`ablens power`: the calculator's flags, from parameters and from history, text and JSON."""
 
 from __future__ import annotations
 
@@ -17,31 +17,31 @@ runner = CliRunner()
 
 def test_plan_from_parameters_matches_the_library():
     outcome = runner.invoke(
-        app, ["plan", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "20000"]
+        app, ["power", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "20000"]
     )
     assert outcome.exit_code == 0, outcome.output
-    expected = ablens.plan(baseline_rate=0.05, mde=0.05, daily_traffic=20_000)
+    expected = ablens.power_plan(baseline_rate=0.05, mde=0.05, daily_traffic=20_000)
     assert outcome.stdout.startswith(expected.sentence)
     assert "122,153 units per arm" in outcome.stdout
 
 
 def test_plan_json_is_the_plan_document():
     outcome = runner.invoke(
-        app, ["plan", "--mean", "10", "--sd", "30", "--mde", "0.03", "--json", "--arms", "3"]
+        app, ["power", "--mean", "10", "--sd", "30", "--mde", "0.03", "--json", "--arms", "3"]
     )
     assert outcome.exit_code == 0, outcome.output
     document = json.loads(outcome.stdout)
-    expected = ablens.plan(mean=10.0, sd=30.0, mde=0.03, arms=3).to_dict()
+    expected = ablens.power_plan(mean=10.0, sd=30.0, mde=0.03, arms=3).to_dict()
     assert document == json.loads(json.dumps(expected, default=str))
 
 
 def test_inverse_mode_solves_the_mde_for_a_duration():
     outcome = runner.invoke(
         app,
-        ["plan", "--baseline-rate", "0.1", "--daily-traffic", "5000", "--days", "14", "--json"],
+        ["power", "--baseline-rate", "0.1", "--daily-traffic", "5000", "--days", "14", "--json"],
     )
     assert outcome.exit_code == 0, outcome.output
-    expected = ablens.plan(baseline_rate=0.1, daily_traffic=5000, days=14).to_dict()
+    expected = ablens.power_plan(baseline_rate=0.1, daily_traffic=5000, days=14).to_dict()
     assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
 
 
@@ -60,13 +60,13 @@ def test_inverse_mode_solves_the_mde_for_a_duration():
     ],
 )
 def test_sequential_plans_match_the_library(flags, options, per_arm):
-    base = ["plan", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "10000"]
+    base = ["power", "--baseline-rate", "0.05", "--mde", "0.05", "--daily-traffic", "10000"]
     outcome = runner.invoke(app, [*base, *flags, "--json"])
     assert outcome.exit_code == 0, outcome.output
     document = json.loads(outcome.stdout)
     method = flags[1]
     options = {"looks": int(flags[3])} | options
-    expected = ablens.plan(
+    expected = ablens.power_plan(
         baseline_rate=0.05, mde=0.05, daily_traffic=10_000, sequential=method, **options
     )
     assert document["n_per_arm"] == list(expected.n_per_arm)
@@ -76,7 +76,7 @@ def test_sequential_plans_match_the_library(flags, options, per_arm):
     assert document["sequential"]["method"] == method
     if per_arm is not None:
         assert document["n_per_arm"] == [per_arm, per_arm]
-    fixed = ablens.plan(baseline_rate=0.05, mde=0.05, daily_traffic=10_000)
+    fixed = ablens.power_plan(baseline_rate=0.05, mde=0.05, daily_traffic=10_000)
     assert document["n_per_arm"][0] > fixed.n_per_arm[0]
 
 
@@ -86,7 +86,7 @@ def test_plan_from_history_file(tmp_path):
     outcome = runner.invoke(
         app,
         [
-            "plan",
+            "power",
             "--history",
             str(history),
             "--column",
@@ -101,7 +101,7 @@ def test_plan_from_history_file(tmp_path):
         ],
     )
     assert outcome.exit_code == 0, outcome.output
-    expected = ablens.plan_from_history(
+    expected = ablens.power_plan_from_history(
         str(history),
         metric=ablens.Mean("revenue", covariates=("pre_revenue",)),
         date="exposure_day",
@@ -131,7 +131,7 @@ def test_plan_from_history_file(tmp_path):
     ],
 )
 def test_bad_input_exits_2_with_the_argument_named(args, message):
-    outcome = runner.invoke(app, ["plan", *args])
+    outcome = runner.invoke(app, ["power", *args])
     assert outcome.exit_code == 2
     assert message in outcome.stderr
 
@@ -141,3 +141,14 @@ def test_demo_prints_the_next_plan(tmp_path):
     assert outcome.exit_code == 0, outcome.output
     assert "Planning the next test" in outcome.stdout
     assert "units per arm" in outcome.stdout
+
+
+def test_the_old_command_name_still_plans_and_says_it_is_deprecated():
+    options = ["--baseline-rate", "0.1", "--mde", "0.05", "--json"]
+    new = runner.invoke(app, ["power", *options])
+    old = runner.invoke(app, ["plan", *options])
+    assert old.exit_code == new.exit_code == 0
+    assert json.loads(old.stdout) == json.loads(new.stdout)
+    assert "`ablens plan` is deprecated and will be removed in ablens 0.3: use `ablens power`" in (
+        old.stderr
+    )

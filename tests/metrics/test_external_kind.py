@@ -113,8 +113,8 @@ def test_an_installed_kind_runs_through_plan_readout_report_and_power_plan(site:
             "users.csv", variant="variant", columns=list(metric.required_columns()),
             pairs=list(metric.required_pairs()),
         ).overall["control"]
-        power = ablens.plan(metric=metric, moments=moments, mde=0.05, daily_traffic=500)
-        history = ablens.plan_from_history(
+        power = ablens.power_plan(metric=metric, moments=moments, mde=0.05, daily_traffic=500)
+        history = ablens.power_plan_from_history(
             "users.csv", metric=metric, date="day", unit="user_id", mde=0.05
         )
         print(json.dumps({
@@ -135,7 +135,7 @@ def test_an_installed_kind_runs_through_plan_readout_report_and_power_plan(site:
                 - 2 * moments.covariance("gross", "refunds")
             ),
             "history_n": history.n_per_arm[0],
-            "mean_plan_n": ablens.plan(
+            "mean_plan_n": ablens.power_plan(
                 mean=power.baseline, sd=power.sd, mde=0.05, daily_traffic=500
             ).n_per_arm[0],
             "verdict": readout.verdict.label,

@@ -173,7 +173,7 @@ def test_calculator_inverse_mode_solves_the_mde(client):
 @pytest.mark.parametrize(
     ("reading", "looks", "per_arm", "days"),
     [
-        # the plan() and `ablens plan --sequential` numbers of the same inputs
+        # the plan() and `ablens power --sequential` numbers of the same inputs
         ("msprt", "30", "99,329", "20"),
         ("confidence-sequence", "30", "99,406", "20"),
         ("group-sequential", "5", "59,208", "12"),

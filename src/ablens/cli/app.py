@@ -9,6 +9,7 @@ unknown column, data that fail the checks). Rich tables only when stdout is a te
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -166,7 +167,7 @@ def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
     from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
     fingerprint = data_fingerprint(result)["sha256"][:12]
-    source = "" if plan is None else f"Plan {plan.name} (sha256 {plan.sha256[:12]}); "
+    source = "" if plan is None else f"PowerPlan {plan.name} (sha256 {plan.sha256[:12]}); "
     return f"{source}data fingerprint {fingerprint}; ablens {__version__}."
 
 
@@ -439,8 +440,8 @@ def serve_command(
         )
 
 
-@app.command("plan")
-def plan_command(
+@app.command("power")
+def power_command(
     baseline_rate: Annotated[
         float | None, typer.Option(help="Control conversion rate, e.g. 0.05 (a proportion).")
     ] = None,
@@ -519,7 +520,7 @@ def plan_command(
     """
     from ablens.calculator import CORRECTION_CHOICES  # noqa: PLC0415 - keeps --help fast
     from ablens.metrics import Mean, Proportion  # noqa: PLC0415 - keeps --help fast
-    from ablens.planning import plan, plan_from_history  # noqa: PLC0415
+    from ablens.planning import power_plan, power_plan_from_history  # noqa: PLC0415
 
     with usage_errors():
         if correction not in CORRECTION_CHOICES:
@@ -547,9 +548,9 @@ def plan_command(
                 if binary
                 else Mean(column, covariates=covariates)
             )
-            result = plan_from_history(str(history), metric=metric, date=date, **common)
+            result = power_plan_from_history(str(history), metric=metric, date=date, **common)
         else:
-            result = plan(
+            result = power_plan(
                 baseline_rate=baseline_rate,
                 mean=mean,
                 sd=sd,
@@ -560,6 +561,17 @@ def plan_command(
             typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
         else:
             typer.echo(str(result))
+
+
+@app.command("plan", hidden=True)
+@functools.wraps(power_command)
+def plan_command(*args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - power_command's options
+    """Deprecated name of `ablens power` (it read like the analysis plan's commands)."""
+    typer.echo(
+        "ablens: `ablens plan` is deprecated and will be removed in ablens 0.3: use `ablens power`",
+        err=True,
+    )
+    power_command(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------- project commands

@@ -1,7 +1,7 @@
 """A metric's past period, read in the engine: the baseline and the traffic a plan starts from.
 
-`read_history` is what `ablens.plan_from_history` reads: the metric's moments over the period and
-the units first seen on each day, each computed by one engine query.
+`read_history` is what `ablens.power_plan_from_history` reads: the metric's moments over the
+period and the units first seen on each day, each computed by one engine query.
 """
 
 from __future__ import annotations

@@ -1,96 +1,199 @@
-"""Pure statistics on per-arm moments: no dataframes, no SQL, only numpy and scipy."""
+"""Pure statistics on per-arm moments: no dataframes, no SQL, only numpy and scipy.
 
-from ablens.stats.adjusted import cuped_test, regression_adjusted_test
-from ablens.stats.always_valid import (
-    AlwaysValidDecision,
-    AlwaysValidDesign,
-    AlwaysValidLook,
-    AlwaysValidResult,
-    EffectLook,
-    SequentialSRMLook,
-    SequentialSRMResult,
-    always_valid_design,
-    always_valid_inflation,
-    asymptotic_confidence_sequence,
-    default_tau,
-    msprt,
-    sequential_srm_test,
-)
-from ablens.stats.bayesian import (
-    BayesianResult,
-    BestArmResult,
-    BetaBinomialResult,
-    NormalPrior,
-    bayesian_mean_test,
-    bayesian_proportion_test,
-    beta_best_arm,
-    empirical_prior,
-    normal_best_arm,
-    normal_posterior,
-)
-from ablens.stats.group_sequential import (
-    SequentialBounds,
-    SequentialDecision,
-    SequentialLook,
-    SequentialResult,
-    SpendingFunction,
-    SpendingName,
-    group_sequential_bounds,
-    group_sequential_test,
-    sample_size_inflation,
-    spending_function,
-)
-from ablens.stats.means import MeanTest, mean_test
-from ablens.stats.moments import Moments
-from ablens.stats.multiplicity import CorrectionMethod, adjust_pvalues, adjusted_confidence_level
-from ablens.stats.nonparametric import (
-    MannWhitneyResult,
-    RankSummary,
-    mann_whitney_test,
-    rank_summary_from_arrays,
-)
-from ablens.stats.power import (
-    DesignOptions,
-    EffectType,
-    PowerCorrection,
-    PowerKind,
-    PowerSolution,
-    cohen_h,
-    cohen_h_power,
-    comparison_alpha,
-    detectable_effect,
-    mde_curve,
-    power_curve,
-    power_z,
-    prop_test_power,
-    ratio_sd,
-    solve_power,
-    t_test_power,
-)
-from ablens.stats.proportions import ProportionTest, proportion_test
-from ablens.stats.quantiles import (
-    QuantileSummary,
-    quantile_bootstrap_test,
-    quantile_summary_from_array,
-    quantile_test,
-)
-from ablens.stats.ratio import ratio_estimate, ratio_test
-from ablens.stats.relative import (
-    RelativeMethod,
-    fieller_interval,
-    log_ratio_interval,
-    relative_interval,
-)
-from ablens.stats.resampling import (
-    BootstrapMethod,
-    BootstrapResult,
-    PermutationResult,
-    bootstrap,
-    permutation_test,
-)
-from ablens.stats.result import MarginType, TestResult
-from ablens.stats.srm import SRMResult, srm_test
-from ablens.stats.stratified import post_stratified_test
+Every name below loads its submodule on first use (`import ablens` stays light): the
+submodules are independent, and a notebook that only compares means never loads the
+sequential, Bayesian or power code.
+"""
+
+from typing import TYPE_CHECKING
+
+from ablens._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ablens.stats.adjusted import cuped_test, regression_adjusted_test
+    from ablens.stats.always_valid import (
+        AlwaysValidDecision,
+        AlwaysValidDesign,
+        AlwaysValidLook,
+        AlwaysValidResult,
+        EffectLook,
+        SequentialSRMLook,
+        SequentialSRMResult,
+        always_valid_design,
+        always_valid_inflation,
+        asymptotic_confidence_sequence,
+        default_tau,
+        msprt,
+        sequential_srm_test,
+    )
+    from ablens.stats.bayesian import (
+        BayesianResult,
+        BestArmResult,
+        BetaBinomialResult,
+        NormalPrior,
+        bayesian_mean_test,
+        bayesian_proportion_test,
+        beta_best_arm,
+        empirical_prior,
+        normal_best_arm,
+        normal_posterior,
+    )
+    from ablens.stats.group_sequential import (
+        SequentialBounds,
+        SequentialDecision,
+        SequentialLook,
+        SequentialResult,
+        SpendingFunction,
+        SpendingName,
+        group_sequential_bounds,
+        group_sequential_test,
+        sample_size_inflation,
+        spending_function,
+    )
+    from ablens.stats.means import MeanTest, mean_test
+    from ablens.stats.moments import Moments
+    from ablens.stats.multiplicity import (
+        CorrectionMethod,
+        adjust_pvalues,
+        adjusted_confidence_level,
+    )
+    from ablens.stats.nonparametric import (
+        MannWhitneyResult,
+        RankSummary,
+        mann_whitney_test,
+        rank_summary_from_arrays,
+    )
+    from ablens.stats.power import (
+        DesignOptions,
+        EffectType,
+        PowerCorrection,
+        PowerKind,
+        PowerSolution,
+        cohen_h,
+        cohen_h_power,
+        comparison_alpha,
+        detectable_effect,
+        mde_curve,
+        power_curve,
+        power_z,
+        prop_test_power,
+        ratio_sd,
+        solve_power,
+        t_test_power,
+    )
+    from ablens.stats.proportions import ProportionTest, proportion_test
+    from ablens.stats.quantiles import (
+        QuantileSummary,
+        quantile_bootstrap_test,
+        quantile_summary_from_array,
+        quantile_test,
+    )
+    from ablens.stats.ratio import ratio_estimate, ratio_test
+    from ablens.stats.relative import (
+        RelativeMethod,
+        fieller_interval,
+        log_ratio_interval,
+        relative_interval,
+    )
+    from ablens.stats.resampling import (
+        BootstrapMethod,
+        BootstrapResult,
+        PermutationResult,
+        bootstrap,
+        permutation_test,
+    )
+    from ablens.stats.result import MarginType, TestResult
+    from ablens.stats.srm import SRMResult, srm_test
+    from ablens.stats.stratified import post_stratified_test
+
+#: Public name -> the submodule defining it.
+_EXPORTS = {
+    "cuped_test": "ablens.stats.adjusted",
+    "regression_adjusted_test": "ablens.stats.adjusted",
+    "AlwaysValidDecision": "ablens.stats.always_valid",
+    "AlwaysValidDesign": "ablens.stats.always_valid",
+    "AlwaysValidLook": "ablens.stats.always_valid",
+    "AlwaysValidResult": "ablens.stats.always_valid",
+    "EffectLook": "ablens.stats.always_valid",
+    "SequentialSRMLook": "ablens.stats.always_valid",
+    "SequentialSRMResult": "ablens.stats.always_valid",
+    "always_valid_design": "ablens.stats.always_valid",
+    "always_valid_inflation": "ablens.stats.always_valid",
+    "asymptotic_confidence_sequence": "ablens.stats.always_valid",
+    "default_tau": "ablens.stats.always_valid",
+    "msprt": "ablens.stats.always_valid",
+    "sequential_srm_test": "ablens.stats.always_valid",
+    "BayesianResult": "ablens.stats.bayesian",
+    "BestArmResult": "ablens.stats.bayesian",
+    "BetaBinomialResult": "ablens.stats.bayesian",
+    "NormalPrior": "ablens.stats.bayesian",
+    "bayesian_mean_test": "ablens.stats.bayesian",
+    "bayesian_proportion_test": "ablens.stats.bayesian",
+    "beta_best_arm": "ablens.stats.bayesian",
+    "empirical_prior": "ablens.stats.bayesian",
+    "normal_best_arm": "ablens.stats.bayesian",
+    "normal_posterior": "ablens.stats.bayesian",
+    "SequentialBounds": "ablens.stats.group_sequential",
+    "SequentialDecision": "ablens.stats.group_sequential",
+    "SequentialLook": "ablens.stats.group_sequential",
+    "SequentialResult": "ablens.stats.group_sequential",
+    "SpendingFunction": "ablens.stats.group_sequential",
+    "SpendingName": "ablens.stats.group_sequential",
+    "group_sequential_bounds": "ablens.stats.group_sequential",
+    "group_sequential_test": "ablens.stats.group_sequential",
+    "sample_size_inflation": "ablens.stats.group_sequential",
+    "spending_function": "ablens.stats.group_sequential",
+    "MeanTest": "ablens.stats.means",
+    "mean_test": "ablens.stats.means",
+    "Moments": "ablens.stats.moments",
+    "CorrectionMethod": "ablens.stats.multiplicity",
+    "adjust_pvalues": "ablens.stats.multiplicity",
+    "adjusted_confidence_level": "ablens.stats.multiplicity",
+    "MannWhitneyResult": "ablens.stats.nonparametric",
+    "RankSummary": "ablens.stats.nonparametric",
+    "mann_whitney_test": "ablens.stats.nonparametric",
+    "rank_summary_from_arrays": "ablens.stats.nonparametric",
+    "DesignOptions": "ablens.stats.power",
+    "EffectType": "ablens.stats.power",
+    "PowerCorrection": "ablens.stats.power",
+    "PowerKind": "ablens.stats.power",
+    "PowerSolution": "ablens.stats.power",
+    "cohen_h": "ablens.stats.power",
+    "cohen_h_power": "ablens.stats.power",
+    "comparison_alpha": "ablens.stats.power",
+    "detectable_effect": "ablens.stats.power",
+    "mde_curve": "ablens.stats.power",
+    "power_curve": "ablens.stats.power",
+    "power_z": "ablens.stats.power",
+    "prop_test_power": "ablens.stats.power",
+    "ratio_sd": "ablens.stats.power",
+    "solve_power": "ablens.stats.power",
+    "t_test_power": "ablens.stats.power",
+    "ProportionTest": "ablens.stats.proportions",
+    "proportion_test": "ablens.stats.proportions",
+    "QuantileSummary": "ablens.stats.quantiles",
+    "quantile_bootstrap_test": "ablens.stats.quantiles",
+    "quantile_summary_from_array": "ablens.stats.quantiles",
+    "quantile_test": "ablens.stats.quantiles",
+    "ratio_estimate": "ablens.stats.ratio",
+    "ratio_test": "ablens.stats.ratio",
+    "RelativeMethod": "ablens.stats.relative",
+    "fieller_interval": "ablens.stats.relative",
+    "log_ratio_interval": "ablens.stats.relative",
+    "relative_interval": "ablens.stats.relative",
+    "BootstrapMethod": "ablens.stats.resampling",
+    "BootstrapResult": "ablens.stats.resampling",
+    "PermutationResult": "ablens.stats.resampling",
+    "bootstrap": "ablens.stats.resampling",
+    "permutation_test": "ablens.stats.resampling",
+    "MarginType": "ablens.stats.result",
+    "TestResult": "ablens.stats.result",
+    "SRMResult": "ablens.stats.srm",
+    "srm_test": "ablens.stats.srm",
+    "post_stratified_test": "ablens.stats.stratified",
+}
+
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 __all__ = [
     "AlwaysValidDecision",

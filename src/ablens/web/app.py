@@ -1,6 +1,6 @@
 """The web UI: a power calculator and a readout page, served by FastAPI, rendered by Jinja2.
 
-Thin, like the CLI: every number comes from `ablens.plan` (the calculator) or `ablens.analyze`
+Thin, like the CLI: every number comes from `ablens.power_plan` (the calculator) or `ablens.analyze`
 with `ablens.report.render_report` (the readout); this module only parses form fields, calls
 them and lays out the answer. The pages load nothing from anywhere else: htmx is vendored as
 package data (``static/htmx.min.js``), the stylesheet is local and the chart is inline SVG.
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan import AnalysisPlan
-    from ablens.planning import Plan
+    from ablens.planning import PowerPlan
     from ablens.readout import Readout
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
@@ -116,7 +116,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
 SPENDING_CHOICES = SPENDING_NAMES
 
 
-def mde_chart(p: Plan) -> Markup:
+def mde_chart(p: PowerPlan) -> Markup:
     """The MDE by duration as inline SVG (no external anything), or nothing without traffic."""
     days = p.by_day
     if not days:
