@@ -94,3 +94,23 @@ def ibis_postgres(postgres_url: str) -> Iterator[PostgresBackend]:
 def spark() -> Iterator[SparkSession]:
     """One local SparkSession (``local[1]``, UTC, no UI) shared by the session, stopped after it."""
     yield from engines.spark_session()
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers, so a contributor can run the fast suite locally (`pytest -m "not slow and not engine"`)
+# while CI runs everything: a test is `engine` when it uses a PostgreSQL or Spark fixture (or a
+# parameter naming one), `slow` when it lives in a module of simulations or experiment projects.
+_ENGINE_FIXTURES = {"postgres_url", "ibis_postgres", "spark"}
+_ENGINE_WORDS = ("postgres", "spark")
+_SLOW_MODULES = ("simulation", "tests/project/", "test_planning_engines")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        call_id = getattr(item, "callspec", None)
+        params = " ".join(map(str, call_id.params.values())) if call_id is not None else ""
+        if fixtures & _ENGINE_FIXTURES or any(word in params for word in _ENGINE_WORDS):
+            item.add_marker(pytest.mark.engine)
+        if any(part in item.nodeid for part in _SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)

@@ -12,6 +12,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -243,20 +244,29 @@ def _answer_in_a_terminal(command: list[str], answers: list[tuple[str, str]]) ->
         os.execv(command[0], command)  # noqa: S606 - this environment's own console script
     seen = b""
 
-    def read_until(text: str) -> None:
+    def read_until(text: str, *, settle: float = 0.0) -> None:
+        """Read until ``text`` appears, then until the terminal is quiet for ``settle`` s.
+
+        On a loaded machine the prompt is drawn before its input loop is ready; keys typed in
+        that gap may be lost, so an answer waits for the screen to settle. The deadline is
+        generous for the same reason (interpreter start-up under load).
+        """
         nonlocal seen
-        deadline = time.monotonic() + 60
-        while text.encode() not in seen:
+        deadline = time.monotonic() + 180
+        quiet_since = time.monotonic()
+        while text.encode() not in seen or time.monotonic() - quiet_since < settle:
             if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
                 pytest.fail(f"no {text!r} prompt in:\n{seen.decode(errors='replace')}")
-            if select.select([terminal], [], [], 0.2)[0]:
+            if select.select([terminal], [], [], 0.05)[0]:
                 try:
                     seen += os.read(terminal, 4096)
                 except OSError:  # the child closed the terminal
                     break
+                quiet_since = time.monotonic()
 
     for prompt, answer in answers:
-        read_until(prompt)
+        read_until(prompt, settle=0.3)
         os.write(terminal, answer.encode())
     read_until("Created")
     _, status = os.waitpid(pid, 0)

@@ -25,16 +25,11 @@ from scipy import stats
 
 from ablens import Moments, cuped_test, mean_test, ratio_test, regression_adjusted_test
 from ablens.stats import post_stratified_test
+from helpers import binomial_range
 
 N_EXPERIMENTS = 1_500
 UNITS = 500  # per arm
 ALPHA = 0.05
-
-
-def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
-    """Central range of Binomial(n, rate) holding `coverage` of its mass."""
-    tail = (1 - coverage) / 2
-    return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
 
 
 def assert_coverage(covered: int, level: float = 0.95) -> None:

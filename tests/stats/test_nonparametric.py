@@ -25,18 +25,13 @@ from ablens.stats.nonparametric import (
     mann_whitney_test,
     rank_summary_from_arrays,
 )
+from helpers import binomial_range
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "nonparametric.json"
 REFERENCE: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))
 RTOL = 1e-9
 ATOL = 1e-12
 N_EXPERIMENTS = 4_000
-
-
-def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
-    """Central range of Binomial(n, rate) holding `coverage` of its mass."""
-    tail = (1 - coverage) / 2
-    return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
 
 
 # --------------------------------------------------------------------------- R reference

@@ -33,6 +33,7 @@ from ablens.stats.always_valid import (
     msprt,
     sequential_srm_test,
 )
+from helpers import binomial_range
 
 N_EXPERIMENTS = 2_000
 N_DAYS = 30
@@ -41,12 +42,6 @@ ALPHA = 0.05
 SIGMA = 2.0
 BASE_RATE = 0.1
 PLANNED_PER_ARM = N_DAYS * DAILY_UNITS // 2
-
-
-def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
-    """Central range of Binomial(n, rate) holding `coverage` of its mass."""
-    tail = (1 - coverage) / 2
-    return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
 
 
 def daily_counts(rng):

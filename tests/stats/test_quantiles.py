@@ -31,18 +31,13 @@ from ablens.stats.quantiles import (
     quantile_test,
 )
 from ablens.stats.result import difference_test
+from helpers import binomial_range
 from rfixtures import load_r_fixture
 
 RTOL = 1e-9
 ATOL = 1e-12
 
 REFERENCE: dict[str, Any] = load_r_fixture("quantiles.json")
-
-
-def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
-    """Central range of Binomial(n, rate) holding `coverage` of its mass."""
-    tail = (1 - coverage) / 2
-    return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
 
 
 # --------------------------------------------------------------------------- the bracket

@@ -33,6 +33,7 @@ from ablens.stats.resampling import (
     bootstrap,
     permutation_test,
 )
+from helpers import binomial_range
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r" / "nonparametric.json"
 REFERENCE: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))
@@ -49,12 +50,6 @@ def median_difference(control, treatment, axis=-1):
 
 
 STATISTICS = {"mean_difference": mean_difference, "median_difference": median_difference}
-
-
-def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
-    """Central range of Binomial(n, rate) holding `coverage` of its mass."""
-    tail = (1 - coverage) / 2
-    return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
 
 
 def family_z(comparisons: int) -> float:

@@ -218,7 +218,8 @@ def test_calculator_reads_once_by_default(client):
         ({"baseline": "ten"}, "Baseline: 'ten' is not a number"),
         ({"baseline": ""}, "Baseline: enter a number"),
         ({"baseline": "nan"}, "Baseline: must be a finite number"),
-        ({"mde": "-5%"}, "MDE: the smallest lift worth detecting must be above zero"),
+        # The planner's rule, in its words: a zero effect is never detected.
+        ({"mde": "0%"}, "effect == 0.0 is not beyond the null value"),
         ({"mde": "abc"}, "MDE: 'abc' is not a number"),
         ({"mde": "", "days": ""}, "Enter an MDE, or leave it empty"),
         ({"arms": "1"}, "Arms: must be a whole number of at least 2"),

@@ -28,7 +28,7 @@ from ablens.analysis_plan import (
 )
 from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, VERDICTS, HealthCheck, verdict
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "src" / "ablens" / "schema" / "plan.schema.json"
 EXAMPLE = REPO / "examples" / "plan.yaml"
 
