@@ -38,6 +38,7 @@ from ablens.data.history import read_history
 from ablens.errors import DataError, InputError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
+from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.power import (
     EFFECT_TYPES,
     POWER_CORRECTIONS,
@@ -48,6 +49,7 @@ from ablens.stats.power import (
     power_curve,
     solve_power,
 )
+from ablens.typing import SEQUENTIAL_DESIGNS, SequentialDesign
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,12 +77,9 @@ MAX_TABLE_DAYS = 365
 MIN_TABLE_DAYS = 14
 FULL_WEEK = 7
 Solved = Literal["sample size", "mde", "power"]
-SequentialMethod = Literal["group-sequential", "msprt", "confidence-sequence"]
-SEQUENTIAL_METHODS: tuple[SequentialMethod, ...] = (
-    "group-sequential",
-    "msprt",
-    "confidence-sequence",
-)
+#: The sequential designs a power plan sizes (defined once, in `ablens.typing`).
+SequentialMethod = SequentialDesign
+SEQUENTIAL_METHODS = SEQUENTIAL_DESIGNS
 _SEQUENTIAL_LABELS = {
     "group-sequential": "group-sequential",
     "msprt": "mSPRT (always valid)",
@@ -652,7 +651,7 @@ def power_plan(
     name: str | None = None,
     sequential: SequentialMethod | None = None,
     looks: int = 5,
-    spending: SpendingName = "obrien-fleming",
+    spending: SpendingName = DEFAULT_SPENDING,
     tau: float | None = None,
 ) -> PowerPlan:
     """Plan an experiment: sample size and duration for an MDE, or the MDE (or power) of a size.
@@ -1314,7 +1313,7 @@ def power_plan_from_history(
     team: str | None = None,
     sequential: SequentialMethod | None = None,
     looks: int = 5,
-    spending: SpendingName = "obrien-fleming",
+    spending: SpendingName = DEFAULT_SPENDING,
     tau: float | None = None,
 ) -> PowerPlan:
     """Plan from a past period of the data the experiment will use.

@@ -39,7 +39,7 @@ from ablens.stats.always_valid import (
     msprt,
     sequential_srm_test,
 )
-from ablens.stats.group_sequential import SequentialResult, group_sequential_test
+from ablens.stats.group_sequential import DEFAULT_SPENDING, SequentialResult, group_sequential_test
 
 if TYPE_CHECKING:
     from ablens.results import Outcome
@@ -709,7 +709,7 @@ def analyze_looks(
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
     planned_units: int | None = None,
-    spending: SpendingName = "obrien-fleming",
+    spending: SpendingName = DEFAULT_SPENDING,
     tau: float | None = None,
     unit: str | None = None,
     experiment_id: str | None = None,

@@ -44,6 +44,7 @@ __all__ = [
     "PROPORTION_TESTS",
     "RELATIVE_METHODS",
     "ROLES",
+    "SEQUENTIAL_DESIGNS",
     "SEQUENTIAL_METHODS",
     "SPENDING_NAMES",
     "VERDICT_LABELS",
@@ -60,6 +61,7 @@ __all__ = [
     "ProportionTest",
     "RelativeMethod",
     "Role",
+    "SequentialDesign",
     "SequentialMethod",
     "SpendingName",
     "VerdictLabel",
@@ -85,6 +87,14 @@ SequentialMethod = Literal["none", "group-sequential", "msprt", "confidence-sequ
 #: How a result is read over time: once ("none"), or at every look by a sequential method.
 SEQUENTIAL_METHODS: tuple[SequentialMethod, ...] = (
     "none",
+    "group-sequential",
+    "msprt",
+    "confidence-sequence",
+)
+
+SequentialDesign = Literal["group-sequential", "msprt", "confidence-sequence"]
+#: The sequential designs a power plan sizes (`SEQUENTIAL_METHODS` without "none").
+SEQUENTIAL_DESIGNS: tuple[SequentialDesign, ...] = (
     "group-sequential",
     "msprt",
     "confidence-sequence",

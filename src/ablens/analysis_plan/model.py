@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens.errors import ConfigError
 from ablens.metrics.base import kind_named, metric_kinds
+from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
 
 if TYPE_CHECKING:
@@ -228,7 +229,7 @@ class AnalysisPlan:
     correction: CorrectionMethod | None = None
     family: Family = "metric"
     sequential: SequentialMethod = "none"
-    spending: SpendingName = "obrien-fleming"
+    spending: SpendingName = DEFAULT_SPENDING
     srm_alpha: float = DEFAULT_SRM_ALPHA
     planned: Planned = field(default_factory=Planned)
     time: str | None = None

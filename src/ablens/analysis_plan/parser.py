@@ -58,6 +58,7 @@ from ablens.data.sources import (
 )
 from ablens.errors import AblensError, ConfigError
 from ablens.metrics.base import default_role, kind_named, metric_kinds, required_keys
+from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
 from ablens.typing import (
     BAYESIAN_PRIORS,
@@ -409,7 +410,7 @@ def _build(
     correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
-    spending = check.choice(root, "spending", "spending", SPENDING_NAMES, "obrien-fleming")
+    spending = check.choice(root, "spending", "spending", SPENDING_NAMES, DEFAULT_SPENDING)
     if root.get("spending") is not None and sequential != "group-sequential":
         check.fail(
             "spending",

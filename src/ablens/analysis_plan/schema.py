@@ -19,6 +19,7 @@ from ablens.data.sources import (
     Backend,
 )
 from ablens.metrics.base import kind_named, metric_kinds, required_keys
+from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
 from ablens.typing import (
     BAYESIAN_PRIORS,
@@ -176,7 +177,7 @@ def plan_json_schema() -> dict[str, Any]:
             },
             "spending": {
                 "enum": list(SPENDING_NAMES),
-                "default": "obrien-fleming",
+                "default": DEFAULT_SPENDING,
                 "description": "Alpha-spending family of sequential: group-sequential.",
             },
             "time": {

@@ -23,6 +23,7 @@ import typer
 from ablens._version import __version__
 from ablens.cli.common import EXIT_HEALTH, usage_errors
 from ablens.errors import ConfigError
+from ablens.stats.group_sequential import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -502,7 +503,7 @@ def power_command(
         typer.Option(
             help="With --sequential group-sequential: 'obrien-fleming', 'pocock', 'hsd', 'power'."
         ),
-    ] = "obrien-fleming",
+    ] = DEFAULT_SPENDING,
     tau: Annotated[
         float | None,
         typer.Option(

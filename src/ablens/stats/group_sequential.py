@@ -77,6 +77,8 @@ __all__ = [
 
 SpendingName = Literal["obrien-fleming", "pocock", "hsd", "power"]
 SPENDING_NAMES: tuple[SpendingName, ...] = ("obrien-fleming", "pocock", "hsd", "power")
+#: The spending family every face and plan uses unless told otherwise.
+DEFAULT_SPENDING: SpendingName = "obrien-fleming"
 #: Each spending family as written in sentences and reports (default parameters).
 SPENDING_TITLES: dict[SpendingName, str] = {
     "obrien-fleming": "O'Brien-Fleming",

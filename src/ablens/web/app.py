@@ -53,7 +53,7 @@ from ablens.calculator import (
     calculator_query,
 )
 from ablens.errors import AblensError
-from ablens.stats.group_sequential import SPENDING_NAMES
+from ablens.stats.group_sequential import DEFAULT_SPENDING, SPENDING_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -284,7 +284,7 @@ class ReadoutRequest:
     time: str | None = None
     sequential: str = "none"
     planned_units: int | None = None
-    spending: str = "obrien-fleming"
+    spending: str = DEFAULT_SPENDING
     bayesian: bool = False
     filename: str = ""
 
@@ -305,7 +305,7 @@ def _parse_options(
     sequential = fields.get("sequential") or "none"
     if sequential not in SEQUENTIAL_CHOICES:
         raise UploadError(f"sequential method {sequential!r} is not one of the choices.")
-    spending = fields.get("spending") or "obrien-fleming"
+    spending = fields.get("spending") or DEFAULT_SPENDING
     if spending not in SPENDING_CHOICES:
         raise UploadError(f"alpha spending {spending!r} is not one of the choices.")
     planned_text = fields.get("planned", "").replace(",", "").replace("_", "")
@@ -466,7 +466,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 "time": "",
                 "sequential": "none",
                 "planned": "",
-                "spending": "obrien-fleming",
+                "spending": DEFAULT_SPENDING,
                 "bayesian": "",
             },
             "sequential_choices": SEQUENTIAL_CHOICES,
@@ -502,7 +502,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             "time": fields.get("time", ""),
             "sequential": fields.get("sequential", "") or "none",
             "planned": fields.get("planned", ""),
-            "spending": fields.get("spending", "") or "obrien-fleming",
+            "spending": fields.get("spending", "") or DEFAULT_SPENDING,
             "bayesian": fields.get("bayesian", ""),
         }
         upload = form.get("file")
