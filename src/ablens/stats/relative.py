@@ -109,18 +109,36 @@ def fieller_interval(
         >>> lo, hi = fieller_interval(1.1, 1.0, 0.0025, 0.0025, q=1.959963984540054)
         >>> round(lo, 6), round(hi, 6)
         (-0.036111, 0.257444)
+
+        Means of 1e9 with tiny variances keep their digits (the textbook form returns a
+        zero-width interval here):
+
+        >>> lo, hi = fieller_interval(1e9 + 0.2, 1e9, 9e-4, 9e-4, q=1.959963984540054)
+        >>> f"{lo:.4e}", f"{hi:.4e}"
+        ('1.1685e-10', '2.8315e-10')
     """
-    a = control**2 - q**2 * var_control
+    q2 = q * q
+    a = control**2 - q2 * var_control
     if a <= 0:
         return -math.inf, math.inf
-    b = treatment * control - q**2 * cov
-    c = treatment**2 - q**2 * var_treatment
-    discriminant = b * b - a * c
+    # The textbook discriminant b^2 - a c (b = t c - q^2 Ctc, c' = t^2 - q^2 Vt) subtracts two
+    # numbers of size t^2 c^2 and loses every digit when the means are large and precise (1e9
+    # plus noise). Expanded, the t^2 c^2 terms cancel exactly, leaving
+    #   b^2 - a c' = q^2 (c^2 Vt - 2 t c Ctc + t^2 Vc - q^2 (Vt Vc - Ctc^2)),
+    # a variance-sized sum. Likewise rho - 1 = (b - a -+ root) / a with
+    #   b - a = c (t - c) + q^2 (Vc - Ctc),
+    # so the lift never goes through a ratio near 1.
+    spread = (
+        control**2 * var_treatment
+        - 2.0 * treatment * control * cov
+        + treatment**2 * var_control
+        - q2 * (var_treatment * var_control - cov * cov)
+    )
     # a > 0 implies the discriminant is >= 0 in exact arithmetic; clamp rounding.
-    root = math.sqrt(max(discriminant, 0.0))
-    lower_ratio, upper_ratio = (b - root) / a, (b + root) / a
-    lower = lower_ratio - 1.0 if alternative != "less" else -math.inf
-    upper = upper_ratio - 1.0 if alternative != "greater" else math.inf
+    root = q * math.sqrt(max(spread, 0.0))
+    centre = control * (treatment - control) + q2 * (var_control - cov)
+    lower = (centre - root) / a if alternative != "less" else -math.inf
+    upper = (centre + root) / a if alternative != "greater" else math.inf
     return lower, upper
 
 
