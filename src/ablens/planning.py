@@ -19,7 +19,7 @@ runs); the methodology page "Power and sample size" gives every formula.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -34,7 +34,7 @@ from ablens._validation import (
     check_positive,
     check_real,
 )
-from ablens.data.history import read_history
+from ablens.data.history import FULL_WEEK, History, read_history
 from ablens.errors import DataError, InputError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
@@ -75,7 +75,6 @@ SCHEMA_VERSION = 1
 MAX_TABLE_DAYS = 365
 #: The table always covers at least this many days.
 MIN_TABLE_DAYS = 14
-FULL_WEEK = 7
 Solved = Literal["sample size", "mde", "power"]
 #: The sequential designs a power plan sizes (defined once, in `ablens.typing`).
 SequentialMethod = SequentialDesign
@@ -169,28 +168,17 @@ class PowerPlanSequential:
 
 
 @dataclass(frozen=True)
-class HistorySummary:
+class HistorySummary(History):
     """What `power_plan_from_history` read from the past period (every number from the engine).
 
+    The period as `ablens.data.read_history` read it (first and last day, days, units, the
+    cumulated units, the recent daily rate and the moments), and what the plan derived from it.
+
     Attributes:
-        first_day: First day of the history (a date, or the integer day of the column).
-        last_day: Last day of the history.
-        days: Days covered.
-        units: Units seen over the whole period.
-        cumulative_units: Units seen by the end of each day (first-seen day, cumulated).
-        recent_daily_units: New units a day over the last week (the rate used to extrapolate).
-        moments: The metric's moments over the period (the baseline).
         correlation: Correlation of the metric with its covariate (CUPED), or the square root
             of the regression's R^2; None without covariates.
     """
 
-    first_day: object
-    last_day: object
-    days: int
-    units: int
-    cumulative_units: tuple[int, ...]
-    recent_daily_units: float
-    moments: Moments = field(repr=False)
     correlation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -1404,16 +1392,7 @@ def power_plan_from_history(
         team=team,
     )
     baseline = _baseline_from_moments(metric, read.moments)
-    history = HistorySummary(
-        first_day=read.first_day,
-        last_day=read.last_day,
-        days=read.days,
-        units=read.units,
-        cumulative_units=read.cumulative_units,
-        recent_daily_units=read.recent_daily_units,
-        moments=read.moments,
-        correlation=baseline.correlation,
-    )
+    history = HistorySummary(**vars(read), correlation=baseline.correlation)
     flow = _Traffic(
         cumulative=history.cumulative_units, share=share, recent=history.recent_daily_units
     )
