@@ -38,7 +38,6 @@ from ablens.data.history import FULL_WEEK, History, read_history
 from ablens.errors import DataError, InputError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
-from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.power import (
     EFFECT_TYPES,
     POWER_CORRECTIONS,
@@ -49,7 +48,7 @@ from ablens.stats.power import (
     power_curve,
     solve_power,
 )
-from ablens.typing import SEQUENTIAL_DESIGNS, SequentialDesign
+from ablens.typing import DEFAULT_SPENDING, SEQUENTIAL_DESIGNS, SequentialDesign
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -39,7 +39,8 @@ from ablens.stats.always_valid import (
     msprt,
     sequential_srm_test,
 )
-from ablens.stats.group_sequential import DEFAULT_SPENDING, SequentialResult, group_sequential_test
+from ablens.stats.group_sequential import SequentialResult, group_sequential_test
+from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     from ablens.results import Outcome

@@ -3,9 +3,10 @@
 Every string option ablens takes is a `typing.Literal` with a tuple of its values beside it; the
 plan parser, the JSON Schema, the command line and the web page all read these tuples, so a
 value added here reaches every face. The statistical vocabularies (``Alternative``, ``MeanTest``,
-``ProportionTest``, ``CorrectionMethod``, ``SpendingName``, ``RelativeMethod``, ``MarginType``)
-live with the statistics that define them and are re-exported here, so that one import finds
-them all:
+``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``) live with the
+statistics that define them and are re-exported here, so that one import finds them all. The
+alpha-spending names (``SpendingName``, ``SPENDING_NAMES``, ``DEFAULT_SPENDING``) are defined
+here, since every face needs them without loading the group-sequential maths:
 
 >>> from ablens.typing import ROLES, SEQUENTIAL_METHODS, Alternative
 >>> ROLES
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ablens.stats._inference import ALTERNATIVES, Alternative
-    from ablens.stats.group_sequential import SPENDING_NAMES, SpendingName
     from ablens.stats.means import MEAN_TESTS, MeanTest
     from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
@@ -37,6 +37,7 @@ __all__ = [
     "BAYESIAN_PRIORS",
     "CHECK_STATUSES",
     "CORRECTION_METHODS",
+    "DEFAULT_SPENDING",
     "DIRECTIONS",
     "FAMILIES",
     "MEAN_TESTS",
@@ -100,6 +101,12 @@ SEQUENTIAL_DESIGNS: tuple[SequentialDesign, ...] = (
     "confidence-sequence",
 )
 
+SpendingName = Literal["obrien-fleming", "pocock", "hsd", "power"]
+#: The alpha-spending families of a group-sequential design (`ablens.group_sequential_bounds`).
+SPENDING_NAMES: tuple[SpendingName, ...] = ("obrien-fleming", "pocock", "hsd", "power")
+#: The spending family every face and plan uses unless told otherwise.
+DEFAULT_SPENDING: SpendingName = "obrien-fleming"
+
 BayesianPrior = Literal["flat"]
 #: The priors an analysis plan may name under ``bayesian: {prior: ...}``.
 BAYESIAN_PRIORS: tuple[BayesianPrior, ...] = ("flat",)
@@ -127,8 +134,6 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
 _STATS_VOCABULARY = {
     "ALTERNATIVES": "ablens.stats._inference",
     "Alternative": "ablens.stats._inference",
-    "SPENDING_NAMES": "ablens.stats.group_sequential",
-    "SpendingName": "ablens.stats.group_sequential",
     "MEAN_TESTS": "ablens.stats.means",
     "MeanTest": "ablens.stats.means",
     "CORRECTION_METHODS": "ablens.stats.multiplicity",

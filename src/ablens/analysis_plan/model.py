@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from ablens.errors import ConfigError
 from ablens.metrics.base import kind_named, metric_kinds
-from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
+from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     import datetime as dt

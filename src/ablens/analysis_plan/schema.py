@@ -19,11 +19,11 @@ from ablens.data.sources import (
     Backend,
 )
 from ablens.metrics.base import kind_named, metric_kinds, required_keys
-from ablens.stats.group_sequential import DEFAULT_SPENDING
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
 from ablens.typing import (
     BAYESIAN_PRIORS,
     CORRECTION_METHODS,
+    DEFAULT_SPENDING,
     DIRECTIONS,
     FAMILIES,
     ROLES,

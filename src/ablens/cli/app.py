@@ -23,7 +23,7 @@ import typer
 from ablens._version import __version__
 from ablens.cli.common import EXIT_HEALTH, usage_errors
 from ablens.errors import ConfigError
-from ablens.stats.group_sequential import DEFAULT_SPENDING
+from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager

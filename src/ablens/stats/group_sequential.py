@@ -56,6 +56,7 @@ import numpy as np
 from ablens._validation import check_choice, check_open_unit_interval, check_positive, check_real
 from ablens.errors import InputError
 from ablens.stats._inference import Alternative, check_alternative, special_functions
+from ablens.typing import SPENDING_NAMES, SpendingName
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,10 +76,6 @@ __all__ = [
     "spending_function",
 ]
 
-SpendingName = Literal["obrien-fleming", "pocock", "hsd", "power"]
-SPENDING_NAMES: tuple[SpendingName, ...] = ("obrien-fleming", "pocock", "hsd", "power")
-#: The spending family every face and plan uses unless told otherwise.
-DEFAULT_SPENDING: SpendingName = "obrien-fleming"
 #: Each spending family as written in sentences and reports (default parameters).
 SPENDING_TITLES: dict[SpendingName, str] = {
     "obrien-fleming": "O'Brien-Fleming",

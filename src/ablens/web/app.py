@@ -53,7 +53,7 @@ from ablens.calculator import (
     calculator_query,
 )
 from ablens.errors import AblensError
-from ablens.stats.group_sequential import DEFAULT_SPENDING, SPENDING_NAMES
+from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
