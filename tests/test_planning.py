@@ -393,7 +393,7 @@ BAD_PLANS = [
     ({"baseline_rate": 0.1, "mde": 0.1, "sd": 0.3}, "sd does not apply"),
     ({"baseline_rate": 0.1, "mde": 0.1, "variance_reduction": 1.2}, "variance_reduction =="),
     ({"baseline_rate": 0.1, "mde": 0.1, "correction": "holm", "arms": 3}, "correction =="),
-    ({"mean": 0.0, "sd": 1.0, "mde": 0.1}, "non-zero baseline"),
+    ({"mean": 0.0, "sd": 1.0, "mde": 0.1}, "positive baseline"),
     ({"baseline_rate": 0.1, "mde": 10.0}, "outside (0, 1)"),
     ({"moments": Moments.from_columns({"x": [1.0, 2.0]}), "mde": 0.1}, "moments needs metric"),
     (

@@ -451,10 +451,6 @@ def _decide(
     return KEEP_RUNNING, _flat_reason(primaries, planned, evidence)
 
 
-def _interval(c: Comparison) -> tuple[float, float]:
-    return c.adjusted_relative_ci or c.result.relative_ci
-
-
 def _lift(c: Comparison, *, signed: bool = True) -> str:
     """``3% [+1.6%, +4.42%] (p=2.219e-05)``: the lift (the effect if no lift), its CI and p."""
     r = c.result
@@ -462,7 +458,7 @@ def _lift(c: Comparison, *, signed: bool = True) -> str:
     if math.isfinite(r.relative_effect):
         value = r.relative_effect if signed else abs(r.relative_effect)
         shown = render.format_percent(value, signed=signed)
-        return f"{shown} {render.format_interval(*_interval(c), percent=True)} ({p_part})"
+        return f"{shown} {c.relative_interval_text} ({p_part})"
     value = r.effect if signed else abs(r.effect)
     return f"{render.format_number(value, signed=signed)} ({p_part})"
 

@@ -98,7 +98,7 @@ class PowerPlanDay:
         day: Days since the start (1 is the first day).
         units: Units enrolled by the end of that day, over all arms.
         mde: Absolute effect detected with the plan's power after that many days.
-        relative_mde: The same as a lift, ``mde / baseline``.
+        relative_mde: The same as a lift, ``mde / |baseline|``.
         power: Power at the plan's effect after that many days.
     """
 
@@ -260,7 +260,7 @@ class PowerPlan:
 
     # -------------------------------------------------------------- words
     def _effect_text(self, absolute: float) -> str:
-        relative = absolute / self.baseline if self.baseline != 0 else math.nan
+        relative = _relative(absolute, self.baseline)
         if self.kind == "proportion":
             points = render.format_points(absolute)
             if self.mde_type == "relative":
@@ -1122,8 +1122,13 @@ def _design_options(
             )
     if correction is not None:
         check_choice("correction", correction, POWER_CORRECTIONS)
-    if mde_type == "relative" and baseline.value == 0:
-        raise InputError("a relative MDE needs a non-zero baseline; use mde_type='absolute'")
+    if mde_type == "relative" and baseline.value <= 0:
+        # A lift is planned on the log ratio, which needs a positive control mean.
+        raise InputError(
+            f"the baseline mean is {baseline.value!r}; a relative MDE needs a positive baseline "
+            "(a lift is planned on the log ratio): give the MDE as a difference with "
+            "mde_type='absolute'"
+        )
     design: DesignOptions = {
         "baseline": baseline.value,
         "effect_type": cast("Any", mde_type),
@@ -1186,11 +1191,13 @@ def _solve_plan(
 
 
 def _absolute(effect: float, mde_type: str, baseline: float) -> float:
-    return effect * baseline if mde_type == "relative" else effect
+    """The absolute effect of an MDE; a lift is a fraction of the baseline's size."""
+    return effect * abs(baseline) if mde_type == "relative" else effect
 
 
 def _relative(effect: float, baseline: float) -> float:
-    return effect / baseline if baseline != 0 else math.nan
+    """The lift of an absolute effect over the baseline, ``effect / |baseline|``."""
+    return effect / abs(baseline) if baseline != 0 else math.nan
 
 
 def _by_day(

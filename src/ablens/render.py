@@ -19,6 +19,7 @@ __all__ = [
     "format_percent",
     "format_points",
     "format_pvalue",
+    "format_relative_set",
     "table_html",
     "table_markdown",
     "table_text",
@@ -74,6 +75,26 @@ def format_interval(lower: float | None, upper: float | None, *, percent: bool =
     if percent:
         return f"[{format_percent(lower)}, {format_percent(upper)}]"
     return f"[{format_number(lower, signed=True)}, {format_number(upper, signed=True)}]"
+
+
+def format_relative_set(
+    lower: float, upper: float, shape: str = "bounded", gap: tuple[float, float] | None = None
+) -> str:
+    """A lift's confidence set: an interval, or what an unbounded Fieller set excludes.
+
+    Examples:
+        >>> format_relative_set(-0.01, 0.05)
+        '[-1%, +5%]'
+        >>> format_relative_set(-math.inf, math.inf, "two-rays", (-7.08, 0.86))
+        '[any lift outside -708% to +86%]'
+        >>> format_relative_set(-math.inf, math.inf, "real-line")
+        '[any lift: unbounded]'
+    """
+    if shape == "two-rays" and gap is not None:
+        return f"[any lift outside {format_percent(gap[0])} to {format_percent(gap[1])}]"
+    if shape == "real-line":
+        return "[any lift: unbounded]"
+    return format_interval(lower, upper, percent=True)
 
 
 def format_pvalue(value: float | None) -> str:

@@ -61,6 +61,7 @@ _CHECK_TITLES = {
 _RELATIVE_METHODS = {
     "delta-log": "delta method on the log of the ratio",
     "fieller": "Fieller's interval",
+    "delta": "linear delta method on the lift",
 }
 
 _CSS = """
@@ -410,10 +411,7 @@ def _bar(c: Comparison, scale: float) -> str:
 def _lift_text(c: Comparison) -> str:
     r = c.result
     if math.isfinite(r.relative_effect):
-        return (
-            f"{render.format_percent(r.relative_effect)} "
-            f"{render.format_interval(*_interval(c), percent=True)}"
-        )
+        return f"{render.format_percent(r.relative_effect)} {c.relative_interval_text}"
     return "—"
 
 

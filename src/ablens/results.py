@@ -90,13 +90,31 @@ class Comparison:
             return "inconclusive"
         r = self.result
         if r.alternative == "two-sided":
-            estimate = r.effect if r.margin_type == "absolute" else r.relative_effect
-            up = estimate > r.margin
+            # The direction comes from the absolute effect: a relative margin m is the absolute
+            # threshold m |c| (the lift is (t - c) / |c|), whatever the control's sign.
+            threshold = (
+                r.margin if r.margin_type == "absolute" else r.margin * abs(r.control_estimate)
+            )
+            up = r.effect > threshold
         else:
             # A one-sided test only ever rejects towards its alternative.
             up = r.alternative == "greater"
         good = up if self.direction == "increase" else not up
         return "better" if good else "worse"
+
+    @property
+    def relative_interval_text(self) -> str:
+        """The lift's interval as every face shows it (``[+1.2%, +4.5%]``).
+
+        An unbounded Fieller set says what it excludes, or that it is unbounded, rather than
+        showing ``[-∞, ∞]`` for both shapes.
+        """
+        r = self.result
+        if self.adjusted_relative_ci is not None:
+            return render.format_interval(*self.adjusted_relative_ci, percent=True)
+        return render.format_relative_set(
+            r.relative_ci_lower, r.relative_ci_upper, r.relative_ci_shape, r.relative_ci_gap
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-ready dictionary (infinite bounds as None)."""
@@ -128,6 +146,10 @@ class Comparison:
             "relative_ci_lower": clean(r.relative_ci_lower),
             "relative_ci_upper": clean(r.relative_ci_upper),
             "relative_method": r.relative_method,
+            "relative_standard_error": clean(r.relative_standard_error),
+            "relative_ci_shape": r.relative_ci_shape,
+            "relative_ci_gap_lower": None if r.relative_ci_gap is None else r.relative_ci_gap[0],
+            "relative_ci_gap_upper": None if r.relative_ci_gap is None else r.relative_ci_gap[1],
             "standard_error": clean(r.standard_error),
             "test": r.test,
             "statistic": clean(r.statistic),
@@ -166,7 +188,6 @@ class Comparison:
             return f"{shown} (n={n:,})"
 
         effect_ci = self.adjusted_effect_ci or r.effect_ci
-        relative_ci = self.adjusted_relative_ci or r.relative_ci
         if percent:
             effect = render.format_points(r.effect)
             lo, hi = (render.format_points(b) for b in effect_ci)
@@ -182,10 +203,7 @@ class Comparison:
             value(r.control_estimate, self.control_count),
             value(r.treatment_estimate, self.treatment_count),
             f"{effect} {effect_interval}",
-            (
-                f"{render.format_percent(r.relative_effect)} "
-                f"{render.format_interval(*relative_ci, percent=True)}"
-            ),
+            f"{render.format_percent(r.relative_effect)} {self.relative_interval_text}",
             p_text + marks[self.outcome],
         ]
 

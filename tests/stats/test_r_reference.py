@@ -5,8 +5,9 @@ The fixture ``tests/fixtures/r/fixed_horizon.json`` is written by
 simulated data for Welch and Student, ``prop.test`` / ``fisher.test`` for proportions,
 ``chisq.test`` for sample-ratio mismatch, ``p.adjust`` for multiplicity, and written-out
 textbook formulas (commented in the R script) for the z test of means, the relative-effect
-intervals (delta-log and Fieller), tests against margins and Šidák. Every number must agree to
-1e-9 relative (1e-12 absolute); infinite bounds must be the same infinity and NaN must be NaN.
+intervals (delta-log, linear delta and Fieller), tests against margins and Šidák. Every
+number must agree to 1e-9 relative (1e-12 absolute); infinite bounds must be the same infinity
+and NaN must be NaN.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ATOL = 1e-12
 
 
 REFERENCE: dict[str, Any] = load_r_fixture("fixed_horizon.json")
-RELATIVE_METHODS = ("delta-log", "fieller")
+RELATIVE_METHODS = ("delta-log", "delta", "fieller")
 RESULT_FIELDS = (
     "control_estimate",
     "treatment_estimate",
@@ -38,8 +39,6 @@ RESULT_FIELDS = (
     "effect_ci_lower",
     "effect_ci_upper",
     "standard_error",
-    "statistic",
-    "p_value",
     "relative_effect",
 )
 
@@ -61,6 +60,8 @@ def _with_methods(cases: list[dict[str, Any]]) -> list[Any]:
 def _check_result(result: Any, expected: dict[str, Any], method: str) -> None:
     """Compare every field of a TestResult with R; report all disagreements at once."""
     pairs = [(name, getattr(result, name), expected[name]) for name in RESULT_FIELDS]
+    test = expected["by_method"][method]  # a relative margin is tested by the method's pivot
+    pairs += [(name, getattr(result, name), test[name]) for name in ("statistic", "p_value")]
     lower, upper = expected["relative_ci"][method]
     pairs += [
         ("relative_ci_lower", result.relative_ci_lower, lower),

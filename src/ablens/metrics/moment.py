@@ -121,7 +121,7 @@ class Mean:
         alternative: "two-sided", "greater" or "less".
         margin: Null value of the effect (non-inferiority / superiority).
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller".
+        relative_method: "delta-log" (default), "delta" or "fieller".
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns to reduce variance with (empty: no adjustment).
@@ -250,7 +250,7 @@ class Proportion:
         alternative: "two-sided", "greater" or "less".
         margin: Null value of the effect; only the "z" test takes one.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller".
+        relative_method: "delta-log" (default), "delta" or "fieller".
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns to reduce variance with (empty: no adjustment).
@@ -373,7 +373,7 @@ class Ratio:
         alternative: "two-sided", "greater" or "less".
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller".
+        relative_method: "delta-log" (default), "delta" or "fieller".
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns for variance reduction of the linearized ratio.

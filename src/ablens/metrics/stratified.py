@@ -37,7 +37,7 @@ class PostStratified:
         alternative: "two-sided", "greater" or "less".
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller".
+        relative_method: "delta-log" (default), "delta" or "fieller".
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
 

@@ -74,7 +74,7 @@ class Quantile(_TableMetric):
         alternative: "two-sided", "greater" or "less".
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller".
+        relative_method: "delta-log" (default), "delta" or "fieller".
         bracket_level: Coverage of the order-statistic bracket that sizes the standard error.
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.

@@ -490,6 +490,13 @@ def bayesian_mean_test(
         )
         standard_error = math.sqrt(v_t / n_t + v_c / n_c)
     else:
+        if m_t <= 0 or m_c <= 0:
+            # exp(theta) - 1 is the lift only for positive means; a prior on log(t / c) is
+            # not a prior on the lift of a negative metric.
+            raise InputError(
+                f"scale='relative' needs positive means, got control_mean == {m_c!r} and "
+                f"treatment_mean == {m_t!r}; use scale='absolute'"
+            )
         standard_error = log_ratio_standard_error(m_t, m_c, v_t / n_t, v_c / n_c)
         estimate = math.log(m_t / m_c)
         if standard_error == 0:

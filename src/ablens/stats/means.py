@@ -73,7 +73,7 @@ def mean_test(
         confidence_level: Coverage of the intervals, in (0, 1).
         margin: Null value of the effect (non-inferiority / superiority margin).
         margin_type: Whether ``margin`` is absolute or relative (a lift, e.g. -0.02).
-        relative_method: "delta-log" (default) or "fieller" interval for the lift.
+        relative_method: "delta-log" (default), "delta" or "fieller" interval for the lift.
         mean_difference: ``treatment_mean - control_mean`` when known more precisely than the
             subtraction of the two rounded means (`ablens.Moments` keeps each mean as two
             floats); defaults to the subtraction.

@@ -759,8 +759,12 @@ def _design_baseline(kind: PowerKind, effect_type: str, baseline: object) -> flo
     if kind == "mean" and effect_type == "relative":
         if value is None:
             raise InputError("baseline is required for a relative effect: the control mean")
-        if value == 0:
-            raise InputError("baseline == 0.0, must be non-zero for a relative effect")
+        if value <= 0:
+            # The lift is tested on the log ratio, defined for a positive control mean only.
+            raise InputError(
+                f"baseline == {value!r}, must be > 0 for a relative effect (tested on the log "
+                "ratio); give the effect as a difference with effect_type='absolute'"
+            )
     return value
 
 

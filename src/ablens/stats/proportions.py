@@ -75,7 +75,7 @@ def proportion_test(
         margin: Null value of the effect; a non-zero margin is tested with the unpooled
             (Wald) standard error, and only by the "z" test.
         margin_type: "absolute" (percentage points as a fraction) or "relative".
-        relative_method: "delta-log" (default) or "fieller" interval for the lift.
+        relative_method: "delta-log" (default), "delta" or "fieller" interval for the lift.
 
     Returns:
         The comparison of treatment with control.

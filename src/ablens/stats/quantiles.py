@@ -40,6 +40,7 @@ from ablens.stats._inference import (
     check_margin,
     special_functions,
 )
+from ablens.stats.relative import lift
 from ablens.stats.result import TestResult, difference_test
 
 if TYPE_CHECKING:
@@ -289,8 +290,8 @@ def quantile_test(
 
     The effect is ``treatment.value - control.value`` with standard error
     ``sqrt(se_t^2 + se_c^2)`` (each ``se`` from the arm's bracket) and a normal reference; the
-    lift ``treatment.value / control.value - 1`` gets the delta-log or Fieller interval with the
-    same variances.
+    lift ``(treatment.value - control.value) / |control.value|`` gets the chosen relative
+    interval with the same variances.
 
     Args:
         control: Control arm summary.
@@ -300,7 +301,7 @@ def quantile_test(
             ``bracket_level``, which only sets how the standard errors were measured.
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" (default) or "fieller" interval for the lift.
+        relative_method: "delta-log" (default), "delta" or "fieller" interval for the lift.
 
     Returns:
         The comparison (test name "quantile"). A note is added when an arm's quantile equals
@@ -507,7 +508,7 @@ def quantile_bootstrap_test(
         )
     rel_lower = rel_upper = math.nan  # the lift is undefined when a control quantile is 0
     if np.all(c_star != 0):
-        lifts = t_star / c_star - 1.0
+        lifts = (t_star - c_star) / np.abs(c_star)
         rel_lower, rel_upper = _percentile_interval(lifts, confidence_level, alternative)
         if alternative == "less" and positive_control and bool(np.all(t_star >= 0)):
             rel_lower = -1.0  # a ratio of non-negative quantiles is >= 0, as delta-log says
@@ -526,7 +527,7 @@ def quantile_bootstrap_test(
         effect_ci_lower=lower,
         effect_ci_upper=upper,
         standard_error=float(np.std(differences, ddof=1)),
-        relative_effect=t_hat / c_hat - 1.0 if c_hat != 0 else math.nan,
+        relative_effect=lift(t_hat, c_hat),
         relative_ci_lower=rel_lower,
         relative_ci_upper=rel_upper,
         relative_method="delta-log",

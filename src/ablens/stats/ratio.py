@@ -96,7 +96,7 @@ def ratio_test(
         confidence_level: Coverage of the intervals.
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" or "fieller" for the lift.
+        relative_method: "delta-log", "delta" or "fieller" for the lift.
 
     Returns:
         The comparison (test name "delta").

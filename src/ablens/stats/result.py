@@ -20,9 +20,13 @@ from ablens.stats._inference import (
 )
 from ablens.stats.relative import (
     RELATIVE_METHODS,
+    FiellerShape,
     RelativeMethod,
-    log_ratio_standard_error,
+    fieller_set,
+    lift,
+    lift_standard_error,
     relative_interval,
+    relative_statistic,
 )
 
 __all__ = ["MarginType", "TestResult"]
@@ -37,8 +41,8 @@ class TestResult:
     The null hypothesis is ``effect == margin`` (two-sided), ``effect <= margin`` (``"greater"``)
     or ``effect >= margin`` (``"less"``), where ``effect`` is the absolute difference
     ``treatment - control`` when ``margin_type == "absolute"`` and the lift
-    ``treatment / control - 1`` when ``"relative"``. A margin of 0 is the usual test of no effect;
-    a negative margin with ``"greater"`` is a non-inferiority test.
+    ``(treatment - control) / |control|`` when ``"relative"``. A margin of 0 is the usual test of
+    no effect; a negative margin with ``"greater"`` is a non-inferiority test.
 
     Attributes:
         test: Name of the test ("welch", "student", "z", "chi2", "chi2-yates", "fisher", ...).
@@ -52,10 +56,12 @@ class TestResult:
         effect_ci_lower: Lower bound of the absolute effect (``-inf`` when one-sided "less").
         effect_ci_upper: Upper bound of the absolute effect (``inf`` when one-sided "greater").
         standard_error: Standard error of the absolute effect used for its interval.
-        relative_effect: Lift ``treatment / control - 1``.
+        relative_effect: Lift ``(treatment - control) / |control|``: the change as a fraction of
+            the control's size, of the same sign as ``effect`` (``treatment / control - 1`` for
+            a positive control).
         relative_ci_lower: Lower bound of the lift.
         relative_ci_upper: Upper bound of the lift.
-        relative_method: "delta-log" or "fieller".
+        relative_method: "delta-log", "delta" or "fieller".
         statistic: The test statistic (t, z or chi-square; NaN for exact tests).
         df: Degrees of freedom of the statistic's reference (None for normal or exact).
         p_value: p-value of the test.
@@ -66,6 +72,12 @@ class TestResult:
             test is built from the two arms' variances; None otherwise (exact, rank and
             quantile tests).
         treatment_variance: Variance of the treatment estimate, likewise.
+        relative_standard_error: Standard error of the lift by the linear delta method
+            (``relative_method="delta"`` builds its interval from it); NaN when undefined.
+        relative_ci_shape: "bounded" unless Fieller's set is unbounded: "two-rays" (every lift
+            outside ``relative_ci_gap``) or "real-line" (every lift); the bounds are then
+            infinite.
+        relative_ci_gap: For "two-rays", the lifts the data exclude; else None.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -92,6 +104,9 @@ class TestResult:
     notes: tuple[str, ...] = ()
     control_variance: float | None = None
     treatment_variance: float | None = None
+    relative_standard_error: float = math.nan
+    relative_ci_shape: FiellerShape = "bounded"
+    relative_ci_gap: tuple[float, float] | None = None
 
     @property
     def effect_ci(self) -> tuple[float, float]:
@@ -150,30 +165,44 @@ def difference_test(
     effect = treatment - control if effect is None else effect
     standard_error = math.sqrt(var_control + var_treatment)
     q = critical_value(reference, confidence_level, alternative)
-    # A zero lift is a zero difference: only a non-zero relative margin needs the log-ratio test.
-    relative_test = margin_type == "relative" and margin != 0
+    # A zero lift is a zero difference: a relative margin of 0 is the ordinary test, except for
+    # the linear delta method, whose own statistic on the lift is what its users expect.
+    relative_test = margin_type == "relative" and (margin != 0 or relative_method == "delta")
     lower, upper = interval(effect, q * standard_error, alternative)
+    shape: FiellerShape = "bounded"
+    gap = None
     try:
-        rel_lower, rel_upper = relative_interval(
+        if relative_method == "fieller":
+            found = fieller_set(
+                treatment, control, var_treatment, var_control, q=q, alternative=alternative
+            )
+            rel_lower, rel_upper, shape, gap = found.lower, found.upper, found.shape, found.gap
+        else:
+            rel_lower, rel_upper = relative_interval(
+                treatment,
+                control,
+                var_treatment,
+                var_control,
+                q=q,
+                alternative=alternative,
+                method=relative_method,
+            )
+    except InputError:
+        if relative_test:
+            raise
+        # A lift is undefined at a zero control (and, for delta-log, at estimates of opposite
+        # signs); the absolute comparison still stands, so report the lift's interval as NaN.
+        rel_lower = rel_upper = math.nan
+    if relative_test:
+        statistic = relative_statistic(
             treatment,
             control,
             var_treatment,
             var_control,
-            q=q,
-            alternative=alternative,
+            margin=margin,
             method=relative_method,
+            effect=effect,
         )
-    except InputError:
-        if relative_test:
-            raise
-        # A lift is undefined at a zero (or, for delta-log, non-positive) estimate; the
-        # absolute comparison still stands, so report the lift's interval as NaN.
-        rel_lower = rel_upper = math.nan
-    if relative_test:
-        if margin <= -1:
-            raise InputError(f"margin == {margin!r}, must be > -1 for a relative margin")
-        se_log = log_ratio_standard_error(treatment, control, var_treatment, var_control)
-        statistic = (math.log(treatment / control) - math.log1p(margin)) / se_log
     else:
         se = standard_error if test_standard_error is None else test_standard_error
         # se is 0 only where the caller replaces the statistic (Fisher's exact test on a table
@@ -191,7 +220,7 @@ def difference_test(
         effect_ci_lower=lower,
         effect_ci_upper=upper,
         standard_error=standard_error,
-        relative_effect=treatment / control - 1.0 if control != 0 else math.nan,
+        relative_effect=lift(treatment, control, effect),
         relative_ci_lower=rel_lower,
         relative_ci_upper=rel_upper,
         relative_method=relative_method,
@@ -200,4 +229,7 @@ def difference_test(
         p_value=p_value(statistic, reference, alternative),
         control_variance=var_control,
         treatment_variance=var_treatment,
+        relative_standard_error=lift_standard_error(treatment, control, var_treatment, var_control),
+        relative_ci_shape=shape,
+        relative_ci_gap=gap,
     )

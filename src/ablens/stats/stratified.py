@@ -52,7 +52,7 @@ def post_stratified_test(
         confidence_level: Coverage of the intervals.
         margin: Null value of the effect.
         margin_type: "absolute" or "relative".
-        relative_method: "delta-log" or "fieller" for the lift.
+        relative_method: "delta-log", "delta" or "fieller" for the lift.
 
     Returns:
         The comparison (test "post-stratified"); ``variance_reduction`` compares with the
