@@ -32,7 +32,15 @@ power of the design.
 ``power.t.test`` (noncentral t; ``n_treatment`` for unequal groups gives ``pwr::pwr.t2n.test``),
 ``"prop-test"`` is ``power.prop.test`` and ``"cohen-h"`` is ``pwr::pwr.2p.test`` /
 ``pwr::pwr.2p2n.test`` (Cohen's arcsine effect size ``h``). There ``n`` is the size of each group
-(or of the first group when ``n_treatment`` is given), as in R.
+(or of the first group when ``n_treatment`` or an allocation ``ratio`` is given), as in R.
+``"chi-square"`` is ``pwr::pwr.chisq.test``: the test of homogeneity of a rate over ``k``
+arms, or a sample-ratio check over ``k`` arms, with Cohen's effect size ``w`` (`cohen_w`,
+`cohen_w_table`), ``df = k - 1`` and ``n`` the total: the statistic is noncentral chi-square
+with noncentrality ``n w^2``.
+
+`solve_n_treatment` sizes the treatment group when the control's size is fixed (and says when
+no size can reach the power). `conditional_power` and `conditional_power_from_result` give
+the probability that a running experiment rejects at its planned end (Lan and Wittes' B-value).
 
 Solvers are exact inverses of the power functions: sample sizes and effects come from closed forms
 where they exist and otherwise from `scipy.optimize.brentq` at (near) machine precision, so the
@@ -941,11 +949,13 @@ class PowerSolution:
     """A solved design: every quantity, the solved one included.
 
     Attributes:
-        kind: "mean", "proportion", "t-test", "prop-test" or "cohen-h".
-        solved: Which quantity was solved: "n", "effect", "power", "alpha" or "sd".
-        n: Total units over all arms ("mean", "proportion") or units per group (R kinds; the
-            first group when ``n_treatment`` was given). Not rounded.
-        effect: The effect (difference, lift, delta, ``p2 - p1`` or Cohen's h).
+        kind: "mean", "proportion", "t-test", "prop-test", "cohen-h" or "chi-square".
+        solved: Which quantity was solved: "n", "effect", "power", "alpha", "sd", or
+            "n_treatment" (`solve_n_treatment`).
+        n: Total units over all arms ("mean", "proportion", "chi-square") or units per group
+            (R kinds; the first group when ``n_treatment`` or ``ratio`` was given). Not
+            rounded.
+        effect: The effect (difference, lift, delta, ``p2 - p1``, Cohen's h or Cohen's w).
         power: Probability of rejecting the null at this effect.
         alpha: Family-wise significance level.
         comparison_alpha: Level of each comparison with the control after the correction.
@@ -1003,17 +1013,20 @@ def solve_power(
     Args:
         kind: "mean" (means, ratio metrics through `ratio_sd`, covariate-adjusted metrics
             through ``variance_reduction``), "proportion", or the R-compatible "t-test"
-            (``power.t.test``, ``pwr.t2n.test``), "prop-test" (``power.prop.test``) and
-            "cohen-h" (``pwr.2p.test``, ``pwr.2p2n.test``).
-        n: Total units over all arms ("mean", "proportion"), or per group (R kinds).
+            (``power.t.test``, ``pwr.t2n.test``), "prop-test" (``power.prop.test``),
+            "cohen-h" (``pwr.2p.test``, ``pwr.2p2n.test``) and "chi-square"
+            (``pwr.chisq.test``).
+        n: Total units over all arms ("mean", "proportion", "chi-square"), or per group (R
+            kinds; the first group with ``n_treatment`` or ``ratio``).
         effect: True effect: a difference (``effect_type="absolute"``), a lift (relative),
-            R's ``delta`` ("t-test"), ``p2 - p1`` ("prop-test") or ``h`` ("cohen-h").
+            R's ``delta`` ("t-test"), ``p2 - p1`` ("prop-test"), ``h`` ("cohen-h") or ``w``
+            ("chi-square").
         power: Probability of rejecting the null at ``effect``.
         alpha: Family-wise significance level.
         **design: The design (see `DesignOptions`): ``sd``, ``sd_treatment``, ``baseline``,
-            ``n_treatment``, ``effect_type``, ``alternative``, ``margin``, ``arms``,
-            ``split``, ``correction``, ``variance_reduction``, ``pooled``, ``strict``,
-            ``sample``.
+            ``n_treatment``, ``ratio``, ``effect_type``, ``alternative``, ``margin``,
+            ``arms``, ``split``, ``correction``, ``variance_reduction``, ``pooled``,
+            ``strict``, ``sample``, ``df``.
 
     Returns:
         Every quantity of the design, the solved one included. A solved effect lies on the
@@ -1042,6 +1055,12 @@ def solve_power(
 
         >>> round(solve_power("t-test", n=None, effect=1.0, power=0.9, sd=2.0).n, 6)
         85.031313
+
+        Twice as many treated as control units, as ``pwr.t2n.test(n1, n2 = 2 n1, d = 0.5)``:
+
+        >>> s = solve_power("t-test", n=None, effect=0.5, power=0.8, ratio=2.0, strict=True)
+        >>> [round(size, 2) for size in s.n_per_arm]
+        [47.74, 95.48]
     """
     spec = _design(kind, design)
     unknowns: list[Unknown] = []
