@@ -983,8 +983,9 @@ class PowerSolution:
 
     def __str__(self) -> str:
         arms = ", ".join(f"{size:,.1f}" for size in self.n_per_arm)
+        sides = "" if self.kind == "chi-square" else f"{self.alternative}; "
         parts = [
-            f"{self.kind} ({self.alternative}; solved for {self.solved})",
+            f"{self.kind} ({sides}solved for {self.solved})",
             f"n = {self.n:,.2f} (per arm: {arms})",
             f"effect = {self.effect:.6g} ({self.effect_type})",
             f"power = {self.power:.4f}",
