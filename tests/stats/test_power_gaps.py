@@ -395,3 +395,66 @@ def test_conditional_power_from_result_bad_input():
 def test_new_names_are_in_the_flat_namespace():
     for name in ("conditional_power", "conditional_power_from_result", "solve_n_treatment"):
         assert getattr(ablens, name) is getattr(ablens.stats, name)
+
+
+def test_conditional_power_from_result_survives_a_p_value_of_zero():
+    # z = 60: the two-sided p-value underflows to 0; the conditional power is still 1.
+    interim = mean_test(5_000, 10.0, 25.0, 5_000, 16.0, 25.0, test="z")
+    assert interim.p_value == 0.0
+    result = conditional_power_from_result(interim, n=10_000, n_planned=20_000)
+    assert result.z > 38
+    assert result.current_trend == 1.0
+    assert result.null == 1.0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_solve_n_treatment_is_an_exact_inverse_on_random_designs(seed):
+    rng = np.random.default_rng(seed)
+    kind = ("mean", "proportion", "t-test", "cohen-h")[seed % 4]
+    alternative = ("two-sided", "greater", "less")[rng.integers(3)]
+    sign = -1.0 if alternative == "less" else 1.0
+    power = float(rng.uniform(0.5, 0.95))
+    alpha = float(rng.choice([0.01, 0.05, 0.1]))
+    options: dict[str, Any] = {"alternative": alternative}
+    if kind == "mean":
+        options.update(sd=float(rng.uniform(0.5, 3)), sd_treatment=float(rng.uniform(0.5, 3)))
+        effect = sign * float(rng.uniform(0.1, 0.5))
+    elif kind == "proportion":
+        options.update(baseline=float(rng.uniform(0.05, 0.5)))
+        effect = sign * float(rng.uniform(0.01, 0.04))
+    elif kind == "t-test":
+        options.update(sd=float(rng.uniform(0.5, 2)), strict=bool(rng.integers(2)))
+        effect = sign * float(rng.uniform(0.3, 1.0))
+    else:
+        effect = sign * float(rng.uniform(0.1, 0.4))
+    # A control group 1.5 times the equal-groups size leaves room below the ceiling.
+    equal = solve_power(kind, n=None, effect=effect, power=power, alpha=alpha, **options)
+    n_control = 1.5 * equal.n_per_arm[0]
+    solution = solve_n_treatment(
+        kind, n_control=n_control, effect=effect, power=power, alpha=alpha, **options
+    )
+    n_treatment = solution.n_per_arm[1]
+    assert n_treatment < equal.n_per_arm[1]
+    # Recompute the power independently of the solver: the same design with that n2 fixed.
+    if kind in ("mean", "proportion"):
+        total = n_control + n_treatment
+        check = solve_power(
+            kind,
+            n=total,
+            effect=effect,
+            power=None,
+            alpha=alpha,
+            split=(n_control / total, n_treatment / total),
+            **options,
+        )
+    else:
+        check = solve_power(
+            kind,
+            n=n_control,
+            effect=effect,
+            power=None,
+            alpha=alpha,
+            n_treatment=n_treatment,
+            **options,
+        )
+    assert check.power == pytest.approx(power, rel=1e-9)

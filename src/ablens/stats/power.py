@@ -127,6 +127,9 @@ Unknown = Literal["n", "effect", "power", "alpha", "sd", "n_treatment"]
 #: brentq's relative tolerance: the smallest it accepts, i.e. machine precision.
 _RTOL = 4.0 * float(np.finfo(np.float64).eps)
 _XTOL = 1e-300
+#: The smallest positive double, and the spacing of doubles just below 1.
+_SMALLEST_P = 5e-324
+_EPSILON = float(np.finfo(np.float64).eps) / 2.0
 #: A group this large stands for an infinite one (``n1 n2 / (n1 + n2)`` stays finite).
 _UNLIMITED = 1e150
 #: Bracket of the significance level when solving for it.
@@ -1915,13 +1918,16 @@ def conditional_power_from_result(
         alpha = 1.0 - result.confidence_level
     c = _final_critical_value(alpha, alternative, critical_value)
     special = special_functions()
+    # A p-value of exactly 0 (or 1) is an underflow: keep z finite, beyond any boundary.
+    p_value = min(max(p_value, _SMALLEST_P), 1.0 - _EPSILON)
     if alternative == "greater":
         z = float(-special.ndtri(p_value))
     elif alternative == "less":
         z = float(special.ndtri(p_value))
     else:
         estimate = result.effect if result.margin_type == "absolute" else result.relative_effect
-        z = math.copysign(float(-special.ndtri(p_value / 2.0)), estimate - result.margin)
+        tail = max(p_value / 2.0, _SMALLEST_P)
+        z = math.copysign(float(-special.ndtri(tail)), estimate - result.margin)
     planned: float | None = None
     planned_drift: float | None = None
     if planned_effect is not None:
