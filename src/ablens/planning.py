@@ -41,9 +41,11 @@ from ablens.stats._inference import Alternative, check_alternative
 from ablens.stats.power import (
     EFFECT_TYPES,
     POWER_CORRECTIONS,
+    ConditionalPower,
     DesignOptions,
     PowerCorrection,
     PowerSolution,
+    conditional_power_from_result,
     mde_curve,
     power_curve,
     solve_power,
@@ -57,7 +59,7 @@ if TYPE_CHECKING:
 
     from ablens.stats.group_sequential import SpendingName
     from ablens.stats.moments import Moments
-    from ablens.stats.result import MarginType
+    from ablens.stats.result import MarginType, TestResult
 
 __all__ = [
     "HistorySummary",
@@ -459,6 +461,55 @@ class PowerPlan:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+    # -------------------------------------------------------------- while it runs
+    def conditional_power(self, result: TestResult, *, n: float) -> ConditionalPower:
+        """Conditional power of the planned experiment from an interim result of its comparison.
+
+        `ablens.conditional_power_from_result` with this plan's numbers: ``n`` of its
+        ``n_total`` units observed (the same allocation), its effect as the planned effect
+        and its final boundary at the comparison's level (a correction over several arms
+        counts). A fixed-horizon plan only: a sequential design's final boundary and early
+        stops are not a single final test (pass its last boundary as ``critical_value`` to
+        `ablens.conditional_power_from_result` instead).
+
+        Args:
+            result: The interim comparison of a treatment with the control.
+            n: Units so far over all arms (as ``n_total`` counts them).
+
+        Returns:
+            Conditional power under the current trend, the plan's effect and no effect.
+
+        Raises:
+            InputError: For a sequential plan, a result with another alternative, or ``n``
+                outside (0, n_total].
+
+        Examples:
+            >>> from ablens.stats import proportion_test
+            >>> p = power_plan(baseline_rate=0.10, mde=0.05)  # 57,780 units per arm
+            >>> interim = proportion_test(2_890, 28_890, 3_000, 28_890)  # halfway: +0.38pp
+            >>> cp = p.conditional_power(interim, n=57_780)
+            >>> round(cp.current_trend, 3), round(cp.planned, 3)
+            (0.6, 0.766)
+        """
+        if self.sequential is not None:
+            raise InputError(
+                "conditional_power assumes one final analysis; this plan is "
+                f"{self.sequential.label}: pass its final boundary as critical_value to "
+                "ablens.conditional_power_from_result"
+            )
+        if result.alternative != self.alternative:
+            raise InputError(
+                f"result.alternative == {result.alternative!r}, must be the plan's "
+                f"{self.alternative!r}"
+            )
+        return conditional_power_from_result(
+            result,
+            n=n,
+            n_planned=self.n_total,
+            planned_effect=self.effect,
+            alpha=self.comparison_alpha,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document with a ``schema_version``."""

@@ -32,7 +32,15 @@ power of the design.
 ``power.t.test`` (noncentral t; ``n_treatment`` for unequal groups gives ``pwr::pwr.t2n.test``),
 ``"prop-test"`` is ``power.prop.test`` and ``"cohen-h"`` is ``pwr::pwr.2p.test`` /
 ``pwr::pwr.2p2n.test`` (Cohen's arcsine effect size ``h``). There ``n`` is the size of each group
-(or of the first group when ``n_treatment`` is given), as in R.
+(or of the first group when ``n_treatment`` or an allocation ``ratio`` is given), as in R.
+``"chi-square"`` is ``pwr::pwr.chisq.test``: the test of homogeneity of a rate over ``k``
+arms, or a sample-ratio check over ``k`` arms, with Cohen's effect size ``w`` (`cohen_w`,
+`cohen_w_table`), ``df = k - 1`` and ``n`` the total: the statistic is noncentral chi-square
+with noncentrality ``n w^2``.
+
+`solve_n_treatment` sizes the treatment group when the control's size is fixed (and says when
+no size can reach the power). `conditional_power` and `conditional_power_from_result` give
+the probability that a running experiment rejects at its planned end (Lan and Wittes' B-value).
 
 Solvers are exact inverses of the power functions: sample sizes and effects come from closed forms
 where they exist and otherwise from `scipy.optimize.brentq` at (near) machine precision, so the
@@ -49,7 +57,7 @@ Experiments*.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 import numpy as np
@@ -69,40 +77,61 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike, NDArray
 
+    from ablens.stats.result import TestResult
+
     FloatArray = NDArray[np.float64]
 
 __all__ = [
+    "ConditionalPower",
     "DesignOptions",
     "EffectType",
     "PowerCorrection",
     "PowerKind",
     "PowerSolution",
+    "chisq_power",
     "cohen_h",
     "cohen_h_power",
+    "cohen_w",
+    "cohen_w_table",
     "comparison_alpha",
+    "conditional_power",
+    "conditional_power_from_result",
     "detectable_effect",
     "mde_curve",
     "power_curve",
     "power_z",
     "prop_test_power",
     "ratio_sd",
+    "solve_n_treatment",
     "solve_power",
     "t_test_power",
 ]
 
-PowerKind = Literal["mean", "proportion", "t-test", "prop-test", "cohen-h"]
-POWER_KINDS: tuple[PowerKind, ...] = ("mean", "proportion", "t-test", "prop-test", "cohen-h")
+PowerKind = Literal["mean", "proportion", "t-test", "prop-test", "cohen-h", "chi-square"]
+POWER_KINDS: tuple[PowerKind, ...] = (
+    "mean",
+    "proportion",
+    "t-test",
+    "prop-test",
+    "cohen-h",
+    "chi-square",
+)
 EffectType = Literal["absolute", "relative"]
 EFFECT_TYPES: tuple[EffectType, ...] = ("absolute", "relative")
 PowerCorrection = Literal["bonferroni", "sidak"]
 POWER_CORRECTIONS: tuple[PowerCorrection, ...] = ("bonferroni", "sidak")
 Sample = Literal["two-sample", "one-sample", "paired"]
 SAMPLES: tuple[Sample, ...] = ("two-sample", "one-sample", "paired")
-Unknown = Literal["n", "effect", "power", "alpha", "sd"]
+Unknown = Literal["n", "effect", "power", "alpha", "sd", "n_treatment"]
 
 #: brentq's relative tolerance: the smallest it accepts, i.e. machine precision.
 _RTOL = 4.0 * float(np.finfo(np.float64).eps)
 _XTOL = 1e-300
+#: The smallest positive double, and the spacing of doubles just below 1.
+_SMALLEST_P = 5e-324
+_EPSILON = float(np.finfo(np.float64).eps) / 2.0
+#: A group this large stands for an infinite one (``n1 n2 / (n1 + n2)`` stays finite).
+_UNLIMITED = 1e150
 #: Bracket of the significance level when solving for it.
 _ALPHA_BRACKET = (1e-15, 1.0 - 1e-15)
 #: R's pnt switches to the normal approximation of Abramowitz and Stegun 26.7.10 beyond these.
@@ -124,6 +153,7 @@ _OPTIONS: dict[PowerKind, frozenset[str]] = {
             "correction",
             "variance_reduction",
             "inflation",
+            "ratio",
         }
     ),
     "proportion": frozenset(
@@ -138,11 +168,13 @@ _OPTIONS: dict[PowerKind, frozenset[str]] = {
             "variance_reduction",
             "inflation",
             "pooled",
+            "ratio",
         }
     ),
-    "t-test": frozenset({"sd", "n_treatment", "alternative", "strict", "sample"}),
+    "t-test": frozenset({"sd", "n_treatment", "ratio", "alternative", "strict", "sample"}),
     "prop-test": frozenset({"baseline", "alternative", "strict"}),
-    "cohen-h": frozenset({"n_treatment", "alternative"}),
+    "cohen-h": frozenset({"n_treatment", "ratio", "alternative"}),
+    "chi-square": frozenset({"df"}),
 }
 
 
@@ -159,7 +191,14 @@ class DesignOptions(TypedDict, total=False):
         baseline: Control mean ("mean"; needed for relative effects) or rate ("proportion",
             and ``p1`` of "prop-test").
         n_treatment: Size of the second group ("t-test", "cohen-h"): unequal groups as in
-            ``pwr.t2n.test`` and ``pwr.2p2n.test``. Defaults to ``n``.
+            ``pwr.t2n.test`` and ``pwr.2p2n.test``. Defaults to ``n``. (To solve for it given
+            the first group's size, see `solve_n_treatment`.)
+        ratio: Allocation ratio ``n_treatment / n_control`` (statsmodels' ``ratio``), > 0:
+            "t-test" and "cohen-h" then have a second group of ``ratio * n``; "mean" and
+            "proportion" give each treatment arm ``ratio`` times the control's units (the
+            split ``(1, ratio, ..., ratio) / (1 + (arms - 1) ratio)``), instead of ``split``.
+            Default 1 (equal groups). "prop-test" has equal groups only, as R's
+            ``power.prop.test``: use "proportion" or "cohen-h" for unequal ones.
         effect_type: "absolute" (a difference) or "relative" (a lift ``L``, treatment mean
             ``baseline * (1 + L)``, tested on the log ratio); the margin is on the same scale.
         alternative: "two-sided" (default), "greater" or "less".
@@ -181,6 +220,9 @@ class DesignOptions(TypedDict, total=False):
         strict: "t-test" and "prop-test": count the rejection region on the other side too in
             a two-sided test (R's ``strict = TRUE``); default False, as in R.
         sample: "t-test": "two-sample" (default), "one-sample" or "paired".
+        df: "chi-square": degrees of freedom of the test, ``k - 1`` for ``k`` arms (a test of
+            homogeneity of a rate over ``k`` arms, or a sample-ratio check over ``k`` arms);
+            default 1.
     """
 
     sd: float | None
@@ -198,6 +240,8 @@ class DesignOptions(TypedDict, total=False):
     pooled: bool | None
     strict: bool
     sample: Sample
+    ratio: float | None
+    df: int
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -237,6 +281,78 @@ def cohen_h(p1: ArrayLike, p2: ArrayLike) -> float | FloatArray:
     if np.any((a < 0) | (a > 1)) or np.any((b < 0) | (b > 1)):
         raise InputError("p1 and p2 must be proportions in [0, 1]")
     return _scalar(2.0 * np.arcsin(np.sqrt(a)) - 2.0 * np.arcsin(np.sqrt(b)))
+
+
+def cohen_w(p0: ArrayLike, p1: ArrayLike) -> float:
+    """Cohen's effect size of a goodness-of-fit test, ``sqrt(sum((p1 - p0)^2 / p0))``.
+
+    The same as ``pwr::ES.w1(P0, P1)``: ``p0`` are the shares the null expects (the planned
+    split, for a sample-ratio check) and ``p1`` the shares under the alternative. The power of
+    the chi-square test over ``k`` categories is then ``solve_power("chi-square", effect=w,
+    df=k - 1, ...)``.
+
+    Args:
+        p0: Probabilities under the null (positive, summing to 1).
+        p1: Probabilities under the alternative (non-negative, summing to 1), same length.
+
+    Examples:
+        >>> round(cohen_w([0.5, 0.5], [0.51, 0.49]), 6)  # a 51/49 split where 50/50 was planned
+        0.02
+    """
+    null = _probabilities("p0", p0, positive=True)
+    alternative = _probabilities("p1", p1)
+    if null.shape != alternative.shape:
+        raise InputError(
+            f"p0 and p1 must have the same length, got {null.size} and {alternative.size}"
+        )
+    return float(np.sqrt(np.sum(np.square(alternative - null) / null)))
+
+
+def cohen_w_table(table: ArrayLike) -> float:
+    """Cohen's effect size of a chi-square test of independence (or homogeneity) of a table.
+
+    ``sqrt(sum((P - R C)^2 / (R C)))`` over the cells of the joint probabilities ``P`` with
+    row and column margins ``R`` and ``C``: ``pwr::ES.w2(P)``. For a rate compared over ``k``
+    arms, the rows are the arms, each ``(share p_j, share (1 - p_j))``; the test of
+    homogeneity has ``df = k - 1``.
+
+    Args:
+        table: Joint probabilities (a 2-d array, non-negative, summing to 1).
+
+    Examples:
+        Conversion 10%, 11% and 12% in three equal arms:
+
+        >>> rates, share = [0.10, 0.11, 0.12], 1 / 3
+        >>> w = cohen_w_table([[share * p, share * (1 - p)] for p in rates])
+        >>> round(w, 6)  # pwr::ES.w2
+        0.026095
+        >>> round(solve_power("chi-square", n=None, effect=w, power=0.8, df=2).n, 2)
+        14148.54
+    """
+    cells = _probabilities("table", table)
+    if cells.ndim != 2 or min(cells.shape) < 2:
+        raise InputError(
+            f"table must be a 2-d array of at least 2 x 2 cells, got shape {cells.shape}"
+        )
+    expected = np.outer(cells.sum(axis=1), cells.sum(axis=0))
+    if np.any(expected <= 0):
+        raise InputError("table has an empty row or column: every margin must be > 0")
+    return float(np.sqrt(np.sum(np.square(cells - expected) / expected)))
+
+
+def _probabilities(name: str, values: ArrayLike, *, positive: bool = False) -> FloatArray:
+    array = _array(name, values)
+    if array.ndim == 0 or array.size < 2:
+        raise InputError(f"{name} == {values!r}, must hold at least 2 probabilities")
+    if np.any(array <= 0 if positive else array < 0):
+        raise InputError(
+            f"{name} == {values!r}, every probability must be {'> 0' if positive else '>= 0'}"
+        )
+    if not math.isclose(float(array.sum()), 1.0, rel_tol=0.0, abs_tol=1e-9):
+        raise InputError(
+            f"{name} == {values!r}, must sum to 1 (it sums to {float(array.sum()):.6g})"
+        )
+    return array
 
 
 def ratio_sd(
@@ -325,6 +441,18 @@ def _normal_tails(
         z = -special.ndtri(np.asarray(alpha))
         sign = 1.0 if alternative == "greater" else -1.0
         return np.asarray(special.ndtr((sign * shift - z * null_scale) / alt_scale))
+
+
+def _chisq_upper_tail(
+    n: FloatArray, w: FloatArray, alpha: float | FloatArray, df: int
+) -> FloatArray:
+    """``pwr.chisq.test``'s power: ``P(X > qchisq(1 - alpha, df))``, ``X ~ chi2(df, n w^2)``."""
+    from scipy.stats import ncx2  # noqa: PLC0415 - scipy.stats is slow to import
+
+    special = special_functions()
+    critical = special.chdtri(df, np.asarray(alpha, np.float64))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(ncx2.sf(critical, df, n * np.square(w)), dtype=np.float64)
 
 
 def _brentq(function: Callable[[float], float], lower: float, upper: float) -> float:
@@ -419,6 +547,8 @@ class _Design:
     pooled: bool = False
     strict: bool = False
     sample: Sample = "two-sample"
+    ratio: float | None = None
+    df: int = 1
 
     # -------------------------------------------------------------- derived quantities
     @property
@@ -430,20 +560,31 @@ class _Design:
         """The per-comparison level."""
         return comparison_alpha(alpha, self.comparisons, self.correction)
 
+    def second_group(self, n: FloatArray) -> FloatArray:
+        """The second group's size of an R kind whose first group has ``n`` units."""
+        n = np.asarray(n, np.float64)
+        if self.n_treatment is not None:
+            return np.full_like(n, self.n_treatment)
+        return n if self.ratio is None else self.ratio * n
+
+    @property
+    def equal_groups(self) -> bool:
+        """Whether an R kind's second group has the first group's size (no ratio, no n2)."""
+        return self.n_treatment is None and self.ratio is None
+
     def arm_sizes(self, n: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Control size and the smallest treatment arm's size."""
         if self.kind in ("mean", "proportion"):
             return self.split[0] * n, min(self.split[1:]) * n
-        second = n if self.n_treatment is None else np.full_like(n, self.n_treatment)
-        return n, second
+        return n, self.second_group(n)
 
     def n_per_arm(self, n: float) -> tuple[float, ...]:
         """Every arm's size for ``n`` as this kind defines it."""
         if self.kind in ("mean", "proportion"):
             return tuple(share * n for share in self.split)
-        if self.kind == "t-test" and self.sample != "two-sample":
+        if self.kind == "chi-square" or (self.kind == "t-test" and self.sample != "two-sample"):
             return (n,)
-        return (n, n if self.n_treatment is None else self.n_treatment)
+        return (n, float(self.second_group(np.asarray(n))))
 
     @property
     def direction(self) -> float:
@@ -466,6 +607,8 @@ class _Design:
             return _normal_tails(shift, 1.0, 1.0, a, self.alternative)
         if self.kind == "prop-test":
             return self._prop_test_power(n, effect, a)
+        if self.kind == "chi-square":
+            return _chisq_upper_tail(n, effect, a, self.df)
         shift, null_scale, alt_scale = self.moments(n, effect, sd)
         return _normal_tails(shift, null_scale, alt_scale, a, self.alternative)
 
@@ -516,13 +659,14 @@ class _Design:
     def _t_power(self, n: FloatArray, delta: FloatArray, alpha: float, sd: float) -> FloatArray:
         """``power.t.test`` (equal groups) or ``pwr.t2n.test`` (``n_treatment`` given)."""
         special = special_functions()
-        if self.n_treatment is None:
+        if self.equal_groups:
             groups = 2.0 if self.sample == "two-sample" else 1.0
             df = np.maximum(1e-7, n - 1.0) * groups
             ncp = np.sqrt(n / groups) * delta / sd
         else:
-            df = n + self.n_treatment - 2.0
-            ncp = (delta / sd) / np.sqrt(1.0 / n + 1.0 / self.n_treatment)
+            n2 = self.second_group(n)
+            df = n + n2 - 2.0
+            ncp = (delta / sd) / np.sqrt(1.0 / n + 1.0 / n2)
         if self.alternative == "two-sided":
             ncp = np.abs(ncp)
             q = -special.stdtrit(df, alpha / 2.0)
@@ -554,7 +698,7 @@ class _Design:
     def effect_domain(self) -> tuple[float, float]:
         """``(null value, edge)``: effects on the alternative's side lie between the two."""
         sign = self.direction
-        if self.kind in ("t-test", "cohen-h"):
+        if self.kind in ("t-test", "cohen-h", "chi-square"):
             return 0.0, sign * math.inf
         if self.kind == "prop-test":
             p1 = cast("float", self.baseline)
@@ -623,10 +767,12 @@ class _Design:
         u = abs(_standardized_shift(power, self.comparison_alpha(alpha), self.alternative))
         if self.kind == "t-test":
             sd = cast("float", self.sd)
-            if self.n_treatment is not None:
-                return np.asarray(u * sd * np.sqrt(1.0 / n + 1.0 / self.n_treatment))
+            if not self.equal_groups:
+                return np.asarray(u * sd * np.sqrt(1.0 / n + 1.0 / self.second_group(n)))
             groups = 2.0 if self.sample == "two-sample" else 1.0
             return np.asarray(u * sd * np.sqrt(groups / n))
+        if self.kind == "chi-square":
+            return np.asarray(u * np.sqrt(self.df / n))
         if self.kind == "prop-test":
             p = cast("float", self.baseline)
             return np.asarray(u * np.sqrt(2.0 * p * (1.0 - p) / n))
@@ -672,7 +818,15 @@ class _Design:
 _MISSING = object()
 
 
-def _split(arms: object, split: object) -> tuple[float, ...]:
+def _split(arms: object, split: object, ratio: float | None = None) -> tuple[float, ...]:
+    if ratio is not None:
+        if split is not None:
+            raise InputError(
+                f"ratio == {ratio!r} and split == {split!r} both set the allocation: give one"
+            )
+        k = check_count("arms", 2 if arms is None else arms, minimum=2)
+        total = 1.0 + (k - 1) * ratio
+        return (1.0 / total, *(ratio / total for _ in range(k - 1)))
     if split is None:
         k = check_count("arms", 2 if arms is None else arms, minimum=2)
         return tuple(1.0 / k for _ in range(k))
@@ -718,6 +872,15 @@ def _design(kind: str, options: DesignOptions) -> _Design:
     n_treatment = _optional_positive("n_treatment", get("n_treatment"))
     if sample != "two-sample" and n_treatment is not None:
         raise InputError(f"n_treatment applies to two samples, not sample == {sample!r}")
+    ratio = _optional_positive("ratio", get("ratio"))
+    if ratio is not None and sample != "two-sample":
+        raise InputError(f"ratio applies to two samples, not sample == {sample!r}")
+    if ratio is not None and n_treatment is not None:
+        raise InputError(
+            f"ratio == {ratio!r} and n_treatment == {n_treatment!r} both set the second group: "
+            "give one"
+        )
+    df = check_count("df", get("df", 1), minimum=1)
     return _Design(
         kind=cast("PowerKind", kind),
         alternative=check_alternative(get("alternative", "two-sided")),
@@ -727,13 +890,15 @@ def _design(kind: str, options: DesignOptions) -> _Design:
         n_treatment=n_treatment,
         effect_type=cast("EffectType", effect_type),
         margin=margin,
-        split=_split(get("arms"), get("split")),
+        split=_split(get("arms"), get("split"), ratio if kind in ("mean", "proportion") else None),
         correction=correction,
         variance_reduction=reduction,
         inflation=inflation,
         pooled=_design_pooled(kind, get("pooled"), effect_type, margin, reduction),
         strict=bool(get("strict", False)),
         sample=cast("Sample", sample),
+        ratio=None if kind in ("mean", "proportion") else ratio,
+        df=df,
     )
 
 
@@ -791,11 +956,13 @@ class PowerSolution:
     """A solved design: every quantity, the solved one included.
 
     Attributes:
-        kind: "mean", "proportion", "t-test", "prop-test" or "cohen-h".
-        solved: Which quantity was solved: "n", "effect", "power", "alpha" or "sd".
-        n: Total units over all arms ("mean", "proportion") or units per group (R kinds; the
-            first group when ``n_treatment`` was given). Not rounded.
-        effect: The effect (difference, lift, delta, ``p2 - p1`` or Cohen's h).
+        kind: "mean", "proportion", "t-test", "prop-test", "cohen-h" or "chi-square".
+        solved: Which quantity was solved: "n", "effect", "power", "alpha", "sd", or
+            "n_treatment" (`solve_n_treatment`).
+        n: Total units over all arms ("mean", "proportion", "chi-square") or units per group
+            (R kinds; the first group when ``n_treatment`` or ``ratio`` was given). Not
+            rounded.
+        effect: The effect (difference, lift, delta, ``p2 - p1``, Cohen's h or Cohen's w).
         power: Probability of rejecting the null at this effect.
         alpha: Family-wise significance level.
         comparison_alpha: Level of each comparison with the control after the correction.
@@ -823,8 +990,9 @@ class PowerSolution:
 
     def __str__(self) -> str:
         arms = ", ".join(f"{size:,.1f}" for size in self.n_per_arm)
+        sides = "" if self.kind == "chi-square" else f"{self.alternative}; "
         parts = [
-            f"{self.kind} ({self.alternative}; solved for {self.solved})",
+            f"{self.kind} ({sides}solved for {self.solved})",
             f"n = {self.n:,.2f} (per arm: {arms})",
             f"effect = {self.effect:.6g} ({self.effect_type})",
             f"power = {self.power:.4f}",
@@ -853,17 +1021,20 @@ def solve_power(
     Args:
         kind: "mean" (means, ratio metrics through `ratio_sd`, covariate-adjusted metrics
             through ``variance_reduction``), "proportion", or the R-compatible "t-test"
-            (``power.t.test``, ``pwr.t2n.test``), "prop-test" (``power.prop.test``) and
-            "cohen-h" (``pwr.2p.test``, ``pwr.2p2n.test``).
-        n: Total units over all arms ("mean", "proportion"), or per group (R kinds).
+            (``power.t.test``, ``pwr.t2n.test``), "prop-test" (``power.prop.test``),
+            "cohen-h" (``pwr.2p.test``, ``pwr.2p2n.test``) and "chi-square"
+            (``pwr.chisq.test``).
+        n: Total units over all arms ("mean", "proportion", "chi-square"), or per group (R
+            kinds; the first group with ``n_treatment`` or ``ratio``).
         effect: True effect: a difference (``effect_type="absolute"``), a lift (relative),
-            R's ``delta`` ("t-test"), ``p2 - p1`` ("prop-test") or ``h`` ("cohen-h").
+            R's ``delta`` ("t-test"), ``p2 - p1`` ("prop-test"), ``h`` ("cohen-h") or ``w``
+            ("chi-square").
         power: Probability of rejecting the null at ``effect``.
         alpha: Family-wise significance level.
         **design: The design (see `DesignOptions`): ``sd``, ``sd_treatment``, ``baseline``,
-            ``n_treatment``, ``effect_type``, ``alternative``, ``margin``, ``arms``,
-            ``split``, ``correction``, ``variance_reduction``, ``pooled``, ``strict``,
-            ``sample``.
+            ``n_treatment``, ``ratio``, ``effect_type``, ``alternative``, ``margin``,
+            ``arms``, ``split``, ``correction``, ``variance_reduction``, ``pooled``,
+            ``strict``, ``sample``, ``df``.
 
     Returns:
         Every quantity of the design, the solved one included. A solved effect lies on the
@@ -892,6 +1063,12 @@ def solve_power(
 
         >>> round(solve_power("t-test", n=None, effect=1.0, power=0.9, sd=2.0).n, 6)
         85.031313
+
+        Twice as many treated as control units, as ``pwr.t2n.test(n1, n2 = 2 n1, d = 0.5)``:
+
+        >>> s = solve_power("t-test", n=None, effect=0.5, power=0.8, ratio=2.0, strict=True)
+        >>> [round(size, 2) for size in s.n_per_arm]
+        [47.74, 95.48]
     """
     spec = _design(kind, design)
     unknowns: list[Unknown] = []
@@ -908,7 +1085,7 @@ def solve_power(
         )
     values = {
         "n": None if n is None else check_positive("n", n),
-        "effect": None if effect is None else check_real("effect", effect),
+        "effect": None if effect is None else _check_effect(spec, effect),
         "power": None if power is None else check_open_unit_interval("power", power),
         "alpha": None if alpha is None else check_open_unit_interval("alpha", alpha),
         "sd": spec.sd,
@@ -933,6 +1110,157 @@ def solve_power(
     )
 
 
+def solve_n_treatment(
+    kind: PowerKind,
+    *,
+    n_control: float,
+    effect: float,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    **design: Unpack[DesignOptions],
+) -> PowerSolution:
+    """The treatment group's size that reaches ``power`` when the control's size is fixed.
+
+    "We have 5,000 control users already (or a hold-out of fixed size): how many treated users
+    do we need?" Power grows with the treatment size towards a ceiling set by the control's
+    size alone (the power with infinitely many treated units); when the target is above that
+    ceiling no treatment size reaches it, and the error says so. With several treatment arms
+    ("mean", "proportion"), each gets the size returned. To fix the allocation ratio instead,
+    pass ``ratio`` to `solve_power`.
+
+    Closed form for "cohen-h" (``n2 = H n1 / (n1 - H)`` with ``H = (u / h)^2``); otherwise
+    `scipy.optimize.brentq` at machine precision on the power as a function of the treatment
+    size (which, as the noncentral t of ``pwr.t2n.test`` or the pooled proportion test, has no
+    closed form).
+
+    Args:
+        kind: "mean", "proportion", "t-test" (``pwr::pwr.t2n.test`` solving ``n2``) or
+            "cohen-h" (``pwr::pwr.2p2n.test`` solving ``n2``). "prop-test" (equal groups in
+            R) and "chi-square" (a total) have no second group to solve for.
+        n_control: Units in the control group (the first group of the R kinds), > 0.
+        effect: True effect, as in `solve_power`.
+        power: Target power.
+        alpha: Family-wise significance level.
+        **design: The design (see `DesignOptions`), without ``n_treatment``, ``ratio`` or
+            ``split`` (the allocation is the unknown); ``arms`` is allowed ("mean",
+            "proportion").
+
+    Returns:
+        The design with ``solved == "n_treatment"``: ``n_per_arm`` is ``(n_control,
+        n_treatment, ...)``; ``n`` is the total ("mean", "proportion") or ``n_control`` (R
+        kinds, as R's ``n1``). Not rounded.
+
+    Raises:
+        InputError: On invalid values, or when no treatment size reaches the power (the
+            control group caps it, or the effect points away from the alternative).
+
+    Examples:
+        ``pwr.t2n.test(n1 = 30, d = 0.6, power = 0.8)`` solves ``n2``:
+
+        >>> s = solve_n_treatment("t-test", n_control=30, effect=0.6, power=0.8, strict=True)
+        >>> round(s.n_per_arm[1], 4)
+        85.0709
+
+        1,000 control users cannot carry a test of 10% against 11% to 80% power:
+
+        >>> solve_n_treatment("proportion", n_control=1_000, effect=0.01, baseline=0.1)
+        Traceback (most recent call last):
+        ...
+        ablens.errors.InputError: n_control == 1000.0 caps the power at 0.16204, however large ...
+    """
+    spec = _two_group_design(kind, design)
+    n_c = check_positive("n_control", n_control)
+    effect = _check_effect(spec, effect)
+    power = check_open_unit_interval("power", power)
+    alpha = check_open_unit_interval("alpha", alpha)
+    level = spec.comparison_alpha(alpha)
+    if power <= level:
+        raise InputError(
+            f"power == {power!r}, must exceed the comparison's significance level {level:.6g}"
+        )
+    if not _towards_alternative(spec, effect):
+        raise InputError(
+            f"effect == {effect!r} is not beyond the null value in the direction of "
+            f"alternative == {spec.alternative!r}; no treatment size reaches power == {power!r}"
+        )
+    treatment_arms = len(spec.split) - 1 if spec.kind in ("mean", "proportion") else 1
+
+    def with_treatment(n_t: float) -> tuple[_Design, float]:
+        """The design with ``n_t`` treated units per arm, and its ``n``."""
+        if spec.kind in ("mean", "proportion"):
+            total = n_c + treatment_arms * n_t
+            shares = (n_c / total, *(n_t / total for _ in range(treatment_arms)))
+            return replace(spec, split=shares), total
+        return replace(spec, n_treatment=n_t), n_c
+
+    def excess(n_t: float) -> float:
+        design_t, n = with_treatment(n_t)
+        return _evaluate(design_t, n, effect, alpha) - power
+
+    ceiling = excess(_UNLIMITED) + power
+    if ceiling < power:
+        raise InputError(
+            f"n_control == {n_c!r} caps the power at {ceiling:.6g}, however large the treatment "
+            f"group: no n_treatment reaches power == {power!r}; raise n_control"
+        )
+    if spec.kind == "cohen-h":
+        harmonic = (_standardized_shift(power, level, spec.alternative) / effect) ** 2
+        n_t = math.inf if n_c <= harmonic else harmonic * n_c / (n_c - harmonic)
+    else:
+        lowest = 2.0 if spec.kind == "t-test" else 1e-9
+        if excess(lowest) >= 0:
+            raise InputError(
+                f"n_control == {n_c!r} already reaches power == {power!r} with n_treatment == "
+                f"{lowest:g}: the effect is too large to size the treatment group"
+            )
+        low, high = lowest, max(2.0 * lowest, n_c)
+        while excess(high) < 0 and high < _UNLIMITED:
+            low, high = high, high * 2.0
+        n_t = _brentq(excess, low, high) if high < _UNLIMITED else math.inf
+    if not math.isfinite(n_t):
+        raise InputError(
+            f"n_control == {n_c!r} caps the power at power == {power!r} exactly: only an "
+            "infinite treatment group reaches it; raise n_control"
+        )
+    design_t, n = with_treatment(n_t)
+    return PowerSolution(
+        kind=spec.kind,
+        solved="n_treatment",
+        n=n,
+        effect=effect,
+        power=_evaluate(design_t, n, effect, alpha),
+        alpha=alpha,
+        comparison_alpha=level,
+        sd=spec.sd,
+        n_per_arm=(n_c, *(n_t for _ in range(treatment_arms))),
+        alternative=spec.alternative,
+        effect_type=spec.effect_type,
+    )
+
+
+def _two_group_design(kind: str, design: DesignOptions) -> _Design:
+    """The design of `solve_n_treatment`: two groups (or more arms) whose allocation is open."""
+    checked = check_choice("kind", kind, POWER_KINDS)
+    if checked == "prop-test":
+        raise InputError(
+            "kind 'prop-test' has equal groups (R's power.prop.test): use 'proportion' or "
+            "'cohen-h' for two groups of different sizes"
+        )
+    if checked == "chi-square":
+        raise InputError("kind 'chi-square' has no second group to solve for: it has a total n")
+    for key in ("n_treatment", "ratio", "split"):
+        if key in design:
+            raise InputError(
+                f"{key} does not apply to solve_n_treatment: the treatment size is the unknown"
+            )
+    spec = _design(checked, design)
+    if spec.kind == "t-test" and spec.sample != "two-sample":
+        raise InputError(f"solve_n_treatment needs two samples, not sample == {spec.sample!r}")
+    if "sd" in _OPTIONS[spec.kind] and spec.sd is None:
+        raise InputError("sd == None, must be a number: the unknown is the treatment size")
+    return spec
+
+
 def _solve(spec: _Design, unknown: Unknown, values: dict[str, float | None]) -> float:
     """The value of ``unknown`` given the others (all checked already)."""
     n, effect, power, alpha = (values[k] for k in ("n", "effect", "power", "alpha"))
@@ -953,6 +1281,13 @@ def _solve(spec: _Design, unknown: Unknown, values: dict[str, float | None]) -> 
     if unknown == "effect":
         return _solve_effect(spec, cast("float", n), power, alpha)
     return _solve_sd(spec, cast("float", n), cast("float", effect), power, alpha)
+
+
+def _check_effect(spec: _Design, effect: object) -> float:
+    value = check_real("effect", effect)
+    if spec.kind == "chi-square" and value < 0:
+        raise InputError(f"effect == {value!r}, must be >= 0: Cohen's w (see cohen_w)")
+    return value
 
 
 def _evaluate(
@@ -980,7 +1315,11 @@ def _unreachable(what: str, power: float) -> InputError:
 def _solve_n(spec: _Design, effect: float, power: float, alpha: float) -> float:
     """The size at which the power reaches the target (power increases with n)."""
     a = spec.comparison_alpha(alpha)
-    if math.isnan(float(spec.power(np.asarray(1.0), np.asarray(effect), alpha))):
+    # The smallest size R starts from (near zero for ablens' designs).
+    lowest = {"t-test": 2.0, "prop-test": 1.0, "chi-square": 1.0}.get(spec.kind, 1e-9)
+    if spec.kind == "t-test" and spec.ratio is not None:
+        lowest = 2.0 * max(1.0, 1.0 / spec.ratio)  # pwr.t2n.test needs 2 units in each group
+    if math.isnan(float(spec.power(np.asarray(max(lowest, 1.0)), np.asarray(effect), alpha))):
         raise InputError(_undefined(spec, effect))
     direction_ok = _towards_alternative(spec, effect)
     if not direction_ok:
@@ -997,7 +1336,8 @@ def _solve_n(spec: _Design, effect: float, power: float, alpha: float) -> float:
         u = _standardized_shift(power, a, spec.alternative)
         harmonic = (u / abs(effect)) ** 2  # n1 n2 / (n1 + n2)
         if spec.n_treatment is None:
-            return 2.0 * harmonic
+            ratio = 1.0 if spec.ratio is None else spec.ratio
+            return harmonic * (1.0 + ratio) / ratio
         if spec.n_treatment <= harmonic:
             raise _unreachable("first-group size n", power)
         return harmonic * spec.n_treatment / (spec.n_treatment - harmonic)
@@ -1011,9 +1351,8 @@ def _solve_n(spec: _Design, effect: float, power: float, alpha: float) -> float:
     def excess(x: float) -> float:
         return _evaluate(spec, x, effect, alpha) - power
 
-    # No closed form (pooled proportions two-sided, the noncentral t, strict prop-test): from
-    # the smallest size R starts from (near zero for ablens' designs), double to a bracket.
-    lowest = {"t-test": 2.0, "prop-test": 1.0}.get(spec.kind, 1e-9)
+    # No closed form (pooled proportions two-sided, the noncentral t, strict prop-test, the
+    # noncentral chi-square): from the smallest size, double to a bracket.
     if excess(lowest) >= 0:
         raise InputError(
             f"effect == {effect!r} is so large that n == {lowest:g} already reaches power == "
@@ -1132,6 +1471,8 @@ def power_curve(
         raise InputError("sd == None, must be a number for a power curve")
     sizes = _array("n", n, positive=True)
     effects = _array("effect", effect)
+    if spec.kind == "chi-square" and np.any(effects < 0):
+        raise InputError(f"effect == {effect!r}, must be >= 0: Cohen's w (see cohen_w)")
     alpha = check_open_unit_interval("alpha", alpha)
     return np.asarray(spec.power(sizes, effects, alpha), dtype=np.float64)
 
@@ -1289,6 +1630,38 @@ def cohen_h_power(
     return _scalar(spec.power(_array("n", n, positive=True), _array("h", h), alpha))
 
 
+def chisq_power(
+    w: ArrayLike,
+    n: ArrayLike,
+    df: int,
+    alpha: float = 0.05,
+) -> float | FloatArray:
+    """Power of a chi-square test with Cohen's effect size ``w``, as ``pwr::pwr.chisq.test``.
+
+    ``P(X > qchisq(1 - alpha, df))`` with ``X`` noncentral chi-square, ``df`` degrees of
+    freedom and noncentrality ``n w^2`` (Cohen, 1988, chapter 7). ``w`` comes from `cohen_w`
+    (goodness of fit, e.g. a sample-ratio check over ``df + 1`` arms) or `cohen_w_table`
+    (homogeneity of a rate over ``df + 1`` arms). ``solve_power("chi-square", ...)`` solves
+    for ``n``, ``w`` or ``alpha``.
+
+    Args:
+        w: Cohen's effect size, >= 0.
+        n: Total units.
+        df: Degrees of freedom.
+        alpha: Significance level.
+
+    Examples:
+        >>> round(chisq_power(0.3, 100, 3), 7)  # pwr.chisq.test(w = 0.3, N = 100, df = 3)
+        0.7112536
+    """
+    spec = _design("chi-square", {"df": df})
+    alpha = check_open_unit_interval("alpha", alpha)
+    effects = _array("w", w)
+    if np.any(effects < 0):
+        raise InputError(f"w == {w!r}, must be >= 0: Cohen's w (see cohen_w)")
+    return _scalar(spec.power(_array("n", n, positive=True), effects, alpha))
+
+
 def power_z(
     effect: ArrayLike,
     sd_control: float,
@@ -1362,3 +1735,233 @@ def detectable_effect(
     power = check_open_unit_interval("power", power)
     alternative = check_alternative(alternative)
     return standard_error * _standardized_shift(power, alpha, alternative)
+
+
+# ---------------------------------------------------------------------------- conditional power
+def conditional_power(
+    z: float,
+    information_fraction: float,
+    *,
+    drift: float | None = None,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    critical_value: float | None = None,
+) -> float:
+    """Probability that a running experiment rejects the null at its planned end, given today.
+
+    The B-value of Lan and Wittes (1988): at information fraction ``t`` the interim statistic
+    ``Z_t`` gives ``B(t) = Z_t sqrt(t)``, a Brownian motion with drift ``theta`` (the final
+    statistic's expected value, ``E[Z_1]``), so ``B(1) - B(t) ~ N(theta (1 - t), 1 - t)``
+    independently of ``B(t)``. The final test rejects when ``Z_1 = B(1) >= c`` ("greater"),
+    ``<= -c`` ("less") or either (two-sided, both regions counted), hence (Jennison and
+    Turnbull, 2000, section 10.2)::
+
+        CP(theta) = Phi((Z_t sqrt(t) + theta (1 - t) - c) / sqrt(1 - t))          greater
+                  + Phi((-Z_t sqrt(t) - theta (1 - t) - c) / sqrt(1 - t))         less
+
+    (two-sided: the sum). Under the current trend ``theta = Z_t / sqrt(t)`` (the effect
+    estimated so far), the first term is ``Phi((Z_t / sqrt(t) - c) / sqrt(1 - t))``.
+
+    Args:
+        z: The interim test statistic on the normal scale (signed: positive when the
+            estimate is above the null value).
+        information_fraction: ``t``, the share of the planned information observed, in
+            (0, 1]: ``n / n_planned`` for a fixed allocation. At 1 the answer is whether
+            ``z`` rejects (1 or 0).
+        drift: ``theta``, the expected final statistic under the effect assumed for the rest
+            of the experiment: ``(effect - null) / SE_final`` (0 for the null, the design's
+            ``z_{1-a/2} + z_power`` roughly for the planned effect). None (default): the
+            current trend, ``z / sqrt(t)``.
+        alpha: Significance level of the final test (sets ``c`` when ``critical_value`` is
+            None).
+        alternative: "two-sided", "greater" or "less".
+        critical_value: ``c``, the final boundary on the z scale (e.g. a group-sequential
+            design's last one); default ``z_{1-alpha/2}`` two-sided, ``z_{1-alpha}``
+            one-sided.
+
+    Returns:
+        The conditional power.
+
+    Examples:
+        Halfway through (t = 0.5) with z = 1.2, under the current trend, and under a planned
+        drift of 2.8 (80% power at 5% two-sided):
+
+        >>> round(conditional_power(1.2, 0.5), 6)
+        0.355018
+        >>> round(conditional_power(1.2, 0.5, drift=2.8), 6)
+        0.658397
+    """
+    z = check_real("z", z)
+    t = check_real("information_fraction", information_fraction)
+    if not 0.0 < t <= 1.0:
+        raise InputError(f"information_fraction == {t!r}, must be in (0, 1]")
+    alternative = check_alternative(alternative)
+    c = _final_critical_value(alpha, alternative, critical_value)
+    theta = z / math.sqrt(t) if drift is None else check_real("drift", drift)
+    special = special_functions()
+    b_value = z * math.sqrt(t)
+    if t == 1.0:
+        upper, lower = float(b_value >= c), float(b_value <= -c)
+    else:
+        rest = math.sqrt(1.0 - t)
+        mean = b_value + theta * (1.0 - t)
+        upper = float(special.ndtr((mean - c) / rest))
+        lower = float(special.ndtr((-mean - c) / rest))
+    if alternative == "greater":
+        return upper
+    if alternative == "less":
+        return lower
+    return upper + lower
+
+
+def _final_critical_value(
+    alpha: float, alternative: Alternative, critical_value: float | None
+) -> float:
+    if critical_value is not None:
+        return check_positive("critical_value", critical_value)
+    alpha = check_open_unit_interval("alpha", alpha)
+    level = alpha / 2.0 if alternative == "two-sided" else alpha
+    return float(-special_functions().ndtri(level))
+
+
+@dataclass(frozen=True)
+class ConditionalPower:
+    """Conditional power of a running experiment under three assumptions about the rest of it.
+
+    Attributes:
+        z: Interim statistic on the normal scale (signed, from the test's p-value).
+        information_fraction: ``n / n_planned``.
+        critical_value: Final boundary on the z scale.
+        alternative: "two-sided", "greater" or "less".
+        current_trend: Conditional power if the effect estimated so far is the true one.
+        current_drift: The final statistic's expected value under the current trend.
+        planned: Conditional power under the planned effect (None when none was given).
+        planned_drift: The final statistic's expected value under the planned effect.
+        null: Conditional power if there is no effect (the chance of a false positive from
+            here).
+    """
+
+    z: float
+    information_fraction: float
+    critical_value: float
+    alternative: Alternative
+    current_trend: float
+    current_drift: float
+    planned: float | None
+    planned_drift: float | None
+    null: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat dictionary of every field."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        heading = (
+            f"conditional power at {self.information_fraction:.1%} of the information "
+            f"(z = {self.z:.4g}, final boundary {self.critical_value:.4g}, {self.alternative})"
+        )
+        parts = [heading, f"current trend: {self.current_trend:.4f}"]
+        if self.planned is not None:
+            parts.append(f"planned effect: {self.planned:.4f}")
+        parts.append(f"no effect: {self.null:.4f}")
+        return "\n".join(parts)
+
+
+def conditional_power_from_result(
+    result: TestResult,
+    *,
+    n: float,
+    n_planned: float,
+    planned_effect: float | None = None,
+    alpha: float | None = None,
+    critical_value: float | None = None,
+) -> ConditionalPower:
+    """Conditional power of a running experiment from its interim `TestResult`.
+
+    The interim statistic is the normal quantile of the test's p-value, signed by the
+    estimate's side of the null (``z = Phi^-1(1 - p)`` one-sided, ``+-Phi^-1(1 - p/2)``
+    two-sided; rpact's inverse-normal convention), so every test (z, t, chi-square) lands on
+    one scale. The information fraction is ``t = n / n_planned``; the final standard error
+    is ``SE sqrt(t)`` (it shrinks as ``1/sqrt(n)``), so a planned absolute effect ``delta``
+    has drift ``(delta - margin) / (SE sqrt(t))``. See `conditional_power` for the formula.
+
+    Args:
+        result: The interim comparison.
+        n: Units so far (over the arms compared).
+        n_planned: Units planned at the end, on the same scale, >= ``n``.
+        planned_effect: The absolute effect (``treatment - control``) the experiment was
+            sized for; None to skip that scenario.
+        alpha: Significance level of the final test; default ``1 - result.confidence_level``.
+        critical_value: Final boundary on the z scale (overrides ``alpha``).
+
+    Returns:
+        Conditional power under the current trend, the planned effect and no effect.
+
+    Examples:
+        Halfway through a test planned with 20,000 units for +0.2 (sd 5: 80.7% power), the
+        estimate is +0.12 (z = 1.2):
+
+        >>> from ablens.stats import mean_test
+        >>> interim = mean_test(5_000, 10.0, 25.0, 5_000, 10.12, 25.0)
+        >>> cp = conditional_power_from_result(
+        ...     interim, n=10_000, n_planned=20_000, planned_effect=0.2
+        ... )
+        >>> round(cp.current_trend, 4), round(cp.planned, 4), round(cp.null, 4)
+        (0.355, 0.6657, 0.058)
+    """
+    n_now = check_positive("n", n)
+    total = check_positive("n_planned", n_planned)
+    if n_now > total:
+        raise InputError(f"n == {n_now!r} exceeds n_planned == {total!r}: must be <= n_planned")
+    t = n_now / total
+    p_value = float(result.p_value)
+    if not 0.0 <= p_value <= 1.0:
+        raise InputError(f"result.p_value == {p_value!r}: the result has no p-value to read")
+    alternative = result.alternative
+    if alpha is None:
+        alpha = 1.0 - result.confidence_level
+    c = _final_critical_value(alpha, alternative, critical_value)
+    special = special_functions()
+    # A p-value of exactly 0 (or 1) is an underflow: keep z finite, beyond any boundary.
+    p_value = min(max(p_value, _SMALLEST_P), 1.0 - _EPSILON)
+    if alternative == "greater":
+        z = float(-special.ndtri(p_value))
+    elif alternative == "less":
+        z = float(special.ndtri(p_value))
+    else:
+        estimate = result.effect if result.margin_type == "absolute" else result.relative_effect
+        tail = max(p_value / 2.0, _SMALLEST_P)
+        z = math.copysign(float(-special.ndtri(tail)), estimate - result.margin)
+    planned: float | None = None
+    planned_drift: float | None = None
+    if planned_effect is not None:
+        delta = check_real("planned_effect", planned_effect)
+        if result.margin_type == "relative" and result.margin != 0:
+            raise InputError(
+                "planned_effect is an absolute difference; a result tested against a relative "
+                f"margin ({result.margin!r}) has no drift on that scale: pass the drift to "
+                "conditional_power instead"
+            )
+        if not result.standard_error > 0:
+            raise InputError(
+                f"result.standard_error == {result.standard_error!r}, must be > 0 for a "
+                "planned effect's drift"
+            )
+        planned_drift = (delta - result.margin) / (result.standard_error * math.sqrt(t))
+
+    def at(drift: float | None) -> float:
+        return conditional_power(z, t, drift=drift, alternative=alternative, critical_value=c)
+
+    if planned_drift is not None:
+        planned = at(planned_drift)
+    return ConditionalPower(
+        z=z,
+        information_fraction=t,
+        critical_value=c,
+        alternative=alternative,
+        current_trend=at(None),
+        current_drift=z / math.sqrt(t),
+        planned=planned,
+        planned_drift=planned_drift,
+        null=at(0.0),
+    )
