@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = ["linearized_comparison"]
 
-#: A covariate whose pooled sum of squares within a stratum is below this share of the scale of
-#: its columns' is constant there up to rounding: the stratum gets no slope (theta_s = 0).
-CONSTANT_TOLERANCE = 1e-12
+#: A covariate whose variance within a stratum is below this share of its variance over all
+#: units is constant there (new users without a pre-period): the stratum gets no slope. An
+#: engine's shifted sums leave such a constant column a variance of about 1e-16 relative to its
+#: squared level, not exactly 0.
+CONSTANT_TOLERANCE = 1e-10
 
 
 def _checked(moments: Moments, columns: Sequence[str]) -> Moments:
@@ -215,12 +217,15 @@ def _slopes(
 
     A stratum where the covariate does not vary (new users without history) gets slope 0.
     """
+    from ablens.stats.moments import Moments  # noqa: PLC0415 - type-only import above
+
+    overall = Moments.merge_all(pooled)
+    reference = float(weights @ overall.comoment[k, k] @ weights) / (overall.count - 1)
     thetas = np.zeros(len(pooled))
     constant = []
     for i, p in enumerate(pooled):
         sum_squares = float(weights @ p.comoment[k, k] @ weights)
-        scale = float(np.abs(weights) @ np.sqrt(np.diag(p.comoment[k, k])))
-        if sum_squares <= CONSTANT_TOLERANCE * scale * scale:
+        if sum_squares / (p.count - 1) <= CONSTANT_TOLERANCE * reference:
             constant.append(i)
         else:
             thetas[i] = float(gradient @ p.comoment[o, k] @ weights) / sum_squares
