@@ -268,15 +268,16 @@ def _strata_moments(
     """Stratum column -> stratum value -> arm -> moments: one grouped query per stratum column."""
     result: dict[str, Mapping[Any, Mapping[str, Moments]]] = {}
     for stratum in dict.fromkeys(s for m in metrics if (s := _stratum(m)) is not None):
-        columns = list(
-            dict.fromkeys(
-                c for m in metrics if _stratum(m) == stratum for c in m.required_columns()
-            )
-        )
+        stratified = [m for m in metrics if _stratum(m) == stratum]
+        columns = list(dict.fromkeys(c for m in stratified for c in m.required_columns()))
+        # Ratios and covariates need their cross-moments within each stratum too.
+        pairs = list(dict.fromkeys(p for m in stratified for p in m.required_pairs()))
+        columns += [c for p in pairs for c in p if c not in columns]
         computed = compute_moments(
             data,
             variant=variant,
             columns=columns,
+            pairs=pairs,
             segments=[stratum],
             arms=arms,
             experiment_id=experiment_id,

@@ -168,7 +168,7 @@ def test_wrong_kind_points_at_its_line():
     assert errors_of(text) == [
         (
             "plan.yaml:8: metrics[1].kind == 'avg', must be one of 'mean', 'proportion', 'ratio', "
-            "'post-stratified', 'quantile', 'mann-whitney'"
+            "'post-stratified', 'post-stratified-ratio', 'quantile', 'mann-whitney'"
         )
     ]
 

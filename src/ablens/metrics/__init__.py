@@ -5,7 +5,7 @@ pairs) whose moments it needs, and turns the control's and a treatment's `Moment
 `TestResult`. The built-in metrics are ordinary implementations, one module per family:
 
 - `ablens.metrics.moment`: `Mean`, `Proportion` and `Ratio`, from the arms' moments;
-- `ablens.metrics.stratified`: `PostStratified`, from per-stratum moments;
+- `ablens.metrics.stratified`: `PostStratified` and `PostStratifiedRatio`, from per-stratum moments;
 - `ablens.metrics.table`: `Quantile` and `MannWhitney`, from the table in the engine.
 
 A new metric is a class of its own, with no change to the core:
@@ -58,7 +58,7 @@ from ablens.metrics.base import (
     unregister_metric_kind,
 )
 from ablens.metrics.moment import Mean, Proportion, Ratio, binary_successes
-from ablens.metrics.stratified import PostStratified
+from ablens.metrics.stratified import PostStratified, PostStratifiedRatio
 from ablens.metrics.table import MannWhitney, Quantile
 from ablens.typing import ADJUSTMENTS, DIRECTIONS, ROLES, Adjustment, Direction, Role
 
@@ -77,6 +77,7 @@ __all__ = [
     "PlannableMetric",
     "PlanningBaseline",
     "PostStratified",
+    "PostStratifiedRatio",
     "Proportion",
     "Quantile",
     "Ratio",

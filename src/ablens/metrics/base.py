@@ -16,8 +16,9 @@ so a new kind written outside ablens works everywhere once registered
 >>> from ablens.metrics import Mean, metric_kinds
 >>> Mean.metric_kind.name, Mean.metric_kind.title, Mean.metric_kind.needs
 ('mean', 'Mean', 'moments')
->>> sorted(metric_kinds())
-['mann-whitney', 'mean', 'post-stratified', 'proportion', 'quantile', 'ratio']
+>>> sorted(metric_kinds())  # doctest: +NORMALIZE_WHITESPACE
+['mann-whitney', 'mean', 'post-stratified', 'post-stratified-ratio', 'proportion', 'quantile',
+ 'ratio']
 """
 
 from __future__ import annotations

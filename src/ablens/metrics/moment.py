@@ -26,7 +26,7 @@ from ablens.metrics.base import (
     check_common,
     register_metric_kind,
 )
-from ablens.stats.adjusted import cuped_test, regression_adjusted_test
+from ablens.stats.adjusted import cuped_ratio_test, cuped_test, regression_adjusted_test
 from ablens.stats.means import MEAN_TESTS, MeanTest, mean_test
 from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest, proportion_test
 from ablens.stats.ratio import ratio_estimate, ratio_test
@@ -52,6 +52,59 @@ _COVARIATE_KEYS = (
     PlanKey("covariates", "columns", description="Pre-period columns for variance reduction."),
     PlanKey("adjustment", "choice", ADJUSTMENTS),
 )
+
+
+#: A pre-period ratio covariate, for ratio metrics (CUPED of the linearized ratio).
+_RATIO_COVARIATE_KEYS = (
+    PlanKey(
+        "covariate_numerator",
+        description="Numerator column of a pre-period ratio covariate (CUPED of the ratio).",
+    ),
+    PlanKey("covariate_denominator", description="Denominator column of the ratio covariate."),
+)
+
+
+def ratio_covariate_of(numerator: str | None, denominator: str | None) -> tuple[str, str] | None:
+    """``(covariate_numerator, covariate_denominator)``, or None when not given."""
+    if numerator is None or denominator is None:
+        return None
+    return (numerator, denominator)
+
+
+def check_ratio_covariate(
+    numerator: str | None,
+    denominator: str | None,
+    *,
+    outcome: tuple[str, ...],
+    covariates: tuple[str, ...],
+    adjustment: str = "cuped",
+) -> None:
+    """A ratio covariate names two new, distinct columns, and comes alone and with CUPED."""
+    if numerator is None and denominator is None:
+        return
+    if numerator is None or denominator is None:
+        missing = "covariate_numerator" if numerator is None else "covariate_denominator"
+        raise InputError(
+            f"{missing} is missing; a ratio covariate needs both covariate_numerator and "
+            "covariate_denominator"
+        )
+    check_name("covariate_numerator", numerator)
+    check_name("covariate_denominator", denominator)
+    if numerator == denominator:
+        raise InputError("covariate_numerator and covariate_denominator are the same column")
+    for key, column in (("covariate_numerator", numerator), ("covariate_denominator", denominator)):
+        if column in outcome:
+            raise InputError(f"{key} is {column!r}, which is a column of the metric itself")
+    if covariates:
+        raise InputError(
+            "give covariates or a ratio covariate (covariate_numerator, covariate_denominator), "
+            "not both: CUPED takes one covariate"
+        )
+    if adjustment != "cuped":
+        raise InputError(
+            f"adjustment == {adjustment!r} with a ratio covariate; a ratio covariate is "
+            "adjusted by CUPED: use adjustment='cuped' (or plain covariates for regression)"
+        )
 
 
 def _check_covariates(
@@ -378,6 +431,11 @@ class Ratio:
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns for variance reduction of the linearized ratio.
         adjustment: "cuped" or "regression".
+        covariate_numerator: Numerator column of a pre-period *ratio* covariate (e.g. the
+            pre-period's revenue, for revenue per session); with ``covariate_denominator``
+            the ratio is linearized like the metric and adjusts it by CUPED (`cuped_ratio_test`).
+            Not combined with ``covariates``.
+        covariate_denominator: Denominator column of the ratio covariate (pre-period sessions).
 
     Examples:
         >>> from ablens import Moments
@@ -399,6 +457,7 @@ class Ratio:
             PlanKey("numerator", description="Per-unit numerator column."),
             PlanKey("denominator", description="Per-unit denominator column."),
             *_COVARIATE_KEYS,
+            *_RATIO_COVARIATE_KEYS,
         ),
         plannable=True,
         test_titles={"delta": "delta-method z test of the ratio of sums", **_ADJUSTED_TITLES},
@@ -415,6 +474,8 @@ class Ratio:
     direction: Direction = "increase"
     covariates: tuple[str, ...] = ()
     adjustment: Adjustment = "cuped"
+    covariate_numerator: str | None = None
+    covariate_denominator: str | None = None
 
     def __post_init__(self) -> None:
         check_name("numerator", self.numerator)
@@ -427,16 +488,31 @@ class Ratio:
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
         _check_covariates(self.covariates, self.adjustment, (self.numerator, self.denominator))
+        check_ratio_covariate(
+            self.covariate_numerator,
+            self.covariate_denominator,
+            outcome=(self.numerator, self.denominator),
+            covariates=self.covariates,
+            adjustment=self.adjustment,
+        )
+
+    @property
+    def ratio_covariate(self) -> tuple[str, str] | None:
+        """``(covariate_numerator, covariate_denominator)``, or None without a ratio covariate."""
+        return ratio_covariate_of(self.covariate_numerator, self.covariate_denominator)
 
     def required_columns(self) -> tuple[str, ...]:
-        """Numerator, denominator and covariates."""
-        return (self.numerator, self.denominator, *self.covariates)
+        """Numerator, denominator and covariates (plain, or a ratio covariate's two columns)."""
+        return (self.numerator, self.denominator, *self.covariates, *(self.ratio_covariate or ()))
 
     def required_pairs(self) -> tuple[tuple[str, str], ...]:
-        """Numerator x denominator, and both with each covariate."""
+        """Numerator x denominator, and both with each covariate (and a ratio covariate's pair)."""
         return (
             (self.numerator, self.denominator),
-            *_covariate_pairs((self.numerator, self.denominator), self.covariates),
+            *_covariate_pairs(
+                (self.numerator, self.denominator),
+                (*self.covariates, *(self.ratio_covariate or ())),
+            ),
         )
 
     def planning_baseline(self, moments: Moments) -> PlanningBaseline:
@@ -450,6 +526,19 @@ class Ratio:
         self, control: Moments, treatment: Moments, *, confidence_level: float
     ) -> TestResult:
         """Delta-method comparison of the ratios, covariate-adjusted if asked."""
+        if self.ratio_covariate is not None:
+            return cuped_ratio_test(
+                control,
+                treatment,
+                self.numerator,
+                self.denominator,
+                *self.ratio_covariate,
+                alternative=self.alternative,
+                confidence_level=confidence_level,
+                margin=self.margin,
+                margin_type=self.margin_type,
+                relative_method=self.relative_method,
+            )
         if self.covariates:
             outcome = {"numerator": self.numerator, "denominator": self.denominator}
             return _adjusted(self, control, treatment, confidence_level, outcome)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ablens._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from ablens.stats.adjusted import cuped_test, regression_adjusted_test
+    from ablens.stats.adjusted import cuped_ratio_test, cuped_test, regression_adjusted_test
     from ablens.stats.always_valid import (
         AlwaysValidDecision,
         AlwaysValidDesign,
@@ -120,6 +120,7 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule defining it.
 _EXPORTS = {
+    "cuped_ratio_test": "ablens.stats.adjusted",
     "cuped_test": "ablens.stats.adjusted",
     "regression_adjusted_test": "ablens.stats.adjusted",
     "AlwaysValidDecision": "ablens.stats.always_valid",
@@ -275,6 +276,7 @@ __all__ = [
     "comparison_alpha",
     "conditional_power",
     "conditional_power_from_result",
+    "cuped_ratio_test",
     "cuped_test",
     "default_tau",
     "detectable_effect",
