@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ablens._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from ablens.stats.adjusted import cuped_test, regression_adjusted_test
+    from ablens.stats.adjusted import common_slope_test, cuped_test, regression_adjusted_test
     from ablens.stats.always_valid import (
         AlwaysValidDecision,
         AlwaysValidDesign,
@@ -108,6 +108,7 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule defining it.
 _EXPORTS = {
+    "common_slope_test": "ablens.stats.adjusted",
     "cuped_test": "ablens.stats.adjusted",
     "regression_adjusted_test": "ablens.stats.adjusted",
     "AlwaysValidDecision": "ablens.stats.always_valid",
@@ -243,6 +244,7 @@ __all__ = [
     "bootstrap",
     "cohen_h",
     "cohen_h_power",
+    "common_slope_test",
     "comparison_alpha",
     "cuped_test",
     "default_tau",

@@ -66,6 +66,12 @@ class TestResult:
             test is built from the two arms' variances; None otherwise (exact, rank and
             quantile tests).
         treatment_variance: Variance of the treatment estimate, likewise.
+        cuped_theta: For CUPED, the slope ``theta = Cov(Y, X) / Var(X)`` (both arms pooled) by
+            which the covariate was subtracted; None otherwise.
+        unit_variance_reduction: For covariate-adjusted metrics, ``1 - var(Y_adj) / var(Y)`` of
+            the per-unit values over the units of both arms (R:
+            ``1 - var(c(yadj_c, yadj_t)) / var(c(y_c, y_t))``); unlike ``variance_reduction``
+            it describes the units, not the effect estimate. None otherwise.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -92,6 +98,8 @@ class TestResult:
     notes: tuple[str, ...] = ()
     control_variance: float | None = None
     treatment_variance: float | None = None
+    cuped_theta: float | None = None
+    unit_variance_reduction: float | None = None
 
     @property
     def effect_ci(self) -> tuple[float, float]:
