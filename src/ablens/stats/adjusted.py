@@ -54,6 +54,7 @@ __all__ = [
     "VCOV_TYPES",
     "ReferenceDistribution",
     "VcovType",
+    "adjusted_test_name",
     "common_slope_test",
     "cuped_test",
     "regression_adjusted_test",
@@ -237,8 +238,16 @@ def _check_variance_options(vcov: str, reference: str) -> None:
     check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
 
 
-def _test_name(base: str, vcov: str, reference: str) -> str:
-    """The result's test name: the estimator, then any non-default variance and reference."""
+def adjusted_test_name(base: str, vcov: str = "classical", reference: str = "normal") -> str:
+    """The `TestResult.test` of an adjusted comparison: the estimator, then the options.
+
+    ``base`` is "cuped", "ancova" (Lin) or "common-slope"; a ``vcov`` other than "classical"
+    and a "t" reference are appended, so a report can name what was computed.
+
+    Examples:
+        >>> adjusted_test_name("ancova"), adjusted_test_name("common-slope", "HC2", "t")
+        ('ancova', 'common-slope-HC2-t')
+    """
     name = base if vcov == "classical" else f"{base}-{vcov}"
     return f"{name}-t" if reference == "t" else name
 
@@ -403,7 +412,7 @@ def cuped_test(
     counts = (control.count, treatment.count)
     df = _satterthwaite(variances, [n - 1 for n in counts]) if reference == "t" else math.nan
     return _finish(
-        test=_test_name("cuped", "classical", reference),
+        test=adjusted_test_name("cuped", "classical", reference),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
@@ -524,7 +533,7 @@ def regression_adjusted_test(
     counts = (control.count, treatment.count)
     df = _satterthwaite(variances, [n - 1 - k for n in counts]) if reference == "t" else math.nan
     return _finish(
-        test=_test_name("ancova", vcov, reference),
+        test=adjusted_test_name("ancova", vcov, reference),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
@@ -662,7 +671,7 @@ def common_slope_test(
             )
         )
     return _finish(
-        test=_test_name("common-slope", vcov, reference),
+        test=adjusted_test_name("common-slope", vcov, reference),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
