@@ -20,6 +20,7 @@ __all__ = [
     "format_points",
     "format_pvalue",
     "format_relative_set",
+    "format_share",
     "table_html",
     "table_markdown",
     "table_text",
@@ -52,6 +53,35 @@ def format_percent(value: float | None, digits: int = 3, *, signed: bool = True)
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
     return format_number(100 * value, digits, signed=signed) + "%"
+
+
+def format_share(value: float | None, digits: int = 2) -> str:
+    """A share (0.004, 0.5) in percent with ``digits`` significant digits, never in exponent form.
+
+    Shares of 10 % and more keep whole percents unless that would round a share below 100 % up
+    to 100 % (or one above 0 down to 0), so a small variance reduction never reads "0%".
+
+    Examples:
+        >>> format_share(0.004), format_share(0.0123), format_share(0.503), format_share(0.9996)
+        ('0.4%', '1.2%', '50%', '99.96%')
+        >>> format_share(0.0), format_share(-0.031), format_share(None)
+        ('0%', '-3.1%', '—')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    percent = 100 * value
+    if percent == 0:
+        return "0%"
+    magnitude = abs(percent)
+    decimals = max(0, digits - 1 - math.floor(math.log10(magnitude)))
+    # Keep adding digits while rounding would claim all (100 %) or nothing (0 %).
+    while decimals < 12 and (
+        (magnitude < 100 and round(magnitude, decimals) >= 100) or round(magnitude, decimals) == 0
+    ):
+        decimals += 1
+    return f"{percent:.{decimals}f}%"
 
 
 def format_points(value: float | None, digits: int = 3) -> str:

@@ -168,6 +168,8 @@ class Comparison:
             "adjusted_relative_ci_lower": adj_rel_lo,
             "adjusted_relative_ci_upper": adj_rel_hi,
             "variance_reduction": r.variance_reduction,
+            "unit_variance_reduction": r.unit_variance_reduction,
+            "cuped_theta": r.cuped_theta,
             "notes": list(r.notes),
             "significant": self.significant,
             "outcome": self.outcome,
@@ -311,10 +313,18 @@ class AnalysisResult:
             reduction = c.result.variance_reduction
             if reduction is not None and math.isfinite(reduction):
                 verb = "cut" if reduction >= 0 else "raised"
-                lines.append(
+                line = (
                     f"{c.metric} ({c.treatment}): covariate adjustment {verb} the variance of "
-                    f"the effect by {abs(reduction):.0%}."
+                    f"the effect by {render.format_share(abs(reduction))}"
                 )
+                per_unit = c.result.unit_variance_reduction
+                if per_unit is not None and math.isfinite(per_unit):
+                    unit_verb = "cut" if per_unit >= 0 else "raised"
+                    line += (
+                        f" (the variance of the per-unit values: {unit_verb} by "
+                        f"{render.format_share(abs(per_unit))})"
+                    )
+                lines.append(line + ".")
             lines.extend(f"{c.metric} ({c.treatment}): {note}." for note in c.result.notes)
         if self.correction:
             adjusted = any(c.adjusted_effect_ci for c in self.comparisons)

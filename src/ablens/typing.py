@@ -3,10 +3,11 @@
 Every string option ablens takes is a `typing.Literal` with a tuple of its values beside it; the
 plan parser, the JSON Schema, the command line and the web page all read these tuples, so a
 value added here reaches every face. The statistical vocabularies (``Alternative``, ``MeanTest``,
-``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``) live with the
-statistics that define them and are re-exported here, so that one import finds them all. The
-alpha-spending names (``SpendingName``, ``SPENDING_NAMES``, ``DEFAULT_SPENDING``) are defined
-here, since every face needs them without loading the group-sequential maths:
+``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``, ``VcovType``,
+``ReferenceDistribution``) live with the statistics that define them and are re-exported here,
+so that one import finds them all. The alpha-spending names (``SpendingName``,
+``SPENDING_NAMES``, ``DEFAULT_SPENDING``) are defined here, since every face needs them without
+loading the group-sequential maths:
 
 >>> from ablens.typing import ROLES, SEQUENTIAL_METHODS, Alternative
 >>> ROLES
@@ -25,6 +26,12 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ablens.stats._inference import ALTERNATIVES, Alternative
+    from ablens.stats.adjusted import (
+        REFERENCE_DISTRIBUTIONS,
+        VCOV_TYPES,
+        ReferenceDistribution,
+        VcovType,
+    )
     from ablens.stats.means import MEAN_TESTS, MeanTest
     from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
@@ -43,11 +50,13 @@ __all__ = [
     "MEAN_TESTS",
     "METRIC_NEEDS",
     "PROPORTION_TESTS",
+    "REFERENCE_DISTRIBUTIONS",
     "RELATIVE_METHODS",
     "ROLES",
     "SEQUENTIAL_DESIGNS",
     "SEQUENTIAL_METHODS",
     "SPENDING_NAMES",
+    "VCOV_TYPES",
     "VERDICT_LABELS",
     "Adjustment",
     "Alternative",
@@ -60,11 +69,13 @@ __all__ = [
     "MeanTest",
     "MetricNeeds",
     "ProportionTest",
+    "ReferenceDistribution",
     "RelativeMethod",
     "Role",
     "SequentialDesign",
     "SequentialMethod",
     "SpendingName",
+    "VcovType",
     "VerdictLabel",
 ]
 
@@ -76,9 +87,10 @@ Direction = Literal["increase", "decrease"]
 #: Which way of a metric is good.
 DIRECTIONS: tuple[Direction, ...] = ("increase", "decrease")
 
-Adjustment = Literal["cuped", "regression"]
-#: Covariate adjustment: CUPED (one covariate, pooled slope) or regression (Lin 2013).
-ADJUSTMENTS: tuple[Adjustment, ...] = ("cuped", "regression")
+Adjustment = Literal["cuped", "regression", "common-slope"]
+#: Covariate adjustment: CUPED (one covariate, pooled slope), regression (Lin 2013: any number of
+#: covariates, slopes per arm) or common-slope (ANCOVA, R's ``lm(y ~ treated + x)``: one slope).
+ADJUSTMENTS: tuple[Adjustment, ...] = ("cuped", "regression", "common-slope")
 
 Family = Literal["metric", "experiment", "primary"]
 #: Which comparisons a multiple-testing correction treats together.
@@ -143,6 +155,10 @@ _STATS_VOCABULARY = {
     "RELATIVE_METHODS": "ablens.stats.relative",
     "RelativeMethod": "ablens.stats.relative",
     "MarginType": "ablens.stats.result",
+    "REFERENCE_DISTRIBUTIONS": "ablens.stats.adjusted",
+    "ReferenceDistribution": "ablens.stats.adjusted",
+    "VCOV_TYPES": "ablens.stats.adjusted",
+    "VcovType": "ablens.stats.adjusted",
 }
 
 

@@ -193,7 +193,8 @@ def test_every_error_is_reported_in_file_order():
         "plan.yaml:6: metrics[0].column is missing; a 'mean' metric needs it",
         (
             "plan.yaml:7: metrics[0].colum is not a key of a 'mean' metric; did you mean 'column'? "
-            "(keys: kind, name, role, direction, column, test, covariates, adjustment)"
+            "(keys: kind, name, role, direction, column, test, covariates, adjustment, vcov, "
+            "reference)"
         ),
         (
             "plan.yaml:10: metrics[1].test == 'welch', must be one of 'z', 'chi2', 'chi2-yates', "

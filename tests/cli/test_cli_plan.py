@@ -260,6 +260,8 @@ def test_validate(write_plan):
         "test": "z",
         "covariates": [],
         "adjustment": "cuped",
+        "vcov": "classical",
+        "reference": "normal",
     }
 
 

@@ -19,7 +19,8 @@ ablens' per-arm variance of Lin's estimator is the homoskedastic one (the ``lm``
 the heteroskedasticity-consistent HC2 variance of the interacted model that Lin recommends. The
 two are asymptotically equivalent: the fixture records ``sandwich::vcovHC(type = "HC2")`` and the
 test checks agreement within 1e-2 relative on a 20,000-per-arm data set only (at n = 30 to 200
-per arm they differ by up to a few percent, which is expected and not tested).
+per arm they differ by up to a few percent, which is expected and not tested). The ``vcov``
+option (HC0-HC3, computed at the arm level from moments) is checked in test_r_ancova.py.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ power calculation is `ablens.power_plan`.
 ... )
 >>> plan.metrics[0].to_dict()  # defaults filled in
 {'kind': 'mean', 'name': 'revenue', 'role': 'primary', 'direction': 'increase',
- 'column': 'revenue', 'test': 'welch', 'covariates': [], 'adjustment': 'cuped'}
+ 'column': 'revenue', 'test': 'welch', 'covariates': [], 'adjustment': 'cuped',
+ 'vcov': 'classical', 'reference': 'normal'}
 """
 
 from ablens.analysis_plan.model import AnalysisPlan, MetricSpec, PlanError, Planned

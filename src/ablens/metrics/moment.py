@@ -1,8 +1,8 @@
 """Moment metrics: the mean, the proportion and the ratio, each from the arms' moments.
 
 Each is compared from the control's and a treatment's `Moments` alone, optionally adjusted by
-pre-period covariates (CUPED, or regression with per-arm slopes), and each can be read at every
-look of a sequential design and planned from past moments.
+pre-period covariates (CUPED, regression with per-arm slopes, or a common slope), and each can
+be read at every look of a sequential design and planned from past moments.
 
 >>> from ablens import Moments
 >>> control = Moments.from_columns({"revenue": [1.0, 2.0, 3.0, 4.0]})
@@ -26,7 +26,15 @@ from ablens.metrics.base import (
     check_common,
     register_metric_kind,
 )
-from ablens.stats.adjusted import cuped_ratio_test, cuped_test, regression_adjusted_test
+from ablens.stats.adjusted import (
+    REFERENCE_DISTRIBUTIONS,
+    VCOV_TYPES,
+    adjusted_test_name,
+    common_slope_test,
+    cuped_ratio_test,
+    cuped_test,
+    regression_adjusted_test,
+)
 from ablens.stats.means import MEAN_TESTS, MeanTest, mean_test
 from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest, proportion_test
 from ablens.stats.ratio import ratio_estimate, ratio_test
@@ -37,20 +45,56 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ablens.stats._inference import Alternative
+    from ablens.stats.adjusted import ReferenceDistribution, VcovType
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType, TestResult
     from ablens.typing import Adjustment, Direction, Role
 
 __all__ = ["Mean", "Proportion", "Ratio", "binary_successes"]
 
-#: The adjusted tests every moment metric may run, in words.
-_ADJUSTED_TITLES = {
-    "cuped": "CUPED-adjusted z test (pooled slope)",
-    "ancova": "regression adjustment with per-arm slopes (Lin 2013), z test",
+#: The covariate-adjusted estimators, in words (test name -> title).
+_ESTIMATOR_TITLES = {
+    "cuped": "CUPED-adjusted {test} (pooled slope)",
+    "ancova": "regression adjustment with per-arm slopes (Lin 2013){vcov}, {test}",
+    "common-slope": "ANCOVA with a common slope, lm(y ~ treated + x){vcov}, {test}",
 }
+_REFERENCE_TITLES = {
+    "cuped": {"normal": "z test", "t": "Welch t test"},
+    "ancova": {"normal": "z test", "t": "t test (Welch-Satterthwaite df)"},
+    "common-slope": {"normal": "z test", "t": "t test (n - 2 - k df)"},
+}
+
+
+def _adjusted_titles() -> dict[str, str]:
+    """Every adjusted test a moment metric may run (estimator x vcov x reference), in words."""
+    titles = {}
+    for base, title in _ESTIMATOR_TITLES.items():
+        for vcov in ("classical",) if base == "cuped" else VCOV_TYPES:
+            for reference in REFERENCE_DISTRIBUTIONS:
+                titles[adjusted_test_name(base, vcov, reference)] = title.format(
+                    vcov="" if vcov == "classical" else f", {vcov} standard error",
+                    test=_REFERENCE_TITLES[base][reference],
+                )
+    return titles
+
+
+#: The adjusted tests every moment metric may run, in words.
+_ADJUSTED_TITLES = _adjusted_titles()
 _COVARIATE_KEYS = (
     PlanKey("covariates", "columns", description="Pre-period columns for variance reduction."),
     PlanKey("adjustment", "choice", ADJUSTMENTS),
+    PlanKey(
+        "vcov",
+        "choice",
+        VCOV_TYPES,
+        description="Variance of a regression-adjusted effect: lm's (classical) or HC0-HC3.",
+    ),
+    PlanKey(
+        "reference",
+        "choice",
+        REFERENCE_DISTRIBUTIONS,
+        description="Null distribution of an adjusted test: normal, or t for small samples.",
+    ),
 )
 
 
@@ -108,9 +152,15 @@ def check_ratio_covariate(
 
 
 def _check_covariates(
-    covariates: tuple[str, ...], adjustment: str, outcome: tuple[str, ...]
+    covariates: tuple[str, ...],
+    adjustment: str,
+    outcome: tuple[str, ...],
+    vcov: str = "classical",
+    reference: str = "normal",
 ) -> None:
     check_choice("adjustment", adjustment, ADJUSTMENTS)
+    check_choice("vcov", vcov, VCOV_TYPES)
+    check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
     for x in covariates:
         check_name("covariates", x)
         if x in outcome:
@@ -118,7 +168,17 @@ def _check_covariates(
     if adjustment == "cuped" and len(covariates) > 1:
         raise InputError(
             f"covariates has {len(covariates)} columns; CUPED takes one: use "
-            "adjustment='regression' for several"
+            "adjustment='regression' or 'common-slope' for several"
+        )
+    if vcov != "classical" and (not covariates or adjustment == "cuped"):
+        raise InputError(
+            f"vcov == {vcov!r} applies to adjustment='regression' or 'common-slope' with "
+            "covariates; drop vcov, or choose one of those adjustments"
+        )
+    if reference != "normal" and not covariates:
+        raise InputError(
+            f"reference == {reference!r} applies to covariate-adjusted comparisons; give "
+            "covariates, or drop reference (an unadjusted mean takes test='welch')"
         )
 
 
@@ -145,21 +205,21 @@ def _adjusted(
     confidence_level: float,
     outcome: dict[str, str],
 ) -> TestResult:
-    function = cuped_test if metric.adjustment == "cuped" else regression_adjusted_test
-    covariates: Any = metric.covariates[0] if metric.adjustment == "cuped" else metric.covariates
-    return function(
-        control,
-        treatment,
-        covariates,
-        column=outcome.get("column"),
-        numerator=outcome.get("numerator"),
-        denominator=outcome.get("denominator"),
-        alternative=metric.alternative,
-        confidence_level=confidence_level,
-        margin=metric.margin,
-        margin_type=metric.margin_type,
-        relative_method=metric.relative_method,
-    )
+    options: dict[str, Any] = {
+        "column": outcome.get("column"),
+        "numerator": outcome.get("numerator"),
+        "denominator": outcome.get("denominator"),
+        "alternative": metric.alternative,
+        "confidence_level": confidence_level,
+        "margin": metric.margin,
+        "margin_type": metric.margin_type,
+        "relative_method": metric.relative_method,
+        "reference": metric.reference,
+    }
+    if metric.adjustment == "cuped":
+        return cuped_test(control, treatment, metric.covariates[0], **options)
+    function = regression_adjusted_test if metric.adjustment == "regression" else common_slope_test
+    return function(control, treatment, metric.covariates, vcov=metric.vcov, **options)
 
 
 @register_metric_kind
@@ -178,8 +238,12 @@ class Mean:
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns to reduce variance with (empty: no adjustment).
-        adjustment: "cuped" (one covariate, pooled slope) or "regression" (Lin 2013, any
-            number of covariates, slopes per arm); the test is then a z test.
+        adjustment: "cuped" (one covariate, pooled slope), "regression" (Lin 2013, any
+            number of covariates, slopes per arm) or "common-slope" (ANCOVA, R's
+            ``lm(y ~ treated + x)``); the test is then a z test unless ``reference="t"``.
+        vcov: Variance of a "regression" or "common-slope" effect: "classical" (default,
+            lm's) or "HC0" to "HC3" (``sandwich::vcovHC``, at the arm level from moments).
+        reference: "normal" (default) or "t" (small samples) for an adjusted test.
 
     Examples:
         >>> from ablens import Moments
@@ -218,6 +282,8 @@ class Mean:
     direction: Direction = "increase"
     covariates: tuple[str, ...] = ()
     adjustment: Adjustment = "cuped"
+    vcov: VcovType = "classical"
+    reference: ReferenceDistribution = "normal"
 
     def __post_init__(self) -> None:
         check_name("column", self.column)
@@ -227,7 +293,9 @@ class Mean:
         check_choice("test", self.test, MEAN_TESTS)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
-        _check_covariates(self.covariates, self.adjustment, (self.column,))
+        _check_covariates(
+            self.covariates, self.adjustment, (self.column,), self.vcov, self.reference
+        )
 
     def required_columns(self) -> tuple[str, ...]:
         """The metric's column and its covariates."""
@@ -307,8 +375,10 @@ class Proportion:
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns to reduce variance with (empty: no adjustment).
-        adjustment: "cuped" or "regression", as for `Mean`; the test is then a z test on the
-            adjusted proportions.
+        adjustment: "cuped", "regression" or "common-slope", as for `Mean`; the test is then
+            a z test on the adjusted proportions unless ``reference="t"``.
+        vcov: As for `Mean`.
+        reference: As for `Mean`.
 
     Examples:
         >>> from ablens import Moments
@@ -349,6 +419,8 @@ class Proportion:
     direction: Direction = "increase"
     covariates: tuple[str, ...] = ()
     adjustment: Adjustment = "cuped"
+    vcov: VcovType = "classical"
+    reference: ReferenceDistribution = "normal"
 
     def __post_init__(self) -> None:
         check_name("column", self.column)
@@ -358,7 +430,9 @@ class Proportion:
         check_choice("test", self.test, PROPORTION_TESTS)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
-        _check_covariates(self.covariates, self.adjustment, (self.column,))
+        _check_covariates(
+            self.covariates, self.adjustment, (self.column,), self.vcov, self.reference
+        )
 
     def required_columns(self) -> tuple[str, ...]:
         """The metric's column and its covariates."""
@@ -430,7 +504,9 @@ class Ratio:
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns for variance reduction of the linearized ratio.
-        adjustment: "cuped" or "regression".
+        adjustment: "cuped", "regression" or "common-slope", as for `Mean`.
+        vcov: As for `Mean`.
+        reference: As for `Mean`.
         covariate_numerator: Numerator column of a pre-period *ratio* covariate (e.g. the
             pre-period's revenue, for revenue per session); with ``covariate_denominator``
             the ratio is linearized like the metric and adjusts it by CUPED (`cuped_ratio_test`).
@@ -476,6 +552,8 @@ class Ratio:
     adjustment: Adjustment = "cuped"
     covariate_numerator: str | None = None
     covariate_denominator: str | None = None
+    vcov: VcovType = "classical"
+    reference: ReferenceDistribution = "normal"
 
     def __post_init__(self) -> None:
         check_name("numerator", self.numerator)
@@ -487,7 +565,13 @@ class Ratio:
         check_common(self.name, self.role, self.direction)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
-        _check_covariates(self.covariates, self.adjustment, (self.numerator, self.denominator))
+        _check_covariates(
+            self.covariates,
+            self.adjustment,
+            (self.numerator, self.denominator),
+            self.vcov,
+            self.reference,
+        )
         check_ratio_covariate(
             self.covariate_numerator,
             self.covariate_denominator,

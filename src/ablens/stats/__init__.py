@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 from ablens._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from ablens.stats.adjusted import cuped_ratio_test, cuped_test, regression_adjusted_test
+    from ablens.stats.adjusted import (
+        common_slope_test,
+        cuped_ratio_test,
+        cuped_test,
+        regression_adjusted_test,
+    )
     from ablens.stats.always_valid import (
         AlwaysValidDecision,
         AlwaysValidDesign,
@@ -121,6 +126,7 @@ if TYPE_CHECKING:
 #: Public name -> the submodule defining it.
 _EXPORTS = {
     "cuped_ratio_test": "ablens.stats.adjusted",
+    "common_slope_test": "ablens.stats.adjusted",
     "cuped_test": "ablens.stats.adjusted",
     "regression_adjusted_test": "ablens.stats.adjusted",
     "AlwaysValidDecision": "ablens.stats.always_valid",
@@ -273,6 +279,7 @@ __all__ = [
     "cohen_h_power",
     "cohen_w",
     "cohen_w_table",
+    "common_slope_test",
     "comparison_alpha",
     "conditional_power",
     "conditional_power_from_result",

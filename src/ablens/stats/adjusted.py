@@ -31,12 +31,13 @@ Both work for means, proportions (a 0/1 metric) and ratio metrics: a ratio is fi
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ablens._validation import check_choice
 from ablens.errors import InputError
-from ablens.stats._inference import NORMAL
+from ablens.stats._inference import NORMAL, Reference
 from ablens.stats.means import mean_test
 from ablens.stats.result import TestResult, difference_test
 
@@ -47,10 +48,33 @@ if TYPE_CHECKING:
     from ablens.stats.relative import RelativeMethod
     from ablens.stats.result import MarginType
 
-__all__ = ["IMBALANCE_ALPHA", "cuped_ratio_test", "cuped_test", "regression_adjusted_test"]
+__all__ = [
+    "IMBALANCE_ALPHA",
+    "REFERENCE_DISTRIBUTIONS",
+    "VCOV_TYPES",
+    "ReferenceDistribution",
+    "VcovType",
+    "adjusted_test_name",
+    "common_slope_test",
+    "cuped_ratio_test",
+    "cuped_test",
+    "regression_adjusted_test",
+]
 
 #: p-value of the covariate balance check below which a comparison carries a warning note.
 IMBALANCE_ALPHA = 0.001
+
+VcovType = Literal["classical", "HC0", "HC1", "HC2", "HC3"]
+#: The variance of a regression-adjusted effect, named as ``sandwich::vcovHC(type = ...)`` names
+#: them: "classical" is ``lm``'s own (homoskedastic) variance, "HC0" to "HC3" the
+#: heteroskedasticity-consistent ones, computed at the arm level from moments (see
+#: docs/methodology/adjustment.md for when that is exact).
+VCOV_TYPES: tuple[VcovType, ...] = ("classical", "HC0", "HC1", "HC2", "HC3")
+
+ReferenceDistribution = Literal["normal", "t"]
+#: The null distribution of an adjusted test's statistic: standard "normal" (large samples), or
+#: Student "t" with the degrees of freedom each test states (small samples).
+REFERENCE_DISTRIBUTIONS: tuple[ReferenceDistribution, ...] = ("normal", "t")
 
 
 def _known(sub: Moments) -> Moments:
@@ -150,6 +174,9 @@ def _finish(
     margin: float,
     margin_type: MarginType,
     relative_method: RelativeMethod,
+    reference: Reference = NORMAL,
+    unit_variance_reduction: float | None = None,
+    cuped_theta: float | None = None,
 ) -> TestResult:
     from dataclasses import replace  # noqa: PLC0415 - tiny helper
 
@@ -159,7 +186,7 @@ def _finish(
         treatment=estimates[1],
         var_control=variances[0],
         var_treatment=variances[1],
-        reference=NORMAL,
+        reference=reference,
         alternative=alternative,
         confidence_level=confidence_level,
         margin=margin,
@@ -168,7 +195,13 @@ def _finish(
     )
     adjusted = variances[0] + variances[1]
     reduction = 1.0 - adjusted / raw_variance if raw_variance > 0 else math.nan
-    return replace(result, variance_reduction=reduction, notes=notes)
+    return replace(
+        result,
+        variance_reduction=reduction,
+        notes=notes,
+        unit_variance_reduction=unit_variance_reduction,
+        cuped_theta=cuped_theta,
+    )
 
 
 def _raw_variance(
@@ -201,6 +234,102 @@ def _inverse(cxx: np.ndarray, covariates: Sequence[str]) -> np.ndarray:
     return np.asarray(np.linalg.inv(cxx), dtype=np.float64)
 
 
+def _check_variance_options(vcov: str, reference: str) -> None:
+    check_choice("vcov", vcov, VCOV_TYPES)
+    check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
+
+
+def adjusted_test_name(base: str, vcov: str = "classical", reference: str = "normal") -> str:
+    """The `TestResult.test` of an adjusted comparison: the estimator, then the options.
+
+    ``base`` is "cuped", "ancova" (Lin) or "common-slope"; a ``vcov`` other than "classical"
+    and a "t" reference are appended, so a report can name what was computed.
+
+    Examples:
+        >>> adjusted_test_name("ancova"), adjusted_test_name("common-slope", "HC2", "t")
+        ('ancova', 'common-slope-HC2-t')
+    """
+    name = base if vcov == "classical" else f"{base}-{vcov}"
+    return f"{name}-t" if reference == "t" else name
+
+
+def _satterthwaite(variances: Sequence[float], dfs: Sequence[float]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates."""
+    denominator = sum(v * v / df for v, df in zip(variances, dfs, strict=True))
+    if denominator <= 0:
+        raise InputError(
+            "the adjusted values do not vary in either arm, so a t reference has no degrees "
+            "of freedom; use reference='normal'"
+        )
+    return float(sum(variances) ** 2 / denominator)
+
+
+def _t_reference(reference: str, df: float) -> Reference:
+    """Student t with ``df`` degrees of freedom when asked for, the standard normal otherwise."""
+    if reference != "t":
+        return NORMAL
+    if not df >= 1:
+        raise InputError(
+            f"a t reference here has {df:g} degrees of freedom, must have >= 1: add units or "
+            "drop covariates, or use reference='normal'"
+        )
+    return Reference(float(df))
+
+
+def _unit_variance_reduction(
+    counts: Sequence[int],
+    raw: Sequence[tuple[float, float]],
+    adjusted: Sequence[tuple[float, float]],
+) -> float:
+    """``1 - var(Y_adj) / var(Y)`` over the units of both arms, from each arm's (mean, C).
+
+    The two arms' centred sums of squares merge exactly (Chan et al.): the pooled one is
+    ``C_c + C_t + (m_t - m_c)^2 n_c n_t / n``.
+    """
+    n_c, n_t = counts
+
+    def pooled(parts: Sequence[tuple[float, float]]) -> float:
+        (mean_c, ss_c), (mean_t, ss_t) = parts
+        return ss_c + ss_t + (mean_t - mean_c) ** 2 * n_c * n_t / (n_c + n_t)
+
+    raw_ss = pooled(raw)
+    return 1.0 - pooled(adjusted) / raw_ss if raw_ss > 0 else math.nan
+
+
+def _arm_share(
+    vcov: str,
+    *,
+    residual_ss: float,
+    classical_sigma2: float,
+    count: int,
+    influence: float,
+    leverage: float,
+    hc1_factor: float,
+) -> float:
+    """One arm's share of the variance of a regression-adjusted effect.
+
+    ``influence`` is ``sum_i a_i^2`` over the arm's units, where ``a_i`` is unit i's weight in
+    the effect estimate (``effect = sum_i a_i y_i``); ``leverage`` is the arm's mean hat value.
+    The classical share is ``sigma^2 sum_i a_i^2``. The HC shares replace each unit's squared
+    residual ``e_i^2`` by the arm's mean ``RSS_a / n_a`` and its hat value ``h_ii`` by the arm's
+    mean: ``sum_i a_i^2 e_i^2 / (1 - h_ii)^m`` becomes ``(RSS_a / n_a) sum_i a_i^2 / (1 - h)^m``.
+    """
+    if vcov == "classical":
+        return classical_sigma2 * influence
+    mean_square = residual_ss / count * influence
+    if vcov == "HC0":
+        return mean_square
+    if vcov == "HC1":
+        return mean_square * hc1_factor
+    if not leverage < 1:
+        raise InputError(
+            f"an arm's mean leverage is {leverage:.3g}, must be < 1 for vcov={vcov!r}: add units "
+            "or drop covariates"
+        )
+    power = 1 if vcov == "HC2" else 2
+    return mean_square / (1.0 - leverage) ** power
+
+
 def cuped_test(
     control: Moments,
     treatment: Moments,
@@ -214,13 +343,37 @@ def cuped_test(
     margin: float = 0.0,
     margin_type: MarginType = "absolute",
     relative_method: RelativeMethod = "delta-log",
+    reference: ReferenceDistribution = "normal",
 ) -> TestResult:
     """CUPED: adjust a mean or a ratio by one pre-period covariate with the pooled slope.
 
     Give ``column`` for a mean (or proportion), or ``numerator`` and ``denominator`` for a ratio.
 
+    Args:
+        control: The control arm's moments (outcome columns and the covariate, with their
+            cross-moment).
+        treatment: The treatment arm's moments, likewise.
+        covariate: The pre-period column.
+        column: The outcome of a mean or proportion metric.
+        numerator: The numerator of a ratio metric.
+        denominator: The denominator of a ratio metric.
+        alternative: "two-sided", "greater" or "less".
+        confidence_level: Coverage of the intervals.
+        margin: Null value of the effect.
+        margin_type: "absolute" or "relative".
+        relative_method: "delta-log" or "fieller".
+        reference: "normal" (default), or "t": Welch's t test on the adjusted values
+            ``Y - theta (X - mean(X))`` with ``theta`` held fixed, with the Welch-Satterthwaite
+            degrees of freedom (R: ``t.test(y_adj_t, y_adj_c)``).
+
     Returns:
-        The comparison (test "cuped"), with ``variance_reduction`` and imbalance ``notes``.
+        The comparison (test "cuped", "cuped-t" with a t reference), with ``cuped_theta``,
+        ``variance_reduction`` (of the effect), ``unit_variance_reduction`` (of the per-unit
+        values) and imbalance ``notes``.
+
+    Raises:
+        InputError: If an arm has fewer than 3 units, the covariate does not vary, or an option
+            is unknown.
 
     Examples:
         >>> import numpy as np
@@ -234,6 +387,7 @@ def cuped_test(
         >>> round(r.effect, 3), round(r.variance_reduction, 2)
         (0.079, 0.8)
     """
+    check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
     for arm in (control, treatment):
         if arm.count < 3:
             raise InputError(f"an arm has {arm.count} unit(s), must have >= 3 for CUPED")
@@ -248,14 +402,18 @@ def cuped_test(
     pooled_weights = {c: (wc[c] + wt[c]) / 2 for c in wc}
     theta = float(_cross(pooled, pooled_weights, [covariate])[0]) / var_x
     centre = pooled.mean_of(covariate)
-    estimates, variances = [], []
+    estimates, variances, raw, adjusted = [], [], [], []
     for arm, weights in ((control, wc), (treatment, wt)):
         adjusted_weights = {**weights, covariate: -theta}
         mean, sum_squares = _combination(arm, adjusted_weights)
         estimates.append(offset + mean + theta * centre)
         variances.append(sum_squares / (arm.count - 1) / arm.count)
+        raw.append(_combination(arm, weights))
+        adjusted.append((mean, sum_squares))
+    counts = (control.count, treatment.count)
+    df = _satterthwaite(variances, [n - 1 for n in counts]) if reference == "t" else math.nan
     return _finish(
-        test="cuped",
+        test=adjusted_test_name("cuped", "classical", reference),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
@@ -265,6 +423,9 @@ def cuped_test(
         margin=margin,
         margin_type=margin_type,
         relative_method=relative_method,
+        reference=_t_reference(reference, df),
+        unit_variance_reduction=_unit_variance_reduction(counts, raw, adjusted),
+        cuped_theta=theta,
     )
 
 
@@ -281,13 +442,42 @@ def regression_adjusted_test(
     margin: float = 0.0,
     margin_type: MarginType = "absolute",
     relative_method: RelativeMethod = "delta-log",
+    vcov: VcovType = "classical",
+    reference: ReferenceDistribution = "normal",
 ) -> TestResult:
     """Lin's (2013) regression adjustment with arm-specific slopes on ``covariates``.
 
     Give ``column`` for a mean (or proportion), or ``numerator`` and ``denominator`` for a ratio.
 
+    Args:
+        control: The control arm's moments (outcome columns, covariates, cross-moments).
+        treatment: The treatment arm's moments, likewise.
+        covariates: The pre-period columns.
+        column: The outcome of a mean or proportion metric.
+        numerator: The numerator of a ratio metric.
+        denominator: The denominator of a ratio metric.
+        alternative: "two-sided", "greater" or "less".
+        confidence_level: Coverage of the intervals.
+        margin: Null value of the effect.
+        margin_type: "absolute" or "relative".
+        relative_method: "delta-log" or "fieller".
+        vcov: "classical" (default): each arm's ``lm`` intercept variance; or "HC0" to "HC3",
+            the ``sandwich::vcovHC`` types of the interacted model
+            ``lm(y ~ treated * I(x - c))``, computed at the arm level from moments (exact when
+            the arms' covariate means are equal, and for HC2/HC3 the leverages constant within
+            each arm; see docs/methodology/adjustment.md). From moments, "HC2" equals
+            "classical".
+        reference: "normal" (default), or "t" with the Welch-Satterthwaite degrees of freedom
+            of the two arms' variances, each with ``n_a - 1 - k`` degrees of freedom.
+
     Returns:
-        The comparison (test "ancova"), with ``variance_reduction`` and imbalance ``notes``.
+        The comparison (test "ancova", with "-HC2" etc. and "-t" appended for a non-default
+        ``vcov`` and reference), with ``variance_reduction``, ``unit_variance_reduction`` and
+        imbalance ``notes``.
+
+    Raises:
+        InputError: If ``covariates`` is empty, an arm has fewer than ``k + 2`` units, the
+            covariates are constant or collinear in an arm, or an option is unknown.
 
     Examples:
         >>> import numpy as np
@@ -301,6 +491,7 @@ def regression_adjusted_test(
         >>> round(r.effect, 3), round(r.variance_reduction, 2)
         (0.215, 0.84)
     """
+    _check_variance_options(vcov, reference)
     covariates = list(dict.fromkeys(covariates))
     if not covariates:
         raise InputError("covariates is empty, must name at least one covariate")
@@ -313,7 +504,8 @@ def regression_adjusted_test(
     wc, wt, offset = _outcome_weights(control, treatment, column, numerator, denominator)
     pooled = control.select(covariates) + treatment.select(covariates)
     centre = pooled.mean
-    estimates, variances = [], []
+    total = control.count + treatment.count
+    estimates, variances, raw, adjusted = [], [], [], []
     for arm, weights in ((control, wc), (treatment, wt)):
         cxx = _known(arm.select(covariates)).comoment
         inverse = _inverse(cxx, covariates)
@@ -322,10 +514,27 @@ def regression_adjusted_test(
         mean_y, cyy = _combination(arm, weights)
         d = arm.select(covariates).mean - centre
         estimates.append(offset + mean_y - float(slope @ d))
-        residual = max(cyy - float(slope @ cxy), 0.0) / (arm.count - 1 - k)
-        variances.append(residual * (1.0 / arm.count + float(d @ inverse @ d)))
+        residual_ss = max(cyy - float(slope @ cxy), 0.0)
+        # The arm's intercept is sum_i a_i y_i with a_i = 1/n_a - d' C_xx^-1 u_i (u_i the
+        # covariates centred in the arm); sum_i a_i^2 = 1/n_a + d' C_xx^-1 d. Hat values
+        # 1/n_a + u_i' C_xx^-1 u_i average (1 + k) / n_a.
+        variances.append(
+            _arm_share(
+                vcov,
+                residual_ss=residual_ss,
+                classical_sigma2=residual_ss / (arm.count - 1 - k),
+                count=arm.count,
+                influence=1.0 / arm.count + float(d @ inverse @ d),
+                leverage=(1 + k) / arm.count,
+                hc1_factor=total / (total - 2 - 2 * k),
+            )
+        )
+        raw.append((mean_y, cyy))
+        adjusted.append((mean_y - float(slope @ d), residual_ss))
+    counts = (control.count, treatment.count)
+    df = _satterthwaite(variances, [n - 1 - k for n in counts]) if reference == "t" else math.nan
     return _finish(
-        test="ancova",
+        test=adjusted_test_name("ancova", vcov, reference),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
@@ -335,6 +544,148 @@ def regression_adjusted_test(
         margin=margin,
         margin_type=margin_type,
         relative_method=relative_method,
+        reference=_t_reference(reference, df),
+        unit_variance_reduction=_unit_variance_reduction(counts, raw, adjusted),
+    )
+
+
+def common_slope_test(
+    control: Moments,
+    treatment: Moments,
+    covariates: Sequence[str],
+    *,
+    column: str | None = None,
+    numerator: str | None = None,
+    denominator: str | None = None,
+    alternative: str = "two-sided",
+    confidence_level: float = 0.95,
+    margin: float = 0.0,
+    margin_type: MarginType = "absolute",
+    relative_method: RelativeMethod = "delta-log",
+    vcov: VcovType = "classical",
+    reference: ReferenceDistribution = "normal",
+) -> TestResult:
+    """ANCOVA with one slope for both arms, as R's ``lm(y ~ treated + x1 + ... + xk)`` fits it.
+
+    Give ``column`` for a mean (or proportion), or ``numerator`` and ``denominator`` for a ratio
+    (its linearization is the outcome). The effect is the coefficient of ``treated``:
+
+        b      = W_xx^-1 W_xy        (W: within-arm centred cross-products, summed over arms)
+        effect = (mean_t(Y) - mean_c(Y)) - b' (mean_t(X) - mean_c(X))
+
+    and the arm estimates are the adjusted means ``mean_a(Y) - b' (mean_a(X) - mean(X))``.
+
+    Args:
+        control: The control arm's moments (outcome columns, covariates, cross-moments).
+        treatment: The treatment arm's moments, likewise.
+        covariates: The pre-period columns.
+        column: The outcome of a mean or proportion metric.
+        numerator: The numerator of a ratio metric.
+        denominator: The denominator of a ratio metric.
+        alternative: "two-sided", "greater" or "less".
+        confidence_level: Coverage of the intervals.
+        margin: Null value of the effect.
+        margin_type: "absolute" or "relative".
+        relative_method: "delta-log" or "fieller".
+        vcov: "classical" (default): ``summary(lm)``'s standard error,
+            ``sigma^2 (1/n_c + 1/n_t + d' W_xx^-1 d)`` with ``sigma^2 = RSS / (n - 2 - k)``;
+            or "HC0" to "HC3", the ``sandwich::vcovHC`` types, computed at the arm level from
+            moments (exact when the arms' covariate means are equal, and for HC2/HC3 the
+            leverages constant within each arm; see docs/methodology/adjustment.md).
+        reference: "normal" (default, like the other adjusted tests), or "t" with
+            ``n - 2 - k`` degrees of freedom, as ``summary(lm)`` (and ``lmtest::coeftest``
+            with an HC variance) use.
+
+    Returns:
+        The comparison (test "common-slope", with "-HC2" etc. appended for a non-default
+        ``vcov`` and "-t" for the t reference), with ``variance_reduction``,
+        ``unit_variance_reduction`` and imbalance ``notes``. ``control_variance`` and
+        ``treatment_variance`` are each arm's share of the effect's variance (they add up to it;
+        the common slope makes the two adjusted means slightly correlated, which the lift's
+        interval ignores).
+
+    Raises:
+        InputError: If ``covariates`` is empty, an arm has fewer than 2 units, there are fewer
+            than ``k + 3`` units, the covariates are constant or collinear within the arms, or
+            an option is unknown.
+
+    Examples:
+        >>> import numpy as np
+        >>> from ablens import Moments
+        >>> rng = np.random.default_rng(3)
+        >>> def arm(effect, n):
+        ...     x = rng.normal(0, 1, n)
+        ...     y = 2 * x + rng.normal(effect, 1, n)
+        ...     return Moments.from_columns({"y": y, "x": x})
+        >>> control, treatment = arm(0.0, 40), arm(0.5, 30)
+        >>> r = common_slope_test(control, treatment, ["x"], column="y", reference="t")
+        >>> r.test, r.df, round(r.effect, 3), round(r.standard_error, 3)
+        ('common-slope-t', 67.0, 0.774, 0.26)
+        >>> r = common_slope_test(control, treatment, ["x"], column="y", vcov="HC2")
+        >>> r.test, r.df, round(r.standard_error, 3)
+        ('common-slope-HC2', None, 0.263)
+    """
+    _check_variance_options(vcov, reference)
+    covariates = list(dict.fromkeys(covariates))
+    if not covariates:
+        raise InputError("covariates is empty, must name at least one covariate")
+    k = len(covariates)
+    total = control.count + treatment.count
+    if min(control.count, treatment.count) < 2 or total < k + 3:
+        raise InputError(
+            f"the arms have {control.count} and {treatment.count} unit(s), must have >= 2 each "
+            f"and >= {k + 3} together to fit {k} covariate(s) with a common slope"
+        )
+    wc, wt, offset = _outcome_weights(control, treatment, column, numerator, denominator)
+    arms = ((control, wc), (treatment, wt))
+    within_xx = [_known(arm.select(covariates)).comoment for arm, _ in arms]
+    within_xy = [_cross(arm, weights, covariates) for arm, weights in arms]
+    outcome = [_combination(arm, weights) for arm, weights in arms]
+    inverse = _inverse(within_xx[0] + within_xx[1], covariates)
+    slope = inverse @ (within_xy[0] + within_xy[1])
+    centre = (control.select(covariates) + treatment.select(covariates)).mean
+    # Residual sums of squares per arm: sum_i (y_i - mean_a(y) - b' u_i)^2.
+    residual_ss = [
+        max(cyy - 2.0 * float(slope @ cxy) + float(slope @ cxx @ slope), 0.0)
+        for (_, cyy), cxy, cxx in zip(outcome, within_xy, within_xx, strict=True)
+    ]
+    df_residual = total - 2 - k
+    sigma2 = sum(residual_ss) / df_residual
+    # effect = sum_i a_i y_i with a_i = +-1/n_a - g' u_i, g = W_xx^-1 (mean_t(X) - mean_c(X)):
+    # each arm's sum_i a_i^2 is 1/n_a + g' C_xx(a) g. Hat values are 1/n_a + u_i' W_xx^-1 u_i.
+    shift = treatment.select(covariates).mean - control.select(covariates).mean
+    g = inverse @ shift
+    estimates, variances, adjusted = [], [], []
+    for (arm, _), (mean_y, _), cxx, rss in zip(arms, outcome, within_xx, residual_ss, strict=True):
+        d = arm.select(covariates).mean - centre
+        estimates.append(offset + mean_y - float(slope @ d))
+        adjusted.append((mean_y - float(slope @ d), rss))
+        variances.append(
+            _arm_share(
+                vcov,
+                residual_ss=rss,
+                classical_sigma2=sigma2,
+                count=arm.count,
+                influence=1.0 / arm.count + float(g @ cxx @ g),
+                leverage=(1.0 + float(np.trace(inverse @ cxx))) / arm.count,
+                hc1_factor=total / df_residual,
+            )
+        )
+    return _finish(
+        test=adjusted_test_name("common-slope", vcov, reference),
+        estimates=(estimates[0], estimates[1]),
+        variances=(variances[0], variances[1]),
+        raw_variance=_raw_variance(control, treatment, wc, wt),
+        notes=_imbalance_notes(control, treatment, covariates),
+        alternative=alternative,
+        confidence_level=confidence_level,
+        margin=margin,
+        margin_type=margin_type,
+        relative_method=relative_method,
+        reference=_t_reference(reference, df_residual),
+        unit_variance_reduction=_unit_variance_reduction(
+            (control.count, treatment.count), outcome, adjusted
+        ),
     )
 
 

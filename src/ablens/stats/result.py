@@ -78,6 +78,12 @@ class TestResult:
             outside ``relative_ci_gap``) or "real-line" (every lift); the bounds are then
             infinite.
         relative_ci_gap: For "two-rays", the lifts the data exclude; else None.
+        cuped_theta: For CUPED, the slope ``theta = Cov(Y, X) / Var(X)`` (both arms pooled) by
+            which the covariate was subtracted; None otherwise.
+        unit_variance_reduction: For covariate-adjusted metrics, ``1 - var(Y_adj) / var(Y)`` of
+            the per-unit values over the units of both arms (R:
+            ``1 - var(c(yadj_c, yadj_t)) / var(c(y_c, y_t))``); unlike ``variance_reduction``
+            it describes the units, not the effect estimate. None otherwise.
     """
 
     __test__ = False  # not a pytest test class, despite its name
@@ -107,6 +113,8 @@ class TestResult:
     relative_standard_error: float = math.nan
     relative_ci_shape: FiellerShape = "bounded"
     relative_ci_gap: tuple[float, float] | None = None
+    cuped_theta: float | None = None
+    unit_variance_reduction: float | None = None
 
     @property
     def effect_ci(self) -> tuple[float, float]:
