@@ -125,7 +125,7 @@ def test_treatment_with_real_lift_is_significant(data):
 # --------------------------------------------------------------------------- corrections
 
 
-@pytest.mark.parametrize("method", ["holm", "bonferroni", "bh", "hommel"])
+@pytest.mark.parametrize("method", ["holm", "bonferroni", "bh", "hommel", "holm-sidak", "bky"])
 def test_family_metric_adjusts_each_metric_across_arms(data, method):
     result = analyze(data, METRICS, control="control", correction=method, family="metric")
     assert result.correction == method
@@ -138,6 +138,28 @@ def test_family_metric_adjusts_each_metric_across_arms(data, method):
         assert all(c.family_size == 2 for c in group)
         assert all(c.correction == method for c in group)
         assert all(c.p_value == c.adjusted_p_value for c in group)
+        thresholds = ablens.adjusted_alphas(raw, method, 0.05)
+        assert [c.adjusted_alpha for c in group] == thresholds.tolist()
+
+
+@pytest.mark.parametrize("method", ["bonferroni", "holm", "holm-sidak", "bh", "bky"])
+def test_adjusted_alpha_is_each_comparisons_threshold(data, method):
+    result = analyze(data, METRICS, control="control", correction=method, family="experiment")
+    raw = [c.result.p_value for c in result.comparisons]
+    m = len(raw)
+    rank = {i: r + 1 for r, i in enumerate(sorted(range(m), key=lambda i: raw[i]))}
+    for i, c in enumerate(result.comparisons):
+        step = {
+            "bonferroni": 0.05 / m,
+            "holm": 0.05 / (m - rank[i] + 1),
+            "holm-sidak": 1 - 0.95 ** (1 / (m - rank[i] + 1)),
+            "bh": rank[i] * 0.05 / m,
+        }
+        if method in step:
+            assert c.adjusted_alpha == pytest.approx(step[method], rel=1e-12)
+        else:  # BKY's stage two runs BH at a level at least q / (1 + q)
+            assert c.adjusted_alpha >= rank[i] * (0.05 / 1.05) / m * (1 - 1e-12)
+        assert c.to_dict()["adjusted_alpha"] == c.adjusted_alpha
 
 
 def test_family_experiment_adjusts_all_comparisons_together(data):
@@ -199,6 +221,7 @@ def test_no_correction_leaves_everything_unadjusted(data):
     assert result.correction is None
     for c in result.comparisons:
         assert (c.correction, c.family_size, c.adjusted_p_value) == (None, 1, None)
+        assert c.adjusted_alpha is None
         assert c.adjusted_effect_ci is None
 
 

@@ -63,6 +63,7 @@ def test_to_dict_document(result):
     assert first["treatment"] == "bold"
     assert first["p_value"] == c.result.p_value
     assert first["adjusted_p_value"] == c.adjusted_p_value
+    assert first["adjusted_alpha"] == c.adjusted_alpha == 0.05 / 2  # Bonferroni over 2 arms
     assert first["effect"] == c.result.effect
     assert first["effect_ci_lower"] == c.result.effect_ci_lower
     assert first["outcome"] == c.outcome == "better"
@@ -111,6 +112,7 @@ def test_to_pandas_has_one_row_per_comparison_with_the_same_numbers(result):
         mismatched = {k: (row[k], v) for k, v in record.items() if not _same(row[k], v)}
         assert mismatched == {}
     assert frame["p_value"].dtype == np.float64
+    assert frame["adjusted_alpha"].tolist() == [c.adjusted_alpha for c in result.comparisons]
 
 
 def test_to_polars_has_one_row_per_comparison_with_the_same_numbers(result):

@@ -16,6 +16,7 @@ from ablens.stats.multiplicity import (
     CORRECTION_METHODS,
     CorrectionMethod,
     adjust_pvalues,
+    adjusted_alphas,
     adjusted_confidence_level,
 )
 from ablens.stats.srm import DEFAULT_SRM_ALPHA, srm_test
@@ -456,7 +457,8 @@ def _correct(
         alpha = comparisons[members[0]].alpha
         rejections = int((adjusted < alpha).sum())
         level = adjusted_confidence_level(confidence_level, len(members), method, rejections)
-        for i, p in zip(members, adjusted, strict=True):
+        thresholds = adjusted_alphas(raw, method, alpha)
+        for i, p, threshold in zip(members, adjusted, thresholds, strict=True):
             c = comparisons[i]
             effect_ci = relative_ci = None
             if level is not None:
@@ -471,5 +473,6 @@ def _correct(
                 adjusted_p_value=float(p),
                 adjusted_effect_ci=effect_ci,
                 adjusted_relative_ci=relative_ci,
+                adjusted_alpha=float(threshold),
             )
     return corrected

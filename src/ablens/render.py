@@ -127,15 +127,22 @@ def format_relative_set(
     return format_interval(lower, upper, percent=True)
 
 
-def format_pvalue(value: float | None) -> str:
+def format_pvalue(value: float | None, *, at_least: bool = False) -> str:
     """A p-value: 4 significant digits, and ``<1e-10`` below that.
 
+    Args:
+        value: The p-value (None or NaN: a dash).
+        at_least: The value is a bound, the p-value being at least it (a repeated p-value
+            searched only up to 0.5, say): shown as ``≥0.5``, never as the p-value itself.
+
     Examples:
-        >>> format_pvalue(0.0123456), format_pvalue(1e-14)
-        ('0.01235', '<1e-10')
+        >>> format_pvalue(0.0123456), format_pvalue(1e-14), format_pvalue(0.5, at_least=True)
+        ('0.01235', '<1e-10', '≥0.5')
     """
     if value is None or math.isnan(value):
         return "—"
+    if at_least:
+        return f"≥{format_number(value)}"
     if value < 1e-10:
         return "<1e-10"
     return format_number(value)

@@ -51,6 +51,9 @@ class Comparison:
         adjusted_p_value: p-value adjusted over the family, or None without correction.
         adjusted_effect_ci: Simultaneous / FCR interval of the effect, where the method defines one.
         adjusted_relative_ci: The same for the lift.
+        adjusted_alpha: The threshold the correction compares this comparison's raw p-value with
+            (`ablens.adjusted_alphas`: ``alpha / m`` for Bonferroni, the rank's step for Holm or
+            BH, ...), or None without correction.
     """
 
     metric: str
@@ -68,6 +71,7 @@ class Comparison:
     adjusted_p_value: float | None = None
     adjusted_effect_ci: tuple[float, float] | None = None
     adjusted_relative_ci: tuple[float, float] | None = None
+    adjusted_alpha: float | None = None
 
     @property
     def p_value(self) -> float:
@@ -163,6 +167,7 @@ class Comparison:
             "correction": self.correction,
             "family_size": self.family_size,
             "adjusted_p_value": self.adjusted_p_value,
+            "adjusted_alpha": self.adjusted_alpha,
             "adjusted_effect_ci_lower": adj_lo,
             "adjusted_effect_ci_upper": adj_hi,
             "adjusted_relative_ci_lower": adj_rel_lo,

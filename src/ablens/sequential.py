@@ -7,10 +7,11 @@ looks:
 
 * ``"group-sequential"``: Lan-DeMets alpha spending (`ablens.group_sequential_test`) at the
   information fractions ``units so far / planned_units``; the sequential interval is the repeated
-  confidence interval and the sequential p-value the repeated p-value;
+  confidence interval and the sequential p-value the repeated p-value (searched up to 0.5: a cap
+  shown as ``≥0.5`` and flagged ``sequential_p_value_capped``);
 * ``"msprt"``: the mixture sequential probability ratio test (`ablens.msprt`);
 * ``"confidence-sequence"``: the asymptotic confidence sequence
-  (`ablens.asymptotic_confidence_sequence`);
+  (`ablens.asymptotic_confidence_sequence`), two-sided or one-sided;
 * ``"fixed"``: the fixed-horizon interval and p-value at every look, as a peeking analyst reads
   them (valid only when read once, at the planned end).
 
@@ -39,7 +40,11 @@ from ablens.stats.always_valid import (
     msprt,
     sequential_srm_test,
 )
-from ablens.stats.group_sequential import SequentialResult, group_sequential_test
+from ablens.stats.group_sequential import (
+    REPEATED_P_VALUE_CAP,
+    SequentialResult,
+    group_sequential_test,
+)
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
@@ -94,6 +99,9 @@ class LookRow:
         bound: The group-sequential efficacy bound on the z scale (None for other methods).
         decision: What the method says at this look.
         srm_p_value: Always-valid p-value of the sequential sample-ratio check.
+        sequential_p_value_capped: True when ``sequential_p_value`` is a cap, not a value: the
+            group-sequential repeated p-value is searched only up to 0.5, so 0.5 means "at least
+            0.5" (shown as ``≥0.5``; ``sequential_p_value_capped`` in JSON).
     """
 
     look: Any
@@ -112,6 +120,14 @@ class LookRow:
     bound: float | None
     decision: LooksDecision
     srm_p_value: float
+    sequential_p_value_capped: bool = False
+
+    @property
+    def sequential_p_text(self) -> str:
+        """The sequential p-value as shown: ``≥0.5`` when it is a cap."""
+        return render.format_pvalue(
+            self.sequential_p_value, at_least=self.sequential_p_value_capped
+        )
 
     @property
     def stops(self) -> bool:
@@ -133,6 +149,7 @@ class LookRow:
             "sequential_lower": _finite(self.sequential_lower),
             "sequential_upper": _finite(self.sequential_upper),
             "sequential_p_value": _finite(self.sequential_p_value),
+            "sequential_p_value_capped": self.sequential_p_value_capped,
             "information_fraction": self.information_fraction,
             "bound": _finite(self.bound),
             "decision": self.decision,
@@ -242,7 +259,7 @@ class LooksResult:
                 render.format_interval(row.ci_lower, row.ci_upper),
                 render.format_pvalue(row.p_value),
                 render.format_interval(row.sequential_lower, row.sequential_upper),
-                render.format_pvalue(row.sequential_p_value),
+                row.sequential_p_text,
                 row.decision,
             ]
             for row in self.rows
@@ -538,6 +555,7 @@ class _Sequential:
     detail: SequentialResult | AlwaysValidResult | None
     tau: float | None = None
     planned_count: int | None = None
+    capped: list[bool] = field(default_factory=list)
 
 
 def _group_sequential(
@@ -589,7 +607,14 @@ def _group_sequential(
         bounds += [None] * extra
         decisions += [decisions[-1]] * extra
     return _Sequential(
-        lower, upper, p_values, decisions, list[float | None](fractions), bounds, detail
+        lower,
+        upper,
+        p_values,
+        decisions,
+        list[float | None](fractions),
+        bounds,
+        detail,
+        capped=[p >= REPEATED_P_VALUE_CAP for p in p_values],  # NaN (past the design): False
     )
 
 
@@ -599,6 +624,7 @@ def _always_valid(
     planned: int | None,
     *,
     alpha: float,
+    alternative: Alternative,
     tau: float | None,
     null: float,
     notes: list[str],
@@ -632,7 +658,11 @@ def _always_valid(
         else:
             planned_count = planned
         detail = asymptotic_confidence_sequence(
-            effect_looks, planned_count=planned_count, alpha=alpha, null=null
+            effect_looks,
+            planned_count=planned_count,
+            alpha=alpha,
+            null=null,
+            alternative=alternative,
         )
         tau = None
     decisions: list[LooksDecision] = [look.decision for look in detail.looks]
@@ -737,8 +767,9 @@ def analyze_looks(
             "confidence-sequence" (look any time), or "fixed" (the naive reading, for
             comparison).
         alpha: Level of the sequential method.
-        alternative: "two-sided", "greater" or "less" ("greater"/"less" only with
-            group-sequential and fixed).
+        alternative: "two-sided", "greater" or "less" ("greater"/"less" with
+            group-sequential, confidence-sequence (the one-sided sequence, at ``alpha < 0.5``)
+            and fixed; the mSPRT is two-sided).
         planned_units: Planned total units in both arms. Required for "group-sequential" (the
             information fraction is units so far / planned_units, capped at 1); tunes the
             mSPRT's ``tau`` and the confidence sequence when given.
@@ -784,11 +815,13 @@ def analyze_looks(
             "planned_units is None, must be given for method='group-sequential': the "
             "information fraction at a look is its units / planned_units"
         )
-    if method in ("msprt", "confidence-sequence") and alternative != "two-sided":
+    if method == "msprt" and alternative != "two-sided":
         raise InputError(
-            f"alternative == {alternative!r}, but method={method!r} is two-sided only; use "
-            "method='group-sequential' for a one-sided design"
+            f"alternative == {alternative!r}, but method='msprt' is two-sided only; use "
+            "method='confidence-sequence' or 'group-sequential' for a one-sided design"
         )
+    if method == "confidence-sequence" and alternative != "two-sided" and alpha >= 0.5:
+        raise InputError(f"alpha == {alpha!r}, must be < 0.5 for a one-sided confidence sequence")
     looks = cumulative_moments(
         data,
         variant=variant,
@@ -820,7 +853,14 @@ def analyze_looks(
         sequential = _fixed(compared, planned, alpha=alpha, null=null, notes=notes)
     else:
         sequential = _always_valid(
-            method, compared, planned, alpha=alpha, tau=tau, null=null, notes=notes
+            method,
+            compared,
+            planned,
+            alpha=alpha,
+            alternative=alternative,
+            tau=tau,
+            null=null,
+            notes=notes,
         )
     by_value = {look.value: looks[look.value] for look in compared}
     srm = sequential_srm_test(
@@ -844,6 +884,7 @@ def analyze_looks(
             bound=sequential.bounds[k],
             decision=sequential.decisions[k],
             srm_p_value=srm.looks[k].p_value,
+            sequential_p_value_capped=bool(sequential.capped) and sequential.capped[k],
         )
         for k, look in enumerate(compared)
     )
@@ -936,15 +977,25 @@ class SequentialReading:
     @property
     def p_value(self) -> float:
         """The sequential p-value at the stopping look, else at the last look (NaN if none)."""
+        row = self._p_row
+        return math.nan if row is None else row.sequential_p_value
+
+    @property
+    def p_value_capped(self) -> bool:
+        """True when `p_value` is a cap (``≥0.5``), not the p-value itself."""
+        row = self._p_row
+        return row is not None and row.sequential_p_value_capped
+
+    @property
+    def _p_row(self) -> LookRow | None:
+        """The look whose p-value the reading reports: the stopping one, else the last finite."""
         if self.looks is None:
-            return math.nan
+            return None
         row = self.stopping_row
         if row is not None:
-            return row.sequential_p_value
-        finite = [
-            r.sequential_p_value for r in self.looks.rows if math.isfinite(r.sequential_p_value)
-        ]
-        return finite[-1] if finite else math.nan
+            return row
+        finite = [r for r in self.looks.rows if math.isfinite(r.sequential_p_value)]
+        return finite[-1] if finite else None
 
     def sentence(self) -> str:
         """What the method says, for people: where the boundary was crossed, or that it was not."""
@@ -952,7 +1003,7 @@ class SequentialReading:
             return f"{self.metric} has no sequential reading: {self.reason}"
         name = self.method_name
         row = self.stopping_row
-        p_text = _p(self.p_value)
+        p_text = _p(self.p_value, at_least=self.p_value_capped)
         if row is not None and self.stopped:
             units = row.control_units + row.treatment_units
             return (
@@ -984,6 +1035,7 @@ class SequentialReading:
             "outcome": self.outcome,
             "stopped": self.stopped,
             "sequential_p_value": _finite(self.p_value),
+            "sequential_p_value_capped": self.p_value_capped,
             "sentence": self.sentence(),
             "reason": self.reason,
             "looks": None if self.looks is None else self.looks.to_dict(),
@@ -997,6 +1049,7 @@ class SequentialReading:
         return f"{title}\n{self.looks}"
 
 
-def _p(value: float) -> str:
-    text = render.format_pvalue(value)
-    return f"p{text}" if text.startswith("<") else f"p={text}"
+def _p(value: float, *, at_least: bool = False) -> str:
+    """``p=0.0123``, ``p<1e-10`` or ``p≥0.5``."""
+    text = render.format_pvalue(value, at_least=at_least)
+    return f"p{text}" if text.startswith(("<", "≥")) else f"p={text}"

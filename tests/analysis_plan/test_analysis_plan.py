@@ -202,7 +202,7 @@ def test_every_error_is_reported_in_file_order():
         ),
         (
             "plan.yaml:11: correction == 'holmes', must be one of 'bonferroni', 'sidak', 'holm', "
-            "'hochberg', 'hommel', 'bh', 'by'"
+            "'holm-sidak', 'hochberg', 'hommel', 'bh', 'by', 'bky'"
         ),
     ]
 

@@ -541,3 +541,12 @@ def test_readout_of_a_sequential_plan_the_server_was_started_with(demo_csv, tmp_
     assert "No sequential reading: a quantile needs the table itself" in report
     assert "chance to beat control" in report
     assert "this readout uses fixed-horizon tests" not in report
+
+
+def test_readout_report_shows_capped_repeated_p_values_as_bounds(client, demo_csv):
+    # An early read of a group-sequential design (planned far beyond the data): the repeated
+    # p-values of the weak looks are searched only up to 0.5, so the page must say "≥0.5".
+    fields = {"unit": "user_id", "time": "exposure_day", "sequential": "group-sequential"}
+    report = report_of(client, upload(client, demo_csv, planned="400000", **fields))
+    assert "<td>≥0.5</td>" in report
+    assert "<td>0.5</td>" not in report

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from ablens.stats.multiplicity import (
         CorrectionMethod,
         adjust_pvalues,
+        adjusted_alphas,
         adjusted_confidence_level,
     )
     from ablens.stats.nonparametric import (
@@ -167,6 +168,7 @@ _EXPORTS = {
     "Moments": "ablens.stats.moments",
     "CorrectionMethod": "ablens.stats.multiplicity",
     "adjust_pvalues": "ablens.stats.multiplicity",
+    "adjusted_alphas": "ablens.stats.multiplicity",
     "adjusted_confidence_level": "ablens.stats.multiplicity",
     "MannWhitneyResult": "ablens.stats.nonparametric",
     "RankSummary": "ablens.stats.nonparametric",
@@ -266,6 +268,7 @@ __all__ = [
     "SpendingName",
     "TestResult",
     "adjust_pvalues",
+    "adjusted_alphas",
     "adjusted_confidence_level",
     "always_valid_design",
     "always_valid_inflation",

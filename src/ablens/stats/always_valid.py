@@ -11,8 +11,9 @@ least ``1 - alpha`` (asymptotically: the variances are estimated).
 * `msprt`: the mixture sequential probability ratio test with a normal mixing distribution
   ``N(0, tau^2)`` (Robbins, 1970; Johari, Koomen, Pekelis and Walsh, 2017, 2022), for a
   difference of means or proportions. `default_tau` chooses ``tau`` from the planned sample.
-* `asymptotic_confidence_sequence`: the asymptotic confidence sequence of Waudby-Smith, Arnold,
-  Wu, Wang and Ramdas (2024), tuned to be tightest at a planned sample size.
+* `asymptotic_confidence_sequence`: the asymptotic confidence sequence of Waudby-Smith, Arbour,
+  Sinha, Kennedy and Ramdas (2024), tuned to be tightest at a planned sample size; two-sided, or
+  one-sided (``alternative="greater"`` / ``"less"``) with the one-sided normal-mixture boundary.
 * `sequential_srm_test`: a sample-ratio check valid under repeated looks, by the
   Dirichlet-multinomial Bayes factor of Lindon and Malek (2020).
 
@@ -28,7 +29,14 @@ its variance and ``r = tau^2 / V``, the normal-mixture likelihood ratio against
 
 and the level-``alpha`` interval is ``theta_hat +/- sqrt( V (1 + r) / r (log(1 + r) - 2 log
 alpha) )``. The mSPRT keeps ``tau`` fixed; the asymptotic confidence sequence lets ``r`` grow
-with the number of units, ``r = t rho^2``. See docs/methodology/always-valid.md.
+with the number of units, ``r = t rho^2``.
+
+One-sided, the mixture runs over effects on the alternative's side only (a half-normal mixing
+distribution); its likelihood ratio ``2 (1 + r)^(-1/2) exp(x^2 / 2) Phi(x)``, ``x = sign z
+sqrt(r / (1 + r)) |z|``, reaches ``1 / alpha`` before ``x`` reaches ``sqrt(2 log(1 + sqrt(1 + r) /
+(2 alpha)))`` (Howard, Ramdas, McAuliffe and Sekhon, 2021, the one-sided normal mixture), the
+closed-form bound the one-sided sequence uses; its p-value is ``min(1, sqrt(1 + r) / (2 (exp(x^2
+/ 2) - 1)))`` for ``x > 0``, else 1. See docs/methodology/always-valid.md.
 """
 
 from __future__ import annotations
@@ -284,6 +292,8 @@ class AlwaysValidResult:
         planned_count: Planned total units the confidence sequence is tuned for (None for the
             mSPRT).
         looks: The analysis at each look, in order.
+        alternative: "two-sided", or "greater" / "less" for a one-sided confidence sequence
+            (its intervals are then half-lines: ``[lower, inf)`` or ``(-inf, upper]``).
     """
 
     method: AlwaysValidMethod
@@ -293,6 +303,7 @@ class AlwaysValidResult:
     rho: float | None
     planned_count: int | None
     looks: tuple[AlwaysValidLook, ...]
+    alternative: Alternative = "two-sided"
 
     @property
     def final(self) -> AlwaysValidLook:
@@ -318,16 +329,19 @@ class AlwaysValidResult:
             "tau": self.tau,
             "rho": self.rho,
             "planned_count": self.planned_count,
+            "alternative": self.alternative,
             "first_rejection": self.first_rejection,
             "looks": [look.to_dict() for look in self.looks],
         }
 
     def __str__(self) -> str:
         final = self.final
+        sides = "" if self.alternative == "two-sided" else f" ({self.alternative})"
         return (
-            f"{self.method} after {len(self.looks)} look(s): effect {final.estimate:.6g}, "
-            f"{1 - self.alpha:.0%} always-valid interval [{final.ci_lower:.6g}, "
-            f"{final.ci_upper:.6g}], p={final.p_value:.4g}, {final.decision}"
+            f"{self.method}{sides} after {len(self.looks)} look(s): effect "
+            f"{final.estimate:.6g}, {1 - self.alpha:.0%} always-valid interval "
+            f"[{final.ci_lower:.6g}, {final.ci_upper:.6g}], p={final.p_value:.4g}, "
+            f"{final.decision}"
         )
 
 
@@ -360,6 +374,31 @@ def _confidence_sequence_ratio(alpha: float) -> float:
     return c + math.log1p(c)
 
 
+def _one_sided_ratio(alpha: float) -> float:
+    """``t* rho^2`` of the one-sided sequence: the two-sided tuning at level ``2 alpha``.
+
+    For large ``r`` the one-sided boundary ``(1 + r) / r * 2 log(1 + sqrt(1 + r) / (2 alpha))``
+    approaches the two-sided one at ``2 alpha``, ``(1 + r) / r * (log(1 + r) - 2 log(2 alpha))``,
+    whose minimizer `_confidence_sequence_ratio` approximates. Any ``rho`` fixed before the
+    data keeps the guarantee; this one makes the sequence close to its tightest at ``t*``.
+    """
+    return _confidence_sequence_ratio(2.0 * alpha)
+
+
+def _one_sided_z_bounds(ratio: FloatArray, alpha: float) -> FloatArray:
+    """The ``z`` (towards the alternative) from which a one-sided look rejects.
+
+    ``z^2 = (1 + r) / r * 2 log(1 + sqrt(1 + r) / (2 alpha))``: the closed-form one-sided
+    normal-mixture boundary (Howard et al., 2021), at which the half-normal mixture's likelihood
+    ratio ``2 (1 + r)^(-1/2) exp(x^2 / 2) Phi(x)`` (``x^2 = r z^2 / (1 + r)``) is already at least
+    ``1 / alpha``, since ``1 - Phi(x) <= exp(-x^2 / 2)``.
+    """
+    return np.asarray(
+        np.sqrt((1.0 + ratio) / ratio * 2.0 * np.log1p(np.sqrt(1.0 + ratio) / (2.0 * alpha))),
+        dtype=np.float64,
+    )
+
+
 def _z_bounds(ratio: FloatArray, alpha: float) -> FloatArray:
     """The ``|z|`` from which a look with ``r = tau^2 / V`` rejects: ``Lambda(z) = 1 / alpha``.
 
@@ -384,17 +423,31 @@ def _analyze(
     tau: float | None = None,
     rho: float | None = None,
     planned_count: int | None = None,
+    alternative: Alternative = "two-sided",
 ) -> AlwaysValidResult:
     """Running p-values and intervals from each look's ``r = tau^2 / V`` (vectorized)."""
     estimate = np.array([look.estimate for look in looks], dtype=np.float64)
     variance = np.array([look.variance for look in looks], dtype=np.float64)
-    z2 = (estimate - null) ** 2 / variance
-    # log Lambda = -log(1 + r) / 2 + r z^2 / (2 (1 + r)); the p-value of a look is 1 / Lambda.
-    log_lambda = 0.5 * (ratio / (1.0 + ratio) * z2 - np.log1p(ratio))
-    p_look = np.exp(-np.maximum(log_lambda, 0.0))
+    if alternative == "two-sided":
+        z2 = (estimate - null) ** 2 / variance
+        # log Lambda = -log(1 + r) / 2 + r z^2 / (2 (1 + r)); a look's p-value is 1 / Lambda.
+        log_lambda = 0.5 * (ratio / (1.0 + ratio) * z2 - np.log1p(ratio))
+        p_look = np.exp(-np.maximum(log_lambda, 0.0))
+        half_width = np.sqrt(variance) * _z_bounds(ratio, alpha)
+        look_lower, look_upper = estimate - half_width, estimate + half_width
+    else:
+        side = 1.0 if alternative == "greater" else -1.0
+        toward = side * (estimate - null) / np.sqrt(variance)  # z towards the alternative
+        half_x2 = 0.5 * ratio / (1.0 + ratio) * np.maximum(toward, 0.0) ** 2
+        with np.errstate(over="ignore", divide="ignore"):  # exp overflow -> p = 0; x = 0 -> 1
+            p_look = np.minimum(1.0, np.sqrt(1.0 + ratio) / (2.0 * np.expm1(half_x2)))
+        half_width = np.sqrt(variance) * _one_sided_z_bounds(ratio, alpha)
+        infinite = np.full_like(estimate, np.inf)
+        if side > 0:
+            look_lower, look_upper = estimate - half_width, infinite
+        else:
+            look_lower, look_upper = -infinite, estimate + half_width
     p_running = np.minimum.accumulate(p_look)
-    half_width = np.sqrt(variance) * _z_bounds(ratio, alpha)
-    look_lower, look_upper = estimate - half_width, estimate + half_width
     lower = np.maximum.accumulate(look_lower)
     upper = np.minimum.accumulate(look_upper)
     results = []
@@ -402,9 +455,13 @@ def _analyze(
     for i, look in enumerate(looks):
         rejected = bool(p_running[i] <= alpha)
         if rejected and direction == 0.0:
-            # The first rejecting look's interval excludes the null on its estimate's side, and
-            # every later running interval lies inside it.
-            direction = math.copysign(1.0, float(estimate[i]) - null)
+            # The first rejecting look's interval excludes the null on its estimate's side (the
+            # alternative's, one-sided), and every later running interval lies inside it.
+            direction = (
+                math.copysign(1.0, float(estimate[i]) - null)
+                if alternative == "two-sided"
+                else (1.0 if alternative == "greater" else -1.0)
+            )
         empty = bool(lower[i] > upper[i])
         decision: AlwaysValidDecision = "continue"
         if empty:
@@ -426,7 +483,9 @@ def _analyze(
                 decision=decision,
             )
         )
-    return AlwaysValidResult(method, alpha, null, tau, rho, planned_count, tuple(results))
+    return AlwaysValidResult(
+        method, alpha, null, tau, rho, planned_count, tuple(results), alternative
+    )
 
 
 # --------------------------------------------------------------------------------------- mSPRT
@@ -542,6 +601,7 @@ def asymptotic_confidence_sequence(
     alpha: float = 0.05,
     null: float = 0.0,
     column: str | None = None,
+    alternative: Alternative = "two-sided",
 ) -> AlwaysValidResult:
     """Asymptotic confidence sequence for a difference (Waudby-Smith et al., 2024).
 
@@ -562,6 +622,19 @@ def asymptotic_confidence_sequence(
     difference. So ``sigma_hat_t^2 = t V``: the effective sample size is the total number of
     units, and the boundary becomes the mSPRT's with ``tau^2 / V`` replaced by ``t rho^2``.
 
+    One-sided (``alternative="greater"``: the lower sequence, against ``effect <= null``;
+    ``"less"``: the upper one), the bound is the closed-form one-sided normal-mixture boundary
+    (Howard et al., 2021; the one-sided asymptotic sequence of Waudby-Smith et al., 2024) at
+    ``alpha``, not ``alpha / 2``:
+
+    ``theta_hat_t - sigma_hat_t sqrt( 2 (t rho^2 + 1) / (t^2 rho^2) log( 1 + sqrt(t rho^2 + 1)
+    / (2 alpha) ) )``
+
+    (``+`` for the upper one), with ``rho`` tuned as the two-sided sequence at ``2 alpha``. Its
+    p-value, ``min(1, sqrt(1 + r) / (2 (exp(r z^2 / (2 (1 + r))) - 1)))`` with ``r = t rho^2``
+    for ``z`` on the alternative's side (1 otherwise), is below ``alpha`` exactly when the bound
+    excludes ``null``.
+
     Args:
         looks: Cumulative looks, in time order, each with its ``count`` (an `EffectLook` built
             by `EffectLook.from_moments` or `EffectLook.from_proportions` has it), or
@@ -570,6 +643,8 @@ def asymptotic_confidence_sequence(
         alpha: Level of the test and of the intervals.
         null: The null value of the effect (0: no effect).
         column: The metric's column when looks are Moments holding several columns.
+        alternative: "two-sided" (default), "greater" (a lower bound: is the effect above
+            ``null``?) or "less" (an upper bound); one-sided needs ``alpha < 0.5``.
 
     Returns:
         The analysis at every look; the p-value is the smallest ``alpha`` whose sequence
@@ -589,10 +664,21 @@ def asymptotic_confidence_sequence(
         [0.8176, 0.4658, 0.0419]
         >>> [round(b, 4) for b in result.final.ci]
         [0.0065, 0.6135]
+        >>> greater = asymptotic_confidence_sequence(
+        ...     looks, planned_count=3200, alternative="greater"
+        ... )
+        >>> [round(look.p_value, 4) for look in greater.looks], round(greater.final.ci_lower, 4)
+        ([0.8096, 0.2971, 0.0217], 0.0321)
     """
     planned = check_count("planned_count", planned_count, minimum=2)
     alpha = check_open_unit_interval("alpha", alpha)
     null = check_real("null", null)
+    alternative = check_alternative(alternative)
+    if alternative != "two-sided" and alpha >= 0.5:
+        raise InputError(
+            f"alpha == {alpha!r}, must be < 0.5 for a one-sided confidence sequence (it is "
+            "tuned as the two-sided one at 2 alpha)"
+        )
     items = _as_looks(looks, column)
     missing = [i for i, look in enumerate(items) if look.count is None]
     if missing:
@@ -600,7 +686,10 @@ def asymptotic_confidence_sequence(
             f"looks {missing} have no count, must give the units in both arms (EffectLook.count); "
             "the confidence sequence runs on the sample-size clock"
         )
-    rho_squared = _confidence_sequence_ratio(alpha) / planned
+    at_plan = (
+        _confidence_sequence_ratio(alpha) if alternative == "two-sided" else _one_sided_ratio(alpha)
+    )
+    rho_squared = at_plan / planned
     counts = np.array([look.count for look in items], dtype=np.float64)
     return _analyze(
         "confidence-sequence",
@@ -610,6 +699,7 @@ def asymptotic_confidence_sequence(
         null,
         rho=math.sqrt(rho_squared),
         planned_count=planned,
+        alternative=alternative,
     )
 
 

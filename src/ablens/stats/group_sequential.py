@@ -91,6 +91,8 @@ _HSD_GAMMA_LIMIT = 40.0  # exp(40) is still exact enough; gsDesign uses the same
 _MAX_ALPHA = 0.5
 # Repeated p-values are searched in this range (rpact: [tolerance, 0.5]).
 _REPEATED_P_RANGE = (1e-10, 0.5)
+#: A repeated p-value at this cap means "at least 0.5": faces show it as such.
+REPEATED_P_VALUE_CAP = _REPEATED_P_RANGE[1]
 
 
 # ---------------------------------------------------------------------------------------------
