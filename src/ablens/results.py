@@ -91,7 +91,13 @@ class Comparison:
         r = self.result
         if r.alternative == "two-sided":
             estimate = r.effect if r.margin_type == "absolute" else r.relative_effect
-            up = estimate > r.margin
+            if (estimate == r.margin or math.isnan(estimate)) and math.isfinite(r.statistic):
+                # A rank test's shift can sit on the null (more than half the pairwise
+                # differences tied at 0) or be unavailable while the test rejects: the sign of
+                # its statistic says which way.
+                up = r.statistic > 0
+            else:
+                up = estimate > r.margin
         else:
             # A one-sided test only ever rejects towards its alternative.
             up = r.alternative == "greater"
@@ -185,6 +191,8 @@ class Comparison:
             (
                 f"{render.format_percent(r.relative_effect)} "
                 f"{render.format_interval(*relative_ci, percent=True)}"
+                if not all(map(math.isnan, (r.relative_effect, *relative_ci)))
+                else "—"  # no lift defined (a rank test's shift, a zero control)
             ),
             p_text + marks[self.outcome],
         ]

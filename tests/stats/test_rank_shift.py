@@ -135,9 +135,7 @@ def test_exact_distribution_matches_pwilcox_and_qwilcox(entry):
         for u, (lower, upper) in enumerate(zip(entry["cdf"], entry["upper"], strict=True)):
             _close("pwilcox", distribution.cdf(u), lower)
             _close("pwilcox upper", distribution.sf(u + 1), upper)
-        for probability, quantile in zip(
-            entry["probabilities"], entry["quantiles"], strict=True
-        ):
+        for probability, quantile in zip(entry["probabilities"], entry["quantiles"], strict=True):
             ours = distribution.quantile(probability)
             if ours != quantile:
                 # Only where the distribution hits the probability exactly (P(U <= 1200) is
@@ -187,7 +185,8 @@ def test_exact_with_ties_falls_back_with_a_note():
     assert result.method == "normal"
     assert "tied values" in result.notes[0]
     shift = hodges_lehmann([1.0, 2.0, 2.0], [2.0, 3.0], exact=True)
-    assert shift.method == "normal" and shift.notes == result.notes
+    assert shift.method == "normal"
+    assert shift.notes == result.notes
 
 
 def test_exact_true_is_refused_beyond_its_limit():
