@@ -18,6 +18,7 @@ distinct values and how often each occurs.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import asdict, dataclass, field
@@ -236,6 +237,7 @@ def _resolve_method(
     return ("exact" if wanted else "normal"), ()
 
 
+@functools.lru_cache(maxsize=16)
 def _exact_lower_cdf(n_x: int, n_y: int) -> NDArray[np.float64]:
     """``P(U <= u)`` for ``u = 0 .. floor(n_x n_y / 2)`` under the null, without ties.
 
@@ -263,7 +265,9 @@ def _exact_lower_cdf(n_x: int, n_y: int) -> NDArray[np.float64]:
             shifted[j:] = pmf[j, : size - j]  # p[i - 1, j](u - j)
             np.multiply(shifted, weight, out=pmf[j])
             pmf[j] += (1.0 - weight) * pmf[j - 1]  # p[i, j - 1], already updated
-    return np.cumsum(pmf[small])
+    cdf = np.cumsum(pmf[small])
+    cdf.flags.writeable = False  # cached: shared by every caller
+    return cdf
 
 
 class _ExactU:
@@ -561,6 +565,11 @@ def _from_order_key(key: int) -> float:
     return value
 
 
+#: Up to this many distinct (treatment, control) value pairs the differences are sorted outright
+#: (16 bytes each); beyond, their order statistics are found by bisection.
+_SORT_LIMIT = 1 << 20
+
+
 class _Differences:
     """The ``n_t n_c`` differences ``t - c`` (treatment minus control), never formed.
 
@@ -570,7 +579,8 @@ class _Differences:
     correction of the few positions where rounding of ``t - d`` misplaces the boundary.
     ``order_statistic(k)`` is the smallest double ``d`` with at least ``k`` differences at or
     below it, which is the ``k``-th smallest difference, found by bisection on the 64-bit
-    ordering of doubles: at most 64 counts of ``O(distinct_t log distinct_c)`` each.
+    ordering of doubles: at most 64 counts of ``O(distinct_t log distinct_c)`` each. With at
+    most `_SORT_LIMIT` distinct pairs the differences are simply formed and sorted.
     """
 
     def __init__(self, control: ValueCounts, treatment: ValueCounts) -> None:
@@ -581,6 +591,13 @@ class _Differences:
         self.pairs = treatment.n * control.n
         self.smallest = float(self.t[0] - self.c[-1])
         self.largest = float(self.t[-1] - self.c[0])
+        # Few distinct pairs: sort them once (the same fl(t - c) values), faster than bisecting.
+        self.sorted: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None
+        if self.t.size * self.c.size <= _SORT_LIMIT:
+            differences = np.subtract.outer(self.t, self.c).ravel()
+            weights = np.multiply.outer(self.t_counts, control.counts).ravel()
+            order = np.argsort(differences, kind="stable")
+            self.sorted = differences[order], np.cumsum(weights[order])
 
     def count_at_most(self, d: float) -> int:
         c, t, last = self.c, self.t, self.c.size
@@ -605,6 +622,9 @@ class _Differences:
 
     def order_statistic(self, k: int) -> float:
         """The ``k``-th smallest difference, ``1 <= k <= pairs``."""
+        if self.sorted is not None:
+            values, cumulative = self.sorted
+            return float(values[np.searchsorted(cumulative, k, side="left")])
         if self.count_at_most(self.smallest) >= k:
             return self.smallest
         low, high = _order_key(self.smallest), _order_key(self.largest)
