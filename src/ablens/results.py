@@ -99,7 +99,13 @@ class Comparison:
             threshold = (
                 r.margin if r.margin_type == "absolute" else r.margin * abs(r.control_estimate)
             )
-            up = r.effect > threshold
+            if (r.effect == threshold or math.isnan(r.effect)) and math.isfinite(r.statistic):
+                # A rank test's shift can sit on the null (more than half the pairwise
+                # differences tied at 0) or be unavailable while the test rejects: the sign of
+                # its statistic says which way.
+                up = r.statistic > 0
+            else:
+                up = r.effect > threshold
         else:
             # A one-sided test only ever rejects towards its alternative.
             up = r.alternative == "greater"
@@ -210,7 +216,11 @@ class Comparison:
             value(r.control_estimate, self.control_count),
             value(r.treatment_estimate, self.treatment_count),
             f"{effect} {effect_interval}",
-            f"{render.format_percent(r.relative_effect)} {self.relative_interval_text}",
+            (
+                f"{render.format_percent(r.relative_effect)} {self.relative_interval_text}"
+                if not all(map(math.isnan, (r.relative_effect, *r.relative_ci)))
+                else "—"  # no lift defined (a rank test's shift, a zero control)
+            ),
             p_text + marks[self.outcome],
         ]
 
@@ -352,8 +362,7 @@ class AnalysisResult:
         for label, result in self.segments.items():
             for c in result.comparisons:
                 lift = (
-                    f"{render.format_percent(c.result.relative_effect)} "
-                    f"{render.format_interval(*c.result.relative_ci, percent=True)}"
+                    f"{render.format_percent(c.result.relative_effect)} {c.relative_interval_text}"
                 )
                 rows.append(
                     [

@@ -35,6 +35,7 @@ from ablens import (
     PostStratified,
     Quantile,
     cuped_test,
+    hodges_lehmann,
     mann_whitney_test,
     mean_test,
     proportion_test,
@@ -72,7 +73,7 @@ METRICS = (
 # compute_rank_summary warned on pandas and could not rank pyarrow tables.
 BACKENDS = list(ALL_BACKENDS)
 
-#: The numbers of a `TestResult` that must agree; NaN (no interval for Mann-Whitney) equals NaN.
+#: The numbers of a `TestResult` that must agree; NaN (no lift for Mann-Whitney) equals NaN.
 FIELDS = (
     "control_estimate",
     "treatment_estimate",
@@ -171,16 +172,16 @@ def direct(metric: str, treatment: str) -> dict[str, float | None]:
         result = quantile_test(summaries[0], summaries[1])
     else:
         column = {"latency (rank)": "latency", "orders (rank)": "orders"}[metric]
-        summary = rank_summary_from_arrays(values(CONTROL, column), values(treatment, column))
-        test = mann_whitney_test(summary)
-        superiority = test.probability_of_superiority
+        control_values, treatment_values = values(CONTROL, column), values(treatment, column)
+        test = mann_whitney_test(rank_summary_from_arrays(control_values, treatment_values))
+        shift = hodges_lehmann(control_values, treatment_values)
         nan = math.nan
         return {
             "control_estimate": 0.5,
-            "treatment_estimate": superiority,
-            "effect": superiority - 0.5,
-            "effect_ci_lower": nan,
-            "effect_ci_upper": nan,
+            "treatment_estimate": test.probability_of_superiority,
+            "effect": shift.estimate,
+            "effect_ci_lower": shift.ci_lower,
+            "effect_ci_upper": shift.ci_upper,
             "standard_error": nan,
             "relative_effect": nan,
             "relative_ci_lower": nan,

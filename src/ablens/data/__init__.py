@@ -14,7 +14,7 @@ from ablens.data.history import History, read_history
 from ablens.data.looks import cumulative_moments
 from ablens.data.profile import ColumnProfile, profile_columns
 from ablens.data.quantiles import compute_quantile_summaries
-from ablens.data.ranks import compute_rank_summary
+from ablens.data.ranks import compute_rank_summary, compute_value_counts
 
 __all__ = [
     "ColumnProfile",
@@ -26,6 +26,7 @@ __all__ = [
     "compute_moments",
     "compute_quantile_summaries",
     "compute_rank_summary",
+    "compute_value_counts",
     "cumulative_moments",
     "profile_columns",
     "read_history",

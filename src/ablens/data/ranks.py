@@ -3,18 +3,30 @@
 For one comparison (control against one treatment), the engine ranks the pooled values of the
 two arms with average ranks for ties (a window function), sums the treatment's ranks, and counts
 tie groups; only these numbers come back (`ablens.stats.nonparametric.RankSummary`).
+
+The Hodges-Lehmann shift needs the values themselves: `compute_value_counts` brings back each
+arm's distinct values with their counts (one ``GROUP BY arm, value``), up to a limit on their
+number (`MAX_SHIFT_VALUES`), so a metric with few distinct values (amounts in cents, counts,
+ratings) moves little however many units it has.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ablens._validation import check_name, optional_import
+import numpy as np
+
+from ablens._validation import check_count, check_name, optional_import
 from ablens.data._source import collect, query_comment, resolve
 from ablens.errors import DataError
-from ablens.stats.nonparametric import RankSummary, rank_summary_from_arrays
+from ablens.stats.nonparametric import RankSummary, ValueCounts, rank_summary_from_arrays
 
-__all__ = ["compute_rank_summary"]
+__all__ = ["MAX_SHIFT_VALUES", "compute_rank_summary", "compute_value_counts"]
+
+#: The most distinct (arm, value) pairs `compute_value_counts` brings back by default: 16 bytes
+#: each in memory, a few seconds of transfer and at most 64 counting passes over them for each
+#: bound of the Hodges-Lehmann interval.
+MAX_SHIFT_VALUES = 200_000
 
 
 def compute_rank_summary(
@@ -102,6 +114,18 @@ def _in_memory(
     control: str,
     treatment: str,
 ) -> RankSummary:
+    arms = _in_memory_arms(pair, variant, column, control, treatment)
+    return rank_summary_from_arrays(arms[control], arms[treatment])
+
+
+def _in_memory_arms(
+    pair: Any,  # noqa: ANN401 - a narwhals LazyFrame over an in-memory table
+    variant: str,
+    column: str,
+    control: str,
+    treatment: str,
+) -> dict[str, list[Any]]:
+    """Each arm's values, checked for emptiness and NULLs."""
     frame = pair.collect()
     labels = frame[variant].to_list()
     values = frame[column].to_list()
@@ -117,4 +141,96 @@ def _in_memory(
             raise DataError(
                 f"column {column!r} has {nulls:,} NULL value(s) in arm {arm!r}; fill or filter them"
             )
-    return rank_summary_from_arrays(arms[control], arms[treatment])
+    return arms
+
+
+def compute_value_counts(
+    data: object,
+    *,
+    variant: str,
+    column: str,
+    control: str,
+    treatment: str,
+    max_values: int = MAX_SHIFT_VALUES,
+    experiment_id: str | None = None,
+    team: str | None = None,
+) -> tuple[ValueCounts, ValueCounts] | None:
+    """The distinct values of ``column`` and their counts in the control and treatment arms.
+
+    One query in the data's engine (``GROUP BY variant, column``, limited to ``max_values + 1``
+    rows): what `ablens.stats.nonparametric.hodges_lehmann` needs for the shift and its
+    interval.
+
+    Args:
+        data: Anything `ablens.data.compute_moments` accepts, one row per unit.
+        variant: Arm label column.
+        column: Numeric column (no NULLs in the two arms: `compute_rank_summary` checks it).
+        control: Control arm label.
+        treatment: Treatment arm label.
+        max_values: The most distinct (arm, value) pairs to bring back, at least 2.
+        experiment_id: Tag for the SQL comment (cost attribution).
+        team: Optional team tag.
+
+    Returns:
+        ``(control, treatment)``, or None when the two arms hold more than ``max_values``
+        distinct (arm, value) pairs.
+
+    Raises:
+        InputError: If ``max_values`` is not a whole number of at least 2.
+        DataError: If an arm has no rows or the column has NULLs.
+
+    Examples:
+        >>> import polars as pl
+        >>> table = pl.DataFrame({"arm": ["a", "b", "a", "b", "a"], "x": [1.0, 2.0, 1.0, 3.0, 5.0]})
+        >>> control, treatment = compute_value_counts(
+        ...     table, variant="arm", column="x", control="a", treatment="b"
+        ... )
+        >>> control.values.tolist(), control.counts.tolist(), treatment.values.tolist()
+        ([1.0, 5.0], [2, 1], [2.0, 3.0])
+        >>> compute_value_counts(
+        ...     table, variant="arm", column="x", control="a", treatment="b", max_values=3
+        ... ) is None
+        True
+    """
+    nw = optional_import("narwhals", "data")
+    check_name("variant", variant)
+    check_name("column", column)
+    limit = check_count("max_values", max_values, minimum=2)
+    source = resolve(data)
+    comment = query_comment(experiment_id, team)
+    pair = source.frame.filter(nw.col(variant).is_in([control, treatment]))
+    if source.kind == "pyarrow":
+        arms = _in_memory_arms(pair, variant, column, control, treatment)
+        counted = {arm: ValueCounts.from_array(values) for arm, values in arms.items()}
+        if sum(v.values.size for v in counted.values()) > limit:
+            return None
+        return counted[control], counted[treatment]
+    grouped = (
+        pair.group_by(variant, column)
+        .agg(nw.len().alias("__count"))
+        .select(
+            nw.col(variant),
+            nw.col(column).cast(nw.Float64).alias("__value"),
+            nw.col("__count"),
+        )
+        .head(limit + 1)
+    )
+    rows, _ = collect(source, grouped, comment, experiment_id, team)
+    if len(rows) > limit:
+        return None
+    by_arm: dict[str, dict[float, int]] = {control: {}, treatment: {}}
+    for row in rows:
+        value = row["__value"]
+        if value is None:
+            raise DataError(f"column {column!r} has NULL values; fill or filter them")
+        by_arm[str(row[variant])][float(value)] = int(row["__count"])
+    counted = {}
+    for arm, counts in by_arm.items():
+        if not counts:
+            raise DataError(f"arm {arm!r} has no rows in column {variant!r}")
+        values = sorted(counts)
+        counted[arm] = ValueCounts(
+            np.array(values, dtype=np.float64),
+            np.array([counts[v] for v in values], dtype=np.int64),
+        )
+    return counted[control], counted[treatment]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
 from ablens.data.quantiles import compute_quantile_summaries
-from ablens.data.ranks import compute_rank_summary
+from ablens.data.ranks import MAX_SHIFT_VALUES, compute_rank_summary, compute_value_counts
 from ablens.errors import InputError
 from ablens.metrics.base import (
     MetricKind,
@@ -23,7 +23,12 @@ from ablens.metrics.base import (
     register_metric_kind,
 )
 from ablens.stats._inference import check_alternative
-from ablens.stats.nonparametric import mann_whitney_test
+from ablens.stats.nonparametric import (
+    ExactOption,
+    RankSummary,
+    hodges_lehmann,
+    mann_whitney_test,
+)
 from ablens.stats.quantiles import quantile_test
 from ablens.stats.relative import RELATIVE_METHODS, RelativeMethod
 from ablens.stats.result import TestResult
@@ -157,8 +162,9 @@ class Quantile(_TableMetric):
 
 
 _SUPERIORITY_NOTE = (
-    "values are the probability that a treatment unit exceeds a control unit (ties count "
-    "half); control is 0.5 by definition"
+    "arm values are the probability that a treatment unit exceeds a control unit (ties count "
+    "half; control is 0.5 by definition); the effect is the Hodges-Lehmann shift, the median "
+    "of every treatment - control difference, in the column's units"
 )
 
 
@@ -167,10 +173,21 @@ _SUPERIORITY_NOTE = (
 class MannWhitney(_TableMetric):
     """Mann-Whitney U (Wilcoxon rank-sum) test of a per-unit column, ranks in the engine.
 
-    The effect reported is the probability of superiority minus one half,
-    ``P(T > C) + P(T = C) / 2 - 1/2`` (0 when neither arm tends to be larger); the test is the
-    tie-corrected normal approximation with continuity correction (R's
-    ``wilcox.test(exact = FALSE)``). No interval is given for it.
+    Three numbers per comparison, as R's ``wilcox.test(treatment, control, conf.int = TRUE)``
+    gives them:
+
+    - the arm values: the probability of superiority ``P(T > C) + P(T = C) / 2`` of a random
+      treatment unit over a random control unit (control shows 0.5, its value under the null);
+    - the effect: the Hodges-Lehmann shift, the median of the ``n_t n_c`` differences
+      ``t - c`` (treatment minus control, in the column's units), with its confidence interval
+      (`ablens.stats.nonparametric.hodges_lehmann`);
+    - the p-value: from the exact distribution of ``U`` when both arms have fewer than 50 units
+      and no ties (``exact="auto"``, R's rule), else from the normal approximation with the tie
+      and continuity corrections.
+
+    The shift needs the values, which the engine returns as distinct values with counts; when
+    the two arms hold more than `ablens.data.ranks.MAX_SHIFT_VALUES` distinct values the
+    effect and its interval are not computed (NaN, with a note saying how to get them).
 
     Args:
         column: The column to rank.
@@ -178,15 +195,21 @@ class MannWhitney(_TableMetric):
         alternative: "two-sided", "greater" or "less".
         role: "primary", "secondary" or "guardrail".
         direction: "increase" or "decrease": which way is good.
+        exact: True (exact distribution, for at most
+            `ablens.stats.nonparametric.EXACT_MAX_PAIRS` pairs), False (normal approximation)
+            or "auto" (R's rule, the default).
+        continuity: Continuity correction of the normal approximation (default True, as R).
 
     Examples:
         >>> import polars as pl, ablens
         >>> table = pl.DataFrame(
-        ...     {"variant": ["c"] * 5 + ["t"] * 5, "x": [1.0, 2, 3, 4, 5, 3, 4, 5, 6, 7]}
+        ...     {"variant": ["c"] * 5 + ["t"] * 5, "x": [1.0, 2, 3, 4, 5, 3.5, 4.5, 5.5, 6, 7]}
         ... )
         >>> r = ablens.analyze(table, [MannWhitney("x")], control="c").comparisons[0].result
-        >>> r.treatment_estimate, round(r.p_value, 4)
-        (0.82, 0.1138)
+        >>> r.test, r.treatment_estimate, round(r.p_value, 4)
+        ('mann-whitney-exact', 0.88, 0.0556)
+        >>> r.effect, r.effect_ci
+        (2.5, (-0.5, 5.0))
     """
 
     metric_kind: ClassVar[MetricKind] = MetricKind(
@@ -203,8 +226,12 @@ class MannWhitney(_TableMetric):
         ),
         test_titles={
             "mann-whitney": (
-                "Mann-Whitney U test (normal approximation, tie and continuity corrected)"
-            )
+                "Mann-Whitney U test (normal approximation, tie and continuity corrected) "
+                "with the Hodges-Lehmann shift"
+            ),
+            "mann-whitney-exact": (
+                "Mann-Whitney U test (exact distribution of U) with the Hodges-Lehmann shift"
+            ),
         },
     )
 
@@ -213,15 +240,24 @@ class MannWhitney(_TableMetric):
     alternative: Alternative = "two-sided"
     role: Role = "secondary"
     direction: Direction = "increase"
+    exact: ExactOption = "auto"
+    continuity: bool = True
 
     def __post_init__(self) -> None:
         check_name("column", self.column)
         if not self.name:
             object.__setattr__(self, "name", f"{self.column} (rank)")
         check_common(self.name, self.role, self.direction)
+        check_alternative(self.alternative)
+        # The same checks the tests make, at construction: a bad option fails early.
+        mann_whitney_test(
+            RankSummary(n_control=1, n_treatment=1, rank_sum_treatment=1.5),
+            exact=False if self.exact is True else self.exact,
+            continuity=self.continuity,
+        )
 
     def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
-        """Mann-Whitney test from rank sums computed in the engine."""
+        """Mann-Whitney test from rank sums, and the shift from value counts, in the engine."""
         summary = compute_rank_summary(
             context.data,
             variant=context.variant,
@@ -231,19 +267,56 @@ class MannWhitney(_TableMetric):
             experiment_id=context.experiment_id,
             team=context.team,
         )
-        test = mann_whitney_test(summary, alternative=self.alternative)
-        superiority = test.probability_of_superiority
+        test = mann_whitney_test(
+            summary, alternative=self.alternative, exact=self.exact, continuity=self.continuity
+        )
+        notes = [_SUPERIORITY_NOTE, *test.notes]
+        arms = compute_value_counts(
+            context.data,
+            variant=context.variant,
+            column=self.column,
+            control=context.control,
+            treatment=context.treatment,
+            max_values=MAX_SHIFT_VALUES,
+            experiment_id=context.experiment_id,
+            team=context.team,
+        )
+        if arms is None:
+            effect = lower = upper = math.nan
+            notes.append(
+                f"no shift or interval: the arms hold more than {MAX_SHIFT_VALUES:,} distinct "
+                "values, and the Hodges-Lehmann shift needs them all; round the column (e.g. "
+                "to cents) or call ablens.hodges_lehmann on the arms' values"
+            )
+        else:
+            shift = hodges_lehmann(
+                arms[0],
+                arms[1],
+                alternative=self.alternative,
+                confidence_level=confidence_level,
+                exact=self.exact,
+                continuity=self.continuity,
+            )
+            effect, lower, upper = shift.estimate, shift.ci_lower, shift.ci_upper
+            notes.extend(n for n in shift.notes if n not in notes)
+            if lower == upper:
+                notes.append(
+                    f"the shift's interval is the single value {effect:g}: that many "
+                    "treatment - control differences are tied there (e.g. zeros in both arms), "
+                    "so the shift cannot resolve the effect; the probability of superiority "
+                    "and the p-value still do"
+                )
         return TestResult(
-            test="mann-whitney",
+            test="mann-whitney-exact" if test.method == "exact" else "mann-whitney",
             alternative=check_alternative(self.alternative),
             confidence_level=confidence_level,
             margin=0.0,
             margin_type="absolute",
             control_estimate=0.5,
-            treatment_estimate=superiority,
-            effect=superiority - 0.5,
-            effect_ci_lower=math.nan,
-            effect_ci_upper=math.nan,
+            treatment_estimate=test.probability_of_superiority,
+            effect=effect,
+            effect_ci_lower=lower,
+            effect_ci_upper=upper,
             standard_error=math.nan,
             relative_effect=math.nan,
             relative_ci_lower=math.nan,
@@ -252,5 +325,5 @@ class MannWhitney(_TableMetric):
             statistic=test.z,
             df=None,
             p_value=test.p_value,
-            notes=(_SUPERIORITY_NOTE,),
+            notes=tuple(notes),
         )
