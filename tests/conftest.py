@@ -8,6 +8,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Scripts that write peer-tool fixtures run in a scratch environment with the peer installed
+# (statsmodels, ...); they are not tests and cannot be imported here.
+collect_ignore_glob = ["fixtures/peers/*.py"]
+
 
 def reference_data_dir() -> Path:
     """The reference data committed with the tests, ``tests/fixtures/reference-data``.
