@@ -336,7 +336,7 @@ class AnalysisResult:
                 if per_unit is not None and math.isfinite(per_unit):
                     unit_verb = "cut" if per_unit >= 0 else "raised"
                     line += (
-                        f" (the variance of the per-unit values: {unit_verb} by "
+                        f" (and {unit_verb} that of the per-unit values by "
                         f"{render.format_share(abs(per_unit))})"
                     )
                 lines.append(line + ".")

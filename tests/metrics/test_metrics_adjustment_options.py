@@ -185,8 +185,8 @@ def test_readout_shows_a_small_variance_reduction_with_its_digits() -> None:
     text = str(result)
     line = next(row for row in text.splitlines() if "covariate adjustment" in row)
     shown = re.search(
-        r"cut the variance of the effect by (\d+\.\d+)% \(the variance of the per-unit "
-        r"values: cut by (\d+\.\d+)%\)\.",
+        r"cut the variance of the effect by (\d+\.\d+)% \(and cut that of the per-unit "
+        r"values by (\d+\.\d+)%\)\.",
         line,
     )
     assert shown is not None, line
