@@ -87,6 +87,7 @@ if _TYPE_CHECKING:
         NormalPrior,
         PermutationResult,
         PowerSolution,
+        ProportionResult,
         QuantileSummary,
         RankSummary,
         SequentialBounds,
@@ -133,6 +134,7 @@ if _TYPE_CHECKING:
         sequential_srm_test,
         solve_power,
         spending_function,
+        srm_power,
         srm_test,
     )
 
@@ -179,6 +181,7 @@ _LAZY = {
     "NormalPrior": "ablens.stats",
     "PermutationResult": "ablens.stats",
     "PowerSolution": "ablens.stats",
+    "ProportionResult": "ablens.stats",
     "QuantileSummary": "ablens.stats",
     "RankSummary": "ablens.stats",
     "SequentialBounds": "ablens.stats",
@@ -225,6 +228,7 @@ _LAZY = {
     "sequential_srm_test": "ablens.stats",
     "solve_power": "ablens.stats",
     "spending_function": "ablens.stats",
+    "srm_power": "ablens.stats",
     "srm_test": "ablens.stats",
 }
 #: The power plan's names before 0.2 (they read like the analysis plan's): old -> new.
@@ -281,6 +285,7 @@ __all__ = [
     "PowerSolution",
     "ProjectError",
     "Proportion",
+    "ProportionResult",
     "Quantile",
     "QuantileSummary",
     "RankSummary",
@@ -352,6 +357,7 @@ __all__ = [
     "sequential_srm_test",
     "solve_power",
     "spending_function",
+    "srm_power",
     "srm_test",
     "verdict",
     "write_report",
