@@ -322,8 +322,12 @@ def _log_root(function: Callable[[float], float], target: float) -> float:
         return function(u) - target
 
     low, high = -1.0, 1.0
-    while gap(low) * gap(high) > 0:
+    for _ in range(12):  # up to |log odds ratio| = 4096, far beyond any double odds ratio
+        if gap(low) * gap(high) <= 0:
+            break
         low, high = 2 * low, 2 * high
+    else:  # pragma: no cover - the callers only ask for roots inside the support
+        raise RuntimeError("no odds ratio solves the equation; please report this table")
     return float(brentq(gap, low, high, xtol=1e-14, rtol=4 * 2.220446049250313e-16, maxiter=500))
 
 

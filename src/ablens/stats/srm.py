@@ -266,23 +266,24 @@ class _Binomial:
         from scipy import stats  # noqa: PLC0415 - scipy.stats is slow to import; only here
 
         self.n, self.p, self.mean = n, p, n * p
-        self._pmf = stats.binom(n, p).pmf
-        self._special = special_functions()
+        # scipy.stats' binomial (Boost) agrees with R's pbinom to ~1e-13 at n = 1e8, where
+        # scipy.special.bdtr (Cephes) is off by ~3e-7.
+        self._law = stats.binom(n, p)
 
     def pmf(self, x: int) -> float:
-        return float(self._pmf(x))
+        return float(self._law.pmf(x))
 
     def cdf(self, x: int) -> float:
         """P(X <= x)."""
         if x < 0:
             return 0.0
-        return 1.0 if x >= self.n else float(self._special.bdtr(x, self.n, self.p))
+        return 1.0 if x >= self.n else float(self._law.cdf(x))
 
     def sf(self, x: int) -> float:
         """P(X > x)."""
         if x < 0:
             return 1.0
-        return 0.0 if x >= self.n else float(self._special.bdtrc(x, self.n, self.p))
+        return 0.0 if x >= self.n else float(self._law.sf(x))
 
     def p_value(self, x: int) -> float:
         """``binom.test(x, n, p)$p.value``, two-sided.
