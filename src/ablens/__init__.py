@@ -91,6 +91,7 @@ if _TYPE_CHECKING:
         NormalPrior,
         PermutationResult,
         PowerSolution,
+        ProportionResult,
         QuantileSummary,
         RankSummary,
         SequentialBounds,
@@ -145,6 +146,7 @@ if _TYPE_CHECKING:
         solve_n_treatment,
         solve_power,
         spending_function,
+        srm_power,
         srm_test,
     )
 
@@ -192,6 +194,7 @@ _LAZY = {
     "NormalPrior": "ablens.stats",
     "PermutationResult": "ablens.stats",
     "PowerSolution": "ablens.stats",
+    "ProportionResult": "ablens.stats",
     "QuantileSummary": "ablens.stats",
     "RankSummary": "ablens.stats",
     "SequentialBounds": "ablens.stats",
@@ -247,6 +250,7 @@ _LAZY = {
     "conditional_power": "ablens.stats",
     "ConditionalPower": "ablens.stats",
     "spending_function": "ablens.stats",
+    "srm_power": "ablens.stats",
     "srm_test": "ablens.stats",
 }
 #: The power plan's names before 0.2 (they read like the analysis plan's): old -> new.
@@ -306,6 +310,7 @@ __all__ = [
     "PowerSolution",
     "ProjectError",
     "Proportion",
+    "ProportionResult",
     "Quantile",
     "QuantileSummary",
     "RankSummary",
@@ -386,6 +391,7 @@ __all__ = [
     "solve_n_treatment",
     "solve_power",
     "spending_function",
+    "srm_power",
     "srm_test",
     "verdict",
     "write_report",

@@ -19,7 +19,13 @@ from ablens.stats.multiplicity import (
     adjusted_alphas,
     adjusted_confidence_level,
 )
-from ablens.stats.srm import DEFAULT_SRM_ALPHA, srm_test
+from ablens.stats.srm import (
+    DEFAULT_SRM_ALPHA,
+    DEFAULT_SRM_METHOD,
+    SRM_METHODS,
+    SRMMethod,
+    srm_test,
+)
 from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
@@ -40,6 +46,8 @@ class AnalysisOptions:
         family: Which comparisons are corrected together.
         weights: Planned allocation per arm for the sample-ratio check (equal if None).
         srm_alpha: p-value below which the split is flagged as a mismatch.
+        srm_method: Method of the sample-ratio check ("chi2", "binomial", "multinomial" or
+            "auto"; see `ablens.srm_test`).
     """
 
     alpha: float = 0.05
@@ -47,6 +55,7 @@ class AnalysisOptions:
     family: Family = "metric"
     weights: Mapping[str, float] | None = None
     srm_alpha: float = DEFAULT_SRM_ALPHA
+    srm_method: SRMMethod = DEFAULT_SRM_METHOD
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alpha", check_open_unit_interval("alpha", self.alpha))
@@ -54,6 +63,7 @@ class AnalysisOptions:
             check_choice("correction", self.correction, CORRECTION_METHODS)
         check_choice("family", self.family, FAMILIES)
         check_open_unit_interval("srm_alpha", self.srm_alpha)
+        check_choice("srm_method", self.srm_method, SRM_METHODS)
 
     @property
     def confidence_level(self) -> float:
@@ -98,6 +108,7 @@ def analyze(
     family: Family = "metric",
     weights: Mapping[str, float] | None = None,
     srm_alpha: float = DEFAULT_SRM_ALPHA,
+    srm_method: SRMMethod = DEFAULT_SRM_METHOD,
     experiment_id: str | None = None,
     team: str | None = None,
     max_segments: int = 100,
@@ -126,6 +137,9 @@ def analyze(
             together; secondary metrics and guardrails uncorrected).
         weights: Planned allocation per arm for the sample-ratio check (equal if omitted).
         srm_alpha: p-value below which the split is flagged as a mismatch.
+        srm_method: Method of the sample-ratio check: "chi2" (default), "binomial" (exact,
+            two arms), "multinomial" (exact, small experiments) or "auto" (see
+            `ablens.srm_test`); ``result.srm.method`` records the one that ran.
         experiment_id: For table input: tag on every query sent, for cost attribution.
         team: For table input: optional team tag on every query.
         max_segments: For table input: most distinct segment values allowed.
@@ -159,7 +173,7 @@ def analyze(
         >>> round(analyze(table, [Mean("x")], control="control").comparison("x").result.p_value, 4)
         0.3138
     """
-    options = AnalysisOptions(alpha, correction, family, weights, srm_alpha)
+    options = AnalysisOptions(alpha, correction, family, weights, srm_alpha, srm_method)
     if not isinstance(data, Mapping):
         return _analyze_table(
             data,
@@ -412,7 +426,10 @@ def _analyze_moments(
 
     counts = {arm: data[arm].count for arm in arms}
     srm = srm_test(
-        counts, None if weights is None else {a: weights[a] for a in arms}, alpha=options.srm_alpha
+        counts,
+        None if weights is None else {a: weights[a] for a in arms},
+        alpha=options.srm_alpha,
+        method=options.srm_method,
     )
     return AnalysisResult(
         control=control,

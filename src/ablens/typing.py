@@ -3,9 +3,9 @@
 Every string option ablens takes is a `typing.Literal` with a tuple of its values beside it; the
 plan parser, the JSON Schema, the command line and the web page all read these tuples, so a
 value added here reaches every face. The statistical vocabularies (``Alternative``, ``MeanTest``,
-``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``, ``VcovType``,
-``ReferenceDistribution``) live with the statistics that define them and are re-exported here,
-so that one import finds them all. The alpha-spending names (``SpendingName``,
+``ProportionTest``, ``SRMMethod``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``,
+``VcovType``, ``ReferenceDistribution``) live with the statistics that define them and are
+re-exported here, so that one import finds them all. The alpha-spending names (``SpendingName``,
 ``SPENDING_NAMES``, ``DEFAULT_SPENDING``) are defined here, since every face needs them without
 loading the group-sequential maths:
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
     from ablens.stats.relative import RELATIVE_METHODS, RelativeMethod
     from ablens.stats.result import MarginType
+    from ablens.stats.srm import SRM_METHODS, SRMMethod
 
 __all__ = [
     "ADJUSTMENTS",
@@ -56,6 +57,7 @@ __all__ = [
     "SEQUENTIAL_DESIGNS",
     "SEQUENTIAL_METHODS",
     "SPENDING_NAMES",
+    "SRM_METHODS",
     "VCOV_TYPES",
     "VERDICT_LABELS",
     "Adjustment",
@@ -72,6 +74,7 @@ __all__ = [
     "ReferenceDistribution",
     "RelativeMethod",
     "Role",
+    "SRMMethod",
     "SequentialDesign",
     "SequentialMethod",
     "SpendingName",
@@ -152,6 +155,8 @@ _STATS_VOCABULARY = {
     "CorrectionMethod": "ablens.stats.multiplicity",
     "PROPORTION_TESTS": "ablens.stats.proportions",
     "ProportionTest": "ablens.stats.proportions",
+    "SRM_METHODS": "ablens.stats.srm",
+    "SRMMethod": "ablens.stats.srm",
     "RELATIVE_METHODS": "ablens.stats.relative",
     "RelativeMethod": "ablens.stats.relative",
     "MarginType": "ablens.stats.result",

@@ -198,7 +198,7 @@ def test_every_error_is_reported_in_file_order():
         ),
         (
             "plan.yaml:10: metrics[1].test == 'welch', must be one of 'z', 'chi2', 'chi2-yates', "
-            "'fisher'"
+            "'fisher', 'z-unpooled'"
         ),
         (
             "plan.yaml:11: correction == 'holmes', must be one of 'bonferroni', 'sidak', 'holm', "

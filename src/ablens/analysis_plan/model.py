@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens.errors import ConfigError
 from ablens.metrics.base import kind_named, metric_kinds
-from ablens.stats.srm import DEFAULT_SRM_ALPHA
+from ablens.stats.srm import DEFAULT_SRM_ALPHA, DEFAULT_SRM_METHOD, SRMMethod
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
@@ -208,6 +208,8 @@ class AnalysisPlan:
             "pocock", "hsd", "power"), as in `ablens.power_plan`; unused by the other methods.
         bayesian: The prior of the Bayesian reading ("flat"), or None for no Bayesian reading.
         srm_alpha: p-value below which the split is a sample-ratio mismatch.
+        srm_method: Method of the sample-ratio check ("chi2", "binomial", "multinomial",
+            "auto"), as in `ablens.srm_test`.
         planned: Planned sample size, duration and start date.
         path: The file the plan was read from, or None.
         sha256: SHA-256 of the plan file's bytes (of its canonical JSON without a file).
@@ -231,6 +233,7 @@ class AnalysisPlan:
     sequential: SequentialMethod = "none"
     spending: SpendingName = DEFAULT_SPENDING
     srm_alpha: float = DEFAULT_SRM_ALPHA
+    srm_method: SRMMethod = DEFAULT_SRM_METHOD
     planned: Planned = field(default_factory=Planned)
     time: str | None = None
     bayesian: BayesianPrior | None = None
@@ -286,6 +289,8 @@ class AnalysisPlan:
         }
         if self.sequential == "group-sequential":  # the only method with a spending family
             document["spending"] = self.spending
+        if self.srm_method != DEFAULT_SRM_METHOD:  # plans that keep the default hash as before
+            document["srm_method"] = self.srm_method
         return document
 
 

@@ -58,7 +58,7 @@ from ablens.data.sources import (
 )
 from ablens.errors import AblensError, ConfigError
 from ablens.metrics.base import default_role, kind_named, metric_kinds, required_keys
-from ablens.stats.srm import DEFAULT_SRM_ALPHA
+from ablens.stats.srm import DEFAULT_SRM_ALPHA, DEFAULT_SRM_METHOD, SRM_METHODS
 from ablens.typing import (
     BAYESIAN_PRIORS,
     CORRECTION_METHODS,
@@ -98,6 +98,7 @@ TOP_KEYS = (
     "time",
     "bayesian",
     "srm_alpha",
+    "srm_method",
     "planned",
 )
 _BAYESIAN_KEYS = ("prior",)
@@ -407,6 +408,7 @@ def _build(
     srm_alpha = check.number(
         root, "srm_alpha", "srm_alpha", rule=in_unit, accept=lambda v: 0 < v < 1
     )
+    srm_method = check.choice(root, "srm_method", "srm_method", SRM_METHODS, DEFAULT_SRM_METHOD)
     correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
@@ -461,6 +463,7 @@ def _build(
         sequential=sequential,  # type: ignore[arg-type]
         spending=spending,  # type: ignore[arg-type]
         srm_alpha=DEFAULT_SRM_ALPHA if srm_alpha is None else srm_alpha,
+        srm_method=srm_method,  # type: ignore[arg-type]
         planned=planned,
         time=time,
         bayesian=bayesian,

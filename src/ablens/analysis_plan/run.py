@@ -80,6 +80,7 @@ def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
         family=plan.family,
         weights=plan.weights,
         srm_alpha=plan.srm_alpha,
+        srm_method=plan.srm_method,
         experiment_id=plan.experiment_id,
         team=plan.team,
     )

@@ -19,7 +19,7 @@ from ablens.data.sources import (
     Backend,
 )
 from ablens.metrics.base import kind_named, metric_kinds, required_keys
-from ablens.stats.srm import DEFAULT_SRM_ALPHA
+from ablens.stats.srm import DEFAULT_SRM_ALPHA, DEFAULT_SRM_METHOD, SRM_METHODS
 from ablens.typing import (
     BAYESIAN_PRIORS,
     CORRECTION_METHODS,
@@ -199,6 +199,12 @@ def plan_json_schema() -> dict[str, Any]:
                 ],
             },
             "srm_alpha": {**unit_interval, "default": DEFAULT_SRM_ALPHA},
+            "srm_method": {
+                "description": "Method of the sample-ratio check: chi2 (Pearson), binomial "
+                "(exact, two arms), multinomial (exact, small experiments) or auto.",
+                "enum": list(SRM_METHODS),
+                "default": DEFAULT_SRM_METHOD,
+            },
             "planned": {
                 "type": "object",
                 "properties": {

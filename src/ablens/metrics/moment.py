@@ -367,9 +367,11 @@ class Proportion:
     Args:
         column: A column of 0/1 (or boolean) values, one per unit.
         name: Label in results; defaults to the column.
-        test: "z" (default), "chi2", "chi2-yates" or "fisher".
+        test: "z" (default; pooled standard error in the statistic), "z-unpooled" (Wald),
+            "chi2", "chi2-yates" or "fisher" (the result also carries the conditional MLE
+            odds ratio and its exact interval).
         alternative: "two-sided", "greater" or "less".
-        margin: Null value of the effect; only the "z" test takes one.
+        margin: Null value of the effect; only the "z" and "z-unpooled" tests take one.
         margin_type: "absolute" or "relative".
         relative_method: "delta-log" (default), "delta" or "fieller".
         role: "primary", "secondary" or "guardrail".
@@ -401,6 +403,7 @@ class Proportion:
         rate=True,
         test_titles={
             "z": "two-proportion z test",
+            "z-unpooled": "two-proportion z test, unpooled (Wald) standard error",
             "chi2": "Pearson's chi-square test",
             "chi2-yates": "chi-square test with Yates' continuity correction",
             "fisher": "Fisher's exact test",
@@ -457,6 +460,13 @@ class Proportion:
                 (
                     f"power is that of the z test; the metric's {self.test!r} test is "
                     "slightly more conservative"
+                ),
+            )
+        elif self.test == "z-unpooled":
+            notes = (
+                (
+                    "power is that of the pooled z test; the unpooled (Wald) statistic differs "
+                    "from it only when the arms' sizes or rates are far apart"
                 ),
             )
         sd = math.sqrt(value * (1.0 - value))

@@ -97,7 +97,7 @@ if TYPE_CHECKING:
         solve_power,
         t_test_power,
     )
-    from ablens.stats.proportions import ProportionTest, proportion_test
+    from ablens.stats.proportions import ProportionResult, ProportionTest, proportion_test
     from ablens.stats.quantiles import (
         QuantileSummary,
         quantile_bootstrap_test,
@@ -124,7 +124,7 @@ if TYPE_CHECKING:
         permutation_test,
     )
     from ablens.stats.result import MarginType, TestResult
-    from ablens.stats.srm import SRMResult, srm_test
+    from ablens.stats.srm import SRMMethod, SRMResult, srm_power, srm_test
     from ablens.stats.stratified import post_stratified_test
 
 #: Public name -> the submodule defining it.
@@ -203,6 +203,7 @@ _EXPORTS = {
     "ratio_sd": "ablens.stats.power",
     "solve_power": "ablens.stats.power",
     "t_test_power": "ablens.stats.power",
+    "ProportionResult": "ablens.stats.proportions",
     "ProportionTest": "ablens.stats.proportions",
     "proportion_test": "ablens.stats.proportions",
     "QuantileSummary": "ablens.stats.quantiles",
@@ -227,7 +228,9 @@ _EXPORTS = {
     "permutation_test": "ablens.stats.resampling",
     "MarginType": "ablens.stats.result",
     "TestResult": "ablens.stats.result",
+    "SRMMethod": "ablens.stats.srm",
     "SRMResult": "ablens.stats.srm",
+    "srm_power": "ablens.stats.srm",
     "srm_test": "ablens.stats.srm",
     "post_stratified_test": "ablens.stats.stratified",
 }
@@ -260,10 +263,12 @@ __all__ = [
     "PowerCorrection",
     "PowerKind",
     "PowerSolution",
+    "ProportionResult",
     "ProportionTest",
     "QuantileSummary",
     "RankSummary",
     "RelativeMethod",
+    "SRMMethod",
     "SRMResult",
     "SequentialBounds",
     "SequentialDecision",
@@ -334,6 +339,7 @@ __all__ = [
     "solve_n_treatment",
     "solve_power",
     "spending_function",
+    "srm_power",
     "srm_test",
     "t_test_power",
 ]
