@@ -60,3 +60,17 @@ def test_plan_conditional_power_bad_input():
     sequential = power_plan(baseline_rate=0.10, mde=0.05, sequential="group-sequential")
     with pytest.raises(InputError, match="one final analysis"):
         sequential.conditional_power(interim, n=40_000)
+
+
+def test_plan_conditional_power_renders_as_the_other_results():
+    plan = power_plan(baseline_rate=0.10, mde=0.05)
+    interim = proportion_test(2_000, 20_000, 2_100, 20_000)
+    result = plan.conditional_power(interim, n=40_000)
+    assert [r["assumption"] for r in result.to_records()] == [
+        "current trend",
+        "planned effect",
+        "no effect",
+    ]
+    assert result.to_records()[1]["conditional_power"] == result.planned
+    assert result.to_markdown().startswith("Conditional power at ")
+    assert result._repr_html_() == result.to_html()

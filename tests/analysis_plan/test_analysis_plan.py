@@ -26,6 +26,7 @@ from ablens.analysis_plan import (
     plan_json_schema,
     run_plan,
 )
+from rfixtures import load_r_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "src" / "ablens" / "schema" / "plan.schema.json"
@@ -538,6 +539,120 @@ def test_snowflake_database_and_schema_join(monkeypatch):
     assert seen == {"account": "acme", "user": "me", "database": "DB/S", "password": "pw"}
 
 
+# ----------------------------------------------------------------------------- switches
+# R's wilcox.test(treatment, control, exact = ..., correct = ...) on seeded samples: the fixture
+# tests/fixtures/r/rank_shift.json, written by `Rscript tests/fixtures/r/rank_shift.R`.
+RANK_SHIFT = load_r_fixture("rank_shift.json")
+RANK_PLAN = """\
+experiment_id: ranks
+source: {path: users.parquet}
+control: control
+metrics:
+  - kind: mann-whitney
+    column: x
+    role: primary
+"""
+
+
+@pytest.mark.parametrize(
+    ("keys", "options", "case_id"),
+    [
+        # exact: true above R's automatic limit (90 x 110 units): auto would be the normal test.
+        ("exact: true", {"exact": True}, "exact_90_110-two-sided-exact_TRUE-correct-0.95"),
+        ("exact: auto", {"exact": "auto"}, "exact_12_15-two-sided-exact_auto-correct-0.95"),
+        ("exact: false", {"exact": False}, "exact_6_8-two-sided-exact_FALSE-correct-0.95"),
+        (
+            "exact: false\n    continuity: false",
+            {"exact": False, "continuity": False},
+            "exact_6_8-two-sided-exact_FALSE-uncorrected-0.95",
+        ),
+        (
+            "continuity: false",
+            {"continuity": False},
+            "ties_rating_40_36-two-sided-exact_auto-uncorrected-0.95",
+        ),
+    ],
+)
+def test_mann_whitney_switches_in_a_plan_give_the_python_api_and_r_numbers(keys, options, case_id):
+    pl = pytest.importorskip("polars")
+    case = next(c for c in RANK_SHIFT["cases"] if c["id"] == case_id)
+    arms = RANK_SHIFT["data"][case["dataset"]]
+    frame = pl.DataFrame(
+        {
+            "variant": ["control"] * len(arms["control"]) + ["t"] * len(arms["treatment"]),
+            "x": [*arms["control"], *arms["treatment"]],
+        }
+    )
+    plan = parse_plan(RANK_PLAN + f"    {keys}\n")
+    assert {k: plan.metrics[0].params[k] for k in options} == options
+    from_plan = run_plan(plan, data=frame).comparisons[0]
+    direct = ablens.analyze(
+        frame, [ablens.MannWhitney("x", role="primary", **options)], control="control"
+    ).comparisons[0]
+    assert from_plan.to_dict() == direct.to_dict()
+    expected = case["expected"]
+    assert from_plan.result.test == (
+        "mann-whitney-exact" if expected["method"] == "exact" else "mann-whitney"
+    )
+    assert from_plan.result.p_value == pytest.approx(expected["p_value"], rel=1e-9, abs=1e-12)
+
+
+def test_mann_whitney_switches_default_as_the_class_and_round_trip():
+    plan = parse_plan(RANK_PLAN)
+    assert plan.metrics[0].params == {"column": "x", "exact": "auto", "continuity": True}
+    plan = parse_plan(RANK_PLAN + "    exact: true\n    continuity: false\n")
+    assert plan_from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+    assert plan.metrics[0].to_dict()["exact"] is True
+    assert plan.metrics[0].to_dict()["continuity"] is False
+
+
+@pytest.mark.parametrize(
+    ("keys", "messages"),
+    [
+        (
+            "exact: maybe",
+            ["plan.yaml:8: metrics[0].exact == 'maybe', must be one of true, false, 'auto'"],
+        ),
+        ("continuity: 3", ["plan.yaml:8: metrics[0].continuity == 3, must be true or false"]),
+        (
+            "continuity: auto",
+            ["plan.yaml:8: metrics[0].continuity == 'auto', must be true or false"],
+        ),
+        # 1 == True in Python: a number is still not a switch.
+        ("exact: 1", ["plan.yaml:8: metrics[0].exact == 1, must be one of true, false, 'auto'"]),
+        (
+            "exact: 'true'",
+            [
+                (
+                    "plan.yaml:8: metrics[0].exact == 'true', must be one of true, false, "
+                    "'auto'; write it without quotes"
+                )
+            ],
+        ),
+        (
+            "exact: maybe\n    continuity: [x]",
+            [
+                "plan.yaml:8: metrics[0].exact == 'maybe', must be one of true, false, 'auto'",
+                "plan.yaml:9: metrics[0].continuity == ['x'], must be true or false",
+            ],
+        ),
+    ],
+)
+def test_wrong_switch_values_name_the_line_and_the_allowed_values(keys, messages):
+    assert errors_of(RANK_PLAN + f"    {keys}\n") == messages
+
+
+def test_plan_key_types_are_checked_in_the_declaration():
+    from ablens.metrics import PlanKey  # noqa: PLC0415
+
+    with pytest.raises(ablens.InputError, match=r"type == 'bool', must be one of 'column'"):
+        PlanKey("x", "bool")  # type: ignore[arg-type]
+    with pytest.raises(ablens.InputError, match=r"has no choices; .* beside true and false"):
+        PlanKey("exact", "boolean-or-choice")
+    with pytest.raises(ablens.InputError, match=r"'x' of type 'boolean' takes no choices"):
+        PlanKey("x", "boolean", ("auto",))
+
+
 # ----------------------------------------------------------------------------- JSON Schema
 def test_committed_schema_is_the_generated_one():
     generated = json.dumps(plan_json_schema(), indent=2, ensure_ascii=False) + "\n"
@@ -592,6 +707,38 @@ def test_schema_accepts_the_example_and_rejects_what_the_loader_rejects():
     ):
         parse_plan(good)
         assert list(validator.iter_errors(_as_json(yaml.safe_load(good)))) == [], good
+
+
+@pytest.mark.parametrize(
+    ("keys", "valid"),
+    [
+        ("exact: true", True),
+        ("exact: false", True),
+        ("exact: auto", True),
+        ("continuity: false", True),
+        ("exact: true\n    continuity: true", True),
+        ("exact: maybe", False),
+        ("exact: 1", False),
+        ("exact: 'true'", False),
+        ("continuity: 3", False),
+        ("continuity: auto", False),
+        ("continuity: 0", False),
+    ],
+)
+def test_schema_and_loader_agree_on_switches(keys, valid):
+    jsonschema = pytest.importorskip("jsonschema")
+    yaml = pytest.importorskip("yaml")
+    validator = jsonschema.Draft202012Validator(plan_json_schema())
+    text = RANK_PLAN + f"    {keys}\n"
+    document = _as_json(yaml.safe_load(text))
+    errors = list(validator.iter_errors(document))
+    if valid:
+        parse_plan(text)
+        assert errors == []
+    else:
+        with pytest.raises(PlanError):
+            parse_plan(text)
+        assert errors
 
 
 # ----------------------------------------------------------------------------- running

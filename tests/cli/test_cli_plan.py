@@ -284,6 +284,25 @@ def test_validate_lists_every_problem(write_plan):
     assert "alpha == 5, must be a number in (0, 1)" in lines[1]
 
 
+def test_validate_reads_the_mann_whitney_switches(write_plan):
+    rank_metric = "kind: mann-whitney\n    column: revenue\n"
+    plan = write_plan((rank_metric, rank_metric + "    exact: true\n    continuity: false\n"))
+    outcome = runner.invoke(app, ["validate", str(plan), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    (rank,) = [
+        m for m in strict_json(outcome.stdout)["plan"]["metrics"] if m["kind"] == "mann-whitney"
+    ]
+    assert (rank["exact"], rank["continuity"]) == (True, False)
+    plan = write_plan((rank_metric, rank_metric + "    exact: maybe\n    continuity: 3\n"))
+    outcome = runner.invoke(app, ["validate", str(plan)])
+    assert outcome.exit_code == 2
+    line = plan.read_text().splitlines().index("    exact: maybe") + 1
+    assert outcome.stderr.splitlines() == [
+        f"ablens: {plan}:{line}: metrics[5].exact == 'maybe', must be one of true, false, 'auto'",
+        f"ablens: {plan}:{line + 1}: metrics[5].continuity == 3, must be true or false",
+    ]
+
+
 # ----------------------------------------------------------------------------- report
 def test_report_writes_one_self_contained_page(write_plan, tmp_path):
     target = tmp_path / "report.html"

@@ -19,6 +19,7 @@ import pytest
 
 import ablens
 from ablens.errors import InputError
+from ablens.render import format_share
 from ablens.stats import (
     ConditionalPower,
     chisq_power,
@@ -287,6 +288,95 @@ def test_conditional_power_from_result_two_sided_and_less():
     assert "current trend" in str(result)
     assert "planned effect" in str(result)
     assert result.to_dict()["planned"] == result.planned
+
+
+def _rpact_two_sample_conditional_power() -> tuple[ConditionalPower, dict[str, Any]]:
+    case = REFERENCE["rpact_two_sample"]
+    c, t = case["control"], case["treatment"]
+    interim = mean_test(
+        c["n"],
+        c["mean"],
+        c["variance"],
+        t["n"],
+        t["mean"],
+        t["variance"],
+        test="student",
+        alternative="greater",
+        confidence_level=1 - case["alpha"],
+    )
+    result = conditional_power_from_result(
+        interim, n=case["n"], n_planned=case["n_planned"], planned_effect=case["planned_effect"]
+    )
+    return result, case
+
+
+def test_conditional_power_records_carry_rpacts_numbers():
+    result, case = _rpact_two_sample_conditional_power()
+    records = result.to_records()
+    assert [r["assumption"] for r in records] == ["current trend", "planned effect", "no effect"]
+    assert _close(records[1]["conditional_power"], case["conditional_power"])
+    assert _close(records[0]["z"], case["z"])
+    shared = ("z", "information_fraction", "critical_value", "alternative")
+    for record in records:
+        assert {key: record[key] for key in shared} == {key: getattr(result, key) for key in shared}
+    assert [(r["drift"], r["conditional_power"]) for r in records] == [
+        (result.current_drift, result.current_trend),
+        (result.planned_drift, result.planned),
+        (0.0, result.null),
+    ]
+
+
+def test_conditional_power_frames_are_the_records():
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("polars")
+    result, _ = _rpact_two_sample_conditional_power()
+    records = result.to_records()
+    frame = result.to_pandas()
+    assert isinstance(frame, pandas.DataFrame)
+    assert frame.to_dict("records") == records
+    assert result.to_polars().to_dicts() == records
+    # Without a planned effect there are two assumptions.
+    interim = mean_test(5_000, 10.0, 25.0, 5_000, 9.9, 25.0, test="z", alternative="less")
+    below = conditional_power_from_result(interim, n=5_000, n_planned=10_000)
+    assert list(below.to_pandas()["assumption"]) == ["current trend", "no effect"]
+    assert below.to_polars()["conditional_power"].to_list() == [below.current_trend, below.null]
+
+
+def test_conditional_power_text_markdown_and_html_show_the_same_cells():
+    result, case = _rpact_two_sample_conditional_power()
+    # Shares with three significant digits, by the helper every result uses.
+    planned = format_share(case["conditional_power"], 3)
+    heading = (
+        # 600 of 1,500 units: t = 0.4.
+        f"Conditional power at 40.0% of the information (z = {result.z:.4g}, final boundary "
+        "1.96, greater)"
+    )
+    text = str(result).splitlines()
+    assert text[0] == heading
+    assert text[2].split() == ["assumption", "expected", "final", "z", "conditional", "power"]
+    assert text[5].split() == ["planned", "effect", f"{result.planned_drift:.4g}", planned]
+    assert text[6].split() == ["no", "effect", "0", format_share(result.null, 3)]
+    markdown = result.to_markdown().splitlines()
+    assert markdown[0] == heading
+    assert markdown[2] == "| assumption | expected final z | conditional power |"
+    assert markdown[5] == f"| planned effect | {result.planned_drift:.4g} | {planned} |"
+    html = result.to_html()
+    assert html.startswith(f'<div class="ablens-conditional-power"><p>{heading}</p><table')
+    assert (
+        f"<tr><td>planned effect</td><td>{result.planned_drift:.4g}</td><td>{planned}</td>" in html
+    )
+    assert result._repr_html_() == html
+
+
+def test_conditional_power_shares_near_one_never_read_100_percent():
+    near_one = conditional_power_from_result(
+        mean_test(5_000, 10.0, 25.0, 5_000, 10.5, 25.0, test="z"), n=10_000, n_planned=20_000
+    )
+    assert 0.999 < near_one.current_trend < 1
+    # A share rounding to 100% keeps digits until it does not: certainty is never claimed.
+    current = near_one.to_markdown().splitlines()[4]
+    assert current.startswith("| current trend | 7.071 | 99.99")
+    assert "100%" not in current
 
 
 def test_conditional_power_at_the_end_is_the_decision():

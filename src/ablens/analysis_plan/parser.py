@@ -333,6 +333,29 @@ class _Checker:
             return default
         return str(value)
 
+    def boolean(
+        self,
+        mapping: Mapping[str, Any],
+        key: str,
+        path: str,
+        words: Sequence[str] = (),
+    ) -> bool | str | None:
+        """``true``/``false`` (or one of ``words``); None when absent, null or invalid."""
+        value = mapping.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return None
+        if isinstance(value, bool):  # before `in words`: True == 1, never a word
+            return value
+        if isinstance(value, str) and value in words:
+            return value
+        allowed = ", ".join(["true", "false", *(repr(w) for w in words)])
+        rule = f"one of {allowed}" if words else "true or false"
+        hint = ""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+            hint = "; write it without quotes"
+        self.fail(path, f"{path} == {value!r}, must be {rule}{hint}")
+        return None
+
     def number(
         self,
         mapping: Mapping[str, Any],
@@ -721,6 +744,10 @@ def _read_key(mapping: Mapping[str, Any], key: PlanKey, path: str, check: _Check
         return check.number(
             mapping, key.name, path, rule="a number in (0, 1)", accept=lambda v: 0 < v < 1
         )
+    if key.type == "boolean":
+        return check.boolean(mapping, key.name, path)
+    if key.type == "boolean-or-choice":
+        return check.boolean(mapping, key.name, path, key.choices)
     return check.choice(mapping, key.name, path, key.choices, None)
 
 

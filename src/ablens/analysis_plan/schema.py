@@ -39,6 +39,7 @@ _UNIT_INTERVAL = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1
 _KEY_SCHEMAS: dict[str, dict[str, Any]] = {
     "column": _TEXT,
     "probability": _UNIT_INTERVAL,
+    "boolean": {"type": "boolean"},
 }
 
 
@@ -72,6 +73,8 @@ def plan_json_schema() -> dict[str, Any]:
         for key in kind_named(kind).plan_keys:
             if key.type == "choice":
                 entry: dict[str, Any] = {"enum": list(key.choices)}
+            elif key.type == "boolean-or-choice":
+                entry = {"enum": [True, False, *key.choices]}
             elif key.type == "columns":
                 entry = columns
             else:

@@ -214,7 +214,16 @@ class PlannableMetric(Metric, Protocol):
 
 
 # ------------------------------------------------------------------------------- declarations
-PlanKeyType = Literal["column", "columns", "choice", "probability"]
+PlanKeyType = Literal["column", "columns", "choice", "probability", "boolean", "boolean-or-choice"]
+#: The plan-key types, in `PlanKeyType`'s order.
+_PLAN_KEY_TYPES: tuple[PlanKeyType, ...] = (
+    "column",
+    "columns",
+    "choice",
+    "probability",
+    "boolean",
+    "boolean-or-choice",
+)
 
 
 @dataclass(frozen=True)
@@ -227,15 +236,41 @@ class PlanKey:
     Attributes:
         name: The key, equal to the metric class's constructor argument.
         type: "column" (a column name), "columns" (one name or a list), "choice" (one of
-            ``choices``) or "probability" (a number in (0, 1)).
-        choices: The allowed values of a "choice" key.
+            ``choices``), "probability" (a number in (0, 1)), "boolean" (YAML ``true`` or
+            ``false``) or "boolean-or-choice" (``true``, ``false`` or one of ``choices``, e.g.
+            ``exact: auto``).
+        choices: The allowed words of a "choice" or "boolean-or-choice" key.
         description: One line for the JSON Schema and the docs.
+
+    Examples:
+        >>> PlanKey("exact", "boolean-or-choice", ("auto",)).type
+        'boolean-or-choice'
+        >>> PlanKey("exact", "boolean-or-choice")
+        Traceback (most recent call last):
+        ...
+        ablens.errors.InputError: plan key 'exact' of type 'boolean-or-choice' has no choices; ...
     """
 
     name: str
     type: PlanKeyType = "column"
     choices: tuple[str, ...] = ()
     description: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice("type", self.type, _PLAN_KEY_TYPES)
+        takes_choices = self.type in ("choice", "boolean-or-choice")
+        if takes_choices and not self.choices:
+            extra = " beside true and false" if self.type == "boolean-or-choice" else ""
+            example = '("auto",)' if self.type == "boolean-or-choice" else '("a", "b")'
+            raise InputError(
+                f"plan key {self.name!r} of type {self.type!r} has no choices; give the words "
+                f"it allows{extra}, e.g. choices={example}"
+            )
+        if not takes_choices and self.choices:
+            raise InputError(
+                f"plan key {self.name!r} of type {self.type!r} takes no choices; use type "
+                "'choice' or 'boolean-or-choice', or drop choices"
+            )
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,23 @@ class MannWhitney(_TableMetric):
     metric_kind: ClassVar[MetricKind] = MetricKind(
         name="mann-whitney",
         title="Mann-Whitney",
-        plan_keys=(PlanKey("column", description="The column to rank."),),
+        plan_keys=(
+            PlanKey("column", description="The column to rank."),
+            PlanKey(
+                "exact",
+                "boolean-or-choice",
+                ("auto",),
+                description=(
+                    "p-value from the exact distribution of U (true), the normal approximation "
+                    "(false), or R's rule (auto: exact below 50 units per arm without ties)."
+                ),
+            ),
+            PlanKey(
+                "continuity",
+                "boolean",
+                description="Continuity correction of the normal approximation (R's correct).",
+            ),
+        ),
         needs="table",
         looks=False,
         no_looks="a rank test needs the table itself, not moments, at each look",

@@ -62,12 +62,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 import numpy as np
 
+from ablens import render
 from ablens._validation import (
     check_choice,
     check_count,
     check_open_unit_interval,
     check_positive,
     check_real,
+    optional_import,
 )
 from ablens.errors import InputError
 from ablens.stats._inference import Alternative, check_alternative, special_functions
@@ -1828,6 +1830,10 @@ def _final_critical_value(
 class ConditionalPower:
     """Conditional power of a running experiment under three assumptions about the rest of it.
 
+    Renders as the other results do: `to_dict` (every field), `to_records`, `to_pandas` and
+    `to_polars` (one row per assumption), `to_markdown`, `to_html` (and the notebook's
+    ``_repr_html_``) and ``str()``, all from the same rows.
+
     Attributes:
         z: Interim statistic on the normal scale (signed, from the test's p-value).
         information_fraction: ``n / n_planned``.
@@ -1839,6 +1845,41 @@ class ConditionalPower:
         planned_drift: The final statistic's expected value under the planned effect.
         null: Conditional power if there is no effect (the chance of a false positive from
             here).
+
+    Examples:
+        Halfway through a test planned with 20,000 units for +0.2 (sd 5), the estimate is
+        +0.12 (`conditional_power_from_result`):
+
+        >>> from ablens.stats import mean_test
+        >>> interim = mean_test(5_000, 10.0, 25.0, 5_000, 10.12, 25.0)
+        >>> cp = conditional_power_from_result(
+        ...     interim, n=10_000, n_planned=20_000, planned_effect=0.2
+        ... )
+        >>> print(cp)
+        Conditional power at 50.0% of the information (z = 1.2, final boundary 1.96, two-sided)
+        <BLANKLINE>
+        assumption      expected final z  conditional power
+        --------------  ----------------  -----------------
+        current trend              1.697              35.5%
+        planned effect             2.828              66.6%
+        no effect                      0              5.80%
+        >>> print(cp.to_markdown())
+        Conditional power at 50.0% of the information (z = 1.2, final boundary 1.96, two-sided)
+        <BLANKLINE>
+        | assumption | expected final z | conditional power |
+        | --- | ---: | ---: |
+        | current trend | 1.697 | 35.5% |
+        | planned effect | 2.828 | 66.6% |
+        | no effect | 0 | 5.80% |
+        >>> cp.to_html()[:59]
+        '<div class="ablens-conditional-power"><p>Conditional power '
+        >>> [(r["assumption"], round(r["conditional_power"], 4)) for r in cp.to_records()]
+        [('current trend', 0.355), ('planned effect', 0.6657), ('no effect', 0.058)]
+        >>> cp.to_pandas()[["assumption", "drift", "conditional_power"]].round(4)
+               assumption   drift  conditional_power
+        0   current trend  1.6971             0.3550
+        1  planned effect  2.8284             0.6657
+        2       no effect  0.0000             0.0580
     """
 
     z: float
@@ -1855,16 +1896,82 @@ class ConditionalPower:
         """A flat dictionary of every field."""
         return asdict(self)
 
-    def __str__(self) -> str:
-        heading = (
-            f"conditional power at {self.information_fraction:.1%} of the information "
-            f"(z = {self.z:.4g}, final boundary {self.critical_value:.4g}, {self.alternative})"
+    def _scenarios(self) -> list[tuple[str, float, float]]:
+        """(assumption, drift, conditional power) of each assumption, the planned one if given."""
+        rows = [("current trend", self.current_drift, self.current_trend)]
+        if self.planned is not None and self.planned_drift is not None:
+            rows.append(("planned effect", self.planned_drift, self.planned))
+        rows.append(("no effect", 0.0, self.null))
+        return rows
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat dictionary per assumption (the rows of `to_pandas`).
+
+        Each holds the ``assumption``, its ``drift`` (the final statistic's expected value),
+        the ``conditional_power``, and the interim numbers they share (``z``,
+        ``information_fraction``, ``critical_value``, ``alternative``).
+        """
+        shared = {
+            "z": self.z,
+            "information_fraction": self.information_fraction,
+            "critical_value": self.critical_value,
+            "alternative": self.alternative,
+        }
+        return [
+            {"assumption": name, "drift": drift, "conditional_power": power, **shared}
+            for name, drift, power in self._scenarios()
+        ]
+
+    def to_pandas(self) -> Any:  # noqa: ANN401 - pandas is optional; no hard type dependency
+        """A pandas DataFrame, one row per assumption (needs ``ablens[pandas]``)."""
+        pandas = optional_import("pandas", "pandas")
+        return pandas.DataFrame.from_records(self.to_records())
+
+    def to_polars(self) -> Any:  # noqa: ANN401 - polars is optional; no hard type dependency
+        """A polars DataFrame, one row per assumption (needs ``ablens[polars]``)."""
+        polars = optional_import("polars", "polars")
+        return polars.DataFrame(self.to_records(), infer_schema_length=None)
+
+    @property
+    def heading(self) -> str:
+        """Where the experiment is: information fraction, interim z, final boundary."""
+        return (
+            f"Conditional power at {render.format_share(self.information_fraction, 3)} of the "
+            f"information (z = {render.format_number(self.z)}, final boundary "
+            f"{render.format_number(self.critical_value)}, {self.alternative})"
         )
-        parts = [heading, f"current trend: {self.current_trend:.4f}"]
-        if self.planned is not None:
-            parts.append(f"planned effect: {self.planned:.4f}")
-        parts.append(f"no effect: {self.null:.4f}")
-        return "\n".join(parts)
+
+    def display_headers(self) -> list[str]:
+        """The headers of the table of assumptions."""
+        return ["assumption", "expected final z", "conditional power"]
+
+    def _display_rows(self) -> list[list[str]]:
+        return [
+            [name, render.format_number(drift), render.format_share(power, 3)]
+            for name, drift, power in self._scenarios()
+        ]
+
+    def __str__(self) -> str:
+        table = render.table_text(self.display_headers(), self._display_rows())
+        return f"{self.heading}\n\n{table}"
+
+    def to_markdown(self) -> str:
+        """The heading and a markdown table, one row per assumption."""
+        table = render.table_markdown(self.display_headers(), self._display_rows())
+        return f"{self.heading}\n\n{table}\n"
+
+    def to_html(self) -> str:
+        """An HTML fragment with the same content as `to_markdown`."""
+        import html  # noqa: PLC0415 - stdlib, only needed here
+
+        return (
+            f'<div class="ablens-conditional-power"><p>{html.escape(self.heading)}</p>'
+            + render.table_html(self.display_headers(), self._display_rows())
+            + "</div>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
 
 def conditional_power_from_result(
