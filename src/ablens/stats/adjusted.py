@@ -1059,7 +1059,9 @@ def checked_share(total: float, largest_leverage: float, vcov: str, label: str) 
     return total
 
 
-def _arm_constants(arm: Moments, weights: Mapping[str, float], covariates: Sequence[str]) -> dict[str, float]:
+def _arm_constants(
+    arm: Moments, weights: Mapping[str, float], covariates: Sequence[str]
+) -> dict[str, float]:
     return {name: arm.mean_of(name) for name in dict.fromkeys([*weights, *covariates])}
 
 
