@@ -1002,7 +1002,9 @@ class SandwichDesign:
                     f"{label} has {sorted(lengths)} row(s) per column, must have the "
                     f"{arm.count} the moments counted: pass the same rows"
                 )
-            term, hat = sandwich_terms(arm, values.__getitem__, vcov)
+            # A unit of leverage 1 divides by 0 here; checked_share then refuses it by name.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                term, hat = sandwich_terms(arm, values.__getitem__, vcov)
             total, largest = float(np.sum(term)), float(np.max(hat))
             sums.append(checked_share(total, largest, vcov, label))
         factor = self.factor(vcov)
