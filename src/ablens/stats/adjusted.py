@@ -50,15 +50,16 @@ if TYPE_CHECKING:
     from ablens.stats.moments import Moments
     from ablens.stats.relative import RelativeMethod
     from ablens.stats.result import MarginType
-    from ablens.typing import Adjustment
 
 __all__ = [
     "IMBALANCE_ALPHA",
     "REFERENCE_DISTRIBUTIONS",
+    "REGRESSION_ADJUSTMENTS",
     "VCOV_TYPES",
     "ArmSandwich",
     "HCShares",
     "ReferenceDistribution",
+    "RegressionAdjustment",
     "SandwichDesign",
     "VcovType",
     "adjusted_test_name",
@@ -82,6 +83,10 @@ VcovType = Literal["classical", "HC0", "HC1", "HC2", "HC3"]
 #: docs/methodology/adjustment.md).
 VCOV_TYPES: tuple[VcovType, ...] = ("classical", "HC0", "HC1", "HC2", "HC3")
 _HC_TYPES: tuple[VcovType, ...] = ("HC0", "HC1", "HC2", "HC3")
+
+RegressionAdjustment = Literal["regression", "common-slope"]
+#: The regression adjustments with a ``vcov`` (the metric option ``adjustment`` minus "cuped").
+REGRESSION_ADJUSTMENTS: tuple[RegressionAdjustment, ...] = ("regression", "common-slope")
 
 ReferenceDistribution = Literal["normal", "t"]
 #: The null distribution of an adjusted test's statistic: standard "normal" (large samples), or
@@ -924,7 +929,7 @@ class SandwichDesign:
         parameters: Coefficients of the R model (``2 + 2k`` for Lin, ``2 + k`` common slope).
     """
 
-    adjustment: Adjustment
+    adjustment: RegressionAdjustment
     control: ArmSandwich
     treatment: ArmSandwich
     parameters: int
@@ -1072,7 +1077,7 @@ def sandwich_design(
     treatment: Moments,
     covariates: Sequence[str],
     *,
-    adjustment: Adjustment = "regression",
+    adjustment: RegressionAdjustment = "regression",
     column: str | None = None,
     numerator: str | None = None,
     denominator: str | None = None,
@@ -1116,7 +1121,7 @@ def sandwich_design(
         >>> round(shares.control + shares.treatment, 6)
         0.686265
     """
-    check_choice("adjustment", adjustment, ("regression", "common-slope"))
+    check_choice("adjustment", adjustment, REGRESSION_ADJUSTMENTS)
     covariates = list(dict.fromkeys(covariates))
     if not covariates:
         raise InputError("covariates is empty, must name at least one covariate")
