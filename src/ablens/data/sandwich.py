@@ -85,7 +85,7 @@ def compute_sandwich_shares(
         ...     table, variant="arm", control="a", treatment="b", design=design, vcov="HC0"
         ... )
         >>> round(shares.control + shares.treatment, 6)
-        0.686265
+        0.290193
     """
     nw = optional_import("narwhals", "data")
     check_name("variant", variant)

@@ -281,7 +281,7 @@ def arm_level_note(vcov: str) -> str:
     """The note on a result whose HC variance is the arm-level approximation from moments.
 
     Examples:
-        >>> arm_level_note("HC2")[:58]
+        >>> arm_level_note("HC2")[:57]
         "vcov='HC2' is the arm-level approximation of sandwich::vc"
     """
     return (
@@ -985,7 +985,7 @@ class SandwichDesign:
             ...     control, treatment, ["x"], column="y", vcov="HC2", hc_shares=shares
             ... )
             >>> r.test, round(r.standard_error, 4)
-            ('ancova-HC2', 1.4237)
+            ('ancova-HC2', 0.7285)
         """
         check_choice("vcov", vcov, _HC_TYPES)
         sums = []
@@ -1118,8 +1118,8 @@ def sandwich_design(
         ...     {"y": [2.0, 4.0, 3.0], "x": [0.5, 1.0, 2.5]},
         ...     "HC0",
         ... )
-        >>> round(shares.control + shares.treatment, 6)
-        0.686265
+        >>> round(shares.control + shares.treatment, 6)  # R: vcovHC(lm(y ~ tr * xc), "HC0")
+        0.290193
     """
     check_choice("adjustment", adjustment, REGRESSION_ADJUSTMENTS)
     covariates = list(dict.fromkeys(covariates))
