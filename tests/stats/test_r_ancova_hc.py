@@ -284,3 +284,34 @@ def test_compute_sandwich_shares_refuses_bad_input() -> None:
     holes = table.assign(x1=table["x1"].where(table.index != 0))
     with pytest.raises(DataError, match=r"column 'x1' has 1 NULL value\(s\) in arm 'control'"):
         compute_sandwich_shares(holes, treatment="treatment", vcov="HC0", **common)
+
+
+def test_an_engine_that_cannot_sum_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ablens.analysis  # noqa: PLC0415 - the module whose engine call is replaced
+
+    def fails(*args: object, **kwargs: object) -> HCShares:
+        raise RuntimeError("no such function: POWER\nsecond line")
+
+    monkeypatch.setattr(ablens.analysis, "compute_sandwich_shares", fails)
+    case = REFERENCE["cases"][0]
+    result = ablens.analyze(_table(case["dataset"]), [_metric(case)], control="control")
+    comparison = result.comparison("m").result
+    assert comparison.test.endswith("-arm-level")
+    assert _close(comparison.standard_error**2, case["arm_level_variance"])
+    assert comparison.notes[-1] == (
+        f"the exact {case['vcov']} sum over the rows could not run in this engine (RuntimeError: "
+        "no such function: POWER); the arm-level approximation is shown"
+    )
+    assert any("arm-level approximation of sandwich::vcovHC" in n for n in comparison.notes)
+
+
+def test_data_errors_in_the_extra_pass_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ablens.analysis  # noqa: PLC0415 - the module whose engine call is replaced
+
+    def refuses(*args: object, **kwargs: object) -> HCShares:
+        raise DataError("column 'x1' has 1 NULL value(s)")
+
+    monkeypatch.setattr(ablens.analysis, "compute_sandwich_shares", refuses)
+    case = REFERENCE["cases"][0]
+    with pytest.raises(DataError, match="NULL"):
+        ablens.analyze(_table(case["dataset"]), [_metric(case)], control="control")
