@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
 from ablens.data.engine import compute_moments
-from ablens.errors import InputError
+from ablens.data.sandwich import compute_sandwich_shares
+from ablens.errors import AblensError, InputError
 from ablens.metrics.base import StratifiedMetric, TableContext, TableMetric, kind_of
+from ablens.metrics.moment import Mean, Proportion, Ratio, design_of
 from ablens.results import AnalysisResult, Comparison
 from ablens.stats.moments import Moments
 from ablens.stats.multiplicity import (
@@ -30,6 +32,7 @@ from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
     from ablens.metrics.base import Metric
+    from ablens.stats.adjusted import HCShares
     from ablens.stats.result import TestResult
     from ablens.typing import Family
 
@@ -249,9 +252,13 @@ def _analyze_table(
     for key, moments in computed.segments.items():
         label = ", ".join(f"{column}={value}" for column, value in zip(segments, key, strict=True))
         try:
-            # Strata and table metrics are overall only: segments get the moment metrics.
+            # Strata and table metrics are overall only: segments get the moment metrics (with
+            # the segment's rows for exact HC variances).
             plain = [m for m in metrics if kind_of(m).needs == "moments"]
-            by_segment[label] = _analyze_moments(moments, plain, control=control, options=options)
+            segment_table = replace(table, segment=dict(zip(segments, key, strict=True)), cache={})
+            by_segment[label] = _analyze_moments(
+                moments, plain, control=control, table=segment_table, options=options
+            )
         except InputError as error:
             # A thin segment (one arm missing, a single unit) must not sink the whole analysis.
             notes.append(f"segment {label} not analyzed: {error}")
@@ -305,12 +312,68 @@ def _strata_moments(
 
 @dataclass(frozen=True)
 class _Table:
-    """The table behind an analysis, for metrics that query it themselves."""
+    """The table behind an analysis, for metrics that query it themselves.
+
+    ``segment`` restricts it to one segment's rows; ``cache`` keeps each comparison's sandwich
+    sums, so that a multiple-testing correction's wider intervals do not query again.
+    """
 
     data: object
     variant: str
     experiment_id: str | None
     team: str | None
+    segment: Mapping[str, Any] | None = None
+    cache: dict[tuple[str, str, str], HCShares] = field(default_factory=dict, compare=False)
+
+
+def _exact_hc(
+    metric: Mean | Proportion | Ratio,
+    data: Mapping[str, Moments],
+    control: str,
+    treatment: str,
+    confidence_level: float,
+    table: _Table,
+) -> TestResult | None:
+    """The comparison with its HC variance summed over the rows, or None if it has none.
+
+    An engine that cannot run the sum (an error that is not ablens' own) leaves the arm-level
+    value from moments, with a note saying so and why.
+    """
+    design = design_of(metric, data[control], data[treatment])
+    if design is None:
+        return None
+    key = (metric.name, control, treatment)
+    if key not in table.cache:
+        try:
+            table.cache[key] = compute_sandwich_shares(
+                table.data,
+                variant=table.variant,
+                control=control,
+                treatment=treatment,
+                design=design,
+                vcov=metric.vcov,
+                segment=table.segment,
+                experiment_id=table.experiment_id,
+                team=table.team,
+            )
+        except AblensError:
+            raise
+        except Exception as error:
+            result = metric.compare(
+                data[control], data[treatment], confidence_level=confidence_level
+            )
+            reason = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+            note = (
+                f"the exact {metric.vcov} sum over the rows could not run in this engine "
+                f"({reason}); the arm-level approximation is shown"
+            )
+            return replace(result, notes=(*result.notes, note))
+    return metric.compare(
+        data[control],
+        data[treatment],
+        confidence_level=confidence_level,
+        hc_shares=table.cache[key],
+    )
 
 
 def _compare(
@@ -336,6 +399,10 @@ def _compare(
         return table_metric.compare_table(context, confidence_level=confidence_level)
     stratified = _stratified_metric(metric)
     if stratified is None:
+        if table is not None and isinstance(metric, Mean | Proportion | Ratio):
+            exact = _exact_hc(metric, data, control, treatment, confidence_level, table)
+            if exact is not None:
+                return exact
         return metric.compare(data[control], data[treatment], confidence_level=confidence_level)
     stratum = stratified.stratum
     if stratum not in strata:

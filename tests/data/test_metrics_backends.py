@@ -6,14 +6,17 @@ a continuous latency) is materialised on every engine of ``tests/materialize.py`
 (eager and lazy), pyarrow, DuckDB (relation, ``(connection, table)``, parquet and CSV paths), Ibis
 (memtable, a DuckDB table, a real PostgreSQL table) and PySpark. On each, ONE `ablens.analyze`
 call runs every metric kind: Mean, Mean with CUPED, Mean with two covariates by regression,
-Proportion (plain and CUPED), Ratio (plain and CUPED), PostStratified, Quantile (p50, p90) and
-MannWhitney (a continuous column, and an integer one full of ties).
+Proportion (plain and CUPED), Ratio (plain and CUPED), Mean and Ratio with exact HC variances
+(a common slope with HC2, regression with HC3: the rows' sandwich sums, one more grouped query),
+PostStratified, Quantile (p50, p90) and MannWhitney (a continuous column, and an integer one full
+of ties).
 
 Two checks:
 
 * pandas' analysis equals the statistics functions applied directly to numpy's moments
-  (`Moments.from_columns`), quantile summaries (`quantile_summary_from_array`) and rank summary
-  (`rank_summary_from_arrays`) of the same values, to 1e-12 relative;
+  (`Moments.from_columns`), quantile summaries (`quantile_summary_from_array`), rank summary
+  (`rank_summary_from_arrays`) and sandwich sums (`SandwichDesign.shares`) of the same values,
+  to 1e-12 relative;
 * every other engine's analysis equals pandas', number by number (effects, intervals, p-values,
   lifts and their intervals, variance reductions), to 1e-12 relative (1e-12 absolute near 0).
 """
@@ -31,9 +34,12 @@ import pytest
 import ablens
 from ablens import (
     MannWhitney,
+    Mean,
     Moments,
     PostStratified,
     Quantile,
+    Ratio,
+    common_slope_test,
     cuped_test,
     hodges_lehmann,
     mann_whitney_test,
@@ -44,6 +50,7 @@ from ablens import (
     rank_summary_from_arrays,
     ratio_test,
     regression_adjusted_test,
+    sandwich_design,
 )
 from ablens.stats.stratified import post_stratified_test
 from materialize import ALL_BACKENDS, MOMENT_METRICS, Tables
@@ -61,8 +68,27 @@ PLATFORMS = ("android", "ios", "web")
 RTOL = 1e-12
 ATOL = 1e-12
 
+#: Exact HC variances: one more grouped query (the rows' sandwich sums) in every engine.
+HC_METRICS = (
+    Mean(
+        "revenue",
+        name="revenue (common slope, HC2)",
+        covariates=("pre_revenue", "pre_sessions"),
+        adjustment="common-slope",
+        vcov="HC2",
+    ),
+    Ratio(
+        "orders",
+        "sessions",
+        name="orders / sessions (regression, HC3)",
+        covariates=("pre_sessions",),
+        adjustment="regression",
+        vcov="HC3",
+    ),
+)
 METRICS = (
     *MOMENT_METRICS,
+    *HC_METRICS,
     PostStratified("revenue", "platform"),
     Quantile("latency", 0.5),
     Quantile("latency", 0.9),
@@ -151,6 +177,23 @@ def direct(metric: str, treatment: str) -> dict[str, float | None]:
         result = cuped_test(c, t, "pre_revenue", column="revenue")
     elif metric == "revenue (regression)":
         result = regression_adjusted_test(c, t, ["pre_revenue", "pre_sessions"], column="revenue")
+    elif metric in {m.name for m in HC_METRICS}:
+        spec = next(m for m in HC_METRICS if m.name == metric)
+        outcome = (
+            {"column": "revenue"}
+            if metric.startswith("revenue")
+            else {"numerator": "orders", "denominator": "sessions"}
+        )
+        design = sandwich_design(c, t, spec.covariates, adjustment=spec.adjustment, **outcome)
+        rows = [
+            {column: values(arm, column) for column in design.columns()}
+            for arm in (CONTROL, treatment)
+        ]
+        shares = design.shares(rows[0], rows[1], spec.vcov)
+        function = (
+            regression_adjusted_test if spec.adjustment == "regression" else common_slope_test
+        )
+        result = function(c, t, spec.covariates, vcov=spec.vcov, hc_shares=shares, **outcome)
     elif metric == "converted":
         successes = [int(values(arm, "converted").sum()) for arm in (CONTROL, treatment)]
         result = proportion_test(successes[0], c.count, successes[1], t.count)

@@ -11,8 +11,9 @@ The fixture ``tests/fixtures/r/ancova.json`` is written by ``Rscript tests/fixtu
 * `cuped_test` with ``reference="t"``: ``t.test(y_adj_t, y_adj_c)`` (Welch) on the adjusted
   values, ``theta`` from ``coef(lm(y ~ x))`` and both variance reductions from ``var()``.
 
-From moments, ablens computes the HC variances at the arm level (each unit's squared residual
-and hat value replaced by their means over its arm; see docs/methodology/adjustment.md). Every
+From moments alone, ablens computes the HC variances at the arm level (each unit's squared
+residual and hat value replaced by their means over its arm; see docs/methodology/adjustment.md);
+the exact ``vcovHC`` from the rows is checked in test_r_ancova_hc.py. Every
 case checks that value to 1e-9 relative against R's computation of it from the rows; on the two
 designed data sets (equal covariate means in both arms, constant hat values within each arm) it
 is also checked to 1e-9 against ``sandwich::vcovHC`` itself, and on the 1,000 + 1,100-unit set to
@@ -26,7 +27,13 @@ from typing import Any
 
 import pytest
 
-from ablens import Moments, common_slope_test, cuped_test, regression_adjusted_test
+from ablens import (
+    Moments,
+    common_slope_test,
+    cuped_test,
+    regression_adjusted_test,
+    sandwich_design,
+)
 from ablens.errors import InputError
 from rfixtures import load_r_fixture
 
@@ -95,8 +102,9 @@ def _check(result: Any, expected: dict[str, Any], method: str) -> None:
 
 
 def _expected_test(base: str, options: dict[str, Any]) -> str:
+    """From moments alone an HC variance is the arm-level approximation, and named so."""
     vcov = options.get("vcov", "classical")
-    name = base if vcov == "classical" else f"{base}-{vcov}"
+    name = base if vcov == "classical" else f"{base}-{vcov}-arm-level"
     return f"{name}-t" if options["reference"] == "t" else name
 
 
@@ -313,3 +321,45 @@ def test_t_reference_on_constant_adjusted_values_is_refused() -> None:
         regression_adjusted_test(control, treatment, ["x1"], column="y", reference="t")
     with pytest.raises(InputError, match=r"do not vary in either arm"):
         cuped_test(control, treatment, "x1", column="y", reference="t")
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact sandwich from the rows, on every data set of this fixture (12 to 1,100 per arm)
+
+
+def _hc_cases(key: str) -> list[Any]:
+    return [
+        pytest.param(case, id=case["id"])
+        for case in REFERENCE[key]
+        if case["options"]["vcov"] != "classical"
+        and case["options"]["alternative"] == "two-sided"
+        and case["options"]["margin"] == 0
+        and case["options"]["reference"] == "normal"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "case"),
+    [
+        pytest.param(key, *param.values, id=param.id)
+        for key in ("common_slope_tests", "lin_tests")
+        for param in _hc_cases(key)
+    ],
+)
+def test_hc_variance_from_the_rows_is_vcovhc(key: str, case: dict[str, Any]) -> None:
+    data = REFERENCE["datasets"][case["dataset"]]
+    control, treatment = _arms(case["dataset"])
+    adjustment = "common-slope" if key == "common_slope_tests" else "regression"
+    design = sandwich_design(
+        control, treatment, case["covariates"], adjustment=adjustment, **case["metric"]
+    )
+    vcov = case["options"]["vcov"]
+    shares = design.shares(data["control"], data["treatment"], vcov)
+    function = common_slope_test if adjustment == "common-slope" else regression_adjusted_test
+    result = function(
+        control, treatment, case["covariates"], **case["metric"], vcov=vcov, hc_shares=shares
+    )
+    assert _close(result.standard_error**2, case["exact_variance"])
+    assert (
+        result.test == ("common-slope" if adjustment == "common-slope" else "ancova") + f"-{vcov}"
+    )

@@ -15,6 +15,7 @@ from ablens.data.looks import cumulative_moments
 from ablens.data.profile import ColumnProfile, profile_columns
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary, compute_value_counts
+from ablens.data.sandwich import compute_sandwich_shares
 
 __all__ = [
     "ColumnProfile",
@@ -26,6 +27,7 @@ __all__ = [
     "compute_moments",
     "compute_quantile_summaries",
     "compute_rank_summary",
+    "compute_sandwich_shares",
     "compute_value_counts",
     "cumulative_moments",
     "profile_columns",

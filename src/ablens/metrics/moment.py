@@ -34,6 +34,7 @@ from ablens.stats.adjusted import (
     cuped_ratio_test,
     cuped_test,
     regression_adjusted_test,
+    sandwich_design,
 )
 from ablens.stats.means import MEAN_TESTS, MeanTest, mean_test
 from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest, proportion_test
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ablens.stats._inference import Alternative
-    from ablens.stats.adjusted import ReferenceDistribution, VcovType
+    from ablens.stats.adjusted import HCShares, ReferenceDistribution, SandwichDesign, VcovType
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType, TestResult
     from ablens.typing import Adjustment, Direction, Role
@@ -71,10 +72,14 @@ def _adjusted_titles() -> dict[str, str]:
     for base, title in _ESTIMATOR_TITLES.items():
         for vcov in ("classical",) if base == "cuped" else VCOV_TYPES:
             for reference in REFERENCE_DISTRIBUTIONS:
-                titles[adjusted_test_name(base, vcov, reference)] = title.format(
-                    vcov="" if vcov == "classical" else f", {vcov} standard error",
-                    test=_REFERENCE_TITLES[base][reference],
-                )
+                for arm_level in (False, True) if vcov != "classical" else (False,):
+                    standard_error = "" if vcov == "classical" else f", {vcov} standard error"
+                    if arm_level:
+                        standard_error += " (arm-level approximation from moments)"
+                    name = adjusted_test_name(base, vcov, reference, arm_level=arm_level)
+                    titles[name] = title.format(
+                        vcov=standard_error, test=_REFERENCE_TITLES[base][reference]
+                    )
     return titles
 
 
@@ -198,12 +203,36 @@ def _covariate_pairs(
     return tuple(pairs)
 
 
+def _outcome(metric: Mean | Proportion | Ratio) -> dict[str, str]:
+    if isinstance(metric, Ratio):
+        return {"numerator": metric.numerator, "denominator": metric.denominator}
+    return {"column": metric.column}
+
+
+def design_of(
+    metric: Mean | Proportion | Ratio, control: Moments, treatment: Moments
+) -> SandwichDesign | None:
+    """The rows' sandwich design of a metric with an HC ``vcov``, else None (nothing to sum)."""
+    if metric.vcov == "classical" or metric.adjustment == "cuped" or not metric.covariates:
+        return None
+    if isinstance(metric, Ratio) and metric.ratio_covariate is not None:
+        return None
+    return sandwich_design(
+        control,
+        treatment,
+        metric.covariates,
+        adjustment="regression" if metric.adjustment == "regression" else "common-slope",
+        **_outcome(metric),
+    )
+
+
 def _adjusted(
     metric: Mean | Proportion | Ratio,
     control: Moments,
     treatment: Moments,
     confidence_level: float,
     outcome: dict[str, str],
+    hc_shares: HCShares | None = None,
 ) -> TestResult:
     options: dict[str, Any] = {
         "column": outcome.get("column"),
@@ -219,7 +248,9 @@ def _adjusted(
     if metric.adjustment == "cuped":
         return cuped_test(control, treatment, metric.covariates[0], **options)
     function = regression_adjusted_test if metric.adjustment == "regression" else common_slope_test
-    return function(control, treatment, metric.covariates, vcov=metric.vcov, **options)
+    return function(
+        control, treatment, metric.covariates, vcov=metric.vcov, hc_shares=hc_shares, **options
+    )
 
 
 @register_metric_kind
@@ -242,7 +273,8 @@ class Mean:
             number of covariates, slopes per arm) or "common-slope" (ANCOVA, R's
             ``lm(y ~ treated + x)``); the test is then a z test unless ``reference="t"``.
         vcov: Variance of a "regression" or "common-slope" effect: "classical" (default,
-            lm's) or "HC0" to "HC3" (``sandwich::vcovHC``, at the arm level from moments).
+            lm's) or "HC0" to "HC3" (``sandwich::vcovHC``: exact when `ablens.analyze` is
+            given the table, the arm-level approximation from moments alone).
         reference: "normal" (default) or "t" (small samples) for an adjusted test.
 
     Examples:
@@ -312,11 +344,22 @@ class Mean:
         )
 
     def compare(
-        self, control: Moments, treatment: Moments, *, confidence_level: float
+        self,
+        control: Moments,
+        treatment: Moments,
+        *,
+        confidence_level: float,
+        hc_shares: HCShares | None = None,
     ) -> TestResult:
-        """Welch (or Student, or z) comparison of the means, covariate-adjusted if asked."""
+        """Welch (or Student, or z) comparison of the means, covariate-adjusted if asked.
+
+        ``hc_shares``, the rows' sandwich sums for the design `design_of` gives, make an HC
+        ``vcov`` exact (`ablens.analyze` computes them from a table).
+        """
         if self.covariates:
-            return _adjusted(self, control, treatment, confidence_level, {"column": self.column})
+            return _adjusted(
+                self, control, treatment, confidence_level, {"column": self.column}, hc_shares
+            )
         return mean_test(
             control.count,
             control.mean_of(self.column),
@@ -473,14 +516,25 @@ class Proportion:
         return PlanningBaseline("proportion", value, sd, {self.column: 1.0}, notes)
 
     def compare(
-        self, control: Moments, treatment: Moments, *, confidence_level: float
+        self,
+        control: Moments,
+        treatment: Moments,
+        *,
+        confidence_level: float,
+        hc_shares: HCShares | None = None,
     ) -> TestResult:
-        """Two-proportion comparison from the success counts, covariate-adjusted if asked."""
+        """Two-proportion comparison from the success counts, covariate-adjusted if asked.
+
+        ``hc_shares``, the rows' sandwich sums for the design `design_of` gives, make an HC
+        ``vcov`` exact (`ablens.analyze` computes them from a table).
+        """
         # Counting the successes also checks the column is 0/1, adjusted or not.
         successes_control = binary_successes(control, self.column)
         successes_treatment = binary_successes(treatment, self.column)
         if self.covariates:
-            return _adjusted(self, control, treatment, confidence_level, {"column": self.column})
+            return _adjusted(
+                self, control, treatment, confidence_level, {"column": self.column}, hc_shares
+            )
         return proportion_test(
             successes_control,
             control.count,
@@ -617,9 +671,18 @@ class Ratio:
         return PlanningBaseline("mean", ratio, math.sqrt(variance * moments.count), weights)
 
     def compare(
-        self, control: Moments, treatment: Moments, *, confidence_level: float
+        self,
+        control: Moments,
+        treatment: Moments,
+        *,
+        confidence_level: float,
+        hc_shares: HCShares | None = None,
     ) -> TestResult:
-        """Delta-method comparison of the ratios, covariate-adjusted if asked."""
+        """Delta-method comparison of the ratios, covariate-adjusted if asked.
+
+        ``hc_shares``, the rows' sandwich sums for the design `design_of` gives, make an HC
+        ``vcov`` exact (`ablens.analyze` computes them from a table).
+        """
         if self.ratio_covariate is not None:
             return cuped_ratio_test(
                 control,
@@ -635,7 +698,7 @@ class Ratio:
             )
         if self.covariates:
             outcome = {"numerator": self.numerator, "denominator": self.denominator}
-            return _adjusted(self, control, treatment, confidence_level, outcome)
+            return _adjusted(self, control, treatment, confidence_level, outcome, hc_shares)
         return ratio_test(
             control,
             treatment,

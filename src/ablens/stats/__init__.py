@@ -11,10 +11,13 @@ from ablens._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ablens.stats.adjusted import (
+        HCShares,
+        SandwichDesign,
         common_slope_test,
         cuped_ratio_test,
         cuped_test,
         regression_adjusted_test,
+        sandwich_design,
     )
     from ablens.stats.always_valid import (
         AlwaysValidDecision,
@@ -133,6 +136,9 @@ _EXPORTS = {
     "common_slope_test": "ablens.stats.adjusted",
     "cuped_test": "ablens.stats.adjusted",
     "regression_adjusted_test": "ablens.stats.adjusted",
+    "HCShares": "ablens.stats.adjusted",
+    "SandwichDesign": "ablens.stats.adjusted",
+    "sandwich_design": "ablens.stats.adjusted",
     "AlwaysValidDecision": "ablens.stats.always_valid",
     "AlwaysValidDesign": "ablens.stats.always_valid",
     "AlwaysValidLook": "ablens.stats.always_valid",
@@ -253,6 +259,7 @@ __all__ = [
     "EffectLook",
     "EffectType",
     "FiellerSet",
+    "HCShares",
     "HodgesLehmannResult",
     "MannWhitneyResult",
     "MarginType",
@@ -270,6 +277,7 @@ __all__ = [
     "RelativeMethod",
     "SRMMethod",
     "SRMResult",
+    "SandwichDesign",
     "SequentialBounds",
     "SequentialDecision",
     "SequentialLook",
@@ -335,6 +343,7 @@ __all__ = [
     "regression_adjusted_test",
     "relative_interval",
     "sample_size_inflation",
+    "sandwich_design",
     "sequential_srm_test",
     "solve_n_treatment",
     "solve_power",

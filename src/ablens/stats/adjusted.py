@@ -31,7 +31,8 @@ Both work for means, proportions (a 0/1 metric) and ratio metrics: a ratio is fi
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -42,7 +43,9 @@ from ablens.stats.means import mean_test
 from ablens.stats.result import TestResult, difference_test
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
+
+    from numpy.typing import ArrayLike
 
     from ablens.stats.moments import Moments
     from ablens.stats.relative import RelativeMethod
@@ -51,14 +54,22 @@ if TYPE_CHECKING:
 __all__ = [
     "IMBALANCE_ALPHA",
     "REFERENCE_DISTRIBUTIONS",
+    "REGRESSION_ADJUSTMENTS",
     "VCOV_TYPES",
+    "ArmSandwich",
+    "HCShares",
     "ReferenceDistribution",
+    "RegressionAdjustment",
+    "SandwichDesign",
     "VcovType",
     "adjusted_test_name",
+    "arm_level_note",
     "common_slope_test",
     "cuped_ratio_test",
     "cuped_test",
     "regression_adjusted_test",
+    "sandwich_design",
+    "sandwich_terms",
 ]
 
 #: p-value of the covariate balance check below which a comparison carries a warning note.
@@ -67,9 +78,15 @@ IMBALANCE_ALPHA = 0.001
 VcovType = Literal["classical", "HC0", "HC1", "HC2", "HC3"]
 #: The variance of a regression-adjusted effect, named as ``sandwich::vcovHC(type = ...)`` names
 #: them: "classical" is ``lm``'s own (homoskedastic) variance, "HC0" to "HC3" the
-#: heteroskedasticity-consistent ones, computed at the arm level from moments (see
-#: docs/methodology/adjustment.md for when that is exact).
+#: heteroskedasticity-consistent ones: exact with the rows' sandwich sums (``hc_shares``, which
+#: `ablens.analyze` computes from a table), else an arm-level approximation from moments (see
+#: docs/methodology/adjustment.md).
 VCOV_TYPES: tuple[VcovType, ...] = ("classical", "HC0", "HC1", "HC2", "HC3")
+_HC_TYPES: tuple[VcovType, ...] = ("HC0", "HC1", "HC2", "HC3")
+
+RegressionAdjustment = Literal["regression", "common-slope"]
+#: The regression adjustments with a ``vcov`` (the metric option ``adjustment`` minus "cuped").
+REGRESSION_ADJUSTMENTS: tuple[RegressionAdjustment, ...] = ("regression", "common-slope")
 
 ReferenceDistribution = Literal["normal", "t"]
 #: The null distribution of an adjusted test's statistic: standard "normal" (large samples), or
@@ -239,18 +256,69 @@ def _check_variance_options(vcov: str, reference: str) -> None:
     check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
 
 
-def adjusted_test_name(base: str, vcov: str = "classical", reference: str = "normal") -> str:
+def adjusted_test_name(
+    base: str, vcov: str = "classical", reference: str = "normal", *, arm_level: bool = False
+) -> str:
     """The `TestResult.test` of an adjusted comparison: the estimator, then the options.
 
     ``base`` is "cuped", "ancova" (Lin) or "common-slope"; a ``vcov`` other than "classical"
-    and a "t" reference are appended, so a report can name what was computed.
+    (followed by "-arm-level" when it is the approximation from moments) and a "t" reference
+    are appended, so a report can name what was computed.
 
     Examples:
         >>> adjusted_test_name("ancova"), adjusted_test_name("common-slope", "HC2", "t")
         ('ancova', 'common-slope-HC2-t')
+        >>> adjusted_test_name("ancova", "HC3", arm_level=True)
+        'ancova-HC3-arm-level'
     """
     name = base if vcov == "classical" else f"{base}-{vcov}"
+    if arm_level and vcov != "classical":
+        name += "-arm-level"
     return f"{name}-t" if reference == "t" else name
+
+
+def arm_level_note(vcov: str) -> str:
+    """The note on a result whose HC variance is the arm-level approximation from moments.
+
+    Examples:
+        >>> arm_level_note("HC2")[:57]
+        "vcov='HC2' is the arm-level approximation of sandwich::vc"
+    """
+    return (
+        f"vcov={vcov!r} is the arm-level approximation of sandwich::vcovHC (each unit's squared "
+        "residual and leverage replaced by its arm's mean, all that moments allow); it can "
+        "differ from R's value by a few percent at a hundred units per arm and by half at a "
+        "dozen: for the exact value pass the table (one row per unit) to analyze(), or "
+        "hc_shares from sandwich_design(...).shares(rows)"
+    )
+
+
+def _hc_variances(
+    vcov: str, hc_shares: HCShares | None, arm_level: Sequence[float]
+) -> tuple[list[float], tuple[str, ...]]:
+    """The arms' variance shares: exact from ``hc_shares``, else arm-level with its note."""
+    if hc_shares is None:
+        notes = (arm_level_note(vcov),) if vcov in _HC_TYPES else ()
+        return list(arm_level), notes
+    if vcov not in _HC_TYPES:
+        raise InputError(
+            f"hc_shares is given with vcov={vcov!r}; they apply to vcov 'HC0' to 'HC3': drop "
+            "hc_shares or choose an HC type"
+        )
+    if not isinstance(hc_shares, HCShares):
+        raise InputError(
+            f"hc_shares is a {type(hc_shares).__name__}, must be an HCShares (from "
+            "sandwich_design(...).shares or ablens.data.compute_sandwich_shares)"
+        )
+    if hc_shares.vcov != vcov:
+        raise InputError(
+            f"hc_shares were computed for vcov={hc_shares.vcov!r}, must be for vcov={vcov!r}: "
+            "compute them for the same type"
+        )
+    shares = [hc_shares.control, hc_shares.treatment]
+    if not all(math.isfinite(v) and v >= 0 for v in shares):
+        raise InputError(f"hc_shares holds {shares}, must be finite and >= 0")
+    return shares, ()
 
 
 def _satterthwaite(variances: Sequence[float], dfs: Sequence[float]) -> float:
@@ -444,6 +512,7 @@ def regression_adjusted_test(
     relative_method: RelativeMethod = "delta-log",
     vcov: VcovType = "classical",
     reference: ReferenceDistribution = "normal",
+    hc_shares: HCShares | None = None,
 ) -> TestResult:
     """Lin's (2013) regression adjustment with arm-specific slopes on ``covariates``.
 
@@ -463,12 +532,14 @@ def regression_adjusted_test(
         relative_method: "delta-log" or "fieller".
         vcov: "classical" (default): each arm's ``lm`` intercept variance; or "HC0" to "HC3",
             the ``sandwich::vcovHC`` types of the interacted model
-            ``lm(y ~ treated * I(x - c))``, computed at the arm level from moments (exact when
-            the arms' covariate means are equal, and for HC2/HC3 the leverages constant within
-            each arm; see docs/methodology/adjustment.md). From moments, "HC2" equals
-            "classical".
+            ``lm(y ~ treated * I(x - c))``: exact with ``hc_shares``; without them the
+            arm-level approximation from moments (test name "...-arm-level", with a note; see
+            docs/methodology/adjustment.md), where "HC2" equals "classical".
         reference: "normal" (default), or "t" with the Welch-Satterthwaite degrees of freedom
             of the two arms' variances, each with ``n_a - 1 - k`` degrees of freedom.
+        hc_shares: The rows' sandwich sums for ``vcov`` (`SandwichDesign.shares` of
+            ``sandwich_design(..., adjustment="regression")``, or
+            `ablens.data.compute_sandwich_shares`), making the HC variance exact.
 
     Returns:
         The comparison (test "ancova", with "-HC2" etc. and "-t" appended for a non-default
@@ -477,7 +548,8 @@ def regression_adjusted_test(
 
     Raises:
         InputError: If ``covariates`` is empty, an arm has fewer than ``k + 2`` units, the
-            covariates are constant or collinear in an arm, or an option is unknown.
+            covariates are constant or collinear in an arm, an option is unknown, or
+            ``hc_shares`` are not for ``vcov``.
 
     Examples:
         >>> import numpy as np
@@ -531,14 +603,15 @@ def regression_adjusted_test(
         )
         raw.append((mean_y, cyy))
         adjusted.append((mean_y - float(slope @ d), residual_ss))
+    variances, hc_notes = _hc_variances(vcov, hc_shares, variances)
     counts = (control.count, treatment.count)
     df = _satterthwaite(variances, [n - 1 - k for n in counts]) if reference == "t" else math.nan
     return _finish(
-        test=adjusted_test_name("ancova", vcov, reference),
+        test=adjusted_test_name("ancova", vcov, reference, arm_level=hc_shares is None),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
-        notes=_imbalance_notes(control, treatment, covariates),
+        notes=(*_imbalance_notes(control, treatment, covariates), *hc_notes),
         alternative=alternative,
         confidence_level=confidence_level,
         margin=margin,
@@ -564,6 +637,7 @@ def common_slope_test(
     relative_method: RelativeMethod = "delta-log",
     vcov: VcovType = "classical",
     reference: ReferenceDistribution = "normal",
+    hc_shares: HCShares | None = None,
 ) -> TestResult:
     """ANCOVA with one slope for both arms, as R's ``lm(y ~ treated + x1 + ... + xk)`` fits it.
 
@@ -589,12 +663,15 @@ def common_slope_test(
         relative_method: "delta-log" or "fieller".
         vcov: "classical" (default): ``summary(lm)``'s standard error,
             ``sigma^2 (1/n_c + 1/n_t + d' W_xx^-1 d)`` with ``sigma^2 = RSS / (n - 2 - k)``;
-            or "HC0" to "HC3", the ``sandwich::vcovHC`` types, computed at the arm level from
-            moments (exact when the arms' covariate means are equal, and for HC2/HC3 the
-            leverages constant within each arm; see docs/methodology/adjustment.md).
+            or "HC0" to "HC3", the ``sandwich::vcovHC`` types: exact with ``hc_shares``;
+            without them the arm-level approximation from moments (test name
+            "...-arm-level", with a note; see docs/methodology/adjustment.md).
         reference: "normal" (default, like the other adjusted tests), or "t" with
             ``n - 2 - k`` degrees of freedom, as ``summary(lm)`` (and ``lmtest::coeftest``
             with an HC variance) use.
+        hc_shares: The rows' sandwich sums for ``vcov`` (`SandwichDesign.shares` of
+            ``sandwich_design(..., adjustment="common-slope")``, or
+            `ablens.data.compute_sandwich_shares`), making the HC variance exact.
 
     Returns:
         The comparison (test "common-slope", with "-HC2" etc. appended for a non-default
@@ -606,8 +683,8 @@ def common_slope_test(
 
     Raises:
         InputError: If ``covariates`` is empty, an arm has fewer than 2 units, there are fewer
-            than ``k + 3`` units, the covariates are constant or collinear within the arms, or
-            an option is unknown.
+            than ``k + 3`` units, the covariates are constant or collinear within the arms, an
+            option is unknown, or ``hc_shares`` are not for ``vcov``.
 
     Examples:
         >>> import numpy as np
@@ -623,7 +700,7 @@ def common_slope_test(
         ('common-slope-t', 67.0, 0.774, 0.26)
         >>> r = common_slope_test(control, treatment, ["x"], column="y", vcov="HC2")
         >>> r.test, r.df, round(r.standard_error, 3)
-        ('common-slope-HC2', None, 0.263)
+        ('common-slope-HC2-arm-level', None, 0.263)
     """
     _check_variance_options(vcov, reference)
     covariates = list(dict.fromkeys(covariates))
@@ -671,12 +748,13 @@ def common_slope_test(
                 hc1_factor=total / df_residual,
             )
         )
+    variances, hc_notes = _hc_variances(vcov, hc_shares, variances)
     return _finish(
-        test=adjusted_test_name("common-slope", vcov, reference),
+        test=adjusted_test_name("common-slope", vcov, reference, arm_level=hc_shares is None),
         estimates=(estimates[0], estimates[1]),
         variances=(variances[0], variances[1]),
         raw_variance=_raw_variance(control, treatment, wc, wt),
-        notes=_imbalance_notes(control, treatment, covariates),
+        notes=(*_imbalance_notes(control, treatment, covariates), *hc_notes),
         alternative=alternative,
         confidence_level=confidence_level,
         margin=margin,
@@ -779,3 +857,311 @@ def cuped_ratio_test(
         margin_type=margin_type,
         relative_method=relative_method,
     )
+
+
+# ----------------------------------------------------------------- exact HC variances from rows
+#: Below this, ``1 - h_ii`` counts as 0: the unit has leverage 1 and HC2/HC3 are undefined.
+_MIN_ONE_MINUS_LEVERAGE = 1e-10
+
+
+@dataclass(frozen=True)
+class ArmSandwich:
+    """One arm's constants of the exact sandwich: each unit's term is a function of its row.
+
+    With ``u_i = x_i - means[x]`` (the unit's covariates centred at its arm's means),
+
+        e_i = sum_j outcome[j] (row_ij - means[j]) - slope' u_i      residual
+        a_i = 1 / count - direction' u_i                             |weight in the effect|
+        h_i = 1 / count + u_i' leverage u_i                          hat value
+
+    and the arm's share of the variance is ``sum_i a_i^2 e_i^2 w_i`` (`SandwichDesign.shares`).
+
+    Attributes:
+        count: The arm's units.
+        outcome: Column -> weight of the analysed outcome (the column itself, or a ratio's
+            linearization).
+        means: The arm's mean of every outcome column and covariate.
+        covariates: The covariate names, in the order of the vectors below.
+        slope: The fitted slope(s) ``b`` (common, or the arm's own for Lin's estimator).
+        direction: ``g`` of ``a_i`` above.
+        leverage: The matrix of the hat values' quadratic form (``k x k``).
+    """
+
+    count: int
+    outcome: Mapping[str, float]
+    means: Mapping[str, float]
+    covariates: tuple[str, ...]
+    slope: np.ndarray
+    direction: np.ndarray
+    leverage: np.ndarray
+
+
+@dataclass(frozen=True)
+class HCShares:
+    """Each arm's share of an HC variance of the treatment effect, computed from the rows.
+
+    Attributes:
+        vcov: "HC0" to "HC3".
+        control: ``sum_i a_i^2 omega_i`` over the control's units.
+        treatment: The same over the treatment's units; the two add up to ``vcovHC``'s
+            variance of the treatment coefficient.
+    """
+
+    vcov: VcovType
+    control: float
+    treatment: float
+
+
+@dataclass(frozen=True)
+class SandwichDesign:
+    """What the exact HC variance of an adjusted effect needs from each row, fitted from moments.
+
+    The coefficients, ``(X'X)^-1`` and hence every unit's weight ``a_i`` in the effect, its
+    residual ``e_i`` and hat value ``h_ii`` are functions of the unit's own row given the fit:
+    one pass over the rows, ``sum_i a_i^2 e_i^2 w_i`` per arm, gives ``sandwich::vcovHC``
+    exactly. Build it with `sandwich_design`; sum it in memory with `shares`, or in the data's
+    engine with `ablens.data.compute_sandwich_shares`.
+
+    Attributes:
+        adjustment: "regression" (Lin) or "common-slope".
+        control: The control arm's constants.
+        treatment: The treatment arm's constants.
+        parameters: Coefficients of the R model (``2 + 2k`` for Lin, ``2 + k`` common slope).
+    """
+
+    adjustment: RegressionAdjustment
+    control: ArmSandwich
+    treatment: ArmSandwich
+    parameters: int
+
+    @property
+    def units(self) -> int:
+        """Units of both arms: the ``n`` of HC1's ``n / (n - p)``."""
+        return self.control.count + self.treatment.count
+
+    def columns(self) -> tuple[str, ...]:
+        """Every column a row must hold: the outcome's, then the covariates."""
+        arm = self.control
+        return tuple(dict.fromkeys([*arm.outcome, *arm.covariates]))
+
+    def factor(self, vcov: str) -> float:
+        """HC1's ``n / (n - p)``; 1 for the other types."""
+        return self.units / (self.units - self.parameters) if vcov == "HC1" else 1.0
+
+    def shares(
+        self,
+        control: Mapping[str, ArrayLike],
+        treatment: Mapping[str, ArrayLike],
+        vcov: VcovType,
+    ) -> HCShares:
+        """The exact HC variance's per-arm shares, from the arms' rows in memory.
+
+        Args:
+            control: The control arm's rows: column name -> values (a dict of arrays, a pandas
+                or polars DataFrame), the same rows the moments were computed from.
+            treatment: The treatment arm's rows, likewise.
+            vcov: "HC0", "HC1", "HC2" or "HC3".
+
+        Returns:
+            The shares; pass them as ``hc_shares`` to `regression_adjusted_test` or
+            `common_slope_test` (with the same ``vcov``).
+
+        Raises:
+            InputError: If ``vcov`` is not an HC type, a column is missing, an arm's row count
+                is not the design's, or a unit has leverage 1 (HC2, HC3).
+
+        Examples:
+            >>> import numpy as np
+            >>> from ablens import Moments
+            >>> rng = np.random.default_rng(4)
+            >>> rows = [
+            ...     {"x": x, "y": 2 * x + rng.normal(0, 1 + x**2, 15)}
+            ...     for x in (rng.normal(0, 1, 15), rng.normal(0.3, 1, 15))
+            ... ]
+            >>> control, treatment = (Moments.from_columns(r) for r in rows)
+            >>> design = sandwich_design(control, treatment, ["x"], column="y")
+            >>> shares = design.shares(rows[0], rows[1], "HC2")
+            >>> r = regression_adjusted_test(
+            ...     control, treatment, ["x"], column="y", vcov="HC2", hc_shares=shares
+            ... )
+            >>> r.test, round(r.standard_error, 4)
+            ('ancova-HC2', 0.7285)
+        """
+        check_choice("vcov", vcov, _HC_TYPES)
+        sums = []
+        arms = (("control", self.control, control), ("treatment", self.treatment, treatment))
+        for label, arm, rows in arms:
+            values = {}
+            for name in self.columns():
+                try:
+                    column = rows[name]
+                except (KeyError, IndexError, TypeError):
+                    raise InputError(
+                        f"{label} has no column {name!r}; give every column of the design: "
+                        f"{list(self.columns())}"
+                    ) from None
+                values[name] = np.asarray(column, dtype=np.float64).reshape(-1)
+            lengths = {v.size for v in values.values()}
+            if lengths != {arm.count}:
+                raise InputError(
+                    f"{label} has {sorted(lengths)} row(s) per column, must have the "
+                    f"{arm.count} the moments counted: pass the same rows"
+                )
+            # A unit of leverage 1 divides by 0 here; checked_share then refuses it by name.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                term, hat = sandwich_terms(arm, values.__getitem__, vcov)
+            total, largest = float(np.sum(term)), float(np.max(hat))
+            sums.append(checked_share(total, largest, vcov, label))
+        factor = self.factor(vcov)
+        return HCShares(vcov, sums[0] * factor, sums[1] * factor)
+
+
+def sandwich_terms(
+    arm: ArmSandwich,
+    column: Callable[[str], Any],
+    vcov: str,
+    constant: Callable[[float], Any] = float,
+) -> tuple[Any, Any]:
+    """Each unit's term ``a_i^2 e_i^2 / (1 - h_i)^m`` and hat value ``h_i``, as expressions.
+
+    Only arithmetic on ``column(name)`` (a numpy array, or an engine's column expression) and
+    ``constant(value)`` (a float, or an engine's float literal), so the data layer builds, on an
+    engine's columns, exactly the expression `SandwichDesign.shares` evaluates on arrays.
+    ``m`` is 0 (HC0, HC1), 1 (HC2) or 2 (HC3); HC1's factor is applied to the sum.
+    """
+
+    def times(value: float, expression: Any) -> Any:  # noqa: ANN401 - array or expression
+        return constant(float(value)) * expression
+
+    u = [column(x) - constant(arm.means[x]) for x in arm.covariates]
+    residual = None
+    for name, w in arm.outcome.items():
+        part = times(w, column(name) - constant(arm.means[name]))
+        residual = part if residual is None else residual + part
+    weight = constant(1.0 / arm.count)
+    hat = constant(1.0 / arm.count)
+    for j, u_j in enumerate(u):
+        residual = residual - times(arm.slope[j], u_j)
+        weight = weight - times(arm.direction[j], u_j)
+        for m, u_m in enumerate(u):
+            hat = hat + times(arm.leverage[j, m], u_j * u_m)
+    term = (weight * residual) * (weight * residual)
+    if vcov == "HC2":
+        term = term / (constant(1.0) - hat)
+    elif vcov == "HC3":
+        term = term / ((constant(1.0) - hat) * (constant(1.0) - hat))
+    return term, hat
+
+
+def checked_share(total: float, largest_leverage: float, vcov: str, label: str) -> float:
+    """An arm's sum of sandwich terms, refused when a unit's leverage makes HC2/HC3 undefined."""
+    if vcov in ("HC2", "HC3") and not 1.0 - largest_leverage > _MIN_ONE_MINUS_LEVERAGE:
+        raise InputError(
+            f"a unit of the {label} arm has leverage {largest_leverage:.12g} (its covariates "
+            f"alone determine its fit), must be < 1 for vcov={vcov!r}: add units, drop "
+            "covariates, or use vcov='HC0' or 'HC1'"
+        )
+    if not math.isfinite(total) or total < 0:
+        raise InputError(f"the {label} arm's sandwich sum is {total!r}, must be finite and >= 0")
+    return total
+
+
+def _arm_constants(
+    arm: Moments, weights: Mapping[str, float], covariates: Sequence[str]
+) -> dict[str, float]:
+    return {name: arm.mean_of(name) for name in dict.fromkeys([*weights, *covariates])}
+
+
+def sandwich_design(
+    control: Moments,
+    treatment: Moments,
+    covariates: Sequence[str],
+    *,
+    adjustment: RegressionAdjustment = "regression",
+    column: str | None = None,
+    numerator: str | None = None,
+    denominator: str | None = None,
+) -> SandwichDesign:
+    """The constants of the exact HC variance of an adjusted effect, from the arms' moments.
+
+    The fit is `regression_adjusted_test`'s (``adjustment="regression"``, Lin's interacted
+    ``lm(y ~ treated * (I(x1 - c1) + ...))``) or `common_slope_test`'s
+    (``adjustment="common-slope"``, ``lm(y ~ treated + x1 + ...)``). One pass over the rows
+    (`SandwichDesign.shares` in memory, `ablens.data.compute_sandwich_shares` in an engine)
+    then gives ``sandwich::vcovHC``'s variance of the treatment coefficient.
+
+    Args:
+        control: The control arm's moments (outcome columns, covariates, cross-moments).
+        treatment: The treatment arm's moments, likewise.
+        covariates: The pre-period columns.
+        adjustment: "regression" (default) or "common-slope".
+        column: The outcome of a mean or proportion metric.
+        numerator: The numerator of a ratio metric (its linearization is the outcome).
+        denominator: The denominator of a ratio metric.
+
+    Returns:
+        The design.
+
+    Raises:
+        InputError: As `regression_adjusted_test` / `common_slope_test` for the same input, or
+            an ``adjustment`` other than those two.
+
+    Examples:
+        >>> from ablens import Moments
+        >>> control = Moments.from_columns({"y": [1.0, 2.0, 4.0, 3.0], "x": [0.0, 1.0, 2.0, 3.0]})
+        >>> treatment = Moments.from_columns({"y": [2.0, 4.0, 3.0], "x": [0.5, 1.0, 2.5]})
+        >>> design = sandwich_design(control, treatment, ["x"], column="y")
+        >>> design.parameters, design.units, design.columns()
+        (4, 7, ('y', 'x'))
+        >>> shares = design.shares(
+        ...     {"y": [1.0, 2.0, 4.0, 3.0], "x": [0.0, 1.0, 2.0, 3.0]},
+        ...     {"y": [2.0, 4.0, 3.0], "x": [0.5, 1.0, 2.5]},
+        ...     "HC0",
+        ... )
+        >>> round(shares.control + shares.treatment, 6)  # R: vcovHC(lm(y ~ tr * xc), "HC0")
+        0.290193
+    """
+    check_choice("adjustment", adjustment, REGRESSION_ADJUSTMENTS)
+    covariates = list(dict.fromkeys(covariates))
+    if not covariates:
+        raise InputError("covariates is empty, must name at least one covariate")
+    k = len(covariates)
+    wc, wt, _ = _outcome_weights(control, treatment, column, numerator, denominator)
+    arms = ((control, wc), (treatment, wt))
+    built = []
+    if adjustment == "regression":
+        centre = (control.select(covariates) + treatment.select(covariates)).mean
+        for arm, weights in arms:
+            inverse = _inverse(_known(arm.select(covariates)).comoment, covariates)
+            shift = arm.select(covariates).mean - centre
+            built.append(
+                ArmSandwich(
+                    count=arm.count,
+                    outcome=dict(weights),
+                    means=_arm_constants(arm, weights, covariates),
+                    covariates=tuple(covariates),
+                    slope=inverse @ _cross(arm, weights, covariates),
+                    direction=inverse @ shift,
+                    leverage=inverse,
+                )
+            )
+        return SandwichDesign("regression", built[0], built[1], 2 + 2 * k)
+    within = [_known(arm.select(covariates)).comoment for arm, _ in arms]
+    inverse = _inverse(within[0] + within[1], covariates)
+    slope = inverse @ (_cross(control, wc, covariates) + _cross(treatment, wt, covariates))
+    g = inverse @ (treatment.select(covariates).mean - control.select(covariates).mean)
+    # a_i = -1/n_c - g' u_i in the control and 1/n_t - g' u_i in the treatment: squared, the
+    # control's is (1/n_c - (-g)' u_i)^2.
+    for (arm, weights), direction in zip(arms, (-g, g), strict=True):
+        built.append(
+            ArmSandwich(
+                count=arm.count,
+                outcome=dict(weights),
+                means=_arm_constants(arm, weights, covariates),
+                covariates=tuple(covariates),
+                slope=slope,
+                direction=direction,
+                leverage=inverse,
+            )
+        )
+    return SandwichDesign("common-slope", built[0], built[1], 2 + k)
