@@ -18,6 +18,7 @@ from ablens.stats.multiplicity import (
     adjust_pvalues,
     adjusted_confidence_level,
 )
+from ablens.stats.small_samples import with_small_sample_note
 from ablens.stats.srm import DEFAULT_SRM_ALPHA, srm_test
 from ablens.typing import FAMILIES
 
@@ -388,6 +389,10 @@ def _analyze_moments(
         for treatment in arms[1:]:
             result = _compare(
                 metric, data, strata or {}, control, treatment, confidence_level, table
+            )
+            # Every kind's large-sample results say when an arm is too small to trust them.
+            result = with_small_sample_note(
+                result, data[control].count, data[treatment].count, rate=kind_of(metric).rate
             )
             comparisons.append(
                 Comparison(

@@ -3,10 +3,11 @@
 Every string option ablens takes is a `typing.Literal` with a tuple of its values beside it; the
 plan parser, the JSON Schema, the command line and the web page all read these tuples, so a
 value added here reaches every face. The statistical vocabularies (``Alternative``, ``MeanTest``,
-``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``) live with the
-statistics that define them and are re-exported here, so that one import finds them all. The
-alpha-spending names (``SpendingName``, ``SPENDING_NAMES``, ``DEFAULT_SPENDING``) are defined
-here, since every face needs them without loading the group-sequential maths:
+``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``,
+``ReferenceName``) live with the statistics that define them and are re-exported here, so that
+one import finds them all. The alpha-spending names (``SpendingName``, ``SPENDING_NAMES``,
+``DEFAULT_SPENDING``) are defined here, since every face needs them without loading the
+group-sequential maths:
 
 >>> from ablens.typing import ROLES, SEQUENTIAL_METHODS, Alternative
 >>> ROLES
@@ -24,7 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ablens.stats._inference import ALTERNATIVES, Alternative
+    from ablens.stats._inference import ALTERNATIVES, REFERENCE_NAMES, Alternative, ReferenceName
     from ablens.stats.means import MEAN_TESTS, MeanTest
     from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
@@ -43,6 +44,7 @@ __all__ = [
     "MEAN_TESTS",
     "METRIC_NEEDS",
     "PROPORTION_TESTS",
+    "REFERENCE_NAMES",
     "RELATIVE_METHODS",
     "ROLES",
     "SEQUENTIAL_DESIGNS",
@@ -60,6 +62,7 @@ __all__ = [
     "MeanTest",
     "MetricNeeds",
     "ProportionTest",
+    "ReferenceName",
     "RelativeMethod",
     "Role",
     "SequentialDesign",
@@ -134,6 +137,8 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
 _STATS_VOCABULARY = {
     "ALTERNATIVES": "ablens.stats._inference",
     "Alternative": "ablens.stats._inference",
+    "REFERENCE_NAMES": "ablens.stats._inference",
+    "ReferenceName": "ablens.stats._inference",
     "MEAN_TESTS": "ablens.stats.means",
     "MeanTest": "ablens.stats.means",
     "CORRECTION_METHODS": "ablens.stats.multiplicity",

@@ -26,6 +26,7 @@ from ablens.metrics.base import (
     check_common,
     register_metric_kind,
 )
+from ablens.stats._inference import REFERENCE_NAMES, check_reference
 from ablens.stats.adjusted import cuped_test, regression_adjusted_test
 from ablens.stats.means import MEAN_TESTS, MeanTest, mean_test
 from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest, proportion_test
@@ -36,7 +37,7 @@ from ablens.typing import ADJUSTMENTS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ablens.stats._inference import Alternative
+    from ablens.stats._inference import Alternative, ReferenceName
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType, TestResult
     from ablens.typing import Adjustment, Direction, Role
@@ -378,6 +379,10 @@ class Ratio:
         direction: "increase" or "decrease": which way is good.
         covariates: Pre-period columns for variance reduction of the linearized ratio.
         adjustment: "cuped" or "regression".
+        reference: "normal" (default: the delta-method z test) or "t" (Student's t with the
+            Welch-Satterthwaite degrees of freedom of the linearized per-unit values; prefer it
+            below `ablens.stats.small_samples.MIN_UNITS_PER_ARM` units per arm). Only for the
+            unadjusted comparison: "t" with covariates is an error.
 
     Examples:
         >>> from ablens import Moments
@@ -398,10 +403,24 @@ class Ratio:
         plan_keys=(
             PlanKey("numerator", description="Per-unit numerator column."),
             PlanKey("denominator", description="Per-unit denominator column."),
+            PlanKey(
+                "reference",
+                "choice",
+                REFERENCE_NAMES,
+                description="The delta-method statistic's null distribution: 'normal', or "
+                "'t' (Welch-Satterthwaite df) for small arms.",
+            ),
             *_COVARIATE_KEYS,
         ),
         plannable=True,
-        test_titles={"delta": "delta-method z test of the ratio of sums", **_ADJUSTED_TITLES},
+        test_titles={
+            "delta": "delta-method z test of the ratio of sums",
+            "delta-t": (
+                "delta-method t test of the ratio of sums (Welch-Satterthwaite df of the "
+                "linearized values)"
+            ),
+            **_ADJUSTED_TITLES,
+        },
     )
 
     numerator: str
@@ -415,6 +434,7 @@ class Ratio:
     direction: Direction = "increase"
     covariates: tuple[str, ...] = ()
     adjustment: Adjustment = "cuped"
+    reference: ReferenceName = "normal"
 
     def __post_init__(self) -> None:
         check_name("numerator", self.numerator)
@@ -425,8 +445,15 @@ class Ratio:
             object.__setattr__(self, "name", f"{self.numerator} / {self.denominator}")
         check_common(self.name, self.role, self.direction)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+        check_reference(self.reference)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
         _check_covariates(self.covariates, self.adjustment, (self.numerator, self.denominator))
+        if self.reference == "t" and self.covariates:
+            # The adjusted tests take their own reference; ignoring this one would be silent.
+            raise InputError(
+                "reference == 't' applies to the unadjusted delta method; with covariates the "
+                "adjusted test sets its own reference: drop reference or the covariates"
+            )
 
     def required_columns(self) -> tuple[str, ...]:
         """Numerator, denominator and covariates."""
@@ -463,4 +490,5 @@ class Ratio:
             margin=self.margin,
             margin_type=self.margin_type,
             relative_method=self.relative_method,
+            reference=self.reference,
         )

@@ -50,6 +50,33 @@ class Reference:
 
 NORMAL = Reference()
 
+ReferenceName = Literal["normal", "t"]
+#: The null distributions a user may pick by name for a large-sample statistic: the standard
+#: normal ("normal"), or Student's t with Welch-Satterthwaite degrees of freedom ("t").
+REFERENCE_NAMES: tuple[ReferenceName, ...] = ("normal", "t")
+
+
+def check_reference(reference: str) -> ReferenceName:
+    """Validate a ``reference`` argument ("normal" or "t")."""
+    return cast("ReferenceName", check_choice("reference", reference, REFERENCE_NAMES))
+
+
+def welch_satterthwaite_df(
+    var_control: float, control_count: int, var_treatment: float, treatment_count: int
+) -> float:
+    """Welch-Satterthwaite degrees of freedom of ``(t - c) / sqrt(V_c + V_t)``.
+
+    ``(V_c + V_t)^2 / (V_c^2 / (n_c - 1) + V_t^2 / (n_t - 1))``, with ``V`` the variance of each
+    arm's estimator (``s^2 / n`` for a mean) and ``n`` its units (Welch, 1947; Satterthwaite,
+    1946), as R's ``t.test(var.equal = FALSE)`` computes it.
+    """
+    total = var_control + var_treatment
+    return (
+        total
+        * total
+        / (var_control**2 / (control_count - 1) + var_treatment**2 / (treatment_count - 1))
+    )
+
 
 def check_alternative(alternative: str) -> Alternative:
     """Validate an ``alternative`` argument."""
