@@ -71,11 +71,8 @@ def welch_satterthwaite_df(
     1946), as R's ``t.test(var.equal = FALSE)`` computes it.
     """
     total = var_control + var_treatment
-    return (
-        total
-        * total
-        / (var_control**2 / (control_count - 1) + var_treatment**2 / (treatment_count - 1))
-    )
+    spread = var_control**2 / (control_count - 1) + var_treatment**2 / (treatment_count - 1)
+    return total * total / spread
 
 
 def check_alternative(alternative: str) -> Alternative:

@@ -106,11 +106,13 @@ def small_sample_note(
         >>> small_sample_note(proportion_test(1, 40, 6, 40, test="fisher"), 40, 40, rate=True)
     """
     if rate and result.test in _RATE_APPROXIMATIONS:
+        total = control_count + treatment_count
         successes = round(result.control_estimate * control_count) + round(
             result.treatment_estimate * treatment_count
         )
-        pooled = successes / (control_count + treatment_count)
-        smallest = min(control_count, treatment_count) * min(pooled, 1.0 - pooled)
+        # Expected count of a cell = row total x column total / total, as chisq.test computes
+        # it (integers multiplied first: a count of exactly 5 stays 5).
+        smallest = min(control_count, treatment_count) * min(successes, total - successes) / total
         if smallest >= MIN_EXPECTED_COUNT:
             return None
         return (
