@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -288,3 +289,16 @@ def test_plan_checks_the_reference():
     metric = plan_from_dict(spec).metrics[0].to_metric()
     assert isinstance(metric, Ratio)
     assert metric.reference == "t"
+
+
+def test_documented_levels_that_justify_the_threshold_match_r():
+    """docs/methodology/small-samples.md: the level of a nominal 5% normal-reference test."""
+    levels = load_r_fixture("small_samples.json")["normal_reference_levels"]
+    page = (Path(__file__).parents[2] / "docs" / "methodology" / "small-samples.md").read_text(
+        encoding="utf-8"
+    )
+    header = "| units per arm | " + " | ".join(str(r["units_per_arm"]) for r in levels) + " |"
+    shown = " | ".join(f"{100 * r['level']:.1f}%" for r in levels)
+    assert header in page
+    assert f"| actual level of a nominal 5% normal-reference test | {shown} |" in page
+    assert MIN_UNITS_PER_ARM in [r["units_per_arm"] for r in levels]
