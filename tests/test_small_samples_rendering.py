@@ -112,10 +112,24 @@ def test_readout_text_and_json(result):
     assert "reference='t'" in segment["notes"][0]
 
 
+def _rows(page: str, first_cell: str) -> list[str]:
+    return [row for row in re.findall(r"<tr.*?</tr>", page, re.DOTALL) if first_cell in row]
+
+
 def test_html_report(result):
     page = render_report(result)
     assert SEGMENT_NOTE in _flat(page)
     assert RATE_NOTE in _flat(page)
+    # The row itself is flagged, with the note as the flag's tooltip.
+    (ios,) = [r for r in _rows(page, "platform=ios") if "orders / sessions" in r]
+    (web,) = [r for r in _rows(page, "platform=web") if "orders / sessions" in r]
+    assert 'class="small-sample"' in ios
+    assert "use reference=&#x27;t&#x27;" in ios
+    assert "small-sample" not in web
+    (overall,) = _rows(page, "<strong>orders / sessions</strong>")
+    assert "small-sample" not in overall
+    (rate,) = _rows(page, "<strong>converted</strong>")
+    assert "Fisher&#x27;s exact test" in rate
 
 
 # ------------------------------------------------------------------------------- the faces
@@ -185,3 +199,4 @@ def test_web_readout(plan):
     page = client.get(url.group(1)).text
     assert SEGMENT_NOTE in _flat(page)
     assert RATE_NOTE in _flat(page)
+    assert 'class="small-sample"' in page

@@ -20,10 +20,11 @@ variance over ``n`` is exactly ``Var(R)``:
     df = (V_c + V_t)^2 / (V_c^2 / (n_c - 1) + V_t^2 / (n_t - 1))
 
 with ``V`` each arm's ``Var(R)``, which is R's ``t.test(L_t, L_c)`` on those values. With a few
-units per arm the normal reference is far too confident; below `MIN_UNITS_PER_ARM` units in an
-arm the normal-reference result carries a note saying so (`ablens.stats.small_samples`).
-The same formula covers cluster-randomized designs (users randomized, sessions analyzed):
-aggregate sessions per user first (`ablens.data.aggregate_events`).
+units per arm the normal reference is far too confident: below
+`ablens.stats.small_samples.MIN_UNITS_PER_ARM` units in an arm, the normal-reference result
+carries a note saying so. The same formula covers cluster-randomized designs (users
+randomized, sessions analyzed): aggregate sessions per user first
+(`ablens.data.aggregate_events`).
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def ratio_test(
 
     Returns:
         The comparison. A normal-reference result of an arm with fewer than
-        `MIN_UNITS_PER_ARM` units carries a note in ``notes`` recommending ``reference="t"``.
+        `ablens.stats.small_samples.MIN_UNITS_PER_ARM` units carries a note in ``notes``
+        recommending ``reference="t"``.
 
     Raises:
         InputError: On an arm with fewer than 2 units, a zero denominator mean, a ratio that

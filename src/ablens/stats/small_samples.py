@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_EXPECTED_COUNT",
     "MIN_UNITS_PER_ARM",
+    "NOTE_PREFIX",
     "small_sample_note",
     "with_small_sample_note",
 ]
@@ -60,6 +61,9 @@ MIN_UNITS_PER_ARM: Final = 30
 #: Fewest expected successes and failures per arm (under the pooled rate) for the z and
 #: chi-square tests of a proportion, as R's ``chisq.test`` warns below 5.
 MIN_EXPECTED_COUNT: Final = 5
+
+#: How every small-sample note begins, so that a rendering can flag the row it belongs to.
+NOTE_PREFIX: Final = "small sample: "
 
 #: Tests whose reference is the normal distribution as the arms grow, by the name they record
 #: in `TestResult.test`, and what to use instead with few units.
@@ -116,7 +120,7 @@ def small_sample_note(
         if smallest >= MIN_EXPECTED_COUNT:
             return None
         return (
-            f"small sample: the 2x2 table's smallest expected count is {smallest:.3g}, below "
+            f"{NOTE_PREFIX}the 2x2 table's smallest expected count is {smallest:.3g}, below "
             f"{MIN_EXPECTED_COUNT}; the {result.test} test's "
             f"{'chi-square' if result.test.startswith('chi2') else 'normal'} approximation is "
             "unreliable at this size: use test='fisher' (Fisher's exact test)"
@@ -127,7 +131,7 @@ def small_sample_note(
     if min(control_count, treatment_count) >= MIN_UNITS_PER_ARM:
         return None
     return (
-        f"small sample: {control_count:,} control and {treatment_count:,} treatment units, "
+        f"{NOTE_PREFIX}{control_count:,} control and {treatment_count:,} treatment units, "
         f"fewer than {MIN_UNITS_PER_ARM} in an arm; this {result.test} test refers its "
         "statistic to the normal distribution, so its p-value and interval are too optimistic "
         f"at this size: {fix}"
