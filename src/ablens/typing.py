@@ -4,8 +4,8 @@ Every string option ablens takes is a `typing.Literal` with a tuple of its value
 plan parser, the JSON Schema, the command line and the web page all read these tuples, so a
 value added here reaches every face. The statistical vocabularies (``Alternative``, ``MeanTest``,
 ``ProportionTest``, ``CorrectionMethod``, ``RelativeMethod``, ``MarginType``,
-``ReferenceName``) live with the statistics that define them and are re-exported here, so that
-one import finds them all. The alpha-spending names (``SpendingName``, ``SPENDING_NAMES``,
+``ReferenceDistribution``) live with the statistics that define them and are re-exported here,
+so that one import finds them all. The alpha-spending names (``SpendingName``, ``SPENDING_NAMES``,
 ``DEFAULT_SPENDING``) are defined here, since every face needs them without loading the
 group-sequential maths:
 
@@ -25,7 +25,12 @@ import importlib
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ablens.stats._inference import ALTERNATIVES, REFERENCE_NAMES, Alternative, ReferenceName
+    from ablens.stats._inference import (
+        ALTERNATIVES,
+        REFERENCE_DISTRIBUTIONS,
+        Alternative,
+        ReferenceDistribution,
+    )
     from ablens.stats.means import MEAN_TESTS, MeanTest
     from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
@@ -44,7 +49,7 @@ __all__ = [
     "MEAN_TESTS",
     "METRIC_NEEDS",
     "PROPORTION_TESTS",
-    "REFERENCE_NAMES",
+    "REFERENCE_DISTRIBUTIONS",
     "RELATIVE_METHODS",
     "ROLES",
     "SEQUENTIAL_DESIGNS",
@@ -62,7 +67,7 @@ __all__ = [
     "MeanTest",
     "MetricNeeds",
     "ProportionTest",
-    "ReferenceName",
+    "ReferenceDistribution",
     "RelativeMethod",
     "Role",
     "SequentialDesign",
@@ -137,8 +142,8 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
 _STATS_VOCABULARY = {
     "ALTERNATIVES": "ablens.stats._inference",
     "Alternative": "ablens.stats._inference",
-    "REFERENCE_NAMES": "ablens.stats._inference",
-    "ReferenceName": "ablens.stats._inference",
+    "REFERENCE_DISTRIBUTIONS": "ablens.stats._inference",
+    "ReferenceDistribution": "ablens.stats._inference",
     "MEAN_TESTS": "ablens.stats.means",
     "MeanTest": "ablens.stats.means",
     "CORRECTION_METHODS": "ablens.stats.multiplicity",

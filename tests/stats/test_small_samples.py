@@ -302,3 +302,22 @@ def test_documented_levels_that_justify_the_threshold_match_r():
     assert header in page
     assert f"| actual level of a nominal 5% normal-reference test | {shown} |" in page
     assert MIN_UNITS_PER_ARM in [r["units_per_arm"] for r in levels]
+
+
+@pytest.mark.parametrize(
+    ("test", "noted"),
+    [
+        ("ancova-HC2", True),
+        ("common-slope", True),
+        ("common-slope-HC0", True),
+        ("post-stratified-cuped", True),
+        ("ancova-HC9", False),
+        ("welch", False),
+    ],
+)
+def test_adjusted_variants_are_recognised_by_their_base_name(test, noted):
+    """Normal-reference adjusted tests with a variance option keep their base name's rule."""
+    result = dataclasses.replace(mean_test(5, 10.0, 4.0, 4, 12.0, 5.0, test="z"), test=test)
+    assert (small_sample_note(result, 5, 4) is not None) is noted
+    t_reference = dataclasses.replace(result, df=6.5)
+    assert small_sample_note(t_reference, 5, 4) is None

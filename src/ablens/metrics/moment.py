@@ -26,7 +26,7 @@ from ablens.metrics.base import (
     check_common,
     register_metric_kind,
 )
-from ablens.stats._inference import REFERENCE_NAMES, check_reference
+from ablens.stats._inference import REFERENCE_DISTRIBUTIONS, check_reference
 from ablens.stats.adjusted import cuped_test, regression_adjusted_test
 from ablens.stats.means import MEAN_TESTS, MeanTest, mean_test
 from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest, proportion_test
@@ -37,7 +37,7 @@ from ablens.typing import ADJUSTMENTS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ablens.stats._inference import Alternative, ReferenceName
+    from ablens.stats._inference import Alternative, ReferenceDistribution
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType, TestResult
     from ablens.typing import Adjustment, Direction, Role
@@ -406,7 +406,7 @@ class Ratio:
             PlanKey(
                 "reference",
                 "choice",
-                REFERENCE_NAMES,
+                REFERENCE_DISTRIBUTIONS,
                 description="The delta-method statistic's null distribution: 'normal', or "
                 "'t' (Welch-Satterthwaite df) for small arms.",
             ),
@@ -434,7 +434,7 @@ class Ratio:
     direction: Direction = "increase"
     covariates: tuple[str, ...] = ()
     adjustment: Adjustment = "cuped"
-    reference: ReferenceName = "normal"
+    reference: ReferenceDistribution = "normal"
 
     def __post_init__(self) -> None:
         check_name("numerator", self.numerator)

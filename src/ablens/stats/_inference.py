@@ -50,15 +50,16 @@ class Reference:
 
 NORMAL = Reference()
 
-ReferenceName = Literal["normal", "t"]
+ReferenceDistribution = Literal["normal", "t"]
 #: The null distributions a user may pick by name for a large-sample statistic: the standard
 #: normal ("normal"), or Student's t with Welch-Satterthwaite degrees of freedom ("t").
-REFERENCE_NAMES: tuple[ReferenceName, ...] = ("normal", "t")
+REFERENCE_DISTRIBUTIONS: tuple[ReferenceDistribution, ...] = ("normal", "t")
 
 
-def check_reference(reference: str) -> ReferenceName:
+def check_reference(reference: str) -> ReferenceDistribution:
     """Validate a ``reference`` argument ("normal" or "t")."""
-    return cast("ReferenceName", check_choice("reference", reference, REFERENCE_NAMES))
+    checked = check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
+    return cast("ReferenceDistribution", checked)
 
 
 def welch_satterthwaite_df(

@@ -36,7 +36,7 @@ from ablens.errors import InputError
 from ablens.stats._inference import (
     NORMAL,
     Reference,
-    ReferenceName,
+    ReferenceDistribution,
     check_reference,
     welch_satterthwaite_df,
 )
@@ -102,7 +102,7 @@ def ratio_test(
     margin: float = 0.0,
     margin_type: MarginType = "absolute",
     relative_method: RelativeMethod = "delta-log",
-    reference: ReferenceName = "normal",
+    reference: ReferenceDistribution = "normal",
 ) -> TestResult:
     """Compare ``sum(numerator) / sum(denominator)`` between two arms by the delta method.
 

@@ -41,6 +41,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -65,20 +66,28 @@ MIN_EXPECTED_COUNT: Final = 5
 #: How every small-sample note begins, so that a rendering can flag the row it belongs to.
 NOTE_PREFIX: Final = "small sample: "
 
+_ADJUSTED_FIX: Final = "use the t reference (reference='t') or drop the covariates (Welch's t test)"
+
 #: Tests whose reference is the normal distribution as the arms grow, by the name they record
-#: in `TestResult.test`, and what to use instead with few units.
+#: in `TestResult.test` (a variance option's suffix such as "-HC2" removed), and what to use
+#: instead with few units. Their t-reference variants record a ``df`` and are never noted.
 _NORMAL_APPROXIMATIONS: Final = {
     "delta": "use reference='t' (Welch-Satterthwaite degrees of freedom)",
     "z": "use test='welch' (Welch's t test)",
-    "cuped": "use the t reference (reference='t') or drop the covariates (Welch's t test)",
-    "ancova": "use the t reference (reference='t') or drop the covariates (Welch's t test)",
+    "cuped": _ADJUSTED_FIX,
+    "ancova": _ADJUSTED_FIX,
+    "common-slope": _ADJUSTED_FIX,
     "post-stratified": "merge the strata or drop them (Welch's t test)",
+    "post-stratified-cuped": "merge the strata or drop them (Welch's t test)",
     "quantile": "use the bootstrap (quantile_bootstrap_test) or compare means",
     "mann-whitney": (
         "use an exact rank test (R's wilcox.test(exact = TRUE)) or a permutation test "
         "(ablens.permutation_test)"
     ),
 }
+
+#: The suffix a heteroskedasticity-consistent variance adds to an adjusted test's name.
+_VARIANCE_SUFFIX: Final = re.compile(r"-HC[0-3]$")
 
 #: Tests of a proportion read through a normal or chi-square approximation.
 _RATE_APPROXIMATIONS: Final = ("z", "chi2", "chi2-yates")
@@ -125,7 +134,7 @@ def small_sample_note(
             f"{'chi-square' if result.test.startswith('chi2') else 'normal'} approximation is "
             "unreliable at this size: use test='fisher' (Fisher's exact test)"
         )
-    fix = _NORMAL_APPROXIMATIONS.get(result.test)
+    fix = _NORMAL_APPROXIMATIONS.get(_VARIANCE_SUFFIX.sub("", result.test))
     if fix is None or result.df is not None:
         return None
     if min(control_count, treatment_count) >= MIN_UNITS_PER_ARM:
