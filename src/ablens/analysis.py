@@ -21,6 +21,7 @@ from ablens.stats.multiplicity import (
     adjusted_alphas,
     adjusted_confidence_level,
 )
+from ablens.stats.small_samples import with_small_sample_note
 from ablens.stats.srm import (
     DEFAULT_SRM_ALPHA,
     DEFAULT_SRM_METHOD,
@@ -471,6 +472,10 @@ def _analyze_moments(
         for treatment in arms[1:]:
             result = _compare(
                 metric, data, strata or {}, control, treatment, confidence_level, table
+            )
+            # Every kind's large-sample results say when an arm is too small to trust them.
+            result = with_small_sample_note(
+                result, data[control].count, data[treatment].count, rate=kind_of(metric).rate
             )
             comparisons.append(
                 Comparison(

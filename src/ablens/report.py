@@ -40,6 +40,7 @@ from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
+from ablens.stats.small_samples import NOTE_PREFIX as SMALL_SAMPLE_NOTE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -104,6 +105,7 @@ td.bar { width: 224px; padding: 2px 4px; }
   border: 1px solid var(--line); color: var(--muted); margin-left: 4px; }
 .badge.primary { border-color: var(--fg); color: var(--fg); }
 .badge.guardrail { border-color: var(--warn); color: var(--warn); }
+small.small-sample { color: var(--warn); font-weight: 600; }
 tr.better .lift { color: var(--good); font-weight: 600; }
 tr.worse .lift { color: var(--bad); font-weight: 600; }
 svg.ci .axis { stroke: var(--line); stroke-width: 1; }
@@ -415,6 +417,18 @@ def _lift_text(c: Comparison) -> str:
     return "—"
 
 
+def _small_sample_mark(c: Comparison) -> str:
+    """A flag under the p-value of a large-sample result read from too few units.
+
+    The note itself is listed under Methodology, Details (`AnalysisResult.summary_lines`); the
+    flag, with the note as its tooltip, puts the warning next to the number it qualifies.
+    """
+    notes = [n for n in c.result.notes if n.startswith(SMALL_SAMPLE_NOTE)]
+    if not notes:
+        return ""
+    return f'<br><small class="small-sample" title="{_e(notes[0])}">small sample</small>'
+
+
 def _metric_cell(c: Comparison) -> str:
     good = "higher is better" if c.direction == "increase" else "lower is better"
     arrow = "↑" if c.direction == "increase" else "↓"
@@ -452,7 +466,7 @@ def _metrics_section(
             f'<td><span class="lift">{_e(_lift_text(c))}</span><br>'
             f"<small>effect {_e(cells[4])}</small></td>"
             f'<td class="bar">{_bar(c, scale)}</td>'
-            f"<td>{_e(render.format_pvalue(c.p_value))}</td>"
+            f"<td>{_e(render.format_pvalue(c.p_value))}{_small_sample_mark(c)}</td>"
             f"{_bayes_cells(readings.get((c.metric, c.treatment)), bool(bayesian))}</tr>"
         )
     legend = (
@@ -588,7 +602,7 @@ def _segments_section(result: AnalysisResult) -> str:
                 f"<td>{c.control_count:,} / {c.treatment_count:,}</td>"
                 f'<td><span class="lift">{_e(_lift_text(c))}</span></td>'
                 f'<td class="bar">{_bar(c, scale)}</td>'
-                f"<td>{_e(render.format_pvalue(c.p_value))}</td></tr>"
+                f"<td>{_e(render.format_pvalue(c.p_value))}{_small_sample_mark(c)}</td></tr>"
             )
     note = (
         '<p class="muted">Each segment is analyzed on its own and not corrected for the number '

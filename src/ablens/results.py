@@ -319,7 +319,12 @@ class AnalysisResult:
         ]
 
     def summary_lines(self) -> list[str]:
-        """The lines under the table: units per arm, the SRM check, the correction."""
+        """The lines under the table: units per arm, the SRM check, every note, the correction.
+
+        The notes are those of every comparison, the segments' included (a small-sample
+        warning, an imbalanced covariate, ties at a quantile), so that every rendering built
+        on these lines (text, markdown, HTML, the report, the CLI) shows them.
+        """
         split = ", ".join(f"{a} {n:,}" for a, n in zip(self.arms, self.counts, strict=True))
         lines = [f"Units: {split}.", str(self.srm) + "."]
         if self.data_report is not None:
@@ -341,6 +346,13 @@ class AnalysisResult:
                     )
                 lines.append(line + ".")
             lines.extend(f"{c.metric} ({c.treatment}): {note}." for note in c.result.notes)
+        # A segment's notes (a small-sample warning, most often) belong with its numbers too.
+        for label, segment in self.segments.items():
+            lines.extend(
+                f"Segment {label}, {c.metric} ({c.treatment}): {note}."
+                for c in segment.comparisons
+                for note in c.result.notes
+            )
         if self.correction:
             adjusted = any(c.adjusted_effect_ci for c in self.comparisons)
             intervals = (

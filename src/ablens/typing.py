@@ -25,13 +25,13 @@ import importlib
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ablens.stats._inference import ALTERNATIVES, Alternative
-    from ablens.stats.adjusted import (
+    from ablens.stats._inference import (
+        ALTERNATIVES,
         REFERENCE_DISTRIBUTIONS,
-        VCOV_TYPES,
+        Alternative,
         ReferenceDistribution,
-        VcovType,
     )
+    from ablens.stats.adjusted import VCOV_TYPES, VcovType
     from ablens.stats.means import MEAN_TESTS, MeanTest
     from ablens.stats.multiplicity import CORRECTION_METHODS, CorrectionMethod
     from ablens.stats.proportions import PROPORTION_TESTS, ProportionTest
@@ -149,6 +149,8 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
 _STATS_VOCABULARY = {
     "ALTERNATIVES": "ablens.stats._inference",
     "Alternative": "ablens.stats._inference",
+    "REFERENCE_DISTRIBUTIONS": "ablens.stats._inference",
+    "ReferenceDistribution": "ablens.stats._inference",
     "MEAN_TESTS": "ablens.stats.means",
     "MeanTest": "ablens.stats.means",
     "CORRECTION_METHODS": "ablens.stats.multiplicity",
@@ -160,8 +162,6 @@ _STATS_VOCABULARY = {
     "RELATIVE_METHODS": "ablens.stats.relative",
     "RelativeMethod": "ablens.stats.relative",
     "MarginType": "ablens.stats.result",
-    "REFERENCE_DISTRIBUTIONS": "ablens.stats.adjusted",
-    "ReferenceDistribution": "ablens.stats.adjusted",
     "VCOV_TYPES": "ablens.stats.adjusted",
     "VcovType": "ablens.stats.adjusted",
 }

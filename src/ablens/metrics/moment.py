@@ -26,6 +26,7 @@ from ablens.metrics.base import (
     check_common,
     register_metric_kind,
 )
+from ablens.stats._inference import check_reference
 from ablens.stats.adjusted import (
     REFERENCE_DISTRIBUTIONS,
     VCOV_TYPES,
@@ -45,8 +46,8 @@ from ablens.typing import ADJUSTMENTS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ablens.stats._inference import Alternative
-    from ablens.stats.adjusted import HCShares, ReferenceDistribution, SandwichDesign, VcovType
+    from ablens.stats._inference import Alternative, ReferenceDistribution
+    from ablens.stats.adjusted import HCShares, SandwichDesign, VcovType
     from ablens.stats.moments import Moments
     from ablens.stats.result import MarginType, TestResult
     from ablens.typing import Adjustment, Direction, Role
@@ -570,7 +571,11 @@ class Ratio:
         covariates: Pre-period columns for variance reduction of the linearized ratio.
         adjustment: "cuped", "regression" or "common-slope", as for `Mean`.
         vcov: As for `Mean`.
-        reference: As for `Mean`.
+        reference: "normal" (default) or "t". Without covariates, "t" refers the delta-method
+            statistic to Student's t with the Welch-Satterthwaite degrees of freedom of the
+            linearized per-unit values (prefer it below
+            `ablens.stats.small_samples.MIN_UNITS_PER_ARM` units per arm); with covariates, as
+            for `Mean`.
         covariate_numerator: Numerator column of a pre-period *ratio* covariate (e.g. the
             pre-period's revenue, for revenue per session); with ``covariate_denominator``
             the ratio is linearized like the metric and adjusts it by CUPED (`cuped_ratio_test`).
@@ -596,11 +601,25 @@ class Ratio:
         plan_keys=(
             PlanKey("numerator", description="Per-unit numerator column."),
             PlanKey("denominator", description="Per-unit denominator column."),
+            PlanKey(
+                "reference",
+                "choice",
+                REFERENCE_DISTRIBUTIONS,
+                description="The delta-method statistic's null distribution: 'normal', or "
+                "'t' (Welch-Satterthwaite df) for small arms.",
+            ),
             *_COVARIATE_KEYS,
             *_RATIO_COVARIATE_KEYS,
         ),
         plannable=True,
-        test_titles={"delta": "delta-method z test of the ratio of sums", **_ADJUSTED_TITLES},
+        test_titles={
+            "delta": "delta-method z test of the ratio of sums",
+            "delta-t": (
+                "delta-method t test of the ratio of sums (Welch-Satterthwaite df of the "
+                "linearized values)"
+            ),
+            **_ADJUSTED_TITLES,
+        },
     )
 
     numerator: str
@@ -628,13 +647,15 @@ class Ratio:
             object.__setattr__(self, "name", f"{self.numerator} / {self.denominator}")
         check_common(self.name, self.role, self.direction)
         check_choice("relative_method", self.relative_method, RELATIVE_METHODS)
+        check_reference(self.reference)
         object.__setattr__(self, "covariates", _as_tuple(self.covariates))
         _check_covariates(
             self.covariates,
             self.adjustment,
             (self.numerator, self.denominator),
             self.vcov,
-            self.reference,
+            # Without covariates the reference is the delta method's own (ratio_test).
+            self.reference if self.covariates or self.ratio_covariate else "normal",
         )
         check_ratio_covariate(
             self.covariate_numerator,
@@ -709,4 +730,5 @@ class Ratio:
             margin=self.margin,
             margin_type=self.margin_type,
             relative_method=self.relative_method,
+            reference=self.reference,
         )

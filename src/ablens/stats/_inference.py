@@ -50,6 +50,31 @@ class Reference:
 
 NORMAL = Reference()
 
+ReferenceDistribution = Literal["normal", "t"]
+#: The null distributions a user may pick by name for a large-sample statistic: the standard
+#: normal ("normal"), or Student's t with Welch-Satterthwaite degrees of freedom ("t").
+REFERENCE_DISTRIBUTIONS: tuple[ReferenceDistribution, ...] = ("normal", "t")
+
+
+def check_reference(reference: str) -> ReferenceDistribution:
+    """Validate a ``reference`` argument ("normal" or "t")."""
+    checked = check_choice("reference", reference, REFERENCE_DISTRIBUTIONS)
+    return cast("ReferenceDistribution", checked)
+
+
+def welch_satterthwaite_df(
+    var_control: float, control_count: int, var_treatment: float, treatment_count: int
+) -> float:
+    """Welch-Satterthwaite degrees of freedom of ``(t - c) / sqrt(V_c + V_t)``.
+
+    ``(V_c + V_t)^2 / (V_c^2 / (n_c - 1) + V_t^2 / (n_t - 1))``, with ``V`` the variance of each
+    arm's estimator (``s^2 / n`` for a mean) and ``n`` its units (Welch, 1947; Satterthwaite,
+    1946), as R's ``t.test(var.equal = FALSE)`` computes it.
+    """
+    total = var_control + var_treatment
+    spread = var_control**2 / (control_count - 1) + var_treatment**2 / (treatment_count - 1)
+    return total * total / spread
+
 
 def check_alternative(alternative: str) -> Alternative:
     """Validate an ``alternative`` argument."""

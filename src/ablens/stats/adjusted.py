@@ -38,7 +38,15 @@ import numpy as np
 
 from ablens._validation import check_choice
 from ablens.errors import InputError
-from ablens.stats._inference import NORMAL, Reference
+
+# The reference vocabulary ("normal", "t") is shared with the ratio test, which this module
+# imports, so it lives in _inference; it is re-exported here for the adjusted tests' users.
+from ablens.stats._inference import (
+    NORMAL,
+    REFERENCE_DISTRIBUTIONS,
+    Reference,
+    ReferenceDistribution,
+)
 from ablens.stats.means import mean_test
 from ablens.stats.result import TestResult, difference_test
 
@@ -87,11 +95,6 @@ _HC_TYPES: tuple[VcovType, ...] = ("HC0", "HC1", "HC2", "HC3")
 RegressionAdjustment = Literal["regression", "common-slope"]
 #: The regression adjustments with a ``vcov`` (the metric option ``adjustment`` minus "cuped").
 REGRESSION_ADJUSTMENTS: tuple[RegressionAdjustment, ...] = ("regression", "common-slope")
-
-ReferenceDistribution = Literal["normal", "t"]
-#: The null distribution of an adjusted test's statistic: standard "normal" (large samples), or
-#: Student "t" with the degrees of freedom each test states (small samples).
-REFERENCE_DISTRIBUTIONS: tuple[ReferenceDistribution, ...] = ("normal", "t")
 
 
 def _known(sub: Moments) -> Moments:
