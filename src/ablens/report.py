@@ -60,9 +60,9 @@ _CHECK_TITLES = {
     "guardrails": "Guardrails",
 }
 _RELATIVE_METHODS = {
-    "delta-log": "delta method on the log of the ratio",
-    "fieller": "Fieller's interval",
-    "delta": "linear delta method on the lift",
+    "delta-log": "the delta method on the log of the ratio",
+    "fieller": "Fieller's theorem",
+    "delta": "the linear delta method on the lift",
 }
 
 _CSS = """
@@ -96,8 +96,17 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+/* On a phone a wide table scrolls on its own; the page around it keeps the screen's width. */
+.wide { overflow-x: auto; }
 th, td { text-align: right; padding: 6px 8px; border-bottom: 1px solid var(--line);
   vertical-align: middle; }
+@media (max-width: 600px) {
+  /* A phone keeps the numbers (lift, p-value) on screen: it drops the bars, and the arm
+     column when a single treatment arm makes it repeat one name. */
+  th.bar, td.bar, .bar-legend, table.one-arm .arm { display: none; }
+  th, td { padding: 4px 3px; }
+  table { font-size: 13px; }
+}
 th { font-size: 13px; color: var(--muted); font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 td.bar { width: 224px; padding: 2px 4px; }
@@ -353,6 +362,8 @@ def _scale(comparisons: Sequence[Comparison]) -> float:
     values = [
         abs(v)
         for c in comparisons
+        # An unbounded Fieller set draws no bar, so it does not set the shared scale either.
+        if c.adjusted_relative_ci is not None or c.result.relative_ci_shape == "bounded"
         for v in (*_interval(c), c.result.relative_effect)
         if math.isfinite(v)
     ]
@@ -369,6 +380,10 @@ def _bar(c: Comparison, scale: float) -> str:
     estimate = c.result.relative_effect
     if not math.isfinite(estimate) or math.isnan(lo) or math.isnan(hi):
         return '<span class="muted">—</span>'
+    if c.adjusted_relative_ci is None and c.result.relative_ci_shape != "bounded":
+        # A bar would draw an unbounded Fieller set as an interval covering everything; the
+        # lift cell says what the set excludes instead.
+        return '<span class="muted">unbounded</span>'
     width, height, pad = _BAR_WIDTH, _BAR_HEIGHT, _BAR_PAD
     middle = height / 2
 
@@ -451,17 +466,20 @@ def _metrics_section(
     p_header = f"p ({result.correction})" if result.correction else "p-value"
     control = "control" if result.control == "control" else f"{result.control} (control)"
     head = (
-        f'<tr><th class="text">metric</th><th class="text">arm</th><th>{_e(control)}'
+        f'<tr><th class="text">metric</th><th class="text arm">arm</th><th>{_e(control)}'
         f"</th><th>arm value</th><th>lift [{_e(level_text)} CI]</th>"
-        f"<th>interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>"
+        f'<th class="bar">interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>'
         f"<th>{_e(p_header)}</th>{_bayes_header(bayesian)}</tr>"
     )
     readings = {(r.metric, r.treatment): r for r in bayesian}
+    # With one treatment arm the arm column repeats one name: a phone can leave it out.
+    one_arm = "one-arm" if len({c.treatment for c in result.comparisons}) == 1 else ""
     rows = []
     for c in result.comparisons:
         cells = c.display_row()  # the one formatting of values, counts and effects
         rows.append(
-            f'<tr class="{_e(c.outcome)}">{_metric_cell(c)}<td class="text">{_e(c.treatment)}'
+            f'<tr class="{_e(c.outcome)}">{_metric_cell(c)}'
+            f'<td class="text arm">{_e(c.treatment)}'
             f"</td><td>{_e(cells[2])}</td><td>{_e(cells[3])}</td>"
             f'<td><span class="lift">{_e(_lift_text(c))}</span><br>'
             f"<small>effect {_e(cells[4])}</small></td>"
@@ -470,13 +488,13 @@ def _metrics_section(
             f"{_bayes_cells(readings.get((c.metric, c.treatment)), bool(bayesian))}</tr>"
         )
     legend = (
-        '<p class="muted">Bars: the lift\'s interval around zero (the vertical line), the tick '
-        "is the estimate. Green: significant in the metric's desired direction; red: "
-        "significant against it; grey: not significant.</p>"
+        '<p class="muted bar-legend">Bars: the lift\'s interval around zero (the vertical '
+        "line), the tick is the estimate. Green: significant in the metric's desired "
+        "direction; red: significant against it; grey: not significant.</p>"
     )
     return (
-        f"<section><h2>Metrics</h2><table><thead>{head}</thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>{legend}{_bayes_legend(bayesian)}</section>"
+        f'<section><h2>Metrics</h2><div class="wide"><table class="{one_arm}"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{legend}{_bayes_legend(bayesian)}</section>"
     )
 
 
@@ -496,7 +514,11 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
     )
     return (
         '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>'
-        "<table><thead><tr>" + head + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        '<div class="wide"><table><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
         '<p class="muted">Flat prior (Beta(1, 1) on each rate for proportions; for other '
         "metrics each arm's estimate with its standard error). The chance that each arm is "
         "the best of all arms in the metric's desired direction, and the expected loss of "
@@ -577,7 +599,7 @@ def _sequential_section(sequential: Sequence[SequentialReading], plan: AnalysisP
         css = css if reading.stopped else "muted"
         sentence = reading.sentence()
         parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
-        parts.append(_strip_namespace(reading.looks.to_html()))
+        parts.append(f'<div class="wide">{_strip_namespace(reading.looks.to_html())}</div>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -590,7 +612,7 @@ def _segments_section(result: AnalysisResult) -> str:
     head = (
         '<tr><th class="text">segment</th><th class="text">metric</th><th class="text">arm'
         "</th><th>units (control / arm)</th><th>lift [CI]</th>"
-        f"<th>interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>"
+        f'<th class="bar">interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>'
         "<th>p-value</th></tr>"
     )
     rows = []
@@ -610,8 +632,8 @@ def _segments_section(result: AnalysisResult) -> str:
         "post-stratified metrics are computed overall only.</p>"
     )
     return (
-        f"<section><h2>Segments</h2>{note}<table><thead>{head}</thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        f'<section><h2>Segments</h2>{note}<div class="wide"><table><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
@@ -639,7 +661,7 @@ def _metric_method(c: Comparison, spec: MetricSpec | None) -> str:
         text += f", one-sided ({r.alternative})"
     if math.isfinite(r.relative_effect):
         method = _RELATIVE_METHODS.get(r.relative_method, r.relative_method)
-        text += f"; lift interval by the {method}"
+        text += f"; lift interval by {method}"
     return text + "."
 
 

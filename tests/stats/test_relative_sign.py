@@ -376,4 +376,7 @@ def test_faces_say_what_an_unbounded_fieller_set_excludes() -> None:
     row = comparison.to_dict()
     assert row["relative_ci_shape"] == "two-rays"
     assert (row["relative_ci_gap_lower"], row["relative_ci_gap_upper"]) == gap
-    assert html.escape(text) in render_report(result)
+    page = render_report(result)
+    assert html.escape(text) in page
+    # No interval bar: it would draw the two rays as one interval covering everything.
+    assert '<span class="muted">unbounded</span>' in page
