@@ -90,7 +90,8 @@ def test_to_dict_is_strict_json_with_infinities_as_none(result):
 
 def test_to_records_match_comparisons(result):
     records = result.to_records()
-    assert records == [c.to_dict() for c in result.comparisons]
+    # Each comparison's own dictionary, with None where only other results have a key.
+    assert records == [{k: c.to_dict().get(k) for k in records[0]} for c in result.comparisons]
     assert records == result.to_dict()["comparisons"]
 
 
@@ -341,3 +342,25 @@ def test_each_arms_estimate_variance_is_kept_for_difference_tests():
     rate = float((control > 10).mean())
     assert proportion.control_variance == pytest.approx(rate * (1 - rate) / 400, rel=1e-12)
     assert mean.to_dict()["control_variance"] == mean.control_variance
+
+
+def test_to_dict_carries_every_number_of_the_result_subclass() -> None:
+    """A Fisher comparison's odds ratio and both standard errors reach the JSON and frames."""
+    data = {
+        arm: Moments.from_columns({"c": np.r_[np.ones(k), np.zeros(100 - k)]})
+        for arm, k in (("control", 10), ("treatment", 20))
+    }
+    result = analyze(
+        data, [Proportion("c", test="fisher"), Mean("c", name="mean")], control="control"
+    )
+    comparison = result.comparisons[0]
+    row = comparison.to_dict()
+    test = comparison.result
+    assert row["odds_ratio"] == test.odds_ratio  # type: ignore[attr-defined]
+    assert row["odds_ratio_ci_lower"] == test.odds_ratio_ci_lower  # type: ignore[attr-defined]
+    assert row["pooled_standard_error"] == test.pooled_standard_error  # type: ignore[attr-defined]
+    assert row["unpooled_standard_error"] == test.unpooled_standard_error  # type: ignore[attr-defined]
+    assert "control_estimate" not in row  # named control_value above
+    mean_row = result.to_records()[1]
+    assert mean_row.keys() == row.keys()  # one set of columns for the frames
+    assert mean_row["odds_ratio"] is None

@@ -8,6 +8,7 @@ Jupyter), `AnalysisResult.to_dict` for JSON, and `AnalysisResult.to_pandas` /
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -184,7 +185,30 @@ class Comparison:
             "notes": list(r.notes),
             "significant": self.significant,
             "outcome": self.outcome,
+        } | self._extra_fields()
+
+    def _extra_fields(self) -> dict[str, Any]:
+        """Result fields `to_dict` does not name, e.g. a `ProportionResult`'s odds ratio.
+
+        Every number a test computed reaches the JSON, those of subclasses included (infinite
+        and NaN values as None).
+        """
+        named = {
+            "relative_ci_gap",
+            "control_estimate",
+            "treatment_estimate",
+            "control_variance",
+            "treatment_variance",
         }
+        extra: dict[str, Any] = {}
+        for item in dataclasses.fields(self.result):
+            value = getattr(self.result, item.name)
+            if item.name in named or not isinstance(value, float | int | str | bool | None):
+                continue
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            extra[item.name] = value
+        return extra
 
     def display_row(self) -> list[str]:
         """The comparison as the table cells every face shows (CLI, report, markdown).
@@ -282,14 +306,19 @@ class AnalysisResult:
             "correction": self.correction,
             "family": self.family,
             "srm": self.srm.to_dict(),
-            "comparisons": [c.to_dict() for c in self.comparisons],
+            "comparisons": self.to_records(),
             "segments": {label: r.to_dict() for label, r in self.segments.items()},
             "data_report": None if self.data_report is None else self.data_report.to_dict(),
         }
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One flat dictionary per comparison (the rows of `to_pandas`)."""
-        return [c.to_dict() for c in self.comparisons]
+        """One flat dictionary per comparison (the rows of `to_pandas`), all with the same keys.
+
+        A key only some results carry (a proportion's odds ratio) is None in the other rows.
+        """
+        rows = [c.to_dict() for c in self.comparisons]
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        return [{key: row.get(key) for key in keys} for row in rows]
 
     def to_pandas(self) -> Any:  # noqa: ANN401 - pandas is optional; no hard type dependency
         """A pandas DataFrame, one row per comparison (needs ``ablens[pandas]``)."""
