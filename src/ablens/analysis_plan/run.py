@@ -52,6 +52,8 @@ def check_columns(plan: AnalysisPlan, available: Sequence[str]) -> None:
     if plan.time is not None:
         wanted.append(("time", plan.time))
     wanted += [(f"segments[{i}]", s) for i, s in enumerate(plan.segments)]
+    if plan.exposure is not None:
+        wanted.append(("exposure.column", plan.exposure.column))
     for i, spec in enumerate(plan.metrics):
         wanted += [(f"metrics[{i}].{key}", column) for key, column in spec.column_keys()]
     missing = [(key, column) for key, column in wanted if column not in available]
@@ -81,6 +83,7 @@ def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
         weights=plan.weights,
         srm_alpha=plan.srm_alpha,
         srm_method=plan.srm_method,
+        exposure=plan.exposure,
         experiment_id=plan.experiment_id,
         team=plan.team,
     )
