@@ -211,9 +211,7 @@ def analyze(
         )
         if exposure is None or result.data_report is None:
             return result
-        return replace(
-            result, data_report=_with_exposure(result.data_report, exposure, mismatches)
-        )
+        return replace(result, data_report=_with_exposure(result.data_report, exposure, mismatches))
     if exposure is not None:
         raise InputError("exposure applies to a table, not to moments already computed")
     return _analyze_moments(data, metrics, control=control, options=options)

@@ -226,9 +226,7 @@ class DataCheck:
             )
             out.append(("error", f"unit ids repeated within an arm: {listed}"))
         if self.units_in_several_arms:
-            out.append(
-                ("error", f"{self.units_in_several_arms:,} units are in more than one arm")
-            )
+            out.append(("error", f"{self.units_in_several_arms:,} units are in more than one arm"))
         if sum(self.exposure_mismatches.values()) and self.exposure is not None:
             listed = ", ".join(f"{a} {n:,}" for a, n in self.exposure_mismatches.items())
             action = (
@@ -358,9 +356,7 @@ def check_data(
 
     Examples:
         >>> import pandas as pd
-        >>> table = pd.DataFrame(
-        ...     {"variant": ["a", "b", "c", None], "x": [1.0, None, 2.0, 3.0]}
-        ... )
+        >>> table = pd.DataFrame({"variant": ["a", "b", "c", None], "x": [1.0, None, 2.0, 3.0]})
         >>> report = check_data(table, columns=["x"], arms=["a", "b", "d"])
         >>> report.ok, dict(report.unknown_arms), report.missing_arms, report.null_variant
         (False, {'c': 1}, ('d',), 1)
