@@ -357,6 +357,8 @@ __all__ = [
     "bayesian_proportion_test",
     "beta_best_arm",
     "bootstrap",
+    "check_data",
+    "check_plan",
     "common_slope_test",
     "compute_moments",
     "compute_quantile_summaries",

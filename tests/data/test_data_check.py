@@ -61,12 +61,13 @@ def dirty_rows(seed: int = 15) -> list[dict[str, Any]]:
     by_arm = {arm: [r for r in rows if r["variant"] == arm] for arm in PAGES}
     other = {"control": "treatment", "treatment": "control"}
     # Units in both arms: the first units of control get a row in treatment (right page).
-    for r in by_arm["control"][:IN_BOTH_ARMS]:
-        rows.append({**r, "variant": "treatment", "page": PAGES["treatment"]})
+    rows.extend(
+        {**r, "variant": "treatment", "page": PAGES["treatment"]}
+        for r in by_arm["control"][:IN_BOTH_ARMS]
+    )
     # Repeats within an arm: later units (disjoint from the above), two extra rows each.
     for arm, count in REPEATED.items():
-        for r in by_arm[arm][20 : 20 + count]:
-            rows += [dict(r) for _ in range(EXTRA_ROWS_EACH)]
+        rows.extend(dict(r) for r in by_arm[arm][20 : 20 + count] for _ in range(EXTRA_ROWS_EACH))
     # Exposure mismatches on fresh clean units (rows 40.. of each arm), then a NULL page.
     for arm, count in MISMATCH.items():
         for r in by_arm[arm][40 : 40 + count]:
@@ -77,35 +78,19 @@ def dirty_rows(seed: int = 15) -> list[dict[str, Any]]:
     for arm, count in NULL_REVENUE.items():
         for r in by_arm[arm][60 : 60 + count]:
             r["revenue"] = None
-    next_user = CLEAN_UNITS + 1
-    for arm, count in NULL_UNIT.items():
-        for _ in range(count):
-            rows.append(
-                {
-                    "user": None,
-                    "variant": arm,
-                    "page": PAGES[arm],
-                    "platform": "web",
-                    "revenue": 1.0,
-                }
-            )
-    for label, count in UNKNOWN.items():
-        for _ in range(count):
-            rows.append(
-                {
-                    "user": next_user,
-                    "variant": label,
-                    "page": None,
-                    "platform": "ios",
-                    "revenue": 1.0,
-                }
-            )
-            next_user += 1
-    for _ in range(NULL_VARIANT):
-        rows.append(
-            {"user": next_user, "variant": None, "page": None, "platform": "web", "revenue": 1.0}
-        )
-        next_user += 1
+    return rows + unlabelled_and_null_rows()
+
+
+def unlabelled_and_null_rows() -> list[dict[str, Any]]:
+    """Rows with a NULL unit id, a typo'd arm label or a NULL variant."""
+
+    def row(user: int | None, variant: str | None, page: str | None) -> dict[str, Any]:
+        return {"user": user, "variant": variant, "page": page, "platform": "web", "revenue": 1.0}
+
+    rows = [row(None, arm, PAGES[arm]) for arm, n in NULL_UNIT.items() for _ in range(n)]
+    labels = [label for label, n in UNKNOWN.items() for _ in range(n)]
+    labels += [None] * NULL_VARIANT
+    rows += [row(CLEAN_UNITS + 1 + i, label, None) for i, label in enumerate(labels)]
     return rows
 
 
@@ -180,7 +165,7 @@ def test_every_problem_is_counted_in_one_call(engine: str) -> None:
     assert dict(report.arm_rows) == counted["arm_rows"]
     assert report.null_variant == NULL_VARIANT
     assert report.null_values == {"revenue": counted["revenue"], "user": counted["user"]}
-    known = {a: 0 for a in counted["arm_rows"]}
+    known = dict.fromkeys(counted["arm_rows"], 0)
     assert dict(report.repeated_rows) == known | counted["repeated_rows"]
     assert dict(report.repeated_units) == known | counted["repeated_units"]
     assert report.units_in_several_arms == IN_BOTH_ARMS
@@ -203,7 +188,8 @@ def test_problems_list_each_kind_once_with_its_severity() -> None:
     assert severities.count("error") == 6
     assert severities.count("warning") == 2
     text = str(report)
-    assert "treatmnet (unknown)" in text and "treatment_b (missing)" in text
+    assert "treatmnet (unknown)" in text
+    assert "treatment_b (missing)" in text
     assert "units in more than one arm: 7" in text
 
 
@@ -240,7 +226,8 @@ def test_ablens_check_reports_everything_as_json_and_text(tmp_path) -> None:
     assert document["null_variant"] == NULL_VARIANT
     text = runner.invoke(app, ["check", str(tmp_path / "plan.yaml")])
     assert text.exit_code == 2
-    assert "page mismatches" in text.stdout and "treatmnet (unknown)" in text.stdout
+    assert "page mismatches" in text.stdout
+    assert "treatmnet (unknown)" in text.stdout
 
 
 def clean_of_all_but_exposure() -> pd.DataFrame:
@@ -281,7 +268,7 @@ def test_plan_exposure_is_parsed_round_tripped_and_checked() -> None:
         "page", {"control": "old_page", "treatment": "new_page", "treatment_b": "new_page"}, "drop"
     )
     assert plan.to_dict()["exposure"]["on_mismatch"] == "drop"
-    assert "exposure" not in parse_plan(PLAN.split("exposure:")[0]).to_dict()
+    assert "exposure" not in parse_plan(PLAN.split("exposure:", maxsplit=1)[0]).to_dict()
     report = check_plan(plan, data=FRAME)
     assert report.units_in_several_arms == IN_BOTH_ARMS
 
@@ -301,9 +288,9 @@ def test_bad_exposure_keys_are_plan_errors_at_their_line(edit: str, message: str
 
 
 def test_bad_exposure_arguments_are_input_errors() -> None:
-    with pytest.raises(InputError, match="exposure.on_mismatch"):
+    with pytest.raises(InputError, match=r"exposure\.on_mismatch"):
         ExposureCheck("page", PAGES, "skip")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="exposure.expected is empty"):
+    with pytest.raises(InputError, match=r"exposure\.expected is empty"):
         ExposureCheck("page", {})
     with pytest.raises(InputError, match="exposure is a dict"):
         check_data(FRAME, exposure={"column": "page"})  # type: ignore[arg-type]

@@ -843,8 +843,15 @@ def _read_exposure(
             "recording what each unit was exposed to (e.g. landing_page)",
         )
     on_mismatch = check.choice(mapping, "on_mismatch", "exposure.on_mismatch", ON_MISMATCH, "stop")
+    expected = _read_expected(mapping.get("expected"), arms, check)
+    if len(check.errors) > errors_before or column is None:
+        return None
+    return ExposureCheck(column, expected, on_mismatch)  # type: ignore[arg-type]
+
+
+def _read_expected(raw: object, arms: Sequence[str] | None, check: _Checker) -> dict[str, Any]:
+    """``exposure.expected``: arm label -> the exposure value of that arm."""
     expected: dict[str, Any] = {}
-    raw = mapping.get("expected")
     if raw is None:
         check.fail("exposure.expected", "exposure.expected is missing; map each arm to its value")
     elif not isinstance(raw, Mapping) or not raw:
@@ -873,6 +880,4 @@ def _read_exposure(
                     "exposure.expected",
                     f"exposure.expected names no value for arm(s) {absent}; give every arm's",
                 )
-    if len(check.errors) > errors_before or column is None:
-        return None
-    return ExposureCheck(column, expected, on_mismatch)  # type: ignore[arg-type]
+    return expected

@@ -6,8 +6,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ablens.analysis import analyze
-from ablens.data.checks import DataCheck, check_data
 from ablens.analysis_plan.model import PlanError
+from ablens.data.checks import DataCheck, check_data
 from ablens.data.sources import OpenedSource, SourceError, open_source
 
 if TYPE_CHECKING:

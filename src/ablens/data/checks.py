@@ -61,8 +61,8 @@ class ExposureCheck:
             counts per arm; "drop": they are left out of the analysis and counted in its report.
 
     Examples:
-        >>> ExposureCheck("landing_page", {"control": "old", "treatment": "new"}, "drop")
-        ExposureCheck(column='landing_page', expected={'control': 'old', 'treatment': 'new'}, on_mismatch='drop')
+        >>> ExposureCheck("page", {"control": "old", "treatment": "new"}, "drop")
+        ExposureCheck(column='page', expected={'control': 'old', 'treatment': 'new'}, ...)
         >>> ExposureCheck("landing_page", {}, "drop")
         Traceback (most recent call last):
         ...
@@ -238,8 +238,10 @@ class DataCheck:
             out.append(
                 (
                     severity,
-                    f"rows whose {self.exposure.column!r} disagrees with the arm: {listed} "
-                    f"({action})",
+                    (
+                        f"rows whose {self.exposure.column!r} disagrees with the arm: "
+                        f"{listed} ({action})"
+                    ),
                 )
             )
         return out
@@ -317,7 +319,7 @@ class DataCheck:
 
 
 def _key(value: object) -> object:
-    """pandas reports a NULL group key as NaN; every other engine as None."""
+    """None for a NULL group key (pandas reports it as NaN, every other engine as None)."""
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
@@ -363,7 +365,6 @@ def check_data(
         >>> dict(report.null_values["x"])
         {'b': 1}
     """
-    nw = optional_import("narwhals", "data")
     check_name("variant", variant)
     if unit is not None:
         check_name("unit", unit)
@@ -383,6 +384,47 @@ def check_data(
         rows, _ = collect(source, query, comment, experiment_id, team)
         return rows
 
+    arm_rows, null_variant, null_values, mismatches = _per_arm(
+        source, run, variant=variant, unit=unit, columns=columns, exposure=exposure
+    )
+    repeated_rows: dict[str, int] = {}
+    repeated_units: dict[str, int] = {}
+    several = 0
+    if unit is not None:
+        repeated_rows, repeated_units, several = _unit_repeats(source, run, variant, unit)
+        repeated_rows = {a: repeated_rows.get(a, 0) for a in arm_rows}
+        repeated_units = {a: repeated_units.get(a, 0) for a in arm_rows}
+    expected = None if arms is None else [str(a) for a in arms]
+    unknown = {} if expected is None else {a: n for a, n in arm_rows.items() if a not in expected}
+    missing = () if expected is None else tuple(a for a in expected if a not in arm_rows)
+    return DataCheck(
+        variant=variant,
+        unit=unit,
+        rows=sum(arm_rows.values()) + null_variant,
+        arm_rows=arm_rows,
+        null_variant=null_variant,
+        null_values=null_values,
+        repeated_rows=repeated_rows,
+        repeated_units=repeated_units,
+        units_in_several_arms=several,
+        unknown_arms=unknown,
+        missing_arms=missing,
+        exposure=exposure,
+        exposure_mismatches=mismatches,
+    )
+
+
+def _per_arm(
+    source: Any,  # noqa: ANN401 - ablens.data._source.Source
+    run: Any,  # noqa: ANN401 - query -> rows
+    *,
+    variant: str,
+    unit: str | None,
+    columns: Sequence[str],
+    exposure: ExposureCheck | None,
+) -> tuple[dict[str, int], int, dict[str, dict[str, int]], dict[str, int]]:
+    """Rows per arm, NULL variant rows, NULLs per column and arm, mismatches: one query."""
+    nw = optional_import("narwhals", "data")
     extra = {}
     if exposure is not None:
         extra["__mismatch"] = _mismatch(variant, exposure).cast(nw.Int32)
@@ -403,62 +445,52 @@ def check_data(
     arm_rows = {str(r["__arm"]): int(r["__n"]) for r in labelled}
     null_variant = sum(int(r["__n"]) for r in per_arm if r["__arm"] is None)
     null_values: dict[str, dict[str, int]] = {}
-    checked = [*columns, *([unit] if unit is not None else [])]
-    for i, name in enumerate(checked):
-        key = f"__nn{i}" if i < len(columns) else "__unit_nn"
+    keys = [(c, f"__nn{i}") for i, c in enumerate(columns)]
+    keys += [(unit, "__unit_nn")] if unit is not None else []
+    for name, key in keys:
         counts = {str(r["__arm"]): int(r["__n"]) - int(r[key]) for r in labelled}
         if any(counts.values()):
             null_values[name] = {a: n for a, n in counts.items() if n}
     mismatches: dict[str, int] = {}
     if exposure is not None:
-        mismatches = {a: 0 for a in exposure.expected if a in arm_rows}
-        for r in labelled:
-            if str(r["__arm"]) in exposure.expected:
-                mismatches[str(r["__arm"])] = int(r["__mismatch"] or 0)
+        mismatches = {
+            str(r["__arm"]): int(r["__mismatch"] or 0)
+            for r in labelled
+            if str(r["__arm"]) in exposure.expected
+        }
+    return arm_rows, null_variant, null_values, mismatches
+
+
+def _unit_repeats(
+    source: Any,  # noqa: ANN401 - ablens.data._source.Source
+    run: Any,  # noqa: ANN401 - query -> rows
+    variant: str,
+    unit: str,
+) -> tuple[dict[str, int], dict[str, int], int]:
+    """Extra rows and repeated units per arm, and units in several arms: two queries."""
+    nw = optional_import("narwhals", "data")
+    per_unit_arm = (
+        source.frame.drop_nulls(subset=[unit, variant])
+        .group_by(unit, variant)
+        .agg(nw.len().alias("__rows"))
+    )
+    flagged = per_unit_arm.with_columns(
+        (nw.col("__rows") - 1).alias("__extra"),
+        (nw.col("__rows") > 1).cast(nw.Int32).alias("__repeated"),
+    )
     repeated_rows: dict[str, int] = {}
     repeated_units: dict[str, int] = {}
-    several = 0
-    if unit is not None:
-        per_unit_arm = (
-            source.frame.drop_nulls(subset=[unit, variant])
-            .group_by(unit, variant)
-            .agg(nw.len().alias("__rows"))
-        )
-        flagged = per_unit_arm.with_columns(
-            (nw.col("__rows") - 1).alias("__extra"),
-            (nw.col("__rows") > 1).cast(nw.Int32).alias("__repeated"),
-        )
-        for r in run(
-            flagged.group_by(variant).agg(nw.col("__extra").sum(), nw.col("__repeated").sum())
-        ):
-            repeated_rows[str(r[variant])] = int(r["__extra"] or 0)
-            repeated_units[str(r[variant])] = int(r["__repeated"] or 0)
-        repeated_rows = {a: repeated_rows.get(a, 0) for a in arm_rows}
-        repeated_units = {a: repeated_units.get(a, 0) for a in arm_rows}
-        (total,) = run(
-            per_unit_arm.group_by(unit)
-            .agg(nw.len().alias("__arms"))
-            .select((nw.col("__arms") > 1).cast(nw.Int32).sum().alias("__several"))
-        )
-        several = int(total["__several"] or 0)
-    expected = None if arms is None else [str(a) for a in arms]
-    unknown = {} if expected is None else {a: n for a, n in arm_rows.items() if a not in expected}
-    missing = () if expected is None else tuple(a for a in expected if a not in arm_rows)
-    return DataCheck(
-        variant=variant,
-        unit=unit,
-        rows=sum(arm_rows.values()) + null_variant,
-        arm_rows=arm_rows,
-        null_variant=null_variant,
-        null_values=null_values,
-        repeated_rows=repeated_rows,
-        repeated_units=repeated_units,
-        units_in_several_arms=several,
-        unknown_arms=unknown,
-        missing_arms=missing,
-        exposure=exposure,
-        exposure_mismatches=mismatches,
+    for r in run(
+        flagged.group_by(variant).agg(nw.col("__extra").sum(), nw.col("__repeated").sum())
+    ):
+        repeated_rows[str(r[variant])] = int(r["__extra"] or 0)
+        repeated_units[str(r[variant])] = int(r["__repeated"] or 0)
+    (total,) = run(
+        per_unit_arm.group_by(unit)
+        .agg(nw.len().alias("__arms"))
+        .select((nw.col("__arms") > 1).cast(nw.Int32).sum().alias("__several"))
     )
+    return repeated_rows, repeated_units, int(total["__several"] or 0)
 
 
 def apply_exposure(
