@@ -296,3 +296,27 @@ def test_bad_exposure_arguments_are_input_errors() -> None:
         check_data(FRAME, exposure={"column": "page"})  # type: ignore[arg-type]
     with pytest.raises(DataError, match="'pages' is not in the data"):
         check_data(FRAME, exposure=ExposureCheck("pages", PAGES))
+
+
+def test_ablens_analyze_reports_the_dropped_rows_in_its_data_report(tmp_path) -> None:
+    clean_of_all_but_exposure().to_parquet(tmp_path / "clean.parquet")
+    plan = (
+        PLAN.replace("dirty.parquet", "clean.parquet")
+        .replace(", treatment_b]", "]")
+        .replace(", treatment_b: new_page", "")
+    )
+    (tmp_path / "plan.yaml").write_text(plan)
+    runner = CliRunner()
+    checked = runner.invoke(app, ["check", str(tmp_path / "plan.yaml"), "--json"])
+    assert checked.exit_code == 0  # only the mismatches, which the plan drops: a warning
+    assert json.loads(checked.stdout)["exposure_mismatches"] == {"control": 3, "treatment": 7}
+    outcome = runner.invoke(app, ["analyze", str(tmp_path / "plan.yaml"), "--json"])
+    assert outcome.exit_code in (0, 1)  # 1 only if a health gate fails on this small sample
+    document = json.loads(outcome.stdout)
+    report = document["data_report"]
+    assert report["exposure_mismatches"] == {"control": 3, "treatment": 7}
+    stop = tmp_path / "stop.yaml"
+    stop.write_text(plan.replace("on_mismatch: drop", "on_mismatch: stop"))
+    stopped = runner.invoke(app, ["analyze", str(stop)])
+    assert stopped.exit_code == 2
+    assert "rows per arm: control 3, treatment 7" in stopped.stderr
