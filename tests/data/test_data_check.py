@@ -320,3 +320,18 @@ def test_ablens_analyze_reports_the_dropped_rows_in_its_data_report(tmp_path) ->
     stopped = runner.invoke(app, ["analyze", str(stop)])
     assert stopped.exit_code == 2
     assert "rows per arm: control 3, treatment 7" in stopped.stderr
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb-table"])
+def test_expected_values_of_another_type_than_the_column_are_a_data_error(engine: str) -> None:
+    data = as_engine(engine)
+    numbers = ExposureCheck("revenue", {"control": "old_page", "treatment": "new_page"})
+    with pytest.raises(DataError, match=r"column 'revenue' has type Float64.*quote text"):
+        check_data(data, exposure=numbers)
+    with pytest.raises(DataError, match=r"column 'page' has type String"):
+        ablens.analyze(
+            data,
+            [Mean("revenue")],
+            control="control",
+            exposure=ExposureCheck("page", {"control": 1, "treatment": 2}),
+        )

@@ -110,6 +110,30 @@ def _mismatch(variant: str, exposure: ExposureCheck) -> Any:  # noqa: ANN401 - a
     return named & ~consistent.fill_null(False)  # type: ignore[union-attr]  # noqa: FBT003
 
 
+def _check_exposure_column(frame: Any, variant: str, exposure: ExposureCheck) -> None:  # noqa: ANN401 - a narwhals LazyFrame
+    """The column exists, and the expected values have its type (engines refuse 'a' = 1)."""
+    nw = optional_import("narwhals", "data")
+    check_columns(frame, variant, (), [exposure.column])
+    dtype = frame.collect_schema()[exposure.column]
+    if dtype == nw.String:
+        fits = all(isinstance(v, str) for v in exposure.expected.values())
+    elif dtype == nw.Boolean:
+        fits = all(isinstance(v, bool) for v in exposure.expected.values())
+    elif dtype.is_numeric():
+        fits = all(
+            isinstance(v, int | float) and not isinstance(v, bool)
+            for v in exposure.expected.values()
+        )
+    else:  # categorical, dates, ...: left to the engine
+        fits = True
+    if not fits:
+        raise DataError(
+            f"column {exposure.column!r} has type {dtype}, but exposure.expected is "
+            f"{dict(exposure.expected)}; give values of the column's type (quote text, leave "
+            "numbers unquoted)"
+        )
+
+
 def filter_exposure(data: object, *, variant: str, exposure: ExposureCheck) -> object:
     """``data`` without the rows whose exposure disagrees with their arm (no query runs).
 
@@ -127,7 +151,7 @@ def filter_exposure(data: object, *, variant: str, exposure: ExposureCheck) -> o
     """
     nw = optional_import("narwhals", "data")
     source = resolve(data)
-    check_columns(source.frame, variant, (), [exposure.column])
+    _check_exposure_column(source.frame, variant, exposure)
     frame = source.frame.filter(~_mismatch(variant, exposure))
     native = nw.to_native(frame)
     if source.kind in {"pandas", "modin", "cudf"}:
@@ -155,7 +179,7 @@ def exposure_mismatches(
     """
     nw = optional_import("narwhals", "data")
     source = resolve(data)
-    check_columns(source.frame, variant, (), [exposure.column])
+    _check_exposure_column(source.frame, variant, exposure)
     query = (
         source.frame.with_columns(_mismatch(variant, exposure).cast(nw.Int32).alias("__mismatch"))
         .filter(nw.col(variant).is_in(list(exposure.expected)).fill_null(False))  # noqa: FBT003
@@ -378,6 +402,8 @@ def check_data(
     source = resolve(data)
     others = [*columns, *([unit] if unit else []), *([exposure.column] if exposure else [])]
     check_columns(source.frame, variant, (), others)
+    if exposure is not None:
+        _check_exposure_column(source.frame, variant, exposure)
     comment = query_comment(experiment_id, team)
 
     def run(query: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - a narwhals LazyFrame
