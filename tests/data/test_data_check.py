@@ -160,6 +160,7 @@ def test_every_problem_is_counted_in_one_call(engine: str) -> None:
         columns=["revenue"],
         arms=ARMS,
         exposure=EXPOSURE,
+        segments=["platform"],
     )
     assert report.rows == len(ROWS)
     assert dict(report.arm_rows) == counted["arm_rows"]
@@ -172,6 +173,15 @@ def test_every_problem_is_counted_in_one_call(engine: str) -> None:
     assert dict(report.unknown_arms) == UNKNOWN
     assert report.missing_arms == ("treatment_b",)
     assert dict(report.exposure_mismatches) == counted["mismatch"]
+    by_segment = Counter((r["platform"], r["variant"]) for r in ROWS if r["variant"] is not None)
+    assert {
+        (key[0], arm): n
+        for key, per_arm in report.segment_rows.items()
+        for arm, n in per_arm.items()
+    } == dict(by_segment)
+    skewed = report.segment_rows[(SKEWED_SEGMENT,)]
+    assert skewed["treatment"] > 2 * skewed["control"]
+    assert not report.too_many_segments
     assert not report.ok
     # unknown, missing, NULL variant, NULL revenue, NULL user, repeats, several, exposure
     assert len(report.problems()) == 8
@@ -199,6 +209,7 @@ source: {path: dirty.parquet}
 control: control
 arms: [control, treatment, treatment_b]
 unit: user
+segments: [platform]
 metrics: [{kind: mean, column: revenue}]
 exposure:
   column: page
@@ -224,6 +235,8 @@ def test_ablens_check_reports_everything_as_json_and_text(tmp_path) -> None:
     assert document["unknown_arms"] == UNKNOWN
     assert document["missing_arms"] == ["treatment_b"]
     assert document["null_variant"] == NULL_VARIANT
+    android = next(s for s in document["segment_rows"] if s["segment"]["platform"] == "android")
+    assert android["arm_rows"]["treatment"] > 2 * android["arm_rows"]["control"]
     text = runner.invoke(app, ["check", str(tmp_path / "plan.yaml")])
     assert text.exit_code == 2
     assert "page mismatches" in text.stdout
@@ -335,3 +348,12 @@ def test_expected_values_of_another_type_than_the_column_are_a_data_error(engine
             control="control",
             exposure=ExposureCheck("page", {"control": 1, "treatment": 2}),
         )
+
+
+def test_too_many_segments_is_reported_not_raised() -> None:
+    report = check_data(FRAME, segments=["revenue"], max_segments=5)
+    assert report.too_many_segments
+    assert report.segment_rows == {}
+    assert not report.ok
+    with pytest.raises(InputError, match="max_segments"):
+        check_data(FRAME, segments=["platform"], max_segments=0)

@@ -180,6 +180,7 @@ def check_plan(plan: AnalysisPlan, *, data: object = None) -> DataCheck:
             columns=columns,
             arms=plan.arms,
             exposure=plan.exposure,
+            segments=plan.segments,
             experiment_id=plan.experiment_id,
             team=plan.team,
         )

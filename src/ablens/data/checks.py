@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ablens._validation import check_choice, check_name, optional_import
+from ablens._validation import check_choice, check_count, check_name, optional_import
 from ablens.data._source import check_columns, collect, query_comment, resolve
 from ablens.errors import DataError, InputError
 
@@ -211,6 +211,12 @@ class DataCheck:
         missing_arms: Expected arms with no rows.
         exposure: The exposure rule checked, or None.
         exposure_mismatches: Arm label -> rows whose exposure disagrees with the arm.
+        segment_columns: The segment columns counted, if any.
+        segment_rows: Segment values (a tuple, one per segment column) -> arm label -> rows,
+            for a look at each segment's split (empty without segment columns, or when they
+            have more than ``max_segments`` distinct values).
+        too_many_segments: True when the segment columns have more than ``max_segments``
+            distinct values (an analysis would stop).
     """
 
     variant: str
@@ -226,6 +232,9 @@ class DataCheck:
     missing_arms: tuple[str, ...] = ()
     exposure: ExposureCheck | None = None
     exposure_mismatches: Mapping[str, int] = field(default_factory=dict)
+    segment_columns: tuple[str, ...] = ()
+    segment_rows: Mapping[tuple[Any, ...], Mapping[str, int]] = field(default_factory=dict)
+    too_many_segments: bool = False
 
     def problems(self) -> list[tuple[Literal["error", "warning"], str]]:
         """(severity, message) of every problem; an "error" makes `ablens.analyze` stop."""
@@ -265,6 +274,16 @@ class DataCheck:
                     (
                         f"rows whose {self.exposure.column!r} disagrees with the arm: "
                         f"{listed} ({action})"
+                    ),
+                )
+            )
+        if self.too_many_segments:
+            out.append(
+                (
+                    "error",
+                    (
+                        f"segments {list(self.segment_columns)} have more distinct values "
+                        "than max_segments"
                     ),
                 )
             )
@@ -316,6 +335,12 @@ class DataCheck:
         out += [line(r) for r in rows]
         if self.unit is not None:
             out.append(f"units in more than one arm: {self.units_in_several_arms:,}")
+        if self.segment_rows:
+            out.append(f"rows per {', '.join(self.segment_columns)} and arm:")
+            for key, per_arm in self.segment_rows.items():
+                label = ", ".join(str(v) for v in key)
+                shares = ", ".join(f"{a} {n:,}" for a, n in per_arm.items())
+                out.append(f"  {label}: {shares}")
         problems = self.problems()
         out.append("problems:" if problems else "no problems found")
         out += [f"  {severity}: {message}" for severity, message in problems]
@@ -338,6 +363,12 @@ class DataCheck:
             "missing_arms": list(self.missing_arms),
             "exposure": None if self.exposure is None else self.exposure.to_dict(),
             "exposure_mismatches": dict(self.exposure_mismatches),
+            "segment_columns": list(self.segment_columns),
+            "segment_rows": [
+                {"segment": dict(zip(self.segment_columns, key, strict=True)), "arm_rows": rows}
+                for key, rows in self.segment_rows.items()
+            ],
+            "too_many_segments": self.too_many_segments,
             "problems": [{"severity": s, "message": m} for s, m in self.problems()],
         }
 
@@ -355,6 +386,8 @@ def check_data(
     columns: Sequence[str] = (),
     arms: Sequence[str] | None = None,
     exposure: ExposureCheck | None = None,
+    segments: Sequence[str] = (),
+    max_segments: int = 100,
     experiment_id: str | None = None,
     team: str | None = None,
 ) -> DataCheck:
@@ -369,6 +402,9 @@ def check_data(
         arms: The arm labels expected; other labels are unknown arms, expected ones without
             rows missing arms. None: every label found is an arm.
         exposure: A column that must agree with the arm; disagreeing rows are counted per arm.
+        segments: Columns whose rows per (segment, arm) are counted, to see each segment's
+            split.
+        max_segments: Most distinct segment values counted; more is reported as a problem.
         experiment_id: Tag on every query sent, for cost attribution.
         team: Optional team tag on every query.
 
@@ -395,12 +431,17 @@ def check_data(
     columns = list(dict.fromkeys(columns))
     for name in columns:
         check_name("columns", name)
+    segments = list(dict.fromkeys(segments))
+    for name in segments:
+        check_name("segments", name)
+    max_segments = check_count("max_segments", max_segments, minimum=1)
     if exposure is not None and not isinstance(exposure, ExposureCheck):
         raise InputError(
             f"exposure is a {type(exposure).__name__}, must be an ablens.ExposureCheck"
         )
     source = resolve(data)
-    others = [*columns, *([unit] if unit else []), *([exposure.column] if exposure else [])]
+    others = [*columns, *segments, *([unit] if unit else [])]
+    others += [exposure.column] if exposure else []
     check_columns(source.frame, variant, (), others)
     if exposure is not None:
         _check_exposure_column(source.frame, variant, exposure)
@@ -420,6 +461,9 @@ def check_data(
         repeated_rows, repeated_units, several = _unit_repeats(source, run, variant, unit)
         repeated_rows = {a: repeated_rows.get(a, 0) for a in arm_rows}
         repeated_units = {a: repeated_units.get(a, 0) for a in arm_rows}
+    segment_rows: dict[tuple[Any, ...], dict[str, int]] | None = {}
+    if segments:
+        segment_rows = _segment_rows(source, run, variant, segments, max_segments)
     expected = None if arms is None else [str(a) for a in arms]
     unknown = {} if expected is None else {a: n for a, n in arm_rows.items() if a not in expected}
     missing = () if expected is None else tuple(a for a in expected if a not in arm_rows)
@@ -437,6 +481,9 @@ def check_data(
         missing_arms=missing,
         exposure=exposure,
         exposure_mismatches=mismatches,
+        segment_columns=tuple(segments),
+        segment_rows={} if segment_rows is None else segment_rows,
+        too_many_segments=segment_rows is None,
     )
 
 
@@ -517,6 +564,37 @@ def _unit_repeats(
         .select((nw.col("__arms") > 1).cast(nw.Int32).sum().alias("__several"))
     )
     return repeated_rows, repeated_units, int(total["__several"] or 0)
+
+
+def _segment_rows(
+    source: Any,  # noqa: ANN401 - ablens.data._source.Source
+    run: Any,  # noqa: ANN401 - query -> rows
+    variant: str,
+    segments: Sequence[str],
+    max_segments: int,
+) -> dict[tuple[Any, ...], dict[str, int]] | None:
+    """Segment values -> arm -> rows (one query), or None past ``max_segments`` values."""
+    nw = optional_import("narwhals", "data")
+    # Guard the result's size as compute_moments does: a segment by an id would be huge.
+    limit = (max_segments + 1) * 64
+    rows = run(
+        source.frame.drop_nulls(subset=[variant])
+        .group_by(*segments, variant)
+        .agg(nw.len().alias("__n"))
+        .head(limit)
+    )
+    if len(rows) >= limit:
+        return None
+    out: dict[tuple[Any, ...], dict[str, int]] = {}
+    for r in rows:
+        key = tuple(_key(r[s]) for s in segments)
+        out.setdefault(key, {})[str(r[variant])] = int(r["__n"])
+    if len(out) > max_segments:
+        return None
+    return {
+        key: dict(sorted(out[key].items()))
+        for key in sorted(out, key=lambda k: tuple((v is None, str(v)) for v in k))
+    }
 
 
 def apply_exposure(
