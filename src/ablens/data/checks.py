@@ -391,7 +391,7 @@ def check_data(
     experiment_id: str | None = None,
     team: str | None = None,
 ) -> DataCheck:
-    """Count every data problem in the engine holding ``data`` (at most three grouped queries).
+    """Count every data problem in the engine holding ``data`` (at most four grouped queries).
 
     Args:
         data: Any input `ablens.compute_moments` takes.
