@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
+from ablens.data.checks import ExposureCheck, apply_exposure
 from ablens.data.engine import compute_moments
 from ablens.data.sandwich import compute_sandwich_shares
 from ablens.errors import AblensError, InputError
@@ -32,6 +33,7 @@ from ablens.stats.srm import (
 from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
+    from ablens.data.engine import DataReport
     from ablens.metrics.base import Metric
     from ablens.stats.adjusted import HCShares
     from ablens.stats.result import TestResult
@@ -116,6 +118,7 @@ def analyze(
     experiment_id: str | None = None,
     team: str | None = None,
     max_segments: int = 100,
+    exposure: ExposureCheck | None = None,
 ) -> AnalysisResult:
     """Compare every treatment arm with the control on every metric.
 
@@ -147,6 +150,10 @@ def analyze(
         experiment_id: For table input: tag on every query sent, for cost attribution.
         team: For table input: optional team tag on every query.
         max_segments: For table input: most distinct segment values allowed.
+        exposure: For table input: a column that must agree with the arm (`ExposureCheck`);
+            rows that disagree stop the analysis (a `DataError` with the counts per arm) or,
+            with ``on_mismatch="drop"``, are left out of every query and counted in
+            ``result.data_report.exposure_mismatches``.
 
     Returns:
         The analysis, renderable as text, markdown, HTML, JSON or a dataframe.
@@ -178,8 +185,17 @@ def analyze(
         0.3138
     """
     options = AnalysisOptions(alpha, correction, family, weights, srm_alpha, srm_method)
+    if exposure is not None and not isinstance(exposure, ExposureCheck):
+        raise InputError(
+            f"exposure is a {type(exposure).__name__}, must be an ablens.ExposureCheck"
+        )
     if not isinstance(data, Mapping):
-        return _analyze_table(
+        mismatches: dict[str, int] = {}
+        if exposure is not None:
+            data, mismatches = apply_exposure(
+                data, variant=variant, exposure=exposure, experiment_id=experiment_id, team=team
+            )
+        result = _analyze_table(
             data,
             metrics,
             control=control,
@@ -193,7 +209,28 @@ def analyze(
             max_segments=max_segments,
             options=options,
         )
+        if exposure is None or result.data_report is None:
+            return result
+        return replace(result, data_report=_with_exposure(result.data_report, exposure, mismatches))
+    if exposure is not None:
+        raise InputError("exposure applies to a table, not to moments already computed")
     return _analyze_moments(data, metrics, control=control, options=options)
+
+
+def _with_exposure(
+    report: DataReport, exposure: ExposureCheck, mismatches: Mapping[str, int]
+) -> DataReport:
+    """The data report with the exposure counts (the rows already exclude the dropped ones)."""
+    dropped = sum(mismatches.values())
+    warnings = list(report.warnings)
+    if dropped:
+        listed = ", ".join(f"{arm} {n:,}" for arm, n in mismatches.items())
+        warnings.insert(
+            0,
+            f"{dropped:,} row(s) whose {exposure.column!r} disagrees with the arm were dropped "
+            f"({listed})",
+        )
+    return replace(report, exposure_mismatches=dict(mismatches), warnings=tuple(warnings))
 
 
 def _analyze_table(

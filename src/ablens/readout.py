@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens.analysis_plan.run import analyze_opened, open_plan_source
+from ablens.data.checks import filter_exposure
 from ablens.decision import Verdict, verdict
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
@@ -790,5 +791,9 @@ def run_readout(
     """
     with open_plan_source(plan, data) as opened:
         result = analyze_opened(plan, opened.table)
-        sequential = sequential_readings(plan, result, opened.table)
+        table = opened.table
+        if plan.exposure is not None and plan.exposure.on_mismatch == "drop":
+            # The looks read the same consistent rows as the analysis (no query runs here).
+            table = filter_exposure(table, variant=plan.variant, exposure=plan.exposure)
+        sequential = sequential_readings(plan, result, table)
     return compose_readout(result, plan, sequential=sequential, today=today)

@@ -35,7 +35,7 @@ power calculation is `ablens.power_plan`.
 
 from ablens.analysis_plan.model import AnalysisPlan, MetricSpec, PlanError, Planned
 from ablens.analysis_plan.parser import load_plan, parse_plan, plan_from_dict
-from ablens.analysis_plan.run import check_source, run_plan
+from ablens.analysis_plan.run import check_plan, check_source, run_plan
 from ablens.analysis_plan.schema import plan_json_schema
 from ablens.data.sources import (
     DataSource,
@@ -55,6 +55,7 @@ __all__ = [
     "Planned",
     "SparkSource",
     "WarehouseSource",
+    "check_plan",
     "check_source",
     "load_plan",
     "parse_plan",

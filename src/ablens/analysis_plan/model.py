@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from ablens.data.checks import ExposureCheck
     from ablens.data.sources import DataSource
     from ablens.metrics.base import Metric
     from ablens.stats.group_sequential import SpendingName
@@ -211,6 +212,8 @@ class AnalysisPlan:
         srm_method: Method of the sample-ratio check ("chi2", "binomial", "multinomial",
             "auto"), as in `ablens.srm_test`.
         planned: Planned sample size, duration and start date.
+        exposure: A column that must agree with the arm (the page or flag actually served),
+            and whether disagreeing rows are dropped or stop the analysis; or None.
         path: The file the plan was read from, or None.
         sha256: SHA-256 of the plan file's bytes (of its canonical JSON without a file).
         lines: Key path (``"metrics[2].kind"``) to its line in the file, for error messages.
@@ -237,6 +240,7 @@ class AnalysisPlan:
     planned: Planned = field(default_factory=Planned)
     time: str | None = None
     bayesian: BayesianPrior | None = None
+    exposure: ExposureCheck | None = None
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -291,6 +295,8 @@ class AnalysisPlan:
             document["spending"] = self.spending
         if self.srm_method != DEFAULT_SRM_METHOD:  # plans that keep the default hash as before
             document["srm_method"] = self.srm_method
+        if self.exposure is not None:  # plans without one hash as before
+            document["exposure"] = self.exposure.to_dict()
         return document
 
 

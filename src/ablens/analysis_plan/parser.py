@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens._validation import optional_import
 from ablens.analysis_plan.model import AnalysisPlan, MetricSpec, PlanError, Planned, line_of
+from ablens.data.checks import ON_MISMATCH, ExposureCheck
 from ablens.data.sources import (
     BACKENDS,
     ENV_NAME,
@@ -100,8 +101,10 @@ TOP_KEYS = (
     "srm_alpha",
     "srm_method",
     "planned",
+    "exposure",
 )
 _BAYESIAN_KEYS = ("prior",)
+EXPOSURE_KEYS = ("column", "expected", "on_mismatch")
 _METRIC_COMMON_KEYS = ("kind", "name", "role", "direction")
 PLANNED_KEYS = ("sample_size", "duration_days", "start_date", "power")
 
@@ -452,6 +455,7 @@ def _build(
         )
     bayesian = _read_bayesian(root.get("bayesian"), check)
     planned = _read_planned(root.get("planned"), check)
+    exposure = _read_exposure(root.get("exposure"), arms, variant, unit, check)
     if sequential not in (None, "none") and root.get("time") is None:
         check.fail(
             "sequential",
@@ -490,6 +494,7 @@ def _build(
         planned=planned,
         time=time,
         bayesian=bayesian,
+        exposure=exposure,
         path=path,
         sha256=sha256,
         lines=dict(lines),
@@ -813,3 +818,66 @@ def _read_planned(value: object, check: _Checker) -> Planned:
         start_date=start_date,
         power=0.8 if power is None else power,
     )
+
+
+def _read_exposure(
+    value: object,
+    arms: Sequence[str] | None,
+    variant: str,
+    unit: str | None,
+    check: _Checker,
+) -> ExposureCheck | None:
+    """``exposure: {column, expected: {arm: value}, on_mismatch: drop|stop}``, or None."""
+    if value is None:
+        return None
+    mapping = check.mapping(value, "exposure", "keys (column, expected, on_mismatch)")
+    if mapping is None:
+        return None
+    errors_before = len(check.errors)
+    check.keys(mapping, "exposure", EXPOSURE_KEYS, "exposure")
+    column = check.text(mapping, "column", "exposure.column", required=True)
+    if column is not None and column in (variant, unit):
+        check.fail(
+            "exposure.column",
+            f"exposure.column == {column!r} is the variant or unit column, must be the column "
+            "recording what each unit was exposed to (e.g. landing_page)",
+        )
+    on_mismatch = check.choice(mapping, "on_mismatch", "exposure.on_mismatch", ON_MISMATCH, "stop")
+    expected = _read_expected(mapping.get("expected"), arms, check)
+    if len(check.errors) > errors_before or column is None:
+        return None
+    return ExposureCheck(column, expected, on_mismatch)  # type: ignore[arg-type]
+
+
+def _read_expected(raw: object, arms: Sequence[str] | None, check: _Checker) -> dict[str, Any]:
+    """``exposure.expected``: arm label -> the exposure value of that arm."""
+    expected: dict[str, Any] = {}
+    if raw is None:
+        check.fail("exposure.expected", "exposure.expected is missing; map each arm to its value")
+    elif not isinstance(raw, Mapping) or not raw:
+        check.fail(
+            "exposure.expected",
+            f"exposure.expected == {raw!r}, must map each arm to the value exposure.column "
+            "holds in it, e.g. {control: old_page, treatment: new_page}",
+        )
+    else:
+        for arm, item in raw.items():
+            path = f"exposure.expected.{arm}"
+            if not isinstance(arm, str) or not arm:
+                check.fail(path, f"exposure.expected has the arm {arm!r}, must be a string")
+            elif arms is not None and arm not in arms:
+                check.fail(path, f"{path}: {arm!r} is not one of arms {list(arms)}")
+            elif isinstance(item, str | int | float | bool) and not (
+                isinstance(item, float) and not math.isfinite(item)
+            ):
+                expected[arm] = item
+            else:
+                check.fail(path, f"{path} == {item!r}, must be a string, number or boolean")
+        if arms is not None:
+            absent = [a for a in arms if a not in raw]
+            if absent:
+                check.fail(
+                    "exposure.expected",
+                    f"exposure.expected names no value for arm(s) {absent}; give every arm's",
+                )
+    return expected

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ablens.analysis import analyze
 from ablens.analysis_plan.model import PlanError
+from ablens.data.checks import DataCheck, check_data
 from ablens.data.sources import OpenedSource, SourceError, open_source
 
 if TYPE_CHECKING:
@@ -15,7 +16,14 @@ if TYPE_CHECKING:
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.results import AnalysisResult
 
-__all__ = ["analyze_opened", "check_columns", "check_source", "open_plan_source", "run_plan"]
+__all__ = [
+    "analyze_opened",
+    "check_columns",
+    "check_plan",
+    "check_source",
+    "open_plan_source",
+    "run_plan",
+]
 
 
 @contextmanager
@@ -52,6 +60,8 @@ def check_columns(plan: AnalysisPlan, available: Sequence[str]) -> None:
     if plan.time is not None:
         wanted.append(("time", plan.time))
     wanted += [(f"segments[{i}]", s) for i, s in enumerate(plan.segments)]
+    if plan.exposure is not None:
+        wanted.append(("exposure.column", plan.exposure.column))
     for i, spec in enumerate(plan.metrics):
         wanted += [(f"metrics[{i}].{key}", column) for key, column in spec.column_keys()]
     missing = [(key, column) for key, column in wanted if column not in available]
@@ -81,6 +91,7 @@ def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
         weights=plan.weights,
         srm_alpha=plan.srm_alpha,
         srm_method=plan.srm_method,
+        exposure=plan.exposure,
         experiment_id=plan.experiment_id,
         team=plan.team,
     )
@@ -120,3 +131,56 @@ def check_source(plan: AnalysisPlan) -> list[str]:
     """
     with open_plan_source(plan) as opened:
         return list(opened.columns)
+
+
+def check_plan(plan: AnalysisPlan, *, data: object = None) -> DataCheck:
+    """Every data problem of the plan's experiment at once, counted where its data live.
+
+    What ``ablens check PLAN`` prints: rows per arm, NULL variant, unit and metric values, unit
+    ids repeated within an arm, units in several arms, labels the plan does not name, named arms
+    without rows, and rows whose exposure column disagrees with the arm. Unlike `run_plan`,
+    which stops at the first problem, every check runs (a few grouped queries; counts only).
+
+    Args:
+        plan: The plan.
+        data: A table to check instead of the plan's source (any input `ablens.analyze` takes).
+
+    Returns:
+        The counts; ``ok`` is False when `run_plan` would stop on them.
+
+    Raises:
+        PlanError: A column the plan names is not in the data, or the source cannot be opened.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from ablens.analysis_plan import plan_from_dict
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {"path": "users.parquet"},
+        ...         "control": "a",
+        ...         "arms": ["a", "b"],
+        ...         "unit": "user",
+        ...         "metrics": [{"kind": "mean", "column": "x"}],
+        ...     }
+        ... )
+        >>> table = pd.DataFrame(
+        ...     {"user": [1, 1, 2, 3], "variant": ["a", "b", "b", "b"], "x": [1.0, 2.0, None, 4.0]}
+        ... )
+        >>> report = check_plan(plan, data=table)
+        >>> report.ok, report.units_in_several_arms, dict(report.null_values["x"])
+        (False, 1, {'b': 1})
+    """
+    columns = list(dict.fromkeys(c for spec in plan.metrics for c in spec.columns()))
+    with open_plan_source(plan, data) as opened:
+        return check_data(
+            opened.table,
+            variant=plan.variant,
+            unit=plan.unit,
+            columns=columns,
+            arms=plan.arms,
+            exposure=plan.exposure,
+            segments=plan.segments,
+            experiment_id=plan.experiment_id,
+            team=plan.team,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ablens.data.checks import ON_MISMATCH
 from ablens.data.sources import (
     BACKENDS,
     FILE_SUFFIXES,
@@ -207,6 +208,24 @@ def plan_json_schema() -> dict[str, Any]:
                 "(exact, two arms), multinomial (exact, small experiments) or auto.",
                 "enum": list(SRM_METHODS),
                 "default": DEFAULT_SRM_METHOD,
+            },
+            "exposure": {
+                "description": "A column that must agree with the arm (the page or flag "
+                "actually served): rows that disagree are dropped (and counted) or stop the "
+                "analysis.",
+                "type": "object",
+                "properties": {
+                    "column": text,
+                    "expected": {
+                        "description": "Arm label -> the value the column holds in that arm.",
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "number", "boolean"]},
+                        "minProperties": 1,
+                    },
+                    "on_mismatch": {"enum": list(ON_MISMATCH), "default": "stop"},
+                },
+                "required": ["column", "expected"],
+                "additionalProperties": False,
             },
             "planned": {
                 "type": "object",

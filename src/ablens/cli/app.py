@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ablens._version import __version__
-from ablens.cli.common import EXIT_HEALTH, usage_errors
+from ablens.cli.common import EXIT_HEALTH, EXIT_USAGE, usage_errors
 from ablens.errors import ConfigError
 from ablens.typing import DEFAULT_SPENDING
 
@@ -369,6 +369,45 @@ def validate_command(
         f"{len(loaded.metrics)} metrics ({counts}); arms {arms}; source {source}"
         + ("; every column found in the data." if check_data else ".")
     )
+
+
+@app.command("check")
+def check_command(
+    plan: PlanArgument,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (with schema_version).")
+    ] = False,
+) -> None:
+    """List every data problem at once, with counts per arm (no analysis is run).
+
+    Rows per arm, NULL variant, unit and metric values, unit ids repeated within an arm, units
+    in more than one arm, labels the plan does not name, named arms without rows, and rows
+    whose exposure column disagrees with the arm; counted in the data's engine.
+
+    Exit code 0 when analyze would go on (warnings allowed), 2 when it would stop on the data
+    (the report is still printed) or on bad input, as for analyze.
+    """
+    from ablens.analysis_plan import check_plan, load_plan  # noqa: PLC0415 - keeps --help fast
+
+    with usage_errors():
+        loaded = load_plan(plan)
+        with _progress(f"Checking the data of {loaded.experiment_id} ..."):
+            report = check_plan(loaded)
+    if as_json:
+        document = {
+            "schema_version": 1,
+            "experiment_id": loaded.experiment_id,
+            "path": loaded.name,
+            **report.to_dict(),
+        }
+        typer.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"{loaded.name}: data of experiment {loaded.experiment_id}")
+        typer.echo(str(report))
+    if not report.ok:
+        errors = sum(severity == "error" for severity, _ in report.problems())
+        typer.echo(f"ablens: {errors} data problem(s) would stop the analysis", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 @app.command("report")

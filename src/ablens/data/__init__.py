@@ -8,6 +8,7 @@ Engines are imported lazily, only the one the caller passed.
 """
 
 from ablens.data._source import bigquery_labels
+from ablens.data.checks import DataCheck, ExposureCheck, check_data
 from ablens.data.engine import DataReport, MomentsByArm, compute_moments
 from ablens.data.events import aggregate_events
 from ablens.data.history import History, read_history
@@ -19,11 +20,14 @@ from ablens.data.sandwich import compute_sandwich_shares
 
 __all__ = [
     "ColumnProfile",
+    "DataCheck",
     "DataReport",
+    "ExposureCheck",
     "History",
     "MomentsByArm",
     "aggregate_events",
     "bigquery_labels",
+    "check_data",
     "compute_moments",
     "compute_quantile_summaries",
     "compute_rank_summary",

@@ -58,6 +58,8 @@ class DataReport:
         units_in_several_arms: Units that appear in more than one arm.
         arm_rows: Rows per arm label.
         warnings: Conditions that allow analysis to go on but deserve a look.
+        exposure_mismatches: Arm label -> rows whose exposure column disagreed with the arm
+            (dropped before every count above), when the analysis checked one.
     """
 
     rows: int
@@ -67,6 +69,7 @@ class DataReport:
     units_in_several_arms: int = 0
     arm_rows: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    exposure_mismatches: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -78,6 +81,7 @@ class DataReport:
             "units_in_several_arms": self.units_in_several_arms,
             "arm_rows": dict(self.arm_rows),
             "warnings": list(self.warnings),
+            "exposure_mismatches": dict(self.exposure_mismatches),
         }
 
 
