@@ -58,6 +58,8 @@ _CHECK_TITLES = {
     "sample-ratio": "Sample ratio",
     "sample-size": "Sample size",
     "guardrails": "Guardrails",
+    "segment-ratio": "Segments' sample ratio",
+    "data": "Data",
 }
 _RELATIVE_METHODS = {
     "delta-log": "the delta method on the log of the ratio",
@@ -92,7 +94,7 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 .verdict-keep { border-color: var(--warn); } .verdict-keep h1 { color: var(--warn); }
 .banner { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 .banner.fail { background: var(--bad-bg); border-color: var(--bad); }
-.banner.note, .banner.wait { background: var(--warn-bg); border-color: var(--warn); }
+.banner.note, .banner.wait, .banner.warn { background: var(--warn-bg); border-color: var(--warn); }
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -115,6 +117,7 @@ td.bar { width: 224px; padding: 2px 4px; }
 .badge.primary { border-color: var(--fg); color: var(--fg); }
 .badge.guardrail { border-color: var(--warn); color: var(--warn); }
 small.small-sample { color: var(--warn); font-weight: 600; }
+td.srm-mismatch { color: var(--bad); font-weight: 600; }
 tr.better .lift { color: var(--good); font-weight: 600; }
 tr.worse .lift { color: var(--bad); font-weight: 600; }
 svg.ci .axis { stroke: var(--line); stroke-width: 1; }
@@ -332,7 +335,7 @@ def _verdict_section(decision: Verdict, plan: AnalysisPlan | None) -> str:
     )
 
 
-def _health_section(result: AnalysisResult, decision: Verdict) -> str:
+def _health_section(result: AnalysisResult | None, decision: Verdict) -> str:
     passed = [c for c in decision.checks if c.passed]
     banners = [
         f'<div class="banner fail" role="alert"><strong>{_e(_CHECK_TITLES.get(c.name, c.name))}'
@@ -340,14 +343,15 @@ def _health_section(result: AnalysisResult, decision: Verdict) -> str:
         for c in decision.checks
         if c.status == "failed"
     ]
+    css = {"incomplete": "wait", "warning": "warn"}
     banners += [
-        f'<div class="banner wait" role="status"><strong>'
+        f'<div class="banner {css[c.status]}" role="status"><strong>'
         f"{_e(_CHECK_TITLES.get(c.name, c.name))}</strong>: {_e(c.message)}</div>"
         for c in decision.checks
-        if c.status == "incomplete"
+        if c.status in css
     ]
     notes = list(decision.notes)
-    if result.data_report is not None:
+    if result is not None and result.data_report is not None:
         notes += [f"Data: {w}." for w in result.data_report.warnings]
     banners += [f'<div class="banner note">{_e(n)}</div>' for n in notes]
     items = "".join(
@@ -611,25 +615,31 @@ def _segments_section(result: AnalysisResult) -> str:
     scale = _scale(comparisons)
     head = (
         '<tr><th class="text">segment</th><th class="text">metric</th><th class="text">arm'
-        "</th><th>units (control / arm)</th><th>lift [CI]</th>"
+        "</th><th>units (control / arm)</th><th>split p</th><th>lift [CI]</th>"
         f'<th class="bar">interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>'
         "<th>p-value</th></tr>"
     )
     rows = []
     for label, segment in result.segments.items():
+        split_css = ' class="srm-mismatch"' if segment.srm.mismatch else ""
         for c in segment.comparisons:
             rows.append(  # noqa: PERF401 - one row per comparison reads better as a loop
                 f'<tr class="{_e(c.outcome)}"><td class="text">{_e(label)}</td>'
                 f'<td class="text">{_e(c.metric)}</td><td class="text">{_e(c.treatment)}</td>'
                 f"<td>{c.control_count:,} / {c.treatment_count:,}</td>"
+                f"<td{split_css}>{_e(segment.split_text())}</td>"
                 f'<td><span class="lift">{_e(_lift_text(c))}</span></td>'
                 f'<td class="bar">{_bar(c, scale)}</td>'
                 f"<td>{_e(render.format_pvalue(c.p_value))}{_small_sample_mark(c)}</td></tr>"
             )
+    threshold = next(iter(result.segments.values())).srm.alpha
     note = (
         '<p class="muted">Each segment is analyzed on its own and not corrected for the number '
         "of segments: read them for explanations, not for decisions. Quantile, rank and "
-        "post-stratified metrics are computed overall only.</p>"
+        "post-stratified metrics are computed overall only. Split p is each segment's "
+        f"sample-ratio check, a mismatch below {_e(render.format_pvalue(threshold))} (the "
+        f"threshold over {len(result.segments)} segments); do not read a segment whose split "
+        "is off.</p>"
     )
     return (
         f'<section><h2>Segments</h2>{note}<div class="wide"><table><thead>{head}</thead>'

@@ -203,6 +203,7 @@ def _print_rich(readout: Readout) -> None:
         "passed": ("ok   ", "green"),
         "failed": ("FAIL ", "bold red"),
         "incomplete": ("wait ", "bold yellow"),
+        "warning": ("warn ", "bold yellow"),
     }
     for check in decision.checks:
         mark = marks[check.status]
@@ -272,6 +273,9 @@ def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None
     """Exit 1 when a gate failed; an incomplete sample only with ``--fail-on-incomplete``."""
     failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
     waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
+    warned = ", ".join(c.name for c in decision.checks if c.status == "warning")
+    if warned:
+        typer.echo(f"ablens: warning ({warned}): see the health checks", err=True)
     if failed:
         typer.echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
     elif waiting:
