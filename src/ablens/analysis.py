@@ -255,9 +255,7 @@ def _analyze_table(
     # Each segment's sample-ratio check runs at srm_alpha divided by the number of segments
     # (Bonferroni), so that many healthy segments raise a false alarm with chance <= srm_alpha
     # in all; `result.segments[label].srm.alpha` records the threshold used.
-    segment_options = replace(
-        options, srm_alpha=options.srm_alpha / max(len(computed.segments), 1)
-    )
+    segment_options = replace(options, srm_alpha=options.srm_alpha / max(len(computed.segments), 1))
     for key, moments in computed.segments.items():
         label = ", ".join(f"{column}={value}" for column, value in zip(segments, key, strict=True))
         try:

@@ -297,8 +297,6 @@ def verdict(
         _srm_check(result),
         _sample_check(result, planned, today, early, sequential=bool(evidence.readings)),
     ]
-    if result.segments:
-        checks.append(_segment_srm_check(result))
     guardrail_worse = [
         c for c in result.comparisons if c.role == "guardrail" and evidence.outcome(c) == "worse"
     ]
@@ -316,6 +314,8 @@ def verdict(
         checks.append(HealthCheck("guardrails", passed=True, message="No guardrail got worse."))
     else:
         notes.append("The plan declares no guardrail metric.")
+    if result.segments:
+        checks.append(_segment_srm_check(result))  # last: a warning, it decides nothing
     label, reason = _decide(result, checks, planned, evidence)
     return Verdict(label, reason, tuple(checks), tuple(notes))
 
@@ -409,8 +409,8 @@ def _segment_srm_check(result: AnalysisResult) -> HealthCheck:
     count = len(segments)
     threshold = next(iter(segments.values())).srm.alpha
     basis = (
-        f"each checked at p < {render.format_pvalue(threshold)}, the overall threshold over "
-        f"{count} segment{'s' if count != 1 else ''}"
+        f"each checked at p < {render.format_pvalue(threshold)}: Bonferroni, "
+        f"{render.format_pvalue(result.srm.alpha)} over {count} segment{'s' if count != 1 else ''}"
     )
     off = [(label, r.srm) for label, r in segments.items() if r.srm.mismatch]
     if not off:

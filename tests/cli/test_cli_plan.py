@@ -80,7 +80,12 @@ def test_analyze_json_is_one_strict_document(write_plan):
         "sample-ratio",
         "sample-size",
         "guardrails",
+        "segment-ratio",
     ]
+    assert document["verdict"]["checks"][-1]["message"].startswith(
+        "The split matches the plan in all 3 segments (each checked at p < 0.0003333: "
+        "Bonferroni, 0.001 over 3 segments)"
+    )
     assert document["plan"]["sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
     assert document["plan"]["experiment_id"] == "ablens-demo"
     assert document["data_fingerprint"]["rows"] == 20_000
@@ -122,6 +127,7 @@ def test_planned_sample_not_reached_is_exit_zero_unless_asked(write_plan):
     assert [c["status"] for c in document["verdict"]["checks"]] == [
         "passed",
         "incomplete",
+        "passed",
         "passed",
     ]
 
