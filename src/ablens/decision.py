@@ -349,7 +349,9 @@ def data_verdict(problems: Sequence[str]) -> Verdict:
         raise ValueError("problems is empty, must name at least one problem with the data")
     checks = tuple(HealthCheck("data", passed=False, message=f"{p}.") for p in problems)
     count = len(problems)
-    listed = "; ".join(problems) if count <= 3 else "; ".join(problems[:3]) + "; ..."
+    listed = "; ".join(problems[:3])
+    if count > 3:
+        listed += f"; and {count - 3} more (see the checks)"
     reason = (
         f"The data fail {count} check{'s' if count != 1 else ''}, so nothing was analyzed: "
         f"{listed}. Fix the data and run again."

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
+from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, data_verdict
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
@@ -51,7 +51,13 @@ if TYPE_CHECKING:
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import SequentialReading
 
-__all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
+__all__ = [
+    "data_fingerprint",
+    "render_data_problems",
+    "render_readout",
+    "render_report",
+    "write_report",
+]
 
 _VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
 _CHECK_TITLES = {
@@ -284,6 +290,59 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         "</main></body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
+
+
+def render_data_problems(
+    problems: Sequence[str],
+    plan: AnalysisPlan | None = None,
+    *,
+    generated_at: dt.datetime | None = None,
+) -> str:
+    """The report when the data fail the checks: "Don't trust — fix the data" and every problem.
+
+    Nothing could be analyzed (duplicate units, labels not in the plan's arms, NULL values,
+    ...), but a scheduled report still says so instead of leaving the last good page in place
+    or writing nothing: the verdict (`ablens.decision.data_verdict`), one red banner per
+    problem, and the footer (plan hash, ablens version, time).
+
+    Args:
+        problems: What is wrong with the data, one sentence each (at least one).
+        plan: The plan that was run (experiment, plan hash); optional.
+        generated_at: The time to print in the footer (default: now, UTC).
+
+    Returns:
+        The HTML text.
+
+    Examples:
+        >>> page = render_data_problems(["column 'user_id' repeats unit ids: 3 row(s)"])
+        >>> "<h1>Don&#x27;t trust — fix the data</h1>" in page
+        True
+        >>> page.count('<div class="banner fail" role="alert"><strong>Data</strong>')
+        1
+    """
+    decision = data_verdict(problems)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    title = plan.experiment_id if plan is not None else "A/B test"
+    explanation = (
+        '<section><h2>What to do</h2><p class="muted">The data failed the checks that run '
+        "before any statistic, so no metric was computed: numbers from such data would not "
+        "mean what they say. Fix each problem above in the source (or in the plan, when the "
+        "plan is what is wrong) and run the report again.</p></section>"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="ablens {_e(__version__)}">',
+        f"<title>{_e(title)}: {_e(decision.label)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        _verdict_section(decision, plan),
+        _health_section(None, decision),
+        explanation,
+        _footer(None, plan, generated_at),
+        "</main></body></html>",
+    ]
+    return "\n".join(parts) + "\n"
 
 
 def write_report(
@@ -757,19 +816,24 @@ def _family_text(family: str) -> str:
     }.get(family, family)
 
 
-def _footer(result: AnalysisResult, plan: AnalysisPlan | None, generated_at: dt.datetime) -> str:
-    fingerprint = data_fingerprint(result)
-    counts = ", ".join(f"{arm} {n:,}" for arm, n in fingerprint["counts"].items())
-    rows = "" if fingerprint["rows"] is None else f"{fingerprint['rows']:,} rows; "
+def _footer(
+    result: AnalysisResult | None, plan: AnalysisPlan | None, generated_at: dt.datetime
+) -> str:
     lines = []
     if plan is not None:
         lines.append(
             f"Plan: {_e(plan.name)}, sha256 <code>{_e(plan.sha256)}</code>"
             f" (experiment {_e(plan.experiment_id)})"
         )
-    lines.append(
-        f"Data: {_e(rows)}{_e(counts)}; fingerprint sha256 <code>{fingerprint['sha256']}</code>"
-    )
+    if result is None:
+        lines.append("Data: failed the checks, not analyzed")
+    else:
+        fingerprint = data_fingerprint(result)
+        counts = ", ".join(f"{arm} {n:,}" for arm, n in fingerprint["counts"].items())
+        rows = "" if fingerprint["rows"] is None else f"{fingerprint['rows']:,} rows; "
+        lines.append(
+            f"Data: {_e(rows)}{_e(counts)}; fingerprint sha256 <code>{fingerprint['sha256']}</code>"
+        )
     stamp = generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines.append(f"ablens {_e(__version__)}; generated {_e(stamp)}")
     return "<footer>" + "<br>".join(lines) + "</footer>"
