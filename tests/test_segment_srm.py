@@ -11,8 +11,10 @@ import json
 import math
 
 import pytest
+from typer.testing import CliRunner
 
 import ablens
+from ablens.cli.app import app
 from ablens.decision import HealthCheck, verdict
 from ablens.readout import compose_readout
 from ablens.report import render_report
@@ -27,7 +29,7 @@ COUNTS = {
 }
 
 
-def users(counts=COUNTS):
+def users(counts=COUNTS, database=":memory:"):
     """One row per user: arm, platform and a metric x that does not depend on the arm."""
     parts = [
         f"SELECT '{arm}' AS variant, '{platform}' AS platform, i FROM range({n}) t(i)"  # noqa: S608 - test constants
@@ -37,7 +39,7 @@ def users(counts=COUNTS):
     union = " UNION ALL ".join(parts)
     columns = "row_number() OVER () AS user_id, variant, platform, (i % 5)::DOUBLE AS x"
     query = f"CREATE TABLE users AS SELECT {columns} FROM ({union})"  # noqa: S608 - constants
-    con = duckdb.connect()
+    con = duckdb.connect(str(database))
     con.execute(query)
     return con
 
@@ -185,3 +187,47 @@ def test_json_text_and_report_show_each_segment_split():
     assert page.count('<td class="srm-mismatch">2.008e-05 (mismatch)</td>') == 1
     assert page.count("<th>split p</th>") == 1
     assert "a mismatch below 0.0003333 (the threshold over 3 segments)" in page
+
+
+PLAN = """\
+experiment_id: segments
+source:
+  duckdb:
+    file: users.duckdb
+    table: users
+variant: variant
+unit: user_id
+control: control
+arms:
+  control: 50
+  treatment: 50
+metrics:
+  - name: x
+    kind: mean
+    column: x
+    role: primary
+segments: [platform]
+"""
+
+
+def test_command_line_warns_and_exits_zero(tmp_path):
+    users(database=tmp_path / "users.duckdb").close()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    runner = CliRunner()
+    outcome = runner.invoke(app, ["analyze", str(plan)])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stderr == "ablens: warning (segment-ratio): see the health checks\n"
+    assert outcome.stdout.count("  warn  segment-ratio: The split is off in 1 of 3 segments") == 1
+    assert outcome.stdout.count("(mismatch)") == 1
+    document = json.loads(runner.invoke(app, ["analyze", str(plan), "--json"]).stdout)
+    assert [c["status"] for c in document["verdict"]["checks"]] == [
+        "passed",
+        "passed",
+        "warning",
+    ]
+    assert document["segments"]["platform=ios"]["srm"]["mismatch"] is True
+    report = runner.invoke(app, ["report", str(plan), "-o", str(tmp_path / "r.html")])
+    assert report.exit_code == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count('<div class="banner warn" role="status">') == 1

@@ -410,9 +410,11 @@ def _segment_srm_check(result: AnalysisResult) -> HealthCheck:
     segments = result.segments
     count = len(segments)
     threshold = next(iter(segments.values())).srm.alpha
+    # The divisor counts every segment found, those too thin to analyze included.
+    found = round(result.srm.alpha / threshold)
     basis = (
         f"each checked at p < {render.format_pvalue(threshold)}: Bonferroni, "
-        f"{render.format_pvalue(result.srm.alpha)} over {count} segment{'s' if count != 1 else ''}"
+        f"{render.format_pvalue(result.srm.alpha)} over {found} segment{'s' if found != 1 else ''}"
     )
     off = [(label, r.srm) for label, r in segments.items() if r.srm.mismatch]
     if not off:
