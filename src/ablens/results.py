@@ -443,8 +443,7 @@ class AnalysisResult:
 
     _SEGMENT_NOTE = (
         "By segment (each segment on its own; not corrected for the number of segments; "
-        "split p: each segment's sample-ratio check, a mismatch below srm_alpha over the "
-        "number of segments):"
+        "split p: the segment's sample-ratio check, at srm_alpha over the number of segments):"
     )
 
     def __str__(self) -> str:
