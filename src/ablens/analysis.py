@@ -143,7 +143,9 @@ def analyze(
             treatment arms), "experiment" (all comparisons), or "primary" (primary metrics
             together; secondary metrics and guardrails uncorrected).
         weights: Planned allocation per arm for the sample-ratio check (equal if omitted).
-        srm_alpha: p-value below which the split is flagged as a mismatch.
+        srm_alpha: p-value below which the split is flagged as a mismatch. With
+            ``segments``, each segment's split is checked at ``srm_alpha`` divided by the number
+            of segments (Bonferroni; ``result.segments[label].srm.alpha``).
         srm_method: Method of the sample-ratio check: "chi2" (default), "binomial" (exact,
             two arms), "multinomial" (exact, small experiments) or "auto" (see
             `ablens.srm_test`); ``result.srm.method`` records the one that ran.
@@ -287,6 +289,10 @@ def _analyze_table(
     )
     by_segment: dict[str, AnalysisResult] = {}
     notes = list(computed.report.warnings)
+    # Each segment's sample-ratio check runs at srm_alpha divided by the number of segments
+    # (Bonferroni), so that many healthy segments raise a false alarm with chance <= srm_alpha
+    # in all; `result.segments[label].srm.alpha` records the threshold used.
+    segment_options = replace(options, srm_alpha=options.srm_alpha / max(len(computed.segments), 1))
     for key, moments in computed.segments.items():
         label = ", ".join(f"{column}={value}" for column, value in zip(segments, key, strict=True))
         try:
@@ -295,7 +301,7 @@ def _analyze_table(
             plain = [m for m in metrics if kind_of(m).needs == "moments"]
             segment_table = replace(table, segment=dict(zip(segments, key, strict=True)), cache={})
             by_segment[label] = _analyze_moments(
-                moments, plain, control=control, table=segment_table, options=options
+                moments, plain, control=control, table=segment_table, options=segment_options
             )
         except InputError as error:
             # A thin segment (one arm missing, a single unit) must not sink the whole analysis.

@@ -52,6 +52,7 @@ __all__ = [
     "VERDICTS",
     "HealthCheck",
     "Verdict",
+    "data_verdict",
     "verdict",
 ]
 
@@ -65,33 +66,42 @@ class HealthCheck:
     """One health gate: whether it passed, and what it found (and what to do next).
 
     Attributes:
-        name: "sample-ratio", "sample-size" or "guardrails".
+        name: "sample-ratio", "sample-size", "guardrails", "segment-ratio" or "data".
         passed: True when the gate passed.
         message: One sentence for people.
         incomplete: For a gate that did not pass: True when nothing is wrong but the data are
             not all in yet (the planned sample or duration not reached, no sequential boundary
             crossed: keep running), False when something is wrong (a sample-ratio mismatch, a
             guardrail worse). See `status`.
+        warning: For a gate that did not pass: True when what it found is worth a look but
+            does not block the verdict (a segment's split off while the overall split is
+            fine). See `status`.
     """
 
     name: str
     passed: bool
     message: str
     incomplete: bool = False
+    warning: bool = False
 
     def __post_init__(self) -> None:
-        if self.passed and self.incomplete:
-            raise ValueError("a gate that passed cannot be incomplete")
+        if self.passed and (self.incomplete or self.warning):
+            raise ValueError("a gate that passed cannot be incomplete or a warning")
+        if self.incomplete and self.warning:
+            raise ValueError("a gate cannot be both incomplete and a warning")
 
     @property
     def status(self) -> CheckStatus:
-        """The gate's state: "passed", "failed" or "incomplete".
+        """The gate's state: "passed", "failed", "incomplete" or "warning".
 
         "failed" means something is wrong (the command line exits with 1); "incomplete" that
-        the data are not all in yet (exit 0 unless ``--fail-on-incomplete``).
+        the data are not all in yet (exit 0 unless ``--fail-on-incomplete``); "warning" that
+        something is worth a look but does not block (exit 0).
         """
         if self.passed:
             return "passed"
+        if self.warning:
+            return "warning"
         return "incomplete" if self.incomplete else "failed"
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,6 +230,11 @@ def verdict(
        (status "failed"). A guardrail with a sequential reading is worse only once its
        boundary is crossed.
 
+    With segments, one more check, a warning that does not block: each segment's split
+    (``result.segments[label].srm``, at ``srm_alpha`` over the number of segments). A segment
+    off while the overall split is fine means the segment column is affected by the treatment
+    or logged differently by arm: the overall results stand, that segment's do not.
+
     Then the primary metrics: one significantly better in its desired direction, none worse
     and no guardrail worse gives "Ship"; a primary significantly worse gives "Roll back";
     anything else is "Inconclusive — keep running", with the effect the data could have
@@ -299,8 +314,49 @@ def verdict(
         checks.append(HealthCheck("guardrails", passed=True, message="No guardrail got worse."))
     else:
         notes.append("The plan declares no guardrail metric.")
+    if result.segments:
+        checks.append(_segment_srm_check(result))  # last: a warning, it decides nothing
     label, reason = _decide(result, checks, planned, evidence)
     return Verdict(label, reason, tuple(checks), tuple(notes))
+
+
+def data_verdict(problems: Sequence[str]) -> Verdict:
+    """The verdict when the data fail the checks and nothing could be analyzed.
+
+    "Don't trust — fix the data", with one failed "data" check per problem (duplicate units,
+    labels not in the plan's arms, NULL values, ...), so that a report can still say what is
+    wrong instead of saying nothing.
+
+    Args:
+        problems: What is wrong, one sentence each (at least one).
+
+    Returns:
+        The verdict.
+
+    Raises:
+        ValueError: ``problems`` is empty.
+
+    Examples:
+        >>> decision = data_verdict(["column 'user_id' repeats unit ids: 3 row(s)"])
+        >>> decision.label, decision.healthy, [c.status for c in decision.checks]
+        ("Don't trust — fix the data", False, ['failed'])
+        >>> print(decision.reason)
+        The data fail 1 check, so nothing was analyzed: column 'user_id' repeats unit ids: 3
+        row(s). Fix the data and run again.
+    """
+    problems = [str(problem).strip().rstrip(".") for problem in problems]
+    if not problems:
+        raise ValueError("problems is empty, must name at least one problem with the data")
+    checks = tuple(HealthCheck("data", passed=False, message=f"{p}.") for p in problems)
+    count = len(problems)
+    listed = "; ".join(problems[:3])
+    if count > 3:
+        listed += f"; and {count - 3} more (see the checks)"
+    reason = (
+        f"The data fail {count} check{'s' if count != 1 else ''}, so nothing was analyzed: "
+        f"{listed}. Fix the data and run again."
+    )
+    return Verdict(FIX_DATA, reason, checks)
 
 
 def _early_stop(result: AnalysisResult, evidence: _Evidence) -> str | None:
@@ -340,6 +396,50 @@ def _srm_check(result: AnalysisResult) -> HealthCheck:
         "sample-ratio",
         passed=True,
         message=f"The split {observed} matches the planned {shares} ({p_text}).",
+    )
+
+
+def _segment_srm_check(result: AnalysisResult) -> HealthCheck:
+    """Each segment's split, checked at ``srm_alpha`` over the number of segments (Bonferroni).
+
+    A warning, not a failure: when the overall split is fine, randomization is not in doubt,
+    and a segment whose split is off most often means the segment column is affected by the
+    treatment (a platform or plan chosen after assignment) or logged differently by arm. The
+    overall results stand; that segment's results do not.
+    """
+    segments = result.segments
+    count = len(segments)
+    threshold = next(iter(segments.values())).srm.alpha
+    # The divisor counts every segment found, those too thin to analyze included.
+    found = round(result.srm.alpha / threshold)
+    basis = (
+        f"each checked at p < {render.format_pvalue(threshold)}: Bonferroni, "
+        f"{render.format_pvalue(result.srm.alpha)} over {found} segment{'s' if found != 1 else ''}"
+    )
+    off = [(label, r.srm) for label, r in segments.items() if r.srm.mismatch]
+    if not off:
+        return HealthCheck(
+            "segment-ratio",
+            passed=True,
+            message=f"The split matches the plan in all {count} segments ({basis}).",
+        )
+    listed = "; ".join(
+        f"{label} {' / '.join(f'{n:,}' for n in srm.observed)} ({_p(srm.p_value)})"
+        for label, srm in sorted(off, key=lambda pair: pair[1].p_value)
+    )
+    cause = (
+        "the overall split is off too (see the sample-ratio check)"
+        if result.srm.mismatch
+        else "the overall split is fine, so the segment column is probably affected by the "
+        "treatment or logged differently by arm"
+    )
+    return HealthCheck(
+        "segment-ratio",
+        passed=False,
+        warning=True,
+        message=f"The split is off in {len(off)} of {count} segments ({basis}): {listed}; "
+        f"{cause}: do not read {'that segment' if len(off) == 1 else 'those segments'} "
+        "until the cause is known.",
     )
 
 

@@ -667,8 +667,8 @@ class Readout:
         return document
 
     def health_lines(self) -> list[str]:
-        """``ok``, ``FAIL`` and ``wait`` lines of the health gates, then the notes."""
-        marks = {"passed": "ok  ", "failed": "FAIL", "incomplete": "wait"}
+        """``ok``, ``FAIL``, ``wait`` and ``warn`` lines of the health gates, then the notes."""
+        marks = {"passed": "ok  ", "failed": "FAIL", "incomplete": "wait", "warning": "warn"}
         lines = [f"{marks[c.status]}  {c.name}: {c.message}" for c in self.verdict.checks]
         lines += [f"note  {note}" for note in self.verdict.notes]
         return lines

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
+from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, data_verdict
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
@@ -51,13 +51,21 @@ if TYPE_CHECKING:
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import SequentialReading
 
-__all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
+__all__ = [
+    "data_fingerprint",
+    "render_data_problems",
+    "render_readout",
+    "render_report",
+    "write_report",
+]
 
 _VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
 _CHECK_TITLES = {
     "sample-ratio": "Sample ratio",
     "sample-size": "Sample size",
     "guardrails": "Guardrails",
+    "segment-ratio": "Segments' sample ratio",
+    "data": "Data",
 }
 _RELATIVE_METHODS = {
     "delta-log": "the delta method on the log of the ratio",
@@ -92,7 +100,7 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 .verdict-keep { border-color: var(--warn); } .verdict-keep h1 { color: var(--warn); }
 .banner { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 .banner.fail { background: var(--bad-bg); border-color: var(--bad); }
-.banner.note, .banner.wait { background: var(--warn-bg); border-color: var(--warn); }
+.banner.note, .banner.wait, .banner.warn { background: var(--warn-bg); border-color: var(--warn); }
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -115,6 +123,7 @@ td.bar { width: 224px; padding: 2px 4px; }
 .badge.primary { border-color: var(--fg); color: var(--fg); }
 .badge.guardrail { border-color: var(--warn); color: var(--warn); }
 small.small-sample { color: var(--warn); font-weight: 600; }
+td.srm-mismatch { color: var(--bad); font-weight: 600; }
 tr.better .lift { color: var(--good); font-weight: 600; }
 tr.worse .lift { color: var(--bad); font-weight: 600; }
 svg.ci .axis { stroke: var(--line); stroke-width: 1; }
@@ -283,6 +292,59 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
     return "\n".join(p for p in parts if p) + "\n"
 
 
+def render_data_problems(
+    problems: Sequence[str],
+    plan: AnalysisPlan | None = None,
+    *,
+    generated_at: dt.datetime | None = None,
+) -> str:
+    """The report when the data fail the checks: "Don't trust — fix the data" and every problem.
+
+    Nothing could be analyzed (duplicate units, labels not in the plan's arms, NULL values,
+    ...), but a scheduled report still says so instead of leaving the last good page in place
+    or writing nothing: the verdict (`ablens.decision.data_verdict`), one red banner per
+    problem, and the footer (plan hash, ablens version, time).
+
+    Args:
+        problems: What is wrong with the data, one sentence each (at least one).
+        plan: The plan that was run (experiment, plan hash); optional.
+        generated_at: The time to print in the footer (default: now, UTC).
+
+    Returns:
+        The HTML text.
+
+    Examples:
+        >>> page = render_data_problems(["column 'user_id' repeats unit ids: 3 row(s)"])
+        >>> "<h1>Don&#x27;t trust — fix the data</h1>" in page
+        True
+        >>> page.count('<div class="banner fail" role="alert"><strong>Data</strong>')
+        1
+    """
+    decision = data_verdict(problems)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    title = plan.experiment_id if plan is not None else "A/B test"
+    explanation = (
+        '<section><h2>What to do</h2><p class="muted">The data failed the checks that run '
+        "before any statistic, so no metric was computed: numbers from such data would not "
+        "mean what they say. Fix each problem above in the source (or in the plan, when the "
+        "plan is what is wrong) and run the report again.</p></section>"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="ablens {_e(__version__)}">',
+        f"<title>{_e(title)}: {_e(decision.label)}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        _verdict_section(decision, plan),
+        _health_section(None, decision),
+        explanation,
+        _footer(None, plan, generated_at),
+        "</main></body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
 def write_report(
     result: AnalysisResult,
     path: str | Path,
@@ -332,7 +394,7 @@ def _verdict_section(decision: Verdict, plan: AnalysisPlan | None) -> str:
     )
 
 
-def _health_section(result: AnalysisResult, decision: Verdict) -> str:
+def _health_section(result: AnalysisResult | None, decision: Verdict) -> str:
     passed = [c for c in decision.checks if c.passed]
     banners = [
         f'<div class="banner fail" role="alert"><strong>{_e(_CHECK_TITLES.get(c.name, c.name))}'
@@ -340,14 +402,15 @@ def _health_section(result: AnalysisResult, decision: Verdict) -> str:
         for c in decision.checks
         if c.status == "failed"
     ]
+    css = {"incomplete": "wait", "warning": "warn"}
     banners += [
-        f'<div class="banner wait" role="status"><strong>'
+        f'<div class="banner {css[c.status]}" role="status"><strong>'
         f"{_e(_CHECK_TITLES.get(c.name, c.name))}</strong>: {_e(c.message)}</div>"
         for c in decision.checks
-        if c.status == "incomplete"
+        if c.status in css
     ]
     notes = list(decision.notes)
-    if result.data_report is not None:
+    if result is not None and result.data_report is not None:
         notes += [f"Data: {w}." for w in result.data_report.warnings]
     banners += [f'<div class="banner note">{_e(n)}</div>' for n in notes]
     items = "".join(
@@ -611,25 +674,31 @@ def _segments_section(result: AnalysisResult) -> str:
     scale = _scale(comparisons)
     head = (
         '<tr><th class="text">segment</th><th class="text">metric</th><th class="text">arm'
-        "</th><th>units (control / arm)</th><th>lift [CI]</th>"
+        "</th><th>units (control / arm)</th><th>split p</th><th>lift [CI]</th>"
         f'<th class="bar">interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>'
         "<th>p-value</th></tr>"
     )
     rows = []
     for label, segment in result.segments.items():
+        split_css = ' class="srm-mismatch"' if segment.srm.mismatch else ""
         for c in segment.comparisons:
             rows.append(  # noqa: PERF401 - one row per comparison reads better as a loop
                 f'<tr class="{_e(c.outcome)}"><td class="text">{_e(label)}</td>'
                 f'<td class="text">{_e(c.metric)}</td><td class="text">{_e(c.treatment)}</td>'
                 f"<td>{c.control_count:,} / {c.treatment_count:,}</td>"
+                f"<td{split_css}>{_e(segment.split_text())}</td>"
                 f'<td><span class="lift">{_e(_lift_text(c))}</span></td>'
                 f'<td class="bar">{_bar(c, scale)}</td>'
                 f"<td>{_e(render.format_pvalue(c.p_value))}{_small_sample_mark(c)}</td></tr>"
             )
+    threshold = next(iter(result.segments.values())).srm.alpha
     note = (
         '<p class="muted">Each segment is analyzed on its own and not corrected for the number '
         "of segments: read them for explanations, not for decisions. Quantile, rank and "
-        "post-stratified metrics are computed overall only.</p>"
+        "post-stratified metrics are computed overall only. Split p is each segment's "
+        f"sample-ratio check, a mismatch below {_e(render.format_pvalue(threshold))} (the "
+        f"threshold over {len(result.segments)} segments); do not read a segment whose split "
+        "is off.</p>"
     )
     return (
         f'<section><h2>Segments</h2>{note}<div class="wide"><table><thead>{head}</thead>'
@@ -747,19 +816,24 @@ def _family_text(family: str) -> str:
     }.get(family, family)
 
 
-def _footer(result: AnalysisResult, plan: AnalysisPlan | None, generated_at: dt.datetime) -> str:
-    fingerprint = data_fingerprint(result)
-    counts = ", ".join(f"{arm} {n:,}" for arm, n in fingerprint["counts"].items())
-    rows = "" if fingerprint["rows"] is None else f"{fingerprint['rows']:,} rows; "
+def _footer(
+    result: AnalysisResult | None, plan: AnalysisPlan | None, generated_at: dt.datetime
+) -> str:
     lines = []
     if plan is not None:
         lines.append(
             f"Plan: {_e(plan.name)}, sha256 <code>{_e(plan.sha256)}</code>"
             f" (experiment {_e(plan.experiment_id)})"
         )
-    lines.append(
-        f"Data: {_e(rows)}{_e(counts)}; fingerprint sha256 <code>{fingerprint['sha256']}</code>"
-    )
+    if result is None:
+        lines.append("Data: failed the checks, not analyzed")
+    else:
+        fingerprint = data_fingerprint(result)
+        counts = ", ".join(f"{arm} {n:,}" for arm, n in fingerprint["counts"].items())
+        rows = "" if fingerprint["rows"] is None else f"{fingerprint['rows']:,} rows; "
+        lines.append(
+            f"Data: {_e(rows)}{_e(counts)}; fingerprint sha256 <code>{fingerprint['sha256']}</code>"
+        )
     stamp = generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines.append(f"ablens {_e(__version__)}; generated {_e(stamp)}")
     return "<footer>" + "<br>".join(lines) + "</footer>"

@@ -398,9 +398,18 @@ class AnalysisResult:
 
     def segment_table(self) -> tuple[list[str], list[list[str]]]:
         """Headers and rows of the per-segment table (empty rows without segments)."""
-        headers = ["segment", "metric", "arm", "units (control / arm)", "lift [CI]", "p-value"]
+        headers = [
+            "segment",
+            "metric",
+            "arm",
+            "units (control / arm)",
+            "split p",
+            "lift [CI]",
+            "p-value",
+        ]
         rows = []
         for label, result in self.segments.items():
+            split = result.split_text()
             for c in result.comparisons:
                 lift = (
                     f"{render.format_percent(c.result.relative_effect)} {c.relative_interval_text}"
@@ -411,14 +420,30 @@ class AnalysisResult:
                         c.metric,
                         c.treatment,
                         f"{c.control_count:,} / {c.treatment_count:,}",
+                        split,
                         lift,
                         render.format_pvalue(c.p_value),
                     ]
                 )
         return headers, rows
 
+    def split_text(self) -> str:
+        """The sample-ratio check's p-value as shown per segment, marked when a mismatch.
+
+        Examples:
+            >>> import ablens
+            >>> def arm(n):
+            ...     return ablens.Moments.from_summary(n, mean={"x": 1.0}, variance={"x": 1.0})
+            >>> data = {"a": arm(1_000), "b": arm(1_300)}
+            >>> ablens.analyze(data, [ablens.Mean("x")], control="a").split_text()
+            '3.964e-10 (mismatch)'
+        """
+        text = render.format_pvalue(self.srm.p_value)
+        return f"{text} (mismatch)" if self.srm.mismatch else text
+
     _SEGMENT_NOTE = (
-        "By segment (each segment on its own; not corrected for the number of segments):"
+        "By segment (each segment on its own; not corrected for the number of segments; "
+        "split p: the segment's sample-ratio check, at srm_alpha over the number of segments):"
     )
 
     def __str__(self) -> str:

@@ -141,9 +141,10 @@ VERDICT_LABELS: tuple[VerdictLabel, ...] = (
     "Ship",
 )
 
-CheckStatus = Literal["passed", "failed", "incomplete"]
-#: A health gate's state: "failed" means something is wrong, "incomplete" not all data are in.
-CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete")
+CheckStatus = Literal["passed", "failed", "incomplete", "warning"]
+#: A health gate's state: "failed" means something is wrong, "incomplete" not all data are in,
+#: "warning" something to look at that does not block the verdict (a segment's split).
+CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "incomplete", "warning")
 
 #: The statistics' vocabularies, re-exported from their homes on first use.
 _STATS_VOCABULARY = {

@@ -80,7 +80,12 @@ def test_analyze_json_is_one_strict_document(write_plan):
         "sample-ratio",
         "sample-size",
         "guardrails",
+        "segment-ratio",
     ]
+    assert document["verdict"]["checks"][-1]["message"].startswith(
+        "The split matches the plan in all 3 segments (each checked at p < 0.0003333: "
+        "Bonferroni, 0.001 over 3 segments)"
+    )
     assert document["plan"]["sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
     assert document["plan"]["experiment_id"] == "ablens-demo"
     assert document["data_fingerprint"]["rows"] == 20_000
@@ -122,6 +127,7 @@ def test_planned_sample_not_reached_is_exit_zero_unless_asked(write_plan):
     assert [c["status"] for c in document["verdict"]["checks"]] == [
         "passed",
         "incomplete",
+        "passed",
         "passed",
     ]
 
@@ -483,3 +489,43 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
     assert page.count("<svg width=") == 2  # conversion and sessions per user (not the p90)
     assert "//" not in page
     assert "chance to beat control" in page
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            ("control: 50\n  new_checkout: 50", "control: 50\n  new_checkoot: 50"),
+            (
+                "column &#x27;variant&#x27; holds labels not in the plan&#x27;s arms "
+                "[&#x27;control&#x27;, &#x27;new_checkoot&#x27;]: &#x27;new_checkout&#x27; ("
+            ),
+        ),
+        (
+            ("unit: user_id", "unit: sessions"),
+            "unit(s) in column &#x27;sessions&#x27; are assigned to more than one arm",
+        ),
+    ],
+)
+def test_report_of_data_that_fail_the_checks_names_the_problem(write_plan, tmp_path, edit, problem):
+    plan = write_plan(edit)
+    target = tmp_path / "bad.html"
+    outcome = runner.invoke(app, ["report", str(plan), "-o", str(target)])
+    assert outcome.exit_code == 2  # the failure code of bad data, as without the report
+    lines = outcome.stderr.splitlines()
+    assert lines[0] == f"ablens: wrote {target} (Don't trust — fix the data)"
+    assert len(lines) == 2
+    assert lines[1].startswith("ablens: ")
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<h1>Don&#x27;t trust — fix the data</h1>" in page
+    assert page.count('<div class="banner fail" role="alert"><strong>Data</strong>: ') == 1
+    assert page.count(problem) == 2  # the verdict's sentence and the problem's banner
+    assert "Data: failed the checks, not analyzed" in page
+    assert hashlib.sha256(plan.read_bytes()).hexdigest() in page
+    assert "//" not in page
+    to_stdout = runner.invoke(app, ["report", str(plan), "-o", "-"])
+    assert to_stdout.exit_code == 2
+    assert to_stdout.stdout.startswith("<!DOCTYPE html>")
+    # analyze writes nothing for such data: only the report page is a readout of the failure.
+    assert runner.invoke(app, ["analyze", str(plan)]).stdout == ""

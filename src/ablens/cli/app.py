@@ -22,7 +22,7 @@ import typer
 
 from ablens._version import __version__
 from ablens.cli.common import EXIT_HEALTH, EXIT_USAGE, usage_errors
-from ablens.errors import ConfigError
+from ablens.errors import ConfigError, DataError
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
@@ -133,11 +133,22 @@ def _progress(message: str) -> AbstractContextManager[Any]:
 
 def _analyze(plan_file: Path) -> Readout:
     from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
-    from ablens.readout import run_readout  # noqa: PLC0415
 
-    plan = load_plan(plan_file)
+    return _run(load_plan(plan_file))
+
+
+def _run(plan: AnalysisPlan) -> Readout:
+    from ablens.readout import run_readout  # noqa: PLC0415 - keeps --help fast
+
     with _progress(f"Analyzing {plan.experiment_id} where its data live ..."):
         return run_readout(plan)
+
+
+def _data_problems(error: DataError) -> list[str]:
+    """What is wrong with the data, one sentence each, from the error the checks raised."""
+    # A DataError carries one message today, one problem a line; a list of every problem
+    # (`ablens check`) plugs in here.
+    return [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
 
 
 def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
@@ -203,6 +214,7 @@ def _print_rich(readout: Readout) -> None:
         "passed": ("ok   ", "green"),
         "failed": ("FAIL ", "bold red"),
         "incomplete": ("wait ", "bold yellow"),
+        "warning": ("warn ", "bold yellow"),
     }
     for check in decision.checks:
         mark = marks[check.status]
@@ -272,6 +284,9 @@ def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None
     """Exit 1 when a gate failed; an incomplete sample only with ``--fail-on-incomplete``."""
     failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
     waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
+    warned = ", ".join(c.name for c in decision.checks if c.status == "warning")
+    if warned:
+        typer.echo(f"ablens: warning ({warned}): see the health checks", err=True)
     if failed:
         typer.echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
     elif waiting:
@@ -422,18 +437,29 @@ def report_command(
 
     Exit codes as for analyze: 0 when nothing is wrong (also while the planned sample is
     still being collected), 1 when a health gate failed (the report is still written) or, with
-    --fail-on-incomplete, when the sample is incomplete; 2 on bad input.
+    --fail-on-incomplete, when the sample is incomplete; 2 on bad input. Data that fail the
+    checks (duplicate units, unknown arms, NULL values) still get a report, "Don't trust —
+    fix the data" with every problem, and exit 2.
     """
-    from ablens.report import render_readout  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.decision import FIX_DATA  # noqa: PLC0415
+    from ablens.report import render_data_problems, render_readout  # noqa: PLC0415
 
-    with usage_errors():
-        readout = _analyze(plan)
-        page = render_readout(readout)
+    def write(page: str, label: str) -> None:
         if str(output) == "-":
             typer.echo(page, nl=False)
         else:
             output.write_text(page, encoding="utf-8")
-            typer.echo(f"ablens: wrote {output} ({readout.verdict.label})", err=True)
+            typer.echo(f"ablens: wrote {output} ({label})", err=True)
+
+    with usage_errors():
+        loaded = load_plan(plan)
+        try:
+            readout = _run(loaded)
+        except DataError as error:
+            write(render_data_problems(_data_problems(error), loaded), FIX_DATA)
+            raise  # still exit 2, with the message: the data are bad input
+        write(render_readout(readout), readout.verdict.label)
     _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
 
 
