@@ -492,22 +492,25 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("edit", "problem"),
+    ("edit", "problems"),
     [
         (
             ("control: 50\n  new_checkout: 50", "control: 50\n  new_checkoot: 50"),
             (
-                "column &#x27;variant&#x27; holds labels not in the plan&#x27;s arms "
-                "[&#x27;control&#x27;, &#x27;new_checkoot&#x27;]: &#x27;new_checkout&#x27; ("
+                "labels of &#x27;variant&#x27; not in the plan&#x27;s arms: "
+                "&#x27;new_checkout&#x27; (",
+                "arms without rows: [&#x27;new_checkoot&#x27;]",
             ),
         ),
         (
             ("unit: user_id", "unit: sessions"),
-            "unit(s) in column &#x27;sessions&#x27; are assigned to more than one arm",
+            ("unit ids repeated within an arm: control ", "units are in more than one arm"),
         ),
     ],
 )
-def test_report_of_data_that_fail_the_checks_names_the_problem(write_plan, tmp_path, edit, problem):
+def test_report_of_data_that_fail_the_checks_names_the_problem(
+    write_plan, tmp_path, edit, problems
+):
     plan = write_plan(edit)
     target = tmp_path / "bad.html"
     outcome = runner.invoke(app, ["report", str(plan), "-o", str(target)])
@@ -519,8 +522,10 @@ def test_report_of_data_that_fail_the_checks_names_the_problem(write_plan, tmp_p
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "<h1>Don&#x27;t trust — fix the data</h1>" in page
-    assert page.count('<div class="banner fail" role="alert"><strong>Data</strong>: ') == 1
-    assert page.count(problem) == 2  # the verdict's sentence and the problem's banner
+    # Every problem at once (what `ablens check` finds), not only the first the analysis hit.
+    assert page.count('<div class="banner fail" role="alert"><strong>Data</strong>: ') == 2
+    for problem in problems:
+        assert page.count(problem) == 2  # the verdict's sentence and the problem's banner
     assert "Data: failed the checks, not analyzed" in page
     assert hashlib.sha256(plan.read_bytes()).hexdigest() in page
     assert "//" not in page

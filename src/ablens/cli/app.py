@@ -22,7 +22,7 @@ import typer
 
 from ablens._version import __version__
 from ablens.cli.common import EXIT_HEALTH, EXIT_USAGE, usage_errors
-from ablens.errors import ConfigError, DataError
+from ablens.errors import AblensError, ConfigError, DataError
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
@@ -144,11 +144,19 @@ def _run(plan: AnalysisPlan) -> Readout:
         return run_readout(plan)
 
 
-def _data_problems(error: DataError) -> list[str]:
-    """What is wrong with the data, one sentence each, from the error the checks raised."""
-    # A DataError carries one message today, one problem a line; a list of every problem
-    # (`ablens check`) plugs in here.
-    return [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+def _data_problems(error: DataError, plan: AnalysisPlan) -> list[str]:
+    """Every problem of the data, one sentence each: what `ablens check` finds, all at once.
+
+    The error the analysis raised names the first problem only; when the checks themselves
+    cannot run (a column missing, say), its message is the list.
+    """
+    from ablens.analysis_plan import check_plan  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        found = [message for _, message in check_plan(plan).problems()]
+    except AblensError:
+        found = []
+    return found or [line for line in str(error).splitlines() if line.strip()] or [str(error)]
 
 
 def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
@@ -457,7 +465,7 @@ def report_command(
         try:
             readout = _run(loaded)
         except DataError as error:
-            write(render_data_problems(_data_problems(error), loaded), FIX_DATA)
+            write(render_data_problems(_data_problems(error, loaded), loaded), FIX_DATA)
             raise  # still exit 2, with the message: the data are bad input
         write(render_readout(readout), readout.verdict.label)
     _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
