@@ -183,8 +183,15 @@ def test_every_problem_is_counted_in_one_call(engine: str) -> None:
     assert skewed["treatment"] > 2 * skewed["control"]
     assert not report.too_many_segments
     assert not report.ok
-    # unknown, missing, NULL variant, NULL revenue, NULL user, repeats, several, exposure
-    assert len(report.problems()) == 8
+    # unknown, missing, NULL variant, NULL revenue, NULL user, repeats, several, exposure, and
+    # the skewed segment's split (a warning, as analyze's segment-ratio health check)
+    problems = report.problems()
+    assert len(problems) == 9
+    [(key, srm)] = report.segment_mismatches()
+    assert key == (SKEWED_SEGMENT,)
+    assert srm.alpha == pytest.approx(0.001 / len(report.segment_rows), rel=1e-15)
+    assert problems[-1][0] == "warning"
+    assert problems[-1][1].startswith(f"segment platform={SKEWED_SEGMENT}: the split ")
     document = json.loads(json.dumps(report.to_dict()))
     assert document["exposure_mismatches"] == counted["mismatch"]
     assert document["units_in_several_arms"] == IN_BOTH_ARMS

@@ -181,6 +181,8 @@ def check_plan(plan: AnalysisPlan, *, data: object = None) -> DataCheck:
             arms=plan.arms,
             exposure=plan.exposure,
             segments=plan.segments,
+            weights=plan.weights,
+            srm_alpha=plan.srm_alpha,
             experiment_id=plan.experiment_id,
             team=plan.team,
         )

@@ -26,9 +26,16 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ablens._validation import check_choice, check_count, check_name, optional_import
+from ablens._validation import (
+    check_choice,
+    check_count,
+    check_name,
+    check_open_unit_interval,
+    optional_import,
+)
 from ablens.data._source import check_columns, collect, query_comment, resolve
 from ablens.errors import DataError, InputError
+from ablens.stats.srm import DEFAULT_SRM_ALPHA, SRMResult, srm_test
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -235,6 +242,35 @@ class DataCheck:
     segment_columns: tuple[str, ...] = ()
     segment_rows: Mapping[tuple[Any, ...], Mapping[str, int]] = field(default_factory=dict)
     too_many_segments: bool = False
+    weights: Mapping[str, float] | None = None
+    srm_alpha: float = DEFAULT_SRM_ALPHA
+
+    def segment_mismatches(self) -> list[tuple[tuple[Any, ...], SRMResult]]:
+        """Segments whose split is off, worst first, each with its sample-ratio test.
+
+        As `ablens.analyze` checks them: every segment where all the arms have rows is tested
+        against the planned split at ``srm_alpha`` divided by the number of segments
+        (Bonferroni), so many healthy segments do not raise a false alarm.
+        """
+        # The planned arms that have rows: a typo label or an empty arm is a problem of its own.
+        planned = list(self.weights) if self.weights is not None else list(self.arm_rows)
+        arms = [a for a in planned if self.arm_rows.get(a) and a not in self.unknown_arms]
+        tested = [
+            (key, [int(per_arm.get(a, 0)) for a in arms])
+            for key, per_arm in self.segment_rows.items()
+        ]
+        if not tested or len(arms) < 2:
+            return []
+        threshold = self.srm_alpha / len(tested)
+        weights = None if self.weights is None else [float(self.weights[a]) for a in arms]
+        found = []
+        for key, counts in tested:
+            if min(counts) == 0:
+                continue  # a segment missing an arm is not analyzed; its rows show in the table
+            result = srm_test(counts, weights, alpha=threshold)
+            if result.mismatch:
+                found.append((key, result))
+        return sorted(found, key=lambda item: item[1].p_value)
 
     def problems(self) -> list[tuple[Literal["error", "warning"], str]]:
         """(severity, message) of every problem; an "error" makes `ablens.analyze` stop."""
@@ -284,6 +320,20 @@ class DataCheck:
                     (
                         f"segments {list(self.segment_columns)} have more distinct values "
                         "than max_segments"
+                    ),
+                )
+            )
+        for key, srm in self.segment_mismatches():
+            label = ", ".join(
+                f"{column}={value}" for column, value in zip(self.segment_columns, key, strict=True)
+            )
+            split = " / ".join(f"{n:,}" for n in srm.observed)
+            out.append(
+                (
+                    "warning",
+                    (
+                        f"segment {label}: the split {split} is off (p={srm.p_value:.3g}, "
+                        f"checked at {srm.alpha:.3g}); its results are not to be trusted"
                     ),
                 )
             )
@@ -388,6 +438,8 @@ def check_data(
     exposure: ExposureCheck | None = None,
     segments: Sequence[str] = (),
     max_segments: int = 100,
+    weights: Mapping[str, float] | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
     experiment_id: str | None = None,
     team: str | None = None,
 ) -> DataCheck:
@@ -405,6 +457,8 @@ def check_data(
         segments: Columns whose rows per (segment, arm) are counted, to see each segment's
             split.
         max_segments: Most distinct segment values counted; more is reported as a problem.
+        weights: Planned split per arm, for each segment's sample-ratio check (equal if None).
+        srm_alpha: Threshold of the sample-ratio check, divided over the segments (Bonferroni).
         experiment_id: Tag on every query sent, for cost attribution.
         team: Optional team tag on every query.
 
@@ -484,6 +538,8 @@ def check_data(
         segment_columns=tuple(segments),
         segment_rows={} if segment_rows is None else segment_rows,
         too_many_segments=segment_rows is None,
+        weights=None if weights is None else dict(weights),
+        srm_alpha=check_open_unit_interval("srm_alpha", srm_alpha),
     )
 
 
