@@ -131,11 +131,31 @@ def _progress(message: str) -> AbstractContextManager[Any]:
     return Console(stderr=True, no_color=_no_color()).status(message)
 
 
-def _analyze(plan_file: Path) -> Readout:
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Read this parquet/CSV file instead of the plan's source (the plan's filter, and a "
+        "path source's sql, still apply).",
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _load(plan_file: Path, data: Path | None) -> AnalysisPlan:
     from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
-    from ablens.readout import run_readout  # noqa: PLC0415
+    from ablens.analysis_plan.run import with_data_file  # noqa: PLC0415
 
     plan = load_plan(plan_file)
+    return plan if data is None else with_data_file(plan, data)
+
+
+def _analyze(plan_file: Path, data: Path | None = None) -> Readout:
+    from ablens.readout import run_readout  # noqa: PLC0415 - keeps --help fast
+
+    plan = _load(plan_file, data)
     with _progress(f"Analyzing {plan.experiment_id} where its data live ..."):
         return run_readout(plan)
 
@@ -302,6 +322,7 @@ def analyze_command(
         typer.Option("--output", "-o", help="Write the readout to this file, not stdout."),
     ] = None,
     fail_on_incomplete: FailOnIncomplete = False,
+    data: DataOption = None,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
@@ -314,7 +335,7 @@ def analyze_command(
     or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
     """
     with usage_errors():
-        readout = _analyze(plan)
+        readout = _analyze(plan, data)
         if as_json:
             text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
         elif output is None and _use_rich():
@@ -342,12 +363,13 @@ def validate_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the normalized plan as one JSON document.")
     ] = False,
+    data: DataOption = None,
 ) -> None:
     """Check a plan without analyzing it (exit 0 valid, 2 invalid, with file:line messages)."""
-    from ablens.analysis_plan import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import check_source  # noqa: PLC0415 - keeps --help fast
 
     with usage_errors():
-        loaded = load_plan(plan)
+        loaded = _load(plan, data)
         columns = check_source(loaded) if check_data else None
     if as_json:
         document = {
@@ -378,6 +400,7 @@ def report_command(
         Path, typer.Option("--output", "-o", help="The HTML file to write ('-': stdout).")
     ] = Path("report.html"),
     fail_on_incomplete: FailOnIncomplete = False,
+    data: DataOption = None,
 ) -> None:
     """Analyze a plan and write one self-contained HTML report (no external URL).
 
@@ -388,7 +411,7 @@ def report_command(
     from ablens.report import render_readout  # noqa: PLC0415 - keeps --help fast
 
     with usage_errors():
-        readout = _analyze(plan)
+        readout = _analyze(plan, data)
         page = render_readout(readout)
         if str(output) == "-":
             typer.echo(page, nl=False)

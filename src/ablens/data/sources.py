@@ -471,6 +471,36 @@ def _cleaned_view(
     return OpenedSource((connection, _CLEANED_VIEW), columns)
 
 
+def _check_value_type(
+    condition: RowFilter,
+    dtype: Any,  # noqa: ANN401 - a narwhals dtype
+    key: str,
+    where: Callable[[str], str],
+) -> None:
+    """A value must suit its column: engines would fail (or cast) only while reading rows."""
+    nw = optional_import("narwhals", "data")
+    values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+    if condition.value is None:
+        return
+    if dtype == nw.Boolean:
+        fits, kind = all(isinstance(v, bool) for v in values), "true or false"
+    elif dtype.is_numeric():
+        fits = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        kind = "a number"
+    elif dtype == nw.String:
+        fits, kind = all(isinstance(v, str) for v in values), "a string (quote it)"
+    else:  # dates and the rest: the engine casts the text
+        return
+    if not fits:
+        path = f"{key}.value"
+        shown = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+        raise SourceError(
+            path,
+            f"{where(path)}: {path} == {shown!r}, must be {kind}: column "
+            f"{condition.column!r} has type {dtype}",
+        )
+
+
 def _duckdb_query(
     connection: Any,  # noqa: ANN401 - a DuckDB connection
     duckdb: Any,  # noqa: ANN401 - the duckdb module
@@ -533,7 +563,8 @@ def filter_rows(
             f"{where(key)}: {key} cannot filter a {type(native).__name__}; give a pandas, polars "
             "or pyarrow table, a DuckDB relation, an Ibis table or a Spark DataFrame",
         ) from None
-    available = list(frame.collect_schema().names())
+    schema = frame.collect_schema()
+    available = list(schema.names())
     for index, condition in enumerate(row_filter):
         if condition.column not in available:
             key = f"source.filter[{index}].column"
@@ -542,6 +573,7 @@ def filter_rows(
                 f"{where(key)}: {key} == {condition.column!r} is not a column of the data; "
                 f"available columns: {available}",
             )
+        _check_value_type(condition, schema[condition.column], f"source.filter[{index}]", where)
     try:
         filtered = frame.filter(*(condition.expression() for condition in row_filter))
     except Exception as error:  # each engine raises its own types (a value of the wrong type)
