@@ -135,7 +135,7 @@ def test_the_dirt_matters(raw, clean):
 def test_filter_on_parquet_reproduces_the_hand_cleaned_analysis(files, clean, tmp_path):
     plan = load_plan(write(files, f"source:\n  path: users.parquet\n{FILTER}"))
     assert plan.source.filter == (
-        RowFilter("is_bot", "==", False),
+        RowFilter("is_bot", "==", value=False),
         RowFilter("country", "not-in", ("XX",)),
         RowFilter("revenue", "not-null"),
     )
@@ -355,10 +355,9 @@ def test_bad_cleaning_keys_are_located(source, message):
 
 def test_cleaning_round_trips_and_the_schema_takes_it():
     jsonschema = pytest.importorskip("jsonschema")
-    text = (
-        "experiment_id: e\nsource:\n  warehouse: {backend: postgres, host: db, password_env: PW}\n"
-        f"  sql: SELECT * FROM users WHERE NOT is_bot\n{FILTER}{METRICS}"
-    )
+    warehouse = "  warehouse: {backend: postgres, host: db, password_env: PW}\n"
+    query = "  sql: SELECT * FROM users WHERE NOT is_bot\n"
+    text = f"experiment_id: e\nsource:\n{warehouse}{query}{FILTER}{METRICS}"
     plan = parse_plan(text)
     document = plan.to_dict()
     assert document["source"] == {
