@@ -423,3 +423,44 @@ def test_cli_data_option_points_a_plan_at_a_file(files, clean, tmp_path):
     failed = runner.invoke(app, ["analyze", str(plan)])
     assert failed.exit_code == 2
     assert "source.path: no such file" in failed.stderr
+
+
+# ----------------------------------------------------------------------------- other engines
+def test_sql_and_filter_on_postgres(ibis_postgres, postgres_url, monkeypatch, raw, clean):
+    from urllib.parse import urlparse  # noqa: PLC0415
+
+    pa = pytest.importorskip("pyarrow")
+    ibis_postgres.create_table("cleaning_users", pa.Table.from_pandas(raw), overwrite=True)
+    url = urlparse(postgres_url)
+    monkeypatch.setenv("ABLENS_TEST_PGPASSWORD", url.password or "")
+    source = textwrap.dedent(
+        f"""\
+        source:
+          warehouse:
+            backend: postgres
+            host: {url.hostname}
+            port: {url.port}
+            user: {url.username}
+            database: {url.path.lstrip("/")}
+            password_env: ABLENS_TEST_PGPASSWORD
+        """
+    )
+    source += "  sql: SELECT * FROM cleaning_users WHERE NOT is_bot\n"
+    filters = "    - {column: country, op: not-in, value: [XX]}\n"
+    filters += "    - {column: revenue, op: not-null}\n"
+    plan = parse_plan(f"experiment_id: e\n{source}  filter:\n{filters}{METRICS}")
+    assert_same_numbers(run_plan(plan).to_dict()["comparisons"], reference(clean))
+    broken = parse_plan(f"experiment_id: e\n{source.replace('cleaning_users', 'nowhere')}{METRICS}")
+    with pytest.raises(PlanError, match=r"<plan>:10: source.sql cannot be run: .*nowhere"):
+        run_plan(broken)
+
+
+def test_sql_and_filter_on_spark(spark, raw, clean):
+    spark.createDataFrame(
+        raw.astype({"revenue": object}).where(raw.notna(), None)
+    ).createOrReplaceTempView("cleaning_users")
+    source = "source:\n  spark: {}\n  sql: SELECT * FROM cleaning_users WHERE NOT is_bot\n"
+    filters = "  filter:\n    - {column: country, op: not-in, value: [XX]}\n"
+    filters += "    - {column: revenue, op: not-null}\n"
+    plan = parse_plan(f"experiment_id: e\n{source}{filters}{METRICS}")
+    assert_same_numbers(run_plan(plan).to_dict()["comparisons"], reference(clean))
