@@ -497,8 +497,10 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
         (
             ("control: 50\n  new_checkout: 50", "control: 50\n  new_checkoot: 50"),
             (
-                "labels of &#x27;variant&#x27; not in the plan&#x27;s arms: "
-                "&#x27;new_checkout&#x27; (",
+                (
+                    "labels of &#x27;variant&#x27; not in the plan&#x27;s arms: "
+                    "&#x27;new_checkout&#x27; ("
+                ),
                 "arms without rows: [&#x27;new_checkoot&#x27;]",
             ),
         ),

@@ -12,8 +12,8 @@ duration. One module per job:
   reported at once at its line;
 - `ablens.analysis_plan.schema`: `plan_json_schema`, derived from the model and the metric
   kinds' declarations;
-- `ablens.analysis_plan.run`: `run_plan` and `check_source`, opening the plan's source in
-  `ablens.data.sources`.
+- `ablens.analysis_plan.run`: `run_plan`, `check_source` and `with_data_file`, opening the
+  plan's source (cleaned by its ``sql`` and ``filter``, `RowFilter`) in `ablens.data.sources`.
 
 The verdict that reads a plan's result lives in `ablens.decision`, the whole readout (looks,
 Bayesian reading, verdict) in `ablens.readout`. "Plan" here is always the analysis plan; the
@@ -35,12 +35,13 @@ power calculation is `ablens.power_plan`.
 
 from ablens.analysis_plan.model import AnalysisPlan, MetricSpec, PlanError, Planned
 from ablens.analysis_plan.parser import load_plan, parse_plan, plan_from_dict
-from ablens.analysis_plan.run import check_plan, check_source, run_plan
+from ablens.analysis_plan.run import check_plan, check_source, run_plan, with_data_file
 from ablens.analysis_plan.schema import plan_json_schema
 from ablens.data.sources import (
     DataSource,
     DuckDBSource,
     PathSource,
+    RowFilter,
     SparkSource,
     WarehouseSource,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "PathSource",
     "PlanError",
     "Planned",
+    "RowFilter",
     "SparkSource",
     "WarehouseSource",
     "check_plan",
@@ -62,4 +64,5 @@ __all__ = [
     "plan_from_dict",
     "plan_json_schema",
     "run_plan",
+    "with_data_file",
 ]

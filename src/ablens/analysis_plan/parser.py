@@ -44,7 +44,9 @@ from ablens.data.checks import ON_MISMATCH, ExposureCheck
 from ablens.data.sources import (
     BACKENDS,
     ENV_NAME,
+    ENV_REFERENCE,
     FILE_SUFFIXES,
+    FILTER_OPS,
     SECRET_ENV_HINT,
     SECRET_WORDS,
     SOURCE_KINDS,
@@ -54,6 +56,7 @@ from ablens.data.sources import (
     DataSource,
     DuckDBSource,
     PathSource,
+    RowFilter,
     SparkSource,
     WarehouseSource,
 )
@@ -150,7 +153,7 @@ def parse_plan(text: str, *, name: str = "<plan>") -> AnalysisPlan:
         ... '''
         ... )
         >>> plan.source, plan.metrics[0].name, plan.alpha
-        (DuckDBSource(file='shop.duckdb', table='users'), 'revenue', 0.05)
+        (DuckDBSource(file='shop.duckdb', table='users', sql=None, filter=()), 'revenue', 0.05)
         >>> parse_plan("experiment_id: [unclosed", name="p.yaml")
         Traceback (most recent call last):
         ...
@@ -501,6 +504,9 @@ def _build(
     )
 
 
+_CLEANING_KEYS = ("sql", "filter")
+
+
 def _read_source(value: object, check: _Checker) -> DataSource | None:
     kinds = SOURCE_KINDS
     if value is _MISSING or value is None:
@@ -509,10 +515,10 @@ def _read_source(value: object, check: _Checker) -> DataSource | None:
     mapping = check.mapping(value, "source", "one of: path, duckdb, warehouse, spark")
     if mapping is None:
         return None
-    check.keys(mapping, "source", kinds, "source")
+    check.keys(mapping, "source", (*kinds, *_CLEANING_KEYS), "source")
     given = [k for k in kinds if k in mapping]
     if len(given) != 1:
-        if not mapping or all(k in kinds for k in mapping):
+        if not mapping or all(k in (*kinds, *_CLEANING_KEYS) for k in mapping):
             check.fail(
                 "source",
                 f"source has {', '.join(given) or 'nothing'}, must have exactly one of: "
@@ -520,6 +526,8 @@ def _read_source(value: object, check: _Checker) -> DataSource | None:
             )
         return None
     kind = given[0]
+    sql = check.text(mapping, "sql", "source.sql")
+    row_filter = _read_filter(mapping.get("filter"), check)
     if kind == "path":
         file = check.text(mapping, "path", "source.path", required=True)
         if file is not None and Path(file).suffix.lower() not in FILE_SUFFIXES:
@@ -528,28 +536,122 @@ def _read_source(value: object, check: _Checker) -> DataSource | None:
                 f"source.path == {file!r}, must end in one of {', '.join(FILE_SUFFIXES)}",
             )
             return None
-        return None if file is None else PathSource(file)
+        _check_env_references(file, "source.path", check)
+        return None if file is None else PathSource(file, sql, row_filter)
     inner = check.mapping(mapping[kind], f"source.{kind}", "connection keys")
     if inner is None:
         return None
     if kind == "duckdb":
         check.keys(inner, "source.duckdb", ("file", "table"), "source.duckdb")
         file = check.text(inner, "file", "source.duckdb.file", required=True)
-        table = check.text(inner, "table", "source.duckdb.table", required=True)
-        return None if file is None or table is None else DuckDBSource(file, table)
+        _check_env_references(file, "source.duckdb.file", check)
+        table = _read_table(inner, "source.duckdb", sql, check)
+        if file is None or (table is None and sql is None):
+            return None
+        return DuckDBSource(file, table, sql, row_filter)
     if kind == "spark":
         check.keys(inner, "source.spark", ("table",), "source.spark")
-        table = check.text(inner, "table", "source.spark.table", required=True)
-        return None if table is None else SparkSource(table)
-    return _read_warehouse(inner, check)
+        table = _read_table(inner, "source.spark", sql, check)
+        return None if table is None and sql is None else SparkSource(table, sql, row_filter)
+    warehouse = _read_warehouse(inner, sql, check)
+    return None if warehouse is None else replace(warehouse, sql=sql, filter=row_filter)
 
 
-def _read_warehouse(inner: Mapping[str, Any], check: _Checker) -> WarehouseSource | None:
+def _read_table(
+    inner: Mapping[str, Any], base: str, sql: str | None, check: _Checker
+) -> str | None:
+    """The ``table`` of a database source: required, unless ``source.sql`` replaces it."""
+    if sql is not None and inner.get("table") is not None:
+        check.fail(
+            f"{base}.table",
+            f"{base}.table and source.sql are both given; keep one: the sql reads the tables",
+        )
+        return None
+    if sql is not None:
+        return None
+    return check.text(inner, "table", f"{base}.table", required=True)
+
+
+def _check_env_references(file: str | None, key: str, check: _Checker) -> None:
+    """Each ``${...}`` in a path must name a variable (its value is read when opened)."""
+    for name in ENV_REFERENCE.findall(file or ""):
+        if not ENV_NAME.fullmatch(name):
+            check.fail(key, f"{key} == {file!r}: ${{{name}}} is not an environment variable name")
+
+
+def _read_filter(value: object, check: _Checker) -> tuple[RowFilter, ...]:
+    """``source.filter``: a list of ``{column, op, value}`` conditions (all must hold)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        check.fail(
+            "source.filter",
+            f"source.filter == {value!r}, must be a list of conditions like "
+            "{column: country, op: in, value: [DE, FR]}",
+        )
+        return ()
+    conditions: list[RowFilter] = []
+    for index, item in enumerate(value):
+        condition = _read_condition(item, f"source.filter[{index}]", check)
+        if condition is not None:
+            conditions.append(condition)
+    return tuple(conditions)
+
+
+def _read_condition(item: object, path: str, check: _Checker) -> RowFilter | None:
+    mapping = check.mapping(item, path, "keys (column, op, value)")
+    if mapping is None:
+        return None
+    errors_before = len(check.errors)
+    check.keys(mapping, path, _FILTER_KEYS, "a filter condition")
+    column = check.text(mapping, "column", f"{path}.column", required=True)
+    op = check.choice(mapping, "op", f"{path}.op", FILTER_OPS, "==") or "=="
+    value = mapping.get("value")
+    if op in ("is-null", "not-null"):
+        if value is not None:
+            check.fail(f"{path}.value", f"{path}.value is given, but op {op!r} takes no value")
+    elif op in ("in", "not-in"):
+        if not isinstance(value, list) or not value:
+            check.fail(
+                f"{path}.value",
+                f"{path}.value == {value!r}, op {op!r} needs a non-empty list of values",
+            )
+        else:
+            for index, item_value in enumerate(value):
+                _check_filter_value(item_value, f"{path}.value[{index}]", check)
+            value = tuple(value)
+    else:
+        _check_filter_value(value, f"{path}.value", check, op=op)
+    if len(check.errors) > errors_before or column is None:
+        return None
+    return RowFilter(column, op, value)  # type: ignore[arg-type]
+
+
+def _check_filter_value(value: object, path: str, check: _Checker, op: str = "in") -> None:
+    if value is None:
+        hint = "; to keep the rows with (without) NULLs use op: is-null (not-null)"
+        check.fail(path, f"{path} is missing, op {op!r} compares with a value{hint}")
+    elif isinstance(value, dt.date | dt.datetime):
+        check.fail(path, f"{path} == {value!r}, quote the date ('2026-03-02')")
+    elif not isinstance(value, str | int | float) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        check.fail(path, f"{path} == {value!r}, must be a string, number or true/false")
+
+
+_FILTER_KEYS = ("column", "op", "value")
+
+
+def _read_warehouse(
+    inner: Mapping[str, Any], sql: str | None, check: _Checker
+) -> WarehouseSource | None:
     base = "source.warehouse"
     backend = check.choice(inner, "backend", f"{base}.backend", BACKENDS, None)
     if "backend" not in inner:
         check.fail(base, f"{base}.backend is missing; it is one of {', '.join(BACKENDS)}")
-    table = check.text(inner, "table", f"{base}.table", required=True)
+    table = _read_table(inner, base, sql, check)
     if backend is None:
         return None
     kind: Backend = backend  # type: ignore[assignment]
@@ -564,7 +666,7 @@ def _read_warehouse(inner: Mapping[str, Any], check: _Checker) -> WarehouseSourc
     for key in env:
         if key in params:
             check.fail(f"{base}.{key}_env", f"{base}.{key} and {base}.{key}_env are both given")
-    if table is None:
+    if table is None and sql is None:
         return None
     return WarehouseSource(kind, table, params, env)
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ablens.analysis import analyze
 from ablens.analysis_plan.model import PlanError
 from ablens.data.checks import DataCheck, check_data
-from ablens.data.sources import OpenedSource, SourceError, open_source
+from ablens.data.sources import (
+    FILE_SUFFIXES,
+    OpenedSource,
+    PathSource,
+    SourceError,
+    filter_rows,
+    open_source,
+)
+from ablens.errors import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -23,7 +33,56 @@ __all__ = [
     "check_source",
     "open_plan_source",
     "run_plan",
+    "with_data_file",
 ]
+
+
+def with_data_file(plan: AnalysisPlan, path: str | Path) -> AnalysisPlan:
+    """The plan reading ``path`` (parquet or CSV) instead of its source, cleaning kept.
+
+    The plan's ``filter`` applies to the file; a path source's ``sql`` reads it as the table
+    ``data`` as before. A database source's ``sql`` names that database's tables, so it cannot
+    be pointed at a file: that is refused. The path is taken relative to the working
+    directory (it comes from the command line, not from the plan).
+
+    Raises:
+        InputError: ``path`` is not a parquet or CSV file name.
+        PlanError: The plan's source has a ``sql`` of its database.
+
+    Examples:
+        >>> from ablens.analysis_plan import plan_from_dict
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {
+        ...             "duckdb": {"file": "shop.duckdb", "table": "users"},
+        ...             "filter": [{"column": "bot", "value": False}],
+        ...         },
+        ...         "control": "a",
+        ...         "metrics": [{"kind": "mean", "column": "revenue"}],
+        ...     }
+        ... )
+        >>> with_data_file(plan, "/tmp/users.parquet").source.to_dict()
+        {'path': '/tmp/users.parquet', 'filter': [{'column': 'bot', 'op': '==', 'value': False}]}
+    """
+    file = Path(path).expanduser()
+    if file.suffix.lower() not in FILE_SUFFIXES:
+        raise InputError(
+            f"data == {str(path)!r}, must be a file ending in one of {', '.join(FILE_SUFFIXES)}"
+        )
+    source = plan.source
+    if source.sql is not None and not isinstance(source, PathSource):
+        raise PlanError(
+            [
+                (
+                    f"{plan.where('source.sql')}: source.sql queries the plan's database, so the "
+                    f"plan cannot read the file {str(path)!r} instead; export the query's result "
+                    "to that file and drop source.sql, or use a path source whose sql reads 'data'"
+                )
+            ]
+        )
+    sql = source.sql if isinstance(source, PathSource) else None
+    return replace(plan, source=PathSource(str(file.absolute()), sql, source.filter))
 
 
 @contextmanager
@@ -32,17 +91,35 @@ def open_plan_source(plan: AnalysisPlan, data: object = None) -> Iterator[Opened
 
     Args:
         plan: The plan.
-        data: A table to use instead of the plan's source (any input `ablens.analyze` takes);
-            its columns are then not checked ahead of the query.
+        data: A table to use instead of the plan's source (any input `ablens.analyze` takes),
+            filtered by the source's ``filter``; its columns are then not checked ahead of
+            the query. A parquet or CSV path is opened like the plan's own file
+            (`with_data_file`).
 
     Yields:
-        The open source; ``columns`` is empty when ``data`` was given.
+        The open source; ``columns`` is empty when a table was given.
 
     Raises:
-        PlanError: The source cannot be opened, or a column is missing (at its line).
+        PlanError: The source cannot be opened, or a column is missing (at its line), or
+            ``data`` is a table and the source has a ``sql`` (which cannot run on it).
     """
-    if data is not None:
-        yield OpenedSource(data, ())
+    if isinstance(data, str | Path):
+        plan = with_data_file(plan, data)
+    elif data is not None:
+        if plan.source.sql is not None:
+            raise PlanError(
+                [
+                    (
+                        f"{plan.where('source.sql')}: source.sql cannot run on a table passed as "
+                        "data; pass a parquet or CSV path (read as the table 'data'), or the "
+                        "query's result"
+                    )
+                ]
+            )
+        try:
+            yield OpenedSource(filter_rows(data, plan.source.filter, plan.where), ())
+        except SourceError as error:
+            raise PlanError([str(error)]) from None
         return
     try:
         with open_source(plan.source, base=plan.folder, where=plan.where) as opened:
@@ -108,7 +185,8 @@ def run_plan(plan: AnalysisPlan, *, data: object = None) -> AnalysisResult:
     Args:
         plan: The plan.
         data: A table to analyze instead of the plan's source (any input `ablens.analyze`
-            takes); handy in notebooks and tests.
+            takes), or a parquet or CSV path (`with_data_file`); the source's ``filter``
+            applies to it. Handy in notebooks and tests.
 
     Returns:
         The analysis.

@@ -15,6 +15,7 @@ from ablens.data.checks import ON_MISMATCH
 from ablens.data.sources import (
     BACKENDS,
     FILE_SUFFIXES,
+    FILTER_OPS,
     WAREHOUSE_PARAMS,
     WAREHOUSE_SECRETS,
     Backend,
@@ -103,14 +104,37 @@ def plan_json_schema() -> dict[str, Any]:
         return {
             "type": "object",
             "properties": properties,
-            "required": ["backend", "table"],
+            "required": ["backend"],
             "additionalProperties": False,
         }
+
+    scalar = {"type": ["string", "number", "boolean"]}
+    cleaning = {
+        "sql": {
+            **text,
+            "description": "A query in the source's own engine, in place of its table (a path "
+            "source's query reads the file as the table data); DuckDB takes one SELECT.",
+        },
+        "filter": {
+            "description": "Conditions every analyzed row meets, run in the source's engine.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "column": text,
+                    "op": {"enum": list(FILTER_OPS), "default": "=="},
+                    "value": {"oneOf": [scalar, {"type": "array", "items": scalar, "minItems": 1}]},
+                },
+                "required": ["column"],
+                "additionalProperties": False,
+            },
+        },
+    }
 
     def one_key(key: str, value: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",
-            "properties": {key: value},
+            "properties": {key: value, **cleaning},
             "required": [key],
             "additionalProperties": False,
         }
@@ -134,7 +158,7 @@ def plan_json_schema() -> dict[str, Any]:
                         {
                             "type": "object",
                             "properties": {"file": text, "table": text},
-                            "required": ["file", "table"],
+                            "required": ["file"],
                             "additionalProperties": False,
                         },
                     ),
@@ -144,7 +168,6 @@ def plan_json_schema() -> dict[str, Any]:
                         {
                             "type": "object",
                             "properties": {"table": text},
-                            "required": ["table"],
                             "additionalProperties": False,
                         },
                     ),

@@ -131,10 +131,25 @@ def _progress(message: str) -> AbstractContextManager[Any]:
     return Console(stderr=True, no_color=_no_color()).status(message)
 
 
-def _analyze(plan_file: Path) -> Readout:
-    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Read this parquet/CSV file instead of the plan's source (the plan's filter, and a "
+        "path source's sql, still apply).",
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
 
-    return _run(load_plan(plan_file))
+
+def _load(plan_file: Path, data: Path | None) -> AnalysisPlan:
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan.run import with_data_file  # noqa: PLC0415
+
+    plan = load_plan(plan_file)
+    return plan if data is None else with_data_file(plan, data)
 
 
 def _run(plan: AnalysisPlan) -> Readout:
@@ -142,6 +157,10 @@ def _run(plan: AnalysisPlan) -> Readout:
 
     with _progress(f"Analyzing {plan.experiment_id} where its data live ..."):
         return run_readout(plan)
+
+
+def _analyze(plan_file: Path, data: Path | None = None) -> Readout:
+    return _run(_load(plan_file, data))
 
 
 def _data_problems(error: DataError, plan: AnalysisPlan) -> list[str]:
@@ -325,6 +344,7 @@ def analyze_command(
         typer.Option("--output", "-o", help="Write the readout to this file, not stdout."),
     ] = None,
     fail_on_incomplete: FailOnIncomplete = False,
+    data: DataOption = None,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
@@ -337,7 +357,7 @@ def analyze_command(
     or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
     """
     with usage_errors():
-        readout = _analyze(plan)
+        readout = _analyze(plan, data)
         if as_json:
             text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
         elif output is None and _use_rich():
@@ -365,12 +385,13 @@ def validate_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the normalized plan as one JSON document.")
     ] = False,
+    data: DataOption = None,
 ) -> None:
     """Check a plan without analyzing it (exit 0 valid, 2 invalid, with file:line messages)."""
-    from ablens.analysis_plan import check_source, load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import check_source  # noqa: PLC0415 - keeps --help fast
 
     with usage_errors():
-        loaded = load_plan(plan)
+        loaded = _load(plan, data)
         columns = check_source(loaded) if check_data else None
     if as_json:
         document = {
@@ -400,6 +421,7 @@ def check_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document (with schema_version).")
     ] = False,
+    data: DataOption = None,
 ) -> None:
     """List every data problem at once, with counts per arm (no analysis is run).
 
@@ -410,10 +432,10 @@ def check_command(
     Exit code 0 when analyze would go on (warnings allowed), 2 when it would stop on the data
     (the report is still printed) or on bad input, as for analyze.
     """
-    from ablens.analysis_plan import check_plan, load_plan  # noqa: PLC0415 - keeps --help fast
+    from ablens.analysis_plan import check_plan  # noqa: PLC0415 - keeps --help fast
 
     with usage_errors():
-        loaded = load_plan(plan)
+        loaded = _load(plan, data)
         with _progress(f"Checking the data of {loaded.experiment_id} ..."):
             report = check_plan(loaded)
     if as_json:
@@ -440,6 +462,7 @@ def report_command(
         Path, typer.Option("--output", "-o", help="The HTML file to write ('-': stdout).")
     ] = Path("report.html"),
     fail_on_incomplete: FailOnIncomplete = False,
+    data: DataOption = None,
 ) -> None:
     """Analyze a plan and write one self-contained HTML report (no external URL).
 
@@ -449,7 +472,6 @@ def report_command(
     checks (duplicate units, unknown arms, NULL values) still get a report, "Don't trust —
     fix the data" with every problem, and exit 2.
     """
-    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - keeps --help fast
     from ablens.decision import FIX_DATA  # noqa: PLC0415
     from ablens.report import render_data_problems, render_readout  # noqa: PLC0415
 
@@ -461,7 +483,7 @@ def report_command(
             typer.echo(f"ablens: wrote {output} ({label})", err=True)
 
     with usage_errors():
-        loaded = load_plan(plan)
+        loaded = _load(plan, data)
         try:
             readout = _run(loaded)
         except DataError as error:
