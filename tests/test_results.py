@@ -264,6 +264,9 @@ def test_format_percent(value, kwargs, expected):
         (0.0123, "+1.23pp"),
         (-0.004, "-0.4pp"),
         (0.0, "+0pp"),
+        (3.24e-117, "+<0.001pp"),  # 3.24e-115 pp: zero to any reader, never in exponent form
+        (-9.99e-6, "-<0.001pp"),
+        (1e-5, "+0.001pp"),  # the floor itself still prints as a number
         (math.inf, "∞"),
         (-math.inf, "-∞"),
         (math.nan, "—"),

@@ -41,18 +41,32 @@ def format_number(value: float | None, digits: int = 4, *, signed: bool = False)
     return f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
 
 
+#: Percentages (and percentage points) smaller than this in magnitude, but not zero, print as
+#: ``<0.001%``: a lift of 3.24e-115 % is zero for every reader, and exponent form hides it.
+SMALLEST_PERCENT = 0.001
+
+
 def format_percent(value: float | None, digits: int = 3, *, signed: bool = True) -> str:
     """A fraction as a percentage with ``digits`` significant digits (0.0312 -> '+3.12%').
+
+    A value under 0.001 % in magnitude (not zero) prints as ``<0.001%``, its sign in front when
+    ``signed`` or negative; p-values keep their own floor (`format_pvalue`: ``<1e-10``).
 
     Examples:
         >>> format_percent(0.0312), format_percent(-0.5, signed=False)
         ('+3.12%', '-50%')
+        >>> format_percent(3.24e-117), format_percent(-2e-9), format_percent(0.0)
+        ('+<0.001%', '-<0.001%', '+0%')
     """
     if value is None or math.isnan(value):
         return "—"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    return format_number(100 * value, digits, signed=signed) + "%"
+    percent = 100 * value
+    if percent != 0 and abs(percent) < SMALLEST_PERCENT:
+        sign = "-" if percent < 0 else ("+" if signed else "")
+        return f"{sign}<{SMALLEST_PERCENT:g}%"
+    return format_number(percent, digits, signed=signed) + "%"
 
 
 def format_share(value: float | None, digits: int = 2) -> str:
@@ -88,8 +102,8 @@ def format_points(value: float | None, digits: int = 3) -> str:
     """A difference of proportions in percentage points (0.0123 -> '+1.23pp').
 
     Examples:
-        >>> format_points(0.0123), format_points(-0.004)
-        ('+1.23pp', '-0.4pp')
+        >>> format_points(0.0123), format_points(-0.004), format_points(3.24e-117)
+        ('+1.23pp', '-0.4pp', '+<0.001pp')
     """
     text = format_percent(value, digits)
     return text[:-1] + "pp" if text.endswith("%") else text

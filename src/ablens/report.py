@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
+from ablens.decision import FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
@@ -53,7 +53,13 @@ if TYPE_CHECKING:
 
 __all__ = ["data_fingerprint", "render_readout", "render_report", "write_report"]
 
-_VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
+_VERDICT_CLASS = {
+    SHIP: "ship",
+    ROLL_BACK: "rollback",
+    KEEP_RUNNING: "keep",
+    NO_EFFECT: "keep",
+    FIX_DATA: "fix",
+}
 _CHECK_TITLES = {
     "sample-ratio": "Sample ratio",
     "sample-size": "Sample size",
