@@ -182,7 +182,9 @@ def test_flat_result_at_the_planned_size_is_final_and_says_what_it_rules_out():
     assert "keep running" not in str(decision)
     spend = next(c for c in result.comparisons if c.metric == "spend")
     upper = ablens.render.format_percent(spend.result.relative_ci_upper)
-    assert decision.reason.startswith("No detectable effect at the planned size: spend +0.2% [")
+    assert decision.reason.startswith(
+        "At the planned size no primary metric moved beyond chance: spend +0.2% ["
+    )
     assert decision.reason.endswith(f"; the 95% interval rules out a lift above {upper}.")
     # A metric that should go down: its lower bound is the one in the good direction.
     latency = _result(
@@ -302,3 +304,19 @@ def test_health_check_status_and_the_two_questions_of_a_verdict():
     assert [c.status for c in broken.checks] == ["failed", "incomplete"]
     assert (broken.label, broken.healthy, broken.complete) == (FIX_DATA, False, False)
     assert broken.exit_code() == 1
+
+
+def test_exit_code_fails_on_unwanted_verdicts_and_refuses_unknown_names():
+    decision = verdict(
+        _result(
+            {"control": (10_000, {"spend": 10.4}), "treatment": (10_000, {"spend": 10.0})},
+            [PRIMARY],
+        )
+    )
+    assert decision.label == ROLL_BACK
+    assert decision.key == "roll-back"
+    assert decision.exit_code() == 0
+    assert decision.exit_code(fail_on=["roll-back"]) == 1
+    assert decision.exit_code(fail_on=["keep-running", "no-effect"]) == 0
+    with pytest.raises(ablens.InputError, match=r"fail_on == 'rollback', must be one of"):
+        decision.exit_code(fail_on=["rollback"])

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ablens import render
+from ablens._validation import check_choice
 from ablens.analysis_plan.model import Planned
 from ablens.stats.power import detectable_effect
 from ablens.stats.srm import SRM_WATCH_LEVEL
 from ablens.typing import CHECK_STATUSES, VERDICT_LABELS, CheckStatus, VerdictLabel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.results import AnalysisResult, Comparison
@@ -52,6 +53,7 @@ __all__ = [
     "ROLL_BACK",
     "SHIP",
     "VERDICTS",
+    "VERDICT_KEYS",
     "HealthCheck",
     "Verdict",
     "verdict",
@@ -60,6 +62,14 @@ __all__ = [
 FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP = VERDICT_LABELS
 #: The fixed vocabulary of decisions, in order of precedence.
 VERDICTS: tuple[VerdictLabel, ...] = VERDICT_LABELS
+#: Each verdict by a short name, for ``--fail-on`` and `Verdict.exit_code`'s ``fail_on``.
+VERDICT_KEYS: dict[str, VerdictLabel] = {
+    "fix-data": FIX_DATA,
+    "keep-running": KEEP_RUNNING,
+    "no-effect": NO_EFFECT,
+    "roll-back": ROLL_BACK,
+    "ship": SHIP,
+}
 
 
 @dataclass(frozen=True)
@@ -144,15 +154,30 @@ class Verdict:
         """
         return all(check.status != "incomplete" for check in self.checks)
 
-    def exit_code(self, *, fail_on_incomplete: bool = False) -> int:
+    def exit_code(self, *, fail_on_incomplete: bool = False, fail_on: Collection[str] = ()) -> int:
         """The command line's exit code for this verdict: 0 or 1.
 
         1 when a gate failed, or, with ``fail_on_incomplete``, when the data are not all in
-        yet (`complete` is False); else 0.
+        yet (`complete` is False), or when the label is one of ``fail_on`` (keys of
+        `VERDICT_KEYS`: "roll-back", "keep-running", ...); else 0.
+
+        Raises:
+            InputError: A ``fail_on`` entry is not a key of `VERDICT_KEYS`.
+
+        Examples:
+            >>> decision = Verdict(ROLL_BACK, "treatment moved spend the wrong way.")
+            >>> decision.exit_code(), decision.exit_code(fail_on=["roll-back"])
+            (0, 1)
         """
+        unwanted = {VERDICT_KEYS[check_choice("fail_on", key, VERDICT_KEYS)] for key in fail_on}
         if not self.healthy or (fail_on_incomplete and not self.complete):
             return 1
-        return 0
+        return 1 if self.label in unwanted else 0
+
+    @property
+    def key(self) -> str:
+        """The label's short name ("roll-back", "no-effect", ...; see `VERDICT_KEYS`)."""
+        return next(key for key, label in VERDICT_KEYS.items() if label == self.label)
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.label, self.reason))
@@ -497,7 +522,7 @@ def _final_flat_reason(
             f"{c.metric} {_estimate(c)}, and {reading.sentence()}."
         )
     c = min(primaries, key=lambda c: c.p_value)
-    text = f"No detectable effect at the planned size: {c.metric} {_lift(c)}"
+    text = f"At the planned size no primary metric moved beyond chance: {c.metric} {_lift(c)}"
     ruled_out = _ruled_out(c)
     if ruled_out is not None:
         return f"{text}; {ruled_out}."

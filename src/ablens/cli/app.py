@@ -2,7 +2,8 @@
 
 Data go to stdout, messages to stderr. Exit codes: 0 ok (also while the planned sample is still
 being collected: "keep running" is not an error, unless ``--fail-on-incomplete``), 1 a health
-gate failed (sample-ratio mismatch, guardrail worse), 2 bad input (unreadable or invalid plan,
+gate failed (sample-ratio mismatch, guardrail worse) or the verdict is one ``--fail-on`` names
+(``--fail-on roll-back``), 2 bad input (unreadable or invalid plan,
 unknown column, data that fail the checks). Rich tables only when stdout is a terminal and
 ``NO_COLOR`` is unset; progress (on stderr) only when stderr is a terminal.
 """
@@ -268,8 +269,34 @@ def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 
         console.print(best)
 
 
-def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None:
-    """Exit 1 when a gate failed; an incomplete sample only with ``--fail-on-incomplete``."""
+def _fail_on_keys(values: list[str] | None) -> tuple[str, ...]:
+    """``--fail-on roll-back,keep-running`` (repeatable) as verdict keys, checked."""
+    from ablens.decision import VERDICT_KEYS  # noqa: PLC0415 - keeps --help fast
+
+    keys = tuple(
+        key.strip().removeprefix("verdict=")
+        for value in values or ()
+        for key in value.split(",")
+        if key.strip()
+    )
+    for key in keys:
+        if key not in VERDICT_KEYS:
+            raise ConfigError(
+                f"--fail-on {key!r}: must be one or more of {', '.join(VERDICT_KEYS)} "
+                "(comma-separated), e.g. --fail-on roll-back,fix-data"
+            )
+    return keys
+
+
+def _health_exit(
+    decision: Verdict, *, fail_on_incomplete: bool = False, fail_on: tuple[str, ...] = ()
+) -> None:
+    """Exit 1 when a gate failed or the verdict is unwanted (``--fail-on``).
+
+    An incomplete sample exits 1 only with ``--fail-on-incomplete``.
+    """
+    if decision.key in fail_on:
+        typer.echo(f"ablens: verdict {decision.label} ({decision.key}) is in --fail-on", err=True)
     failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
     waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
     if failed:
@@ -277,7 +304,7 @@ def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None
     elif waiting:
         hint = "" if fail_on_incomplete else " (exit 0; --fail-on-incomplete makes this exit 1)"
         typer.echo(f"ablens: not complete yet ({waiting}): {decision.label}{hint}", err=True)
-    if decision.exit_code(fail_on_incomplete=fail_on_incomplete):
+    if decision.exit_code(fail_on_incomplete=fail_on_incomplete, fail_on=fail_on):
         raise typer.Exit(EXIT_HEALTH)
 
 
@@ -287,6 +314,15 @@ FailOnIncomplete = Annotated[
         "--fail-on-incomplete",
         help="Exit 1 also while the planned sample is not in yet (and no sequential boundary "
         "was crossed); by default that is exit 0: keep running is not an error.",
+    ),
+]
+FailOn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 also when the verdict is one of these (comma-separated or repeated): "
+        "ship, roll-back, keep-running, no-effect, fix-data; e.g. --fail-on roll-back.",
+        show_default=False,
     ),
 ]
 
@@ -302,6 +338,7 @@ def analyze_command(
         typer.Option("--output", "-o", help="Write the readout to this file, not stdout."),
     ] = None,
     fail_on_incomplete: FailOnIncomplete = False,
+    fail_on: FailOn = None,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
@@ -311,9 +348,11 @@ def analyze_command(
     Exit code 0 when nothing is wrong, including while the planned sample is still being
     collected ("keep running", said on stderr and in the JSON's verdict.complete); 1 when a
     health gate failed (sample-ratio mismatch, guardrail worse; the readout is still printed),
-    or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
+    when the sample is incomplete and --fail-on-incomplete is given, or when the verdict is one
+    --fail-on names (e.g. roll-back); 2 on bad input.
     """
     with usage_errors():
+        fail_on_keys = _fail_on_keys(fail_on)
         readout = _analyze(plan)
         if as_json:
             text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
@@ -327,7 +366,7 @@ def analyze_command(
             typer.echo(f"ablens: wrote {output}", err=True)
         elif text is not None:
             typer.echo(text)
-    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
 @app.command("validate")
@@ -378,16 +417,19 @@ def report_command(
         Path, typer.Option("--output", "-o", help="The HTML file to write ('-': stdout).")
     ] = Path("report.html"),
     fail_on_incomplete: FailOnIncomplete = False,
+    fail_on: FailOn = None,
 ) -> None:
     """Analyze a plan and write one self-contained HTML report (no external URL).
 
     Exit codes as for analyze: 0 when nothing is wrong (also while the planned sample is
-    still being collected), 1 when a health gate failed (the report is still written) or, with
-    --fail-on-incomplete, when the sample is incomplete; 2 on bad input.
+    still being collected), 1 when a health gate failed (the report is still written), with
+    --fail-on-incomplete when the sample is incomplete, or when the verdict is one --fail-on
+    names; 2 on bad input.
     """
     from ablens.report import render_readout  # noqa: PLC0415 - keeps --help fast
 
     with usage_errors():
+        fail_on_keys = _fail_on_keys(fail_on)
         readout = _analyze(plan)
         page = render_readout(readout)
         if str(output) == "-":
@@ -395,7 +437,7 @@ def report_command(
         else:
             output.write_text(page, encoding="utf-8")
             typer.echo(f"ablens: wrote {output} ({readout.verdict.label})", err=True)
-    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
 @app.command("plan-schema")
