@@ -367,3 +367,31 @@ def test_to_dict_carries_every_number_of_the_result_subclass() -> None:
     mean_row = result.to_records()[1]
     assert mean_row.keys() == row.keys()  # one set of columns for the frames
     assert mean_row["odds_ratio"] is None
+
+
+def test_table_text_fits_a_width_as_one_block_per_row():
+    headers = ["metric", "arm", "lift [95% CI]", "p-value"]
+    rows = [
+        ["conversion", "new_checkout", "+5.58% [+2.49%, +8.76%]", "0.0003375  better"],
+        ["p90 minutes on site", "new_checkout", "-0.697% [-2.5%, +1.14%]", "0.4537"],
+    ]
+    wide = render.table_text(headers, rows)
+    assert render.table_text(headers, rows, width=200) == wide  # fits: unchanged
+    assert len(wide.splitlines()) == 4
+    narrow = render.table_text(headers, rows, width=40)
+    assert narrow == (
+        "conversion\n"
+        "  arm            new_checkout\n"
+        "  lift [95% CI]  +5.58% [+2.49%, +8.76%]\n"
+        "  p-value        0.0003375  better\n"
+        "\n"
+        "p90 minutes on site\n"
+        "  arm            new_checkout\n"
+        "  lift [95% CI]  -0.697% [-2.5%, +1.14%]\n"
+        "  p-value        0.4537"
+    )
+    tiny = render.table_text(headers, rows, width=30)
+    assert max(len(line) for line in tiny.splitlines()) <= 30
+    # A wrapped cell continues under itself, never under the header.
+    assert "  lift [95% CI]  +5.58%\n                 [+2.49%,\n                 +8.76%]" in tiny
+    assert render.wrap_lines("a b c", None) == "a b c"

@@ -217,12 +217,37 @@ def test_rich_tables_only_for_a_terminal_without_no_color(write_plan, monkeypatc
     assert ANSI in fancy.stdout
     assert "No detectable effect" in fancy.stdout
     assert "conversion" in fancy.stdout
-    plain = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": "1", "TERM": "xterm"})
+    wide = {"NO_COLOR": "1", "TERM": "xterm", "COLUMNS": "400"}
+    plain = runner.invoke(app, ["analyze", plan], env=wide)
     assert plain.exit_code == 0
     assert ANSI not in plain.stdout
     monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: False)
     piped = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": None, "TERM": "xterm"})
     assert plain.stdout == piped.stdout
+
+
+def _widest_line(text):
+    return max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in text.splitlines())
+
+
+def test_terminal_output_fits_the_terminal_and_pipes_keep_one_line_per_row(write_plan, monkeypatch):
+    plan = str(write_plan())
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: False)
+    piped = runner.invoke(app, ["analyze", plan], env={"COLUMNS": "80"})
+    assert _widest_line(piped.stdout) > 120  # a pipe keeps today's one line per metric
+    assert "\nconversion   " in piped.stdout
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    for env in ({"NO_COLOR": "1"}, {"NO_COLOR": None, "TERM": "xterm"}):
+        narrow = runner.invoke(app, ["analyze", plan], env={**env, "COLUMNS": "80"})
+        assert narrow.exit_code == 0, narrow.output
+        assert _widest_line(narrow.stdout) <= 80, narrow.stdout
+        assert "conversion" in narrow.stdout
+        assert "p90 minutes on site" in narrow.stdout
+    plain = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": "1", "COLUMNS": "80"})
+    # One block per metric: the metric on its own line, then each cell after its header.
+    assert "\nconversion\n  arm              new_checkout\n" in plain.stdout
+    json_out = runner.invoke(app, ["analyze", plan, "--json"], env={"COLUMNS": "80"})
+    assert strict_json(json_out.stdout)["schema_version"] == 1
     assert ANSI not in piped.stdout
 
 

@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -83,16 +84,27 @@ def demo(
         document["true_effects"] = TRUE_EFFECTS
         typer.echo(json.dumps(document, indent=2))
     else:
+        from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
+
+        width = _text_width()
         typer.echo(
-            f"Demo experiment: {outcome.users:,} users of an online shop, randomized 50/50 "
-            f"between control and new_checkout.\nData: {outcome.database} (table 'users'); "
-            "per-arm moments computed in one DuckDB query.\n"
+            wrap_lines(
+                f"Demo experiment: {outcome.users:,} users of an online shop, randomized 50/50 "
+                f"between control and new_checkout.\nData: {outcome.database} (table 'users'); "
+                "per-arm moments computed in one DuckDB query.\n",
+                width,
+            )
         )
-        typer.echo(str(result))
+        typer.echo(result.to_text(width))
         typer.echo("\nThe simulation's true effects, for comparison:")
-        typer.echo(outcome.true_effects_text())
-        typer.echo("\nPlanning the next test on this traffic (from the same table as history):")
-        typer.echo(outcome.plan.sentence)
+        typer.echo(wrap_lines(outcome.true_effects_text(), width))
+        typer.echo(
+            wrap_lines(
+                "\nPlanning the next test on this traffic (from the same table as history):",
+                width,
+            )
+        )
+        typer.echo(wrap_lines(outcome.plan.sentence, width))
     if result.srm.mismatch:
         typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)
@@ -109,6 +121,16 @@ PlanArgument = Annotated[
 
 def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def _text_width() -> int | None:
+    """The terminal's width (``COLUMNS`` first) for text on a terminal; None when piped.
+
+    Piped or redirected text keeps one line per table row, however wide, for scripts.
+    """
+    if not _stdout_is_terminal():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _stderr_is_terminal() -> bool:
@@ -173,8 +195,11 @@ def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
     return f"{source}data fingerprint {fingerprint}; ablens {__version__}."
 
 
-def _plain(readout: Readout) -> str:
-    return f"{readout}\n\n{_provenance(readout.plan, readout.result)}"
+def _plain(readout: Readout, width: int | None = None) -> str:
+    from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
+
+    provenance = wrap_lines(_provenance(readout.plan, readout.result), width)
+    return f"{readout.to_text(width)}\n\n{provenance}"
 
 
 def _print_rich(readout: Readout) -> None:
@@ -217,7 +242,9 @@ def _print_rich(readout: Readout) -> None:
     for comparison in result.comparisons:
         table.add_row(*comparison.display_row(), style=colours[comparison.outcome])
     console.print()
-    console.print(table)
+    rows = [comparison.display_row() for comparison in result.comparisons]
+    styles = [colours[comparison.outcome] for comparison in result.comparisons]
+    _print_fitting(console, table, result.display_headers(), rows, styles)
     for line in result.summary_lines():
         console.print(Text(line, style="dim"))
     if result.segments:
@@ -228,10 +255,44 @@ def _print_rich(readout: Readout) -> None:
         for row in rows:
             segments.add_row(*row)
         console.print()
-        console.print(segments)
+        if _natural_width(console, segments) > console.width:
+            console.print(Text(result._SEGMENT_NOTE, style="bold"))
+        _print_fitting(console, segments, headers, rows, [""] * len(rows))
     _print_rich_extras(console, readout)
     console.print()
     console.print(Text(_provenance(plan, result), style="dim"))
+
+
+def _natural_width(console: Any, table: Any) -> int:  # noqa: ANN401 - rich objects
+    """The width ``table`` takes unfolded (rich's own measure stops at the console's width)."""
+    from rich.measure import Measurement  # noqa: PLC0415 - only for interactive use
+
+    unbounded = console.options.update(width=1_000_000)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def _print_fitting(
+    console: Any,  # noqa: ANN401 - rich Console
+    table: Any,  # noqa: ANN401 - rich Table
+    headers: list[str],
+    rows: list[list[str]],
+    styles: list[str],
+) -> None:
+    """The table when it fits the terminal, else one block per row (each in its row's style).
+
+    Rich would fold every cell into a narrow column; a block per row reads better.
+    """
+    from rich.text import Text  # noqa: PLC0415 - only for interactive use
+
+    from ablens import render  # noqa: PLC0415
+
+    if _natural_width(console, table) <= console.width:
+        console.print(table)
+        return
+    for index, (row, style) in enumerate(zip(rows, styles, strict=True)):
+        if index:
+            console.print()
+        console.print(Text(render.table_blocks(headers, [row], width=console.width), style=style))
 
 
 def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 - rich Console
@@ -360,7 +421,7 @@ def analyze_command(
             _print_rich(readout)
             text = None
         else:
-            text = _plain(readout)
+            text = _plain(readout, _text_width() if output is None else None)
         if text is not None and output is not None:
             output.write_text(text + "\n", encoding="utf-8")
             typer.echo(f"ablens: wrote {output}", err=True)
