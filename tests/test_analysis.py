@@ -363,6 +363,36 @@ def test_a_metric_without_a_declared_kind_is_named_by_its_class():
     assert result.comparison("doubled").kind == "doubled"
 
 
+# ------------------------------------------------------------------ numeric arm labels
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+def test_numeric_variant_column_takes_a_numeric_control(engine, dtype):
+    pandas = pytest.importorskip("pandas")
+    rng = np.random.default_rng(15)
+    frame = pandas.DataFrame(
+        {"v": np.repeat([1, 2, 3], 200).astype(dtype), "x": rng.normal(10.0, 2.0, 600)}
+    )
+    if engine == "duckdb":
+        duckdb = pytest.importorskip("duckdb")
+        connection = duckdb.connect()
+        connection.register("frame", frame)
+        data = connection.sql("select * from frame")
+    else:
+        data = frame
+    labels = ("1", "2", "3") if dtype == "int64" else ("1.0", "2.0", "3.0")
+    by_text = analyze(data, [Mean("x")], control=labels[1], variant="v")
+    for control in (2, 2.0, "2"):
+        result = analyze(data, [Mean("x")], control=control, variant="v")
+        assert result.control == labels[1]
+        assert result.arms[0] == labels[1]
+        assert result.to_dict() == by_text.to_dict()
+    with pytest.raises(InputError, match=r"control == 7 matches no arm, must designate one of "):
+        analyze(data, [Mean("x")], control=7, variant="v")
+    # The expected arms may be numbers too; they are written as the data write them.
+    arms = [1, 2, 3] if dtype == "int64" else [1.0, 2.0, 3.0]
+    assert analyze(data, [Mean("x")], control=1, variant="v", arms=arms).arms == labels
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -374,6 +404,10 @@ def _valid_kwargs(data):
     ("override", "match"),
     [
         ({"control": "baseline"}, r"control == 'baseline', must be one of the arms"),
+        ({"control": 3}, r"control == 3 matches no arm, must designate one of the arms"),
+        ({"control": True}, r"control == True, must be an arm label; a string, or a number"),
+        ({"control": None}, r"control == None, must be an arm label"),
+        ({"control": math.inf}, r"control == inf, must be an arm label; a finite number"),
         ({"control": ""}, r"control == '', must be a non-empty string"),
         ({"metrics": []}, r"metrics is empty"),
         (

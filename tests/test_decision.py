@@ -9,7 +9,16 @@ import pytest
 
 import ablens
 from ablens.analysis_plan import plan_from_dict
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, VERDICTS, HealthCheck, verdict
+from ablens.decision import (
+    FIX_DATA,
+    KEEP_RUNNING,
+    NO_EFFECT,
+    ROLL_BACK,
+    SHIP,
+    VERDICTS,
+    HealthCheck,
+    verdict,
+)
 
 
 # ----------------------------------------------------------------------------- the verdict
@@ -152,13 +161,73 @@ def test_flat_result_states_the_detectable_effect():
         {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.02})},
         [PRIMARY],
     )
-    decision = verdict(result, _planned(sample_size=20_000))
+    decision = verdict(result)  # no plan: nothing says the experiment is over
     assert decision.label == KEEP_RUNNING
     assert decision.reason.startswith("No primary metric moved beyond chance: spend +0.2% [")
     # 2.8016 standard errors of the difference (5 * sqrt(2 / 10,000)) over the control mean.
     assert "only a change of about ±1.98% would be detected with 80% power" in decision.reason
     assert decision.reason.endswith("a flat result without power is not evidence of no effect.")
     assert decision.healthy
+
+
+def test_flat_result_at_the_planned_size_is_final_and_says_what_it_rules_out():
+    result = _result(
+        {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.02})},
+        [PRIMARY],
+    )
+    decision = verdict(result, _planned(sample_size=20_000))
+    assert decision.label == NO_EFFECT
+    assert decision.complete
+    assert decision.healthy
+    assert "keep running" not in str(decision)
+    spend = next(c for c in result.comparisons if c.metric == "spend")
+    upper = ablens.render.format_percent(spend.result.relative_ci_upper)
+    assert decision.reason.startswith(
+        "At the planned size no primary metric moved beyond chance: spend +0.2% ["
+    )
+    assert decision.reason.endswith(f"; the 95% interval rules out a lift above {upper}.")
+    # A metric that should go down: its lower bound is the one in the good direction.
+    latency = _result(
+        {"control": (10_000, {"latency": 100.0}), "treatment": (10_000, {"latency": 100.05})},
+        [ablens.Mean("latency", role="primary", direction="decrease")],
+    )
+    lower = latency.comparisons[0].result.relative_ci_lower
+    reason = verdict(latency, _planned(sample_size=20_000)).reason
+    assert reason.endswith(
+        f"; the 95% interval rules out a drop below {ablens.render.format_percent(lower)}."
+    )
+    # Short of the planned size the verdict still waits.
+    assert verdict(result, _planned(sample_size=30_000)).label == KEEP_RUNNING
+
+
+def test_numeric_arm_names_read_as_arms():
+    result = _result(
+        {"1": (10_000, {"spend": 10.0}), "2": (10_000, {"spend": 10.4})},
+        [PRIMARY],
+    )
+    assert verdict(result).reason.startswith("arm 2 raised spend by 4% [")
+    worse = _result(
+        {"1": (10_000, {"spend": 10.4}), "2": (10_000, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    assert verdict(worse).reason.startswith("arm 2 moved spend the wrong way: down ")
+
+
+def test_sample_ratio_between_the_blocking_threshold_and_5_percent_gets_a_note():
+    # 9,800 vs 10,200: chi2 = 400**2 / 10,000 * 2 / 2 = 8, p = P(chi2_1 > 8) = 0.004678.
+    result = _result(
+        {"control": (9_800, {"spend": 10.0}), "treatment": (10_200, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    check = verdict(result).checks[0]
+    assert check.passed
+    assert "p=0.004678: above the 0.001 threshold that blocks, below 0.05" in check.message
+    assert "watch the split" in check.message
+    even = _result(
+        {"control": (10_000, {"spend": 10.0}), "treatment": (10_000, {"spend": 10.0})},
+        [PRIMARY],
+    )
+    assert "threshold" not in verdict(even).checks[0].message
 
 
 def test_multi_arm_ships_the_winner_and_drops_the_loser():
@@ -235,3 +304,19 @@ def test_health_check_status_and_the_two_questions_of_a_verdict():
     assert [c.status for c in broken.checks] == ["failed", "incomplete"]
     assert (broken.label, broken.healthy, broken.complete) == (FIX_DATA, False, False)
     assert broken.exit_code() == 1
+
+
+def test_exit_code_fails_on_unwanted_verdicts_and_refuses_unknown_names():
+    decision = verdict(
+        _result(
+            {"control": (10_000, {"spend": 10.4}), "treatment": (10_000, {"spend": 10.0})},
+            [PRIMARY],
+        )
+    )
+    assert decision.label == ROLL_BACK
+    assert decision.key == "roll-back"
+    assert decision.exit_code() == 0
+    assert decision.exit_code(fail_on=["roll-back"]) == 1
+    assert decision.exit_code(fail_on=["keep-running", "no-effect"]) == 0
+    with pytest.raises(ablens.InputError, match=r"fail_on == 'rollback', must be one of"):
+        decision.exit_code(fail_on=["rollback"])

@@ -19,7 +19,7 @@ import pytest
 import ablens
 from ablens import demo
 from ablens.analysis_plan import AnalysisPlan, PlanError, load_plan, plan_from_dict
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP
+from ablens.decision import FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP
 from ablens.readout import Readout, bayesian_readout, format_chance, run_readout
 from ablens.report import render_readout
 from ablens.sequential import analyze_looks
@@ -184,12 +184,12 @@ def test_planned_sample_in_and_no_boundary_crossed(write_plan):
     assert [r.metric for r in readout.sequential] == ["sessions per user", "p90 minutes on site"]
     sessions = readout.sequential[0]
     assert sessions.outcome == "inconclusive"
-    assert readout.verdict.label == KEEP_RUNNING
+    assert readout.verdict.label == NO_EFFECT  # the planned sample is in: final
     assert readout.verdict.complete
     assert readout.verdict.reason == (
-        "No primary metric crossed its sequential boundary: sessions per user +0.169% so far, "
-        "and the mSPRT boundary has not been crossed (sequential p=1 at exposure_day 13, "
-        "200,000 units); a flat result without power is not evidence of no effect."
+        "No primary metric crossed its sequential boundary by the planned sample: sessions per "
+        "user +0.169%, and the mSPRT boundary has not been crossed (sequential p=1 at "
+        "exposure_day 13, 200,000 units)."
     )
 
 

@@ -264,6 +264,9 @@ def test_format_percent(value, kwargs, expected):
         (0.0123, "+1.23pp"),
         (-0.004, "-0.4pp"),
         (0.0, "+0pp"),
+        (3.24e-117, "+<0.001pp"),  # 3.24e-115 pp: zero to any reader, never in exponent form
+        (-9.99e-6, "-<0.001pp"),
+        (1e-5, "+0.001pp"),  # the floor itself still prints as a number
         (math.inf, "∞"),
         (-math.inf, "-∞"),
         (math.nan, "—"),
@@ -364,3 +367,31 @@ def test_to_dict_carries_every_number_of_the_result_subclass() -> None:
     mean_row = result.to_records()[1]
     assert mean_row.keys() == row.keys()  # one set of columns for the frames
     assert mean_row["odds_ratio"] is None
+
+
+def test_table_text_fits_a_width_as_one_block_per_row():
+    headers = ["metric", "arm", "lift [95% CI]", "p-value"]
+    rows = [
+        ["conversion", "new_checkout", "+5.58% [+2.49%, +8.76%]", "0.0003375  better"],
+        ["p90 minutes on site", "new_checkout", "-0.697% [-2.5%, +1.14%]", "0.4537"],
+    ]
+    wide = render.table_text(headers, rows)
+    assert render.table_text(headers, rows, width=200) == wide  # fits: unchanged
+    assert len(wide.splitlines()) == 4
+    narrow = render.table_text(headers, rows, width=40)
+    assert narrow == (
+        "conversion\n"
+        "  arm            new_checkout\n"
+        "  lift [95% CI]  +5.58% [+2.49%, +8.76%]\n"
+        "  p-value        0.0003375  better\n"
+        "\n"
+        "p90 minutes on site\n"
+        "  arm            new_checkout\n"
+        "  lift [95% CI]  -0.697% [-2.5%, +1.14%]\n"
+        "  p-value        0.4537"
+    )
+    tiny = render.table_text(headers, rows, width=30)
+    assert max(len(line) for line in tiny.splitlines()) <= 30
+    # A wrapped cell continues under itself, never under the header.
+    assert "  lift [95% CI]  +5.58%\n                 [+2.49%,\n                 +8.76%]" in tiny
+    assert render.wrap_lines("a b c", None) == "a b c"

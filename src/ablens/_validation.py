@@ -94,3 +94,61 @@ def optional_import(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependencyError(module.split(".", 1)[0], extra) from None
+
+
+def check_arm_label(name: str, value: object) -> str | int | float:
+    """Check an arm label: a non-empty string, or a finite number for a numeric variant column.
+
+    Examples:
+        >>> check_arm_label("control", "control"), check_arm_label("control", 1)
+        ('control', 1)
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _fail(
+            name, value, "an arm label", "a string, or a number when the variant column is numeric"
+        )
+    if isinstance(value, str):
+        return check_name(name, value)
+    if not math.isfinite(value):
+        raise _fail(name, value, "an arm label", "a finite number or a string")
+    return value
+
+
+def resolve_arm(name: str, value: object, labels: Collection[str]) -> str:
+    """The arm among ``labels`` (text, as the data name them) that ``value`` designates.
+
+    A string is looked up as is. A number (``control=1`` for a numeric variant column), or a
+    string that is one and is not a label, is compared with each label read as a number, as
+    the column's own values compare: ``1`` and ``"1"`` find ``"1"`` or ``"1.0"``.
+
+    Raises:
+        InputError: No arm, or more than one, matches.
+
+    Examples:
+        >>> resolve_arm("control", 1, ["1", "2"]), resolve_arm("control", 2, ["1.0", "2.0"])
+        ('1', '2.0')
+        >>> resolve_arm("control", "a", ["a", "b"]), resolve_arm("control", "1", ["1.0", "2.0"])
+        ('a', '1.0')
+    """
+    label = check_arm_label(name, value)
+    arms = sorted(labels)
+    if isinstance(label, str) and label in labels:
+        return label
+    number = _as_number(label) if isinstance(label, str) else label
+    if number is None or math.isnan(number):
+        raise InputError(f"{name} == {label!r}, must be one of the arms {arms}; check the label")
+    matches = [arm for arm in labels if _as_number(arm) == number]
+    if len(matches) != 1:
+        found = "no arm" if not matches else f"the arms {sorted(matches)}"
+        raise InputError(
+            f"{name} == {label!r} matches {found}, must designate one of the arms {arms}; "
+            "pass the label as the data name it" + (f", e.g. {name}={arms[0]!r}" if arms else "")
+        )
+    return matches[0]
+
+
+def _as_number(label: str) -> float | None:
+    try:
+        return float(label)
+    except ValueError:
+        return None

@@ -6,7 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ablens._validation import check_choice, check_name, check_open_unit_interval
+from ablens._validation import (
+    check_arm_label,
+    check_choice,
+    check_open_unit_interval,
+    resolve_arm,
+)
 from ablens.data.checks import ExposureCheck, apply_exposure
 from ablens.data.engine import compute_moments
 from ablens.data.sandwich import compute_sandwich_shares
@@ -103,12 +108,12 @@ def analyze(
     data: object,
     metrics: Sequence[Metric],
     *,
-    control: str,
+    control: str | int | float,
     variant: str = "variant",
     unit: str | None = None,
     segments: Sequence[str] = (),
     pairs: Sequence[tuple[str, str]] = (),
-    arms: Sequence[str] | None = None,
+    arms: Sequence[str | int | float] | None = None,
     alpha: float = 0.05,
     correction: CorrectionMethod | None = None,
     family: Family = "metric",
@@ -136,7 +141,9 @@ def analyze(
         segments: For table input: columns to also break the analysis down by (same query).
         pairs: For table input: extra cross-moments to compute (custom metrics).
         arms: For table input: the arm labels the plan expects (others are an error).
-        control: Label of the control arm.
+        control: Label of the control arm. With a numeric variant column, the number itself
+            (``control=1``): it is compared with the arms as numbers (``1`` finds the arm
+            ``"1"`` or ``"1.0"``); the result labels arms as text (``"1"``).
         alpha: Significance level; intervals have confidence level ``1 - alpha``.
         correction: Multiple-testing method over each family, or None.
         family: Which comparisons are corrected together: "metric" (each metric across its
@@ -191,6 +198,13 @@ def analyze(
         raise InputError(
             f"exposure is a {type(exposure).__name__}, must be an ablens.ExposureCheck"
         )
+    check_arm_label("control", control)
+    arm_labels = None
+    if arms is not None:
+        arm_labels = [
+            a if isinstance(a, str) else str(check_arm_label(f"arms[{i}]", a))
+            for i, a in enumerate(arms)
+        ]
     if not isinstance(data, Mapping):
         mismatches: dict[str, int] = {}
         if exposure is not None:
@@ -205,7 +219,7 @@ def analyze(
             unit=unit,
             segments=segments,
             pairs=pairs,
-            arms=arms,
+            arms=arm_labels,
             experiment_id=experiment_id,
             team=team,
             max_segments=max_segments,
@@ -239,7 +253,7 @@ def _analyze_table(
     data: object,
     metrics: Sequence[Metric],
     *,
-    control: str,
+    control: str | int | float,
     variant: str,
     unit: str | None,
     segments: Sequence[str],
@@ -260,8 +274,8 @@ def _analyze_table(
     columns += [c for c in table_columns if c not in columns]
     needed_pairs = [p for m in metrics for p in m.required_pairs()] + list(pairs)
     columns += [c for p in needed_pairs for c in p if c not in columns]
-    if arms is not None and control not in arms:
-        raise InputError(f"control == {control!r}, must be one of arms {list(arms)}")
+    if arms is not None:
+        control = resolve_arm("control", control, arms)
     computed = compute_moments(
         data,
         variant=variant,
@@ -473,7 +487,7 @@ def _analyze_moments(
     data: Mapping[str, Moments],
     metrics: Sequence[Metric],
     *,
-    control: str,
+    control: str | int | float,
     strata: StrataMoments | None = None,
     table: _Table | None = None,
     options: AnalysisOptions,
@@ -484,16 +498,12 @@ def _analyze_moments(
         options.family,
         options.weights,
     )
-    check_name("control", control)
     if not isinstance(data, Mapping) or not data:
         raise InputError("data must be a non-empty mapping of arm label -> Moments")
     for arm, moments in data.items():
         if not isinstance(moments, Moments):
             raise InputError(f"data[{arm!r}] is a {type(moments).__name__}, must be a Moments")
-    if control not in data:
-        raise InputError(
-            f"control == {control!r}, must be one of the arms {sorted(data)}; check the label"
-        )
+    control = resolve_arm("control", control, list(data))
     if len(data) < 2:
         raise InputError(f"data has only the arm {control!r}; at least one treatment is needed")
     metrics = list(metrics)

@@ -47,6 +47,7 @@ _MOVED = {
             "CHECK_STATUSES",
             "FIX_DATA",
             "KEEP_RUNNING",
+            "NO_EFFECT",
             "ROLL_BACK",
             "SHIP",
             "VERDICTS",

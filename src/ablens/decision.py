@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ablens import render
+from ablens._validation import check_choice
 from ablens.analysis_plan.model import Planned
 from ablens.stats.power import detectable_effect
+from ablens.stats.srm import SRM_WATCH_LEVEL
 from ablens.typing import CHECK_STATUSES, VERDICT_LABELS, CheckStatus, VerdictLabel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.results import AnalysisResult, Comparison
@@ -47,18 +49,28 @@ __all__ = [
     "CHECK_STATUSES",
     "FIX_DATA",
     "KEEP_RUNNING",
+    "NO_EFFECT",
     "ROLL_BACK",
     "SHIP",
     "VERDICTS",
+    "VERDICT_KEYS",
     "HealthCheck",
     "Verdict",
     "data_verdict",
     "verdict",
 ]
 
-FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP = VERDICT_LABELS
+FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP = VERDICT_LABELS
 #: The fixed vocabulary of decisions, in order of precedence.
 VERDICTS: tuple[VerdictLabel, ...] = VERDICT_LABELS
+#: Each verdict by a short name, for ``--fail-on`` and `Verdict.exit_code`'s ``fail_on``.
+VERDICT_KEYS: dict[str, VerdictLabel] = {
+    "fix-data": FIX_DATA,
+    "keep-running": KEEP_RUNNING,
+    "no-effect": NO_EFFECT,
+    "roll-back": ROLL_BACK,
+    "ship": SHIP,
+}
 
 
 @dataclass(frozen=True)
@@ -123,8 +135,9 @@ class Verdict:
     done?); `exit_code` is the command line's answer.
 
     Attributes:
-        label: "Ship", "Roll back", "Inconclusive — keep running" or
-            "Don't trust — fix the data".
+        label: "Ship", "Roll back", "Inconclusive — keep running" (the planned sample is not
+            in, or the plan sets none), "No detectable effect" (the planned sample is in and no
+            primary metric moved) or "Don't trust — fix the data".
         reason: One sentence in product language.
         checks: The health gates, in order of precedence.
         notes: Remarks that do not block (metrics without a sequential reading, no guardrails).
@@ -151,15 +164,30 @@ class Verdict:
         """
         return all(check.status != "incomplete" for check in self.checks)
 
-    def exit_code(self, *, fail_on_incomplete: bool = False) -> int:
+    def exit_code(self, *, fail_on_incomplete: bool = False, fail_on: Collection[str] = ()) -> int:
         """The command line's exit code for this verdict: 0 or 1.
 
         1 when a gate failed, or, with ``fail_on_incomplete``, when the data are not all in
-        yet (`complete` is False); else 0.
+        yet (`complete` is False), or when the label is one of ``fail_on`` (keys of
+        `VERDICT_KEYS`: "roll-back", "keep-running", ...); else 0.
+
+        Raises:
+            InputError: A ``fail_on`` entry is not a key of `VERDICT_KEYS`.
+
+        Examples:
+            >>> decision = Verdict(ROLL_BACK, "treatment moved spend the wrong way.")
+            >>> decision.exit_code(), decision.exit_code(fail_on=["roll-back"])
+            (0, 1)
         """
+        unwanted = {VERDICT_KEYS[check_choice("fail_on", key, VERDICT_KEYS)] for key in fail_on}
         if not self.healthy or (fail_on_incomplete and not self.complete):
             return 1
-        return 0
+        return 1 if self.label in unwanted else 0
+
+    @property
+    def key(self) -> str:
+        """The label's short name ("roll-back", "no-effect", ...; see `VERDICT_KEYS`)."""
+        return next(key for key, label in VERDICT_KEYS.items() if label == self.label)
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.label, self.reason))
@@ -238,7 +266,9 @@ def verdict(
     Then the primary metrics: one significantly better in its desired direction, none worse
     and no guardrail worse gives "Ship"; a primary significantly worse gives "Roll back";
     anything else is "Inconclusive — keep running", with the effect the data could have
-    detected, because a flat result without power is not evidence of no effect. A comparison
+    detected, because a flat result without power is not evidence of no effect. Once the plan's
+    sample (or duration) is in, a flat result is final: "No detectable effect", with the lifts
+    the confidence interval rules out in the metric's good direction. A comparison
     with a sequential reading is judged by it (its boundary, not its fixed-horizon p-value).
 
     Args:
@@ -306,7 +336,7 @@ def verdict(
             HealthCheck(
                 "guardrails",
                 passed=False,
-                message=f"{worst.metric}, a guardrail, got worse with {worst.treatment}: "
+                message=f"{worst.metric}, a guardrail, got worse with {_arm(worst.treatment)}: "
                 f"{evidence.movement(worst)}; look for the cause before any rollout.",
             )
         )
@@ -392,11 +422,15 @@ def _srm_check(result: AnalysisResult) -> HealthCheck:
             f"mismatch, {p_text}); find why assignment or logging lost units before "
             "reading any metric.",
         )
-    return HealthCheck(
-        "sample-ratio",
-        passed=True,
-        message=f"The split {observed} matches the planned {shares} ({p_text}).",
-    )
+    message = f"The split {observed} matches the planned {shares} ({p_text})."
+    if srm.p_value < SRM_WATCH_LEVEL:
+        message = (
+            f"The split {observed} passes the sample-ratio check against the planned {shares} "
+            f"({p_text}: above the {render.format_number(srm.alpha)} threshold that blocks, "
+            f"below {SRM_WATCH_LEVEL:g}); no mismatch is declared, but watch the split at the "
+            "next readout."
+        )
+    return HealthCheck("sample-ratio", passed=True, message=message)
 
 
 def _segment_srm_check(result: AnalysisResult) -> HealthCheck:
@@ -538,17 +572,96 @@ def _decide(
         )
         others = sorted(worse_arms)
         if others:
-            tail += f"; drop {', '.join(others)}, which moved a primary metric the wrong way"
+            tail += (
+                f"; drop {', '.join(_arm(a) for a in others)}, which moved a primary metric "
+                "the wrong way"
+            )
         reading = evidence.reading(c)
         if reading is None:
-            return SHIP, f"{c.treatment} {verb} {c.metric} by {_lift(c, signed=False)}{tail}."
+            return SHIP, f"{_arm(c.treatment)} {verb} {c.metric} by {_lift(c, signed=False)}{tail}."
         lift = _estimate(c, signed=False)
-        return SHIP, f"{c.treatment} {verb} {c.metric} by {lift}: {reading.sentence()}{tail}."
+        arm = _arm(c.treatment)
+        return SHIP, f"{arm} {verb} {c.metric} by {lift}: {reading.sentence()}{tail}."
     worse = [c for c in primaries if evidence.outcome(c) == "worse"]
     if worse:
         c = min(worse, key=evidence.p_value)
-        return ROLL_BACK, f"{c.treatment} moved {c.metric} the wrong way: {evidence.movement(c)}."
+        return (
+            ROLL_BACK,
+            f"{_arm(c.treatment)} moved {c.metric} the wrong way: {evidence.movement(c)}.",
+        )
+    if planned.sample_size is not None or planned.duration_days is not None:
+        return NO_EFFECT, _final_flat_reason(primaries, planned, evidence)
     return KEEP_RUNNING, _flat_reason(primaries, planned, evidence)
+
+
+def _arm(name: str) -> str:
+    """An arm's name as the subject of a sentence: ``arm 2`` for a bare number.
+
+    Examples:
+        >>> _arm("2"), _arm("new_checkout")
+        ('arm 2', 'new_checkout')
+    """
+    try:
+        float(name)
+    except ValueError:
+        return name
+    return f"arm {name}"
+
+
+def _final_flat_reason(
+    primaries: Sequence[Comparison], planned: Planned, evidence: _Evidence
+) -> str:
+    """Why a flat result at the planned size is final, and what its interval rules out."""
+    read = [c for c in primaries if evidence.reading(c) is not None]
+    if read:
+        c = min(read, key=evidence.p_value)
+        reading = evidence.reading(c)
+        assert reading is not None  # noqa: S101 - filtered just above
+        return (
+            f"No primary metric crossed its sequential boundary by the planned sample: "
+            f"{c.metric} {_estimate(c)}, and {reading.sentence()}."
+        )
+    c = min(primaries, key=lambda c: c.p_value)
+    text = f"At the planned size no primary metric moved beyond chance: {c.metric} {_lift(c)}"
+    ruled_out = _ruled_out(c)
+    if ruled_out is not None:
+        return f"{text}; {ruled_out}."
+    detectable = _detectable(c, planned.power)
+    if detectable is not None:
+        text += (
+            f"; the planned sample detects a change of about ±{detectable} with "
+            f"{planned.power:.0%} power, so a larger effect is unlikely"
+        )
+    return text + "."
+
+
+def _ruled_out(c: Comparison) -> str | None:
+    """``the 95% interval rules out a lift above +2.4%``: the bound in the good direction.
+
+    The lift's bound when the lift's set is a bounded interval, else the effect's; None when
+    that bound is not finite.
+    """
+    r = c.result
+    increase = c.direction != "decrease"
+    adjusted = c.adjusted_relative_ci is not None or c.adjusted_effect_ci is not None
+    level = "multiplicity-adjusted" if adjusted else f"{r.confidence_level:.0%}"
+    if math.isfinite(r.relative_effect) and r.relative_ci_shape == "bounded":
+        lower, upper = r.relative_ci_lower, r.relative_ci_upper
+        if c.adjusted_relative_ci is not None:
+            lower, upper = c.adjusted_relative_ci
+        bound = upper if increase else lower
+        if math.isfinite(bound):
+            side = "a lift above" if increase else "a drop below"
+            return f"the {level} interval rules out {side} {render.format_percent(bound)}"
+        return None
+    lower, upper = r.effect_ci_lower, r.effect_ci_upper
+    if c.adjusted_effect_ci is not None:
+        lower, upper = c.adjusted_effect_ci
+    bound = upper if increase else lower
+    if not math.isfinite(bound):
+        return None
+    side = "an effect above" if increase else "an effect below"
+    return f"the {level} interval rules out {side} {render.format_number(bound, signed=True)}"
 
 
 def _lift(c: Comparison, *, signed: bool = True) -> str:

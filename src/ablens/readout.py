@@ -708,10 +708,19 @@ class Readout:
         return lines
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, width: int | None = None) -> str:
+        """The readout as plain text (what ``str`` gives).
+
+        Args:
+            width: The terminal's width, or None (no limit). Tables wider than this become one
+                block per row, and long lines wrap (`AnalysisResult.to_text`).
+        """
         v = self.verdict
-        lines = [f"{self.title}: {v.label}", v.reason, "", "Health:"]
-        lines += [f"  {line}" for line in self.health_lines()]
-        lines += ["", str(self.result)]
+        lines = [f"{self.title}: {v.label}", render.wrap_lines(v.reason, width), "", "Health:"]
+        lines += [render.wrap_lines(f"  {line}", width) for line in self.health_lines()]
+        lines += ["", self.result.to_text(width)]
         for section in (self.sequential_lines(), self.bayesian_lines()):
             if section:
                 lines += ["", *section]

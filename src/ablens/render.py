@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,9 +22,11 @@ __all__ = [
     "format_pvalue",
     "format_relative_set",
     "format_share",
+    "table_blocks",
     "table_html",
     "table_markdown",
     "table_text",
+    "wrap_lines",
 ]
 
 
@@ -41,18 +44,32 @@ def format_number(value: float | None, digits: int = 4, *, signed: bool = False)
     return f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
 
 
+#: Percentages (and percentage points) smaller than this in magnitude, but not zero, print as
+#: ``<0.001%``: a lift of 3.24e-115 % is zero for every reader, and exponent form hides it.
+SMALLEST_PERCENT = 0.001
+
+
 def format_percent(value: float | None, digits: int = 3, *, signed: bool = True) -> str:
     """A fraction as a percentage with ``digits`` significant digits (0.0312 -> '+3.12%').
+
+    A value under 0.001 % in magnitude (not zero) prints as ``<0.001%``, its sign in front when
+    ``signed`` or negative; p-values keep their own floor (`format_pvalue`: ``<1e-10``).
 
     Examples:
         >>> format_percent(0.0312), format_percent(-0.5, signed=False)
         ('+3.12%', '-50%')
+        >>> format_percent(3.24e-117), format_percent(-2e-9), format_percent(0.0)
+        ('+<0.001%', '-<0.001%', '+0%')
     """
     if value is None or math.isnan(value):
         return "—"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    return format_number(100 * value, digits, signed=signed) + "%"
+    percent = 100 * value
+    if percent != 0 and abs(percent) < SMALLEST_PERCENT:
+        sign = "-" if percent < 0 else ("+" if signed else "")
+        return f"{sign}<{SMALLEST_PERCENT:g}%"
+    return format_number(percent, digits, signed=signed) + "%"
 
 
 def format_share(value: float | None, digits: int = 2) -> str:
@@ -88,8 +105,8 @@ def format_points(value: float | None, digits: int = 3) -> str:
     """A difference of proportions in percentage points (0.0123 -> '+1.23pp').
 
     Examples:
-        >>> format_points(0.0123), format_points(-0.004)
-        ('+1.23pp', '-0.4pp')
+        >>> format_points(0.0123), format_points(-0.004), format_points(3.24e-117)
+        ('+1.23pp', '-0.4pp', '+<0.001pp')
     """
     text = format_percent(value, digits)
     return text[:-1] + "pp" if text.endswith("%") else text
@@ -148,8 +165,88 @@ def format_pvalue(value: float | None, *, at_least: bool = False) -> str:
     return format_number(value)
 
 
-def table_text(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table with aligned columns (left for the first, right for the rest)."""
+def table_text(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> str:
+    """A plain-text table with aligned columns (left for the first, right for the rest).
+
+    Args:
+        headers: The column headers.
+        rows: The cells, one sequence per row.
+        width: The terminal's width, or None (no limit). A table wider than this is laid out
+            as one block per row instead (`table_blocks`), each line wrapped to fit.
+
+    Examples:
+        >>> print(table_text(["metric", "lift"], [["spend", "+3%"]]))
+        metric  lift
+        ------  ----
+        spend    +3%
+        >>> print(table_text(["metric", "lift"], [["spend", "+3%"]], width=10))
+        spend
+          lift  +3%
+    """
+    table = _aligned_table(headers, rows)
+    if width is not None and max(len(line) for line in table.splitlines()) > width:
+        return table_blocks(headers, rows, width=width)
+    return table
+
+
+def table_blocks(headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int) -> str:
+    """A table too wide for the terminal, as one block per row: its first cell, then the rest.
+
+    Each further cell is on its own line after its header; lines longer than ``width`` wrap,
+    indented under the cell. Blocks are separated by a blank line.
+
+    Examples:
+        >>> print(table_blocks(["metric", "arm", "lift"], [["spend", "b", "+3%"]], width=40))
+        spend
+          arm   b
+          lift  +3%
+    """
+    label_width = max((len(h) for h in headers[1:]), default=0)
+    blocks = []
+    for row in rows:
+        lines = [_wrap(row[0], width, "")]
+        for header, cell in zip(headers[1:], row[1:], strict=True):
+            prefix = f"  {header.ljust(label_width)}  "
+            lines.append(_wrap(prefix + cell.strip(), width, " " * len(prefix)))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def wrap_lines(text: str, width: int | None) -> str:
+    """Every line of ``text`` wrapped to ``width`` (unchanged when ``width`` is None).
+
+    A wrapped line keeps its indentation on its continuation lines.
+
+    Examples:
+        >>> print(wrap_lines("  ok  the split matches the plan", 20))
+          ok  the split
+          matches the plan
+    """
+    if width is None:
+        return text
+    out = []
+    for line in text.splitlines():
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out.append(_wrap(line, width, indent))
+    return "\n".join(out)
+
+
+def _wrap(line: str, width: int, indent: str) -> str:
+    if len(line) <= width:
+        return line
+    return textwrap.fill(
+        line,
+        width=width,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
+
+
+def _aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ablens import render
 from ablens._version import __version__
-from ablens.decision import FIX_DATA, KEEP_RUNNING, ROLL_BACK, SHIP, data_verdict
+from ablens.decision import FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP, data_verdict
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
@@ -59,7 +59,13 @@ __all__ = [
     "write_report",
 ]
 
-_VERDICT_CLASS = {SHIP: "ship", ROLL_BACK: "rollback", KEEP_RUNNING: "keep", FIX_DATA: "fix"}
+_VERDICT_CLASS = {
+    SHIP: "ship",
+    ROLL_BACK: "rollback",
+    KEEP_RUNNING: "keep",
+    NO_EFFECT: "keep",
+    FIX_DATA: "fix",
+}
 _CHECK_TITLES = {
     "sample-ratio": "Sample ratio",
     "sample-size": "Sample size",

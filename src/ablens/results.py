@@ -447,10 +447,43 @@ class AnalysisResult:
     )
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, width: int | None = None) -> str:
+        """The table, the summary lines and the segments as plain text (what ``str`` gives).
+
+        Args:
+            width: The terminal's width, or None (no limit: one line per row, however wide).
+                A table wider than this becomes one block per comparison, and long lines wrap.
+
+        Examples:
+            >>> import ablens
+            >>> data = {
+            ...     "control": ablens.Moments.from_summary(
+            ...         10_000, mean={"spend": 10.0}, variance={"spend": 25.0}
+            ...     ),
+            ...     "treatment": ablens.Moments.from_summary(
+            ...         10_000, mean={"spend": 10.3}, variance={"spend": 25.0}
+            ...     ),
+            ... }
+            >>> result = ablens.analyze(data, [ablens.Mean("spend")], control="control")
+            >>> for line in result.to_text(width=60).splitlines()[:7]:
+            ...     print(line)
+            spend
+              arm              treatment
+              control          10 (n=10,000)
+              arm value        10.3 (n=10,000)
+              effect [95% CI]  +0.3 [+0.1614, +0.4386]
+              lift [95% CI]    +3% [+1.6%, +4.42%]
+              p-value          2.219e-05  better
+        """
         rows = [c.display_row() for c in self.comparisons]
-        parts = [render.table_text(self.display_headers(), rows), "", *self.summary_lines()]
+        table = render.table_text(self.display_headers(), rows, width=width)
+        summary = render.wrap_lines("\n".join(self.summary_lines()), width)
+        parts = [table, "", summary]
         if self.segments:
-            parts += ["", self._SEGMENT_NOTE, render.table_text(*self.segment_table())]
+            segments = render.table_text(*self.segment_table(), width=width)
+            parts += ["", render.wrap_lines(self._SEGMENT_NOTE, width), segments]
         return "\n".join(parts)
 
     def to_markdown(self) -> str:

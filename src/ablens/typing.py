@@ -131,12 +131,17 @@ MetricNeeds = Literal["moments", "strata", "table"]
 METRIC_NEEDS: tuple[MetricNeeds, ...] = ("moments", "strata", "table")
 
 VerdictLabel = Literal[
-    "Ship", "Roll back", "Inconclusive — keep running", "Don't trust — fix the data"
+    "Ship",
+    "Roll back",
+    "Inconclusive — keep running",
+    "No detectable effect",
+    "Don't trust — fix the data",
 ]
 #: The fixed vocabulary of decisions, in order of precedence (fix the data first).
 VERDICT_LABELS: tuple[VerdictLabel, ...] = (
     "Don't trust — fix the data",
     "Inconclusive — keep running",
+    "No detectable effect",
     "Roll back",
     "Ship",
 )

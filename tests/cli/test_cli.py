@@ -40,6 +40,20 @@ def test_demo_text_via_runner(tmp_path):
     assert "true lift" in outcome.stdout
 
 
+def test_demo_fits_a_narrow_terminal_and_pipes_keep_today_s_table(tmp_path, monkeypatch):
+    from ablens.cli import app as app_module  # noqa: PLC0415 - the module, not the Typer app
+
+    command = ["demo", "--db", str(tmp_path / "demo.duckdb"), "--users", USERS]
+    piped = runner.invoke(app, command, env={"COLUMNS": "80"})
+    assert max(len(line) for line in piped.stdout.splitlines()) > 120  # one line per metric
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    narrow = runner.invoke(app, command, env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80, narrow.stdout
+    for text in ("conversion", "p90 minutes on site", "true lift", "Sample ratio ok"):
+        assert text in narrow.stdout
+
+
 def test_demo_json_via_runner(tmp_path):
     database = tmp_path / "demo.duckdb"
     outcome = runner.invoke(

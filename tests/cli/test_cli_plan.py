@@ -56,8 +56,10 @@ def test_analyze_prints_the_verdict_first_as_plain_text(write_plan):
     outcome = runner.invoke(app, ["analyze", str(write_plan())])
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()
-    assert lines[0] == "ablens-demo: Inconclusive — keep running"
-    assert lines[1].startswith("No primary metric moved beyond chance: conversion +2.55%")
+    assert lines[0] == "ablens-demo: No detectable effect"
+    assert lines[1].startswith(
+        "At the planned size no primary metric moved beyond chance: conversion +2.55%"
+    )
     assert lines[4] == (
         "  ok    sample-ratio: The split 10,010 / 9,990 matches the planned 50% / 50% (p=0.8875)."
     )
@@ -74,7 +76,7 @@ def test_analyze_json_is_one_strict_document(write_plan):
     document = strict_json(outcome.stdout)
     assert next(iter(document)) == "schema_version"
     assert document["schema_version"] == 1
-    assert document["verdict"]["label"] == "Inconclusive — keep running"
+    assert document["verdict"]["label"] == "No detectable effect"
     assert document["verdict"]["healthy"] is True
     assert [c["name"] for c in document["verdict"]["checks"]] == [
         "sample-ratio",
@@ -219,14 +221,39 @@ def test_rich_tables_only_for_a_terminal_without_no_color(write_plan, monkeypatc
     fancy = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": None, "TERM": "xterm"})
     assert fancy.exit_code == 0, fancy.output
     assert ANSI in fancy.stdout
-    assert "Inconclusive — keep running" in fancy.stdout
+    assert "No detectable effect" in fancy.stdout
     assert "conversion" in fancy.stdout
-    plain = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": "1", "TERM": "xterm"})
+    wide = {"NO_COLOR": "1", "TERM": "xterm", "COLUMNS": "400"}
+    plain = runner.invoke(app, ["analyze", plan], env=wide)
     assert plain.exit_code == 0
     assert ANSI not in plain.stdout
     monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: False)
     piped = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": None, "TERM": "xterm"})
     assert plain.stdout == piped.stdout
+
+
+def _widest_line(text):
+    return max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in text.splitlines())
+
+
+def test_terminal_output_fits_the_terminal_and_pipes_keep_one_line_per_row(write_plan, monkeypatch):
+    plan = str(write_plan())
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: False)
+    piped = runner.invoke(app, ["analyze", plan], env={"COLUMNS": "80"})
+    assert _widest_line(piped.stdout) > 120  # a pipe keeps today's one line per metric
+    assert "\nconversion   " in piped.stdout
+    monkeypatch.setattr(app_module, "_stdout_is_terminal", lambda: True)
+    for env in ({"NO_COLOR": "1"}, {"NO_COLOR": None, "TERM": "xterm"}):
+        narrow = runner.invoke(app, ["analyze", plan], env={**env, "COLUMNS": "80"})
+        assert narrow.exit_code == 0, narrow.output
+        assert _widest_line(narrow.stdout) <= 80, narrow.stdout
+        assert "conversion" in narrow.stdout
+        assert "p90 minutes on site" in narrow.stdout
+    plain = runner.invoke(app, ["analyze", plan], env={"NO_COLOR": "1", "COLUMNS": "80"})
+    # One block per metric: the metric on its own line, then each cell after its header.
+    assert "\nconversion\n  arm              new_checkout\n" in plain.stdout
+    json_out = runner.invoke(app, ["analyze", plan, "--json"], env={"COLUMNS": "80"})
+    assert strict_json(json_out.stdout)["schema_version"] == 1
     assert ANSI not in piped.stdout
 
 
@@ -315,7 +342,7 @@ def test_report_writes_one_self_contained_page(write_plan, tmp_path):
     outcome = runner.invoke(app, ["report", str(write_plan()), "-o", str(target)])
     assert outcome.exit_code == 0, outcome.output
     assert outcome.stdout == ""
-    assert outcome.stderr == f"ablens: wrote {target} (Inconclusive — keep running)\n"
+    assert outcome.stderr == f"ablens: wrote {target} (No detectable effect)\n"
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "//" not in page
@@ -536,3 +563,24 @@ def test_report_of_data_that_fail_the_checks_names_the_problem(
     assert to_stdout.stdout.startswith("<!DOCTYPE html>")
     # analyze writes nothing for such data: only the report page is a readout of the failure.
     assert runner.invoke(app, ["analyze", str(plan)]).stdout == ""
+
+
+def test_fail_on_an_unwanted_verdict(write_plan):
+    plan = write_plan()  # the demo plan's sample is in and nothing moved: "No detectable effect"
+    plain = runner.invoke(app, ["analyze", str(plan), "--json"])
+    assert plain.exit_code == 0
+    assert strict_json(plain.stdout)["verdict"]["label"] == "No detectable effect"
+    unwanted = runner.invoke(
+        app, ["analyze", str(plan), "--json", "--fail-on", "roll-back,no-effect"]
+    )
+    assert unwanted.exit_code == cli.EXIT_HEALTH == 1
+    assert unwanted.stdout == plain.stdout
+    assert unwanted.stderr == "ablens: verdict No detectable effect (no-effect) is in --fail-on\n"
+    other = runner.invoke(
+        app, ["analyze", str(plan), "--fail-on", "roll-back", "--fail-on", "ship"]
+    )
+    assert other.exit_code == 0
+    bad = runner.invoke(app, ["analyze", str(plan), "--fail-on", "rollback"])
+    assert bad.exit_code == cli.EXIT_USAGE == 2
+    assert "--fail-on 'rollback': must be one or more of fix-data, keep-running" in bad.stderr
+    assert bad.stdout == ""

@@ -2,7 +2,8 @@
 
 Data go to stdout, messages to stderr. Exit codes: 0 ok (also while the planned sample is still
 being collected: "keep running" is not an error, unless ``--fail-on-incomplete``), 1 a health
-gate failed (sample-ratio mismatch, guardrail worse), 2 bad input (unreadable or invalid plan,
+gate failed (sample-ratio mismatch, guardrail worse) or the verdict is one ``--fail-on`` names
+(``--fail-on roll-back``), 2 bad input (unreadable or invalid plan,
 unknown column, data that fail the checks). Rich tables only when stdout is a terminal and
 ``NO_COLOR`` is unset; progress (on stderr) only when stderr is a terminal.
 """
@@ -13,6 +14,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -82,16 +84,27 @@ def demo(
         document["true_effects"] = TRUE_EFFECTS
         typer.echo(json.dumps(document, indent=2))
     else:
+        from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
+
+        width = _text_width()
         typer.echo(
-            f"Demo experiment: {outcome.users:,} users of an online shop, randomized 50/50 "
-            f"between control and new_checkout.\nData: {outcome.database} (table 'users'); "
-            "per-arm moments computed in one DuckDB query.\n"
+            wrap_lines(
+                f"Demo experiment: {outcome.users:,} users of an online shop, randomized 50/50 "
+                f"between control and new_checkout.\nData: {outcome.database} (table 'users'); "
+                "per-arm moments computed in one DuckDB query.\n",
+                width,
+            )
         )
-        typer.echo(str(result))
+        typer.echo(result.to_text(width))
         typer.echo("\nThe simulation's true effects, for comparison:")
-        typer.echo(outcome.true_effects_text())
-        typer.echo("\nPlanning the next test on this traffic (from the same table as history):")
-        typer.echo(outcome.plan.sentence)
+        typer.echo(wrap_lines(outcome.true_effects_text(), width))
+        typer.echo(
+            wrap_lines(
+                "\nPlanning the next test on this traffic (from the same table as history):",
+                width,
+            )
+        )
+        typer.echo(wrap_lines(outcome.plan.sentence, width))
     if result.srm.mismatch:
         typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)
@@ -108,6 +121,16 @@ PlanArgument = Annotated[
 
 def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def _text_width() -> int | None:
+    """The terminal's width (``COLUMNS`` first) for text on a terminal; None when piped.
+
+    Piped or redirected text keeps one line per table row, however wide, for scripts.
+    """
+    if not _stdout_is_terminal():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _stderr_is_terminal() -> bool:
@@ -210,8 +233,11 @@ def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
     return f"{source}data fingerprint {fingerprint}; ablens {__version__}."
 
 
-def _plain(readout: Readout) -> str:
-    return f"{readout}\n\n{_provenance(readout.plan, readout.result)}"
+def _plain(readout: Readout, width: int | None = None) -> str:
+    from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
+
+    provenance = wrap_lines(_provenance(readout.plan, readout.result), width)
+    return f"{readout.to_text(width)}\n\n{provenance}"
 
 
 def _print_rich(readout: Readout) -> None:
@@ -255,7 +281,9 @@ def _print_rich(readout: Readout) -> None:
     for comparison in result.comparisons:
         table.add_row(*comparison.display_row(), style=colours[comparison.outcome])
     console.print()
-    console.print(table)
+    rows = [comparison.display_row() for comparison in result.comparisons]
+    styles = [colours[comparison.outcome] for comparison in result.comparisons]
+    _print_fitting(console, table, result.display_headers(), rows, styles)
     for line in result.summary_lines():
         console.print(Text(line, style="dim"))
     if result.segments:
@@ -266,10 +294,44 @@ def _print_rich(readout: Readout) -> None:
         for row in rows:
             segments.add_row(*row)
         console.print()
-        console.print(segments)
+        if _natural_width(console, segments) > console.width:
+            console.print(Text(result._SEGMENT_NOTE, style="bold"))
+        _print_fitting(console, segments, headers, rows, [""] * len(rows))
     _print_rich_extras(console, readout)
     console.print()
     console.print(Text(_provenance(plan, result), style="dim"))
+
+
+def _natural_width(console: Any, table: Any) -> int:  # noqa: ANN401 - rich objects
+    """The width ``table`` takes unfolded (rich's own measure stops at the console's width)."""
+    from rich.measure import Measurement  # noqa: PLC0415 - only for interactive use
+
+    unbounded = console.options.update(width=1_000_000)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def _print_fitting(
+    console: Any,  # noqa: ANN401 - rich Console
+    table: Any,  # noqa: ANN401 - rich Table
+    headers: list[str],
+    rows: list[list[str]],
+    styles: list[str],
+) -> None:
+    """The table when it fits the terminal, else one block per row (each in its row's style).
+
+    Rich would fold every cell into a narrow column; a block per row reads better.
+    """
+    from rich.text import Text  # noqa: PLC0415 - only for interactive use
+
+    from ablens import render  # noqa: PLC0415
+
+    if _natural_width(console, table) <= console.width:
+        console.print(table)
+        return
+    for index, (row, style) in enumerate(zip(rows, styles, strict=True)):
+        if index:
+            console.print()
+        console.print(Text(render.table_blocks(headers, [row], width=console.width), style=style))
 
 
 def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 - rich Console
@@ -307,8 +369,34 @@ def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 
         console.print(best)
 
 
-def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None:
-    """Exit 1 when a gate failed; an incomplete sample only with ``--fail-on-incomplete``."""
+def _fail_on_keys(values: list[str] | None) -> tuple[str, ...]:
+    """``--fail-on roll-back,keep-running`` (repeatable) as verdict keys, checked."""
+    from ablens.decision import VERDICT_KEYS  # noqa: PLC0415 - keeps --help fast
+
+    keys = tuple(
+        key.strip().removeprefix("verdict=")
+        for value in values or ()
+        for key in value.split(",")
+        if key.strip()
+    )
+    for key in keys:
+        if key not in VERDICT_KEYS:
+            raise ConfigError(
+                f"--fail-on {key!r}: must be one or more of {', '.join(VERDICT_KEYS)} "
+                "(comma-separated), e.g. --fail-on roll-back,fix-data"
+            )
+    return keys
+
+
+def _health_exit(
+    decision: Verdict, *, fail_on_incomplete: bool = False, fail_on: tuple[str, ...] = ()
+) -> None:
+    """Exit 1 when a gate failed or the verdict is unwanted (``--fail-on``).
+
+    An incomplete sample exits 1 only with ``--fail-on-incomplete``.
+    """
+    if decision.key in fail_on:
+        typer.echo(f"ablens: verdict {decision.label} ({decision.key}) is in --fail-on", err=True)
     failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
     waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
     warned = ", ".join(c.name for c in decision.checks if c.status == "warning")
@@ -319,7 +407,7 @@ def _health_exit(decision: Verdict, *, fail_on_incomplete: bool = False) -> None
     elif waiting:
         hint = "" if fail_on_incomplete else " (exit 0; --fail-on-incomplete makes this exit 1)"
         typer.echo(f"ablens: not complete yet ({waiting}): {decision.label}{hint}", err=True)
-    if decision.exit_code(fail_on_incomplete=fail_on_incomplete):
+    if decision.exit_code(fail_on_incomplete=fail_on_incomplete, fail_on=fail_on):
         raise typer.Exit(EXIT_HEALTH)
 
 
@@ -329,6 +417,15 @@ FailOnIncomplete = Annotated[
         "--fail-on-incomplete",
         help="Exit 1 also while the planned sample is not in yet (and no sequential boundary "
         "was crossed); by default that is exit 0: keep running is not an error.",
+    ),
+]
+FailOn = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 also when the verdict is one of these (comma-separated or repeated): "
+        "ship, roll-back, keep-running, no-effect, fix-data; e.g. --fail-on roll-back.",
+        show_default=False,
     ),
 ]
 
@@ -345,6 +442,7 @@ def analyze_command(
     ] = None,
     fail_on_incomplete: FailOnIncomplete = False,
     data: DataOption = None,
+    fail_on: FailOn = None,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
@@ -354,9 +452,11 @@ def analyze_command(
     Exit code 0 when nothing is wrong, including while the planned sample is still being
     collected ("keep running", said on stderr and in the JSON's verdict.complete); 1 when a
     health gate failed (sample-ratio mismatch, guardrail worse; the readout is still printed),
-    or when the sample is incomplete and --fail-on-incomplete is given; 2 on bad input.
+    when the sample is incomplete and --fail-on-incomplete is given, or when the verdict is one
+    --fail-on names (e.g. roll-back); 2 on bad input.
     """
     with usage_errors():
+        fail_on_keys = _fail_on_keys(fail_on)
         readout = _analyze(plan, data)
         if as_json:
             text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
@@ -364,13 +464,13 @@ def analyze_command(
             _print_rich(readout)
             text = None
         else:
-            text = _plain(readout)
+            text = _plain(readout, _text_width() if output is None else None)
         if text is not None and output is not None:
             output.write_text(text + "\n", encoding="utf-8")
             typer.echo(f"ablens: wrote {output}", err=True)
         elif text is not None:
             typer.echo(text)
-    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
 @app.command("validate")
@@ -463,14 +563,15 @@ def report_command(
     ] = Path("report.html"),
     fail_on_incomplete: FailOnIncomplete = False,
     data: DataOption = None,
+    fail_on: FailOn = None,
 ) -> None:
     """Analyze a plan and write one self-contained HTML report (no external URL).
 
     Exit codes as for analyze: 0 when nothing is wrong (also while the planned sample is
-    still being collected), 1 when a health gate failed (the report is still written) or, with
-    --fail-on-incomplete, when the sample is incomplete; 2 on bad input. Data that fail the
-    checks (duplicate units, unknown arms, NULL values) still get a report, "Don't trust —
-    fix the data" with every problem, and exit 2.
+    still being collected), 1 when a health gate failed (the report is still written), with
+    --fail-on-incomplete when the sample is incomplete, or when the verdict is one --fail-on
+    names; 2 on bad input. Data that fail the checks (duplicate units, unknown arms, NULL
+    values) still get a report, "Don't trust — fix the data" with every problem, and exit 2.
     """
     from ablens.decision import FIX_DATA  # noqa: PLC0415
     from ablens.report import render_data_problems, render_readout  # noqa: PLC0415
@@ -483,6 +584,7 @@ def report_command(
             typer.echo(f"ablens: wrote {output} ({label})", err=True)
 
     with usage_errors():
+        fail_on_keys = _fail_on_keys(fail_on)
         loaded = _load(plan, data)
         try:
             readout = _run(loaded)
@@ -490,7 +592,7 @@ def report_command(
             write(render_data_problems(_data_problems(error, loaded), loaded), FIX_DATA)
             raise  # still exit 2, with the message: the data are bad input
         write(render_readout(readout), readout.verdict.label)
-    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete)
+    _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
 @app.command("plan-schema")

@@ -65,6 +65,10 @@ MULTINOMIAL_ENUMERATION_BUDGET = 1_000_000
 _RELATIVE_ERROR = 1 + 1e-7
 
 
+#: Sample-ratio p-values below this, yet not below the blocking ``alpha``, get a note.
+SRM_WATCH_LEVEL = 0.05
+
+
 @dataclass(frozen=True)
 class SRMResult:
     """The sample-ratio mismatch check.
@@ -119,10 +123,17 @@ class SRMResult:
         )
         verdict = "MISMATCH" if self.mismatch else "ok"
         test = "" if self.method == "chi2" else f"exact {self.method} test, "
-        return (
+        text = (
             f"Sample ratio {verdict}: {test}chi2={self.statistic:.3f}, p={self.p_value:.4g}; "
             f"{split}"
         )
+        if not self.mismatch and self.p_value < SRM_WATCH_LEVEL:
+            # "ok" next to p=0.04 reads as a contradiction: name the threshold that blocks.
+            text += (
+                f"; p is below {SRM_WATCH_LEVEL:g} but not below the {self.alpha:g} threshold "
+                "that declares a mismatch: watch the split"
+            )
+        return text
 
 
 def _labelled_counts(
