@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from ablens import __file__ as ablens_file  # noqa: E402
 from ablens.demo import generate  # noqa: E402 - after the optional-dependency skips
 from ablens.web import create_app  # noqa: E402
 
@@ -577,7 +578,7 @@ def test_serve_demo_removes_its_folder_when_stopped_by_a_signal(tmp_path, stop):
             *(sys.executable, "-c", "from ablens.cli import run; run()"),
             *("serve", "--demo", "--port", str(port)),
         ],
-        env=os.environ | {"TMPDIR": str(scratch)},
+        env=os.environ | {"TMPDIR": str(scratch), "PYTHONPATH": str(Path(ablens_file).parents[1])},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
