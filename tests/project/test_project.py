@@ -522,3 +522,69 @@ def test_release_template_refuses_versions_that_are_not_newer(tmp_path: Path):
         release_template("v2", bundle=bundle)
     release_template("1.2.1", bundle=bundle)
     assert template_versions(bundle) == ["1.0.0", "1.1.0", "1.2.0", "1.2.1"]
+
+
+# ------------------------------------------------------------------ uv, as the README says
+def _uv() -> str:
+    """The uv of this environment (requirements/dev.txt pins it), or the one on PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is missing: install requirements/dev.txt (it pins uv, as the template)")
+    return found
+
+
+@pytest.mark.slow
+def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, ablens_home: Path):
+    """The README's path: ablens from a wheel in wheels/, `uv sync`, then `uv run ablens update`.
+
+    uv resolves every other dependency from the package index, so this needs the index (its
+    cache makes later runs quick).
+    """
+    uv = _uv()
+    pinned = (TEMPLATE_DIR / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    version = subprocess.run(  # noqa: S603 - uv with fixed arguments
+        [uv, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert f'"uv=={version}"' in pinned
+    checkout = Path(ablens.__file__).resolve().parents[2]
+    assert (checkout / "pyproject.toml").is_file(), "needs ablens as a source checkout"
+    folder = new_project(tmp_path / NAME)
+    # The project's own environment: no PYTHONPATH or outer venv leaking this checkout in.
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV"}
+    }
+
+    def uv_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(  # noqa: S603 - uv with arguments built here
+            [uv, *arguments],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=540,
+        )
+        assert completed.returncode == 0, f"uv {arguments}:\n{completed.stdout}{completed.stderr}"
+        return completed
+
+    uv_command("build", "--wheel", "--out-dir", str(folder / "wheels"), str(checkout))
+    pyproject = folder / "pyproject.toml"
+    commented = '# find-links = ["wheels"]'
+    assert commented in pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(commented, commented[2:]), encoding="utf-8"
+    )
+    uv_command("sync")
+    installed = uv_command("run", "python", "-c", "import ablens; print(ablens.__file__)")
+    assert Path(installed.stdout.strip()).is_relative_to(folder / ".venv")
+    _git(folder, "add", "--all")  # the wheel and uv.lock, as the README says
+    _git(folder, "commit", "--quiet", "--message", "ablens from a wheel; uv.lock")
+    _release_changed_template(tmp_path, ablens_home)
+
+    updated = uv_command("run", "ablens", "update")
+
+    assert f"template {TEMPLATE_VERSION} -> 1.3.0" in updated.stdout
+    assert (folder / "RUNBOOK.md").is_file()
+    # The team's switch to the wheel survives the update.
+    assert 'find-links = ["wheels"]' in pyproject.read_text(encoding="utf-8").splitlines()
