@@ -588,3 +588,28 @@ def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, abl
     assert (folder / "RUNBOOK.md").is_file()
     # The team's switch to the wheel survives the update.
     assert 'find-links = ["wheels"]' in pyproject.read_text(encoding="utf-8").splitlines()
+
+
+def test_a_project_made_with_template_1_1_0_updates_to_this_release(tmp_path: Path):
+    """The released upgrade: 1.1.0 projects get the `project` extra and the flow's user."""
+    import copier  # noqa: PLC0415 - the project extra
+
+    bundle = tmp_path / "template.bundle"
+    shutil.copyfile(BUNDLE, bundle)
+    folder = tmp_path / NAME
+    copier.run_copy(
+        str(bundle), folder, data={"project_name": NAME}, vcs_ref="1.1.0", defaults=True, quiet=True
+    )
+    _git(folder, "init", "--quiet", "--initial-branch=main")
+    _git(folder, "add", "--all")
+    _git(folder, "commit", "--quiet", "--message", "Made with 1.1.0")
+    assert ",cli]==" in (folder / "pyproject.toml").read_text(encoding="utf-8")
+
+    outcome = update_project(folder)
+
+    assert (outcome.old_version, outcome.new_version) == ("1.1.0", TEMPLATE_VERSION)
+    assert outcome.conflicts == ()
+    assert {"pyproject.toml", "flow.py", "README.md"} <= set(outcome.changed)
+    dependencies = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["project"]
+    assert f"ablens[duckdb,cli,project]=={ablens.__version__}" in dependencies["dependencies"]
+    assert "if get_username() is None:" in (folder / "flow.py").read_text(encoding="utf-8")
