@@ -14,6 +14,7 @@ the file (the plan of ``examples/plan.yaml``), ready for ``ablens analyze`` or `
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import numpy as np
 
 from ablens._validation import check_count, optional_import
 from ablens.analysis import analyze
+from ablens.errors import InputError
 from ablens.metrics import MannWhitney, Mean, Metric, Proportion, Quantile, Ratio
 from ablens.planning import PowerPlan, power_plan_from_history
 
@@ -172,6 +174,7 @@ def run(
     """
     duckdb = optional_import("duckdb", "duckdb")
     path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     frame = generate(users, seed)  # read by DuckDB's replacement scan below
     with duckdb.connect(str(path)) as connection:
@@ -200,18 +203,39 @@ def run(
     return DemoRun(path, users, result, next_plan)
 
 
-def demo_plan_text() -> str:
+def demo_plan_text(database: str = DEMO_DATABASE) -> str:
     """The demo's analysis plan (YAML; ``examples/plan.yaml`` in the repository).
 
-    Its source is ``ablens_demo.duckdb`` in the plan's folder, table ``users``.
+    Its source is the DuckDB file ``database`` in the plan's folder, table ``users``.
+
+    Args:
+        database: The file name of the demo database, beside the plan (``ablens demo --db``'s
+            name when it is not the default).
+
+    Returns:
+        The plan, as YAML text with its comments.
+
+    Raises:
+        InputError: ``database`` is empty or has a folder in it.
 
     Examples:
         >>> from ablens.analysis_plan import parse_plan
         >>> plan = parse_plan(demo_plan_text())
         >>> plan.experiment_id, [m.name for m in plan.metrics][:2]
         ('ablens-demo', ['conversion', 'revenue per user (CUPED)'])
+        >>> parse_plan(demo_plan_text("shop.duckdb")).source.to_dict()["duckdb"]["file"]
+        'shop.duckdb'
     """
-    return (Path(__file__).parent / "demo_plan.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "demo_plan.yaml").read_text(encoding="utf-8")
+    if database == DEMO_DATABASE:
+        return text
+    if not database or Path(database).name != database:
+        raise InputError(
+            f"database == {database!r}, must be a file name (the plan reads it from its own "
+            "folder), e.g. 'ablens_demo.duckdb'"
+        )
+    # A JSON string is a YAML string: quoted and escaped whatever the name holds.
+    return text.replace(f"file: {DEMO_DATABASE}", f"file: {json.dumps(database)}", 1)
 
 
 def write_demo(folder: str | Path, users: int = 200_000, seed: int = 2026) -> Path:

@@ -74,8 +74,20 @@ def _git(folder: Path, *args: str) -> str:
     ).stdout
 
 
-def _run(folder: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    environment = os.environ | {"USERNAME": "ci", "PYTHONWARNINGS": ""}
+#: Where Metaflow looks for who runs a flow (``metaflow.util.get_username``).
+USER_VARIABLES = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+
+def _run(
+    folder: Path, *command: str, check: bool = True, user: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``folder`` with this ablens; ``user=False`` unsets every user variable."""
+    # An absolute path: the command runs in the project, where a relative PYTHONPATH means nothing.
+    source = str(Path(ablens.__file__).resolve().parents[1])
+    environment = os.environ | {"USERNAME": "ci", "PYTHONWARNINGS": "", "PYTHONPATH": source}
+    if not user:
+        for name in USER_VARIABLES:
+            environment.pop(name, None)
     completed = subprocess.run(  # noqa: S603 - this interpreter and fixed arguments
         command, cwd=folder, capture_output=True, text=True, env=environment, check=False
     )
@@ -94,7 +106,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 # ------------------------------------------------------------------------- the template
 def test_bundle_holds_every_release_and_its_newest_is_the_template_folder(tmp_path: Path):
-    assert template_versions() == ["1.0.0", "1.1.0"]
+    assert template_versions() == ["1.0.0", "1.1.0", "1.2.0"]
     assert template_versions()[-1] == TEMPLATE_VERSION
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "--quiet", "--branch", TEMPLATE_VERSION, str(BUNDLE), str(clone))
@@ -144,7 +156,7 @@ def test_new_project_renders_a_committed_project_with_a_valid_plan(tmp_path: Pat
     assert [m.role for m in plan.metrics] == ["primary", "secondary", "guardrail"]
     project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == NAME
-    assert f"ablens[duckdb,cli]=={ablens.__version__}" in project["project"]["dependencies"]
+    assert f"ablens[duckdb,cli,project]=={ablens.__version__}" in project["project"]["dependencies"]
     assert "class CheckoutRedesignFlow(FlowSpec)" in (folder / "flow.py").read_text("utf-8")
     workflow = yaml.safe_load((folder / ".github/workflows/ci.yml").read_text("utf-8"))
     assert [step.get("run") for step in workflow["jobs"]["check"]["steps"][2:]] == [
@@ -180,7 +192,7 @@ def test_every_data_source_and_metric_gives_a_valid_plan(tmp_path: Path, source:
     ]
     extra = {"postgres": "postgres", "spark": "spark"}.get(source, "duckdb")
     dependencies = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["project"]
-    assert f"ablens[{extra},cli]=={ablens.__version__}" in dependencies["dependencies"]
+    assert f"ablens[{extra},cli,project]=={ablens.__version__}" in dependencies["dependencies"]
 
 
 def test_project_passes_its_own_tests_and_lint(tmp_path: Path):
@@ -311,6 +323,7 @@ print(json.dumps({
     "readout": task["readout"].data,
     "report_html": task["report_html"].data,
     "plan_sha256": run["start"].task["plan_sha256"].data,
+    "tags": sorted(run.system_tags),
 }))
 """
 
@@ -322,11 +335,14 @@ def _artifacts(folder: Path) -> dict[str, object]:
 
 
 def test_flow_runs_locally_end_to_end_on_the_demo_data(tmp_path: Path):
-    folder = new_project(tmp_path / NAME)
+    folder = new_project(tmp_path / NAME, team="payments")
     make_demo_data(folder / "ablens_demo.duckdb", users=DEMO_USERS)
-    _run(folder, sys.executable, "flow.py", "--quiet", "run")
-    _run(folder, sys.executable, "flow.py", "card", "get", "analyze", "card.html")
+    # As in a container or a CI job: no $USER, $USERNAME, $SUDO_USER or $METAFLOW_USER. The
+    # flow then runs as its team (Metaflow alone would stop with "Unknown user").
+    _run(folder, sys.executable, "flow.py", "--quiet", "run", user=False)
+    _run(folder, sys.executable, "flow.py", "card", "get", "analyze", "card.html", user=False)
     artifacts = _artifacts(folder)
+    assert "user:payments" in artifacts["tags"]
     plan = load_plan(folder / "plan.yaml")
     readout = run_readout(plan)
     expected, decision = readout.result, readout.verdict
@@ -390,8 +406,8 @@ def test_flow_waits_for_the_planned_sample_and_fails_only_when_asked(tmp_path: P
 
 # ---------------------------------------------------------------------------- update
 def _release_changed_template(tmp_path: Path, home: Path) -> None:
-    """Template 1.2.0: one more lint rule (flake8-simplify) and one more file."""
-    changed = tmp_path / "template-1.2.0"
+    """Template 1.3.0: one more lint rule (flake8-simplify) and one more file."""
+    changed = tmp_path / "template-1.3.0"
     shutil.copytree(TEMPLATE_DIR, changed, ignore=shutil.ignore_patterns("__pycache__"))
     pyproject = changed / "pyproject.toml.jinja"
     text = pyproject.read_text(encoding="utf-8")
@@ -402,7 +418,7 @@ def _release_changed_template(tmp_path: Path, home: Path) -> None:
         "# Runbook: {{ experiment_id }}\n\nWho to call when the flow fails: {{ team }}.\n",
         encoding="utf-8",
     )
-    release_template("1.2.0", template_dir=changed, bundle=home / "project-template.bundle")
+    release_template("1.3.0", template_dir=changed, bundle=home / "project-template.bundle")
 
 
 def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
@@ -423,7 +439,7 @@ def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
 
     outcome = update_project(folder)
 
-    assert (outcome.old_version, outcome.new_version) == ("1.1.0", "1.2.0")
+    assert (outcome.old_version, outcome.new_version) == (TEMPLATE_VERSION, "1.3.0")
     assert outcome.conflicts == ()
     assert outcome.changed == (".copier-answers.yml", "RUNBOOK.md", "pyproject.toml")
     assert ours in plan_file.read_text(encoding="utf-8")
@@ -434,17 +450,17 @@ def test_update_keeps_the_teams_edits_and_brings_the_templates_changes(
     lint = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["tool"]["ruff"]["lint"]
     assert lint["select"][-1] == "SIM"
     assert yaml.safe_load((folder / ".copier-answers.yml").read_text("utf-8"))["_commit"] == (
-        "1.2.0"
+        "1.3.0"
     )
     # The updated project still passes its lint, now with the new rule, and its tests.
     _run(folder, sys.executable, "-m", "ruff", "check", ".")
     _run(folder, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
-    assert "1.2.0" in str(outcome)
+    assert "1.3.0" in str(outcome)
     _git(folder, "add", "--all")
-    _git(folder, "commit", "--quiet", "--message", "Template 1.2.0")
+    _git(folder, "commit", "--quiet", "--message", "Template 1.3.0")
     again = update_project(folder)
-    assert (again.new_version, again.changed) == ("1.2.0", ())
-    assert str(again) == f"{folder}: already at template 1.2.0; nothing to update."
+    assert (again.new_version, again.changed) == ("1.3.0", ())
+    assert str(again) == f"{folder}: already at template 1.3.0; nothing to update."
 
 
 def test_update_reports_conflicts_plainly_with_exit_code_1(tmp_path: Path, ablens_home: Path):
@@ -491,16 +507,109 @@ def test_a_teammates_clone_updates_from_their_own_store(tmp_path, monkeypatch):
     _git(tmp_path, "clone", "--quiet", str(folder), str(clone))
     monkeypatch.setenv("HOME", str(tmp_path / "teammate-home"))
     outcome = update_project(clone)
-    assert (outcome.old_version, outcome.new_version, outcome.changed) == ("1.1.0",) * 2 + ((),)
+    assert (outcome.old_version, outcome.new_version, outcome.changed) == (
+        (TEMPLATE_VERSION,) * 2 + ((),)
+    )
     assert (tmp_path / "teammate-home/.local/share/ablens/project-template.bundle").is_file()
 
 
 def test_release_template_refuses_versions_that_are_not_newer(tmp_path: Path):
     bundle = tmp_path / "template.bundle"
     shutil.copyfile(BUNDLE, bundle)
-    with pytest.raises(InputError, match=r"version == '1.1.0', must be newer than 1.1.0"):
-        release_template("1.1.0", bundle=bundle)
+    with pytest.raises(InputError, match=r"version == '1.2.0', must be newer than 1.2.0"):
+        release_template("1.2.0", bundle=bundle)
     with pytest.raises(InputError, match=r"version == 'v2', must look like 1.2.0"):
         release_template("v2", bundle=bundle)
-    release_template("1.1.1", bundle=bundle)
-    assert template_versions(bundle) == ["1.0.0", "1.1.0", "1.1.1"]
+    release_template("1.2.1", bundle=bundle)
+    assert template_versions(bundle) == ["1.0.0", "1.1.0", "1.2.0", "1.2.1"]
+
+
+# ------------------------------------------------------------------ uv, as the README says
+def _uv() -> str:
+    """The uv of this environment (requirements/dev.txt pins it), or the one on PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is missing: install requirements/dev.txt (it pins uv, as the template)")
+    return found
+
+
+@pytest.mark.slow
+def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, ablens_home: Path):
+    """The README's path: ablens from a wheel in wheels/, `uv sync`, then `uv run ablens update`.
+
+    uv resolves every other dependency from the package index, so this needs the index (its
+    cache makes later runs quick).
+    """
+    uv = _uv()
+    pinned = (TEMPLATE_DIR / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    version = subprocess.run(  # noqa: S603 - uv with fixed arguments
+        [uv, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert f'"uv=={version}"' in pinned
+    checkout = Path(ablens.__file__).resolve().parents[2]
+    assert (checkout / "pyproject.toml").is_file(), "needs ablens as a source checkout"
+    folder = new_project(tmp_path / NAME)
+    # The project's own environment: no PYTHONPATH or outer venv leaking this checkout in.
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV"}
+    }
+
+    def uv_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(  # noqa: S603 - uv with arguments built here
+            [uv, *arguments],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=540,
+        )
+        assert completed.returncode == 0, f"uv {arguments}:\n{completed.stdout}{completed.stderr}"
+        return completed
+
+    uv_command("build", "--wheel", "--out-dir", str(folder / "wheels"), str(checkout))
+    pyproject = folder / "pyproject.toml"
+    commented = '# find-links = ["wheels"]'
+    assert commented in pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(commented, commented[2:]), encoding="utf-8"
+    )
+    uv_command("sync")
+    installed = uv_command("run", "python", "-c", "import ablens; print(ablens.__file__)")
+    assert Path(installed.stdout.strip()).is_relative_to(folder / ".venv")
+    _git(folder, "add", "--all")  # the wheel and uv.lock, as the README says
+    _git(folder, "commit", "--quiet", "--message", "ablens from a wheel; uv.lock")
+    _release_changed_template(tmp_path, ablens_home)
+
+    updated = uv_command("run", "ablens", "update")
+
+    assert f"template {TEMPLATE_VERSION} -> 1.3.0" in updated.stdout
+    assert (folder / "RUNBOOK.md").is_file()
+    # The team's switch to the wheel survives the update.
+    assert 'find-links = ["wheels"]' in pyproject.read_text(encoding="utf-8").splitlines()
+
+
+def test_a_project_made_with_template_1_1_0_updates_to_this_release(tmp_path: Path):
+    """The released upgrade: 1.1.0 projects get the `project` extra and the flow's user."""
+    import copier  # noqa: PLC0415 - the project extra
+
+    bundle = tmp_path / "template.bundle"
+    shutil.copyfile(BUNDLE, bundle)
+    folder = tmp_path / NAME
+    copier.run_copy(
+        str(bundle), folder, data={"project_name": NAME}, vcs_ref="1.1.0", defaults=True, quiet=True
+    )
+    _git(folder, "init", "--quiet", "--initial-branch=main")
+    _git(folder, "add", "--all")
+    _git(folder, "commit", "--quiet", "--message", "Made with 1.1.0")
+    assert ",cli]==" in (folder / "pyproject.toml").read_text(encoding="utf-8")
+
+    outcome = update_project(folder)
+
+    assert (outcome.old_version, outcome.new_version) == ("1.1.0", TEMPLATE_VERSION)
+    assert outcome.conflicts == ()
+    assert {"pyproject.toml", "flow.py", "README.md"} <= set(outcome.changed)
+    dependencies = tomllib.loads((folder / "pyproject.toml").read_text("utf-8"))["project"]
+    assert f"ablens[duckdb,cli,project]=={ablens.__version__}" in dependencies["dependencies"]
+    assert "if get_username() is None:" in (folder / "flow.py").read_text(encoding="utf-8")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from ablens import __file__ as ablens_file  # noqa: E402
 from ablens.demo import generate  # noqa: E402 - after the optional-dependency skips
 from ablens.web import create_app  # noqa: E402
 
@@ -550,3 +557,49 @@ def test_readout_report_shows_capped_repeated_p_values_as_bounds(client, demo_cs
     report = report_of(client, upload(client, demo_csv, planned="400000", **fields))
     assert "<td>≥0.5</td>" in report
     assert "<td>0.5</td>" not in report
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_demo_removes_its_folder_when_stopped_by_a_signal(tmp_path, stop):
+    """Ctrl-C (SIGINT) and ``kill``/``docker stop`` (SIGTERM) both leave no demo folder behind."""
+    pytest.importorskip("uvicorn", reason="the web extra's server")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 - this interpreter and fixed arguments
+        [
+            *(sys.executable, "-c", "from ablens.cli import run; run()"),
+            *("serve", "--demo", "--port", str(port)),
+        ],
+        env=os.environ | {"TMPDIR": str(scratch), "PYTHONPATH": str(Path(ablens_file).parents[1])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180  # simulating 200,000 users first, on a loaded machine
+        while True:
+            assert server.poll() is None, server.communicate()[1].decode()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        demo_folders = list(scratch.glob("ablens-demo-*"))
+        assert len(demo_folders) == 1
+        assert (demo_folders[0] / "plan.yaml").is_file()
+        server.send_signal(stop)
+        _, errors = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert list(scratch.iterdir()) == [], errors.decode()
+    assert "Finished server process" in errors.decode()

@@ -72,14 +72,33 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Simulate a checkout experiment into DuckDB, analyze it and print the readout."""
-    from ablens.demo import TRUE_EFFECTS, run  # noqa: PLC0415 - keeps --help fast
+    """Simulate a checkout experiment into DuckDB, analyze it and print the readout.
 
+    Also writes the demo's analysis plan as ``plan.yaml`` beside the database (unless a
+    different ``plan.yaml`` is there), so ``ablens analyze``, ``report`` and ``serve`` have a
+    plan to read.
+    """
+    from ablens.demo import DEMO_PLAN, TRUE_EFFECTS, demo_plan_text, run  # noqa: PLC0415
+
+    with usage_errors():
+        plan_text = demo_plan_text(database.name)
     outcome = run(database, users=users, seed=seed)
     result = outcome.result
+    plan_file = database.parent / DEMO_PLAN
+    # Never overwrite a plan someone wrote or edited; the demo's own is replaced freely.
+    plan_written = not plan_file.exists() or plan_file.read_text(encoding="utf-8") == plan_text
+    if plan_written:
+        plan_file.write_text(plan_text, encoding="utf-8")
+    else:
+        typer.echo(
+            f"ablens: kept {plan_file}: it is not the demo's plan; the demo's plan is "
+            "examples/plan.yaml in the ablens repository.",
+            err=True,
+        )
     if as_json:
         document = result.to_dict()
         document["database"] = str(outcome.database)
+        document["plan_file"] = str(plan_file) if plan_written else None
         document["next_plan"] = outcome.plan.to_dict()
         document["true_effects"] = TRUE_EFFECTS
         typer.echo(json.dumps(document, indent=2))
@@ -105,6 +124,14 @@ def demo(
             )
         )
         typer.echo(wrap_lines(outcome.plan.sentence, width))
+        if plan_written:
+            typer.echo(
+                wrap_lines(
+                    f"\nThe demo's analysis plan: {plan_file}. Next: `ablens analyze {plan_file}` "
+                    f"(verdict and health gates), `ablens report {plan_file} -o report.html`.",
+                    width,
+                )
+            )
     if result.srm.mismatch:
         typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)

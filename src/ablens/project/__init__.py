@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Version of the template in ``template/``; the newest tag of ``template.bundle``.
-TEMPLATE_VERSION = "1.1.0"
+TEMPLATE_VERSION = "1.2.0"
 #: Where the experiment's table lives (the template's ``data_source`` question).
 DATA_SOURCES = ("demo", "file", "duckdb", "postgres", "spark")
 #: Starting metrics the template knows (the ``metrics`` question).
@@ -352,7 +352,7 @@ def release_template(
     """Add ``template_dir`` as a new version to the template bundle (for maintainers).
 
     Run after changing ``template/`` (and bumping `TEMPLATE_VERSION` to ``version``):
-    ``python -c "from ablens.project import release_template; release_template('1.1.0')"``.
+    ``python -c "from ablens.project import release_template; release_template('1.2.0')"``.
     The bundle keeps every earlier version, which updates of older projects need.
 
     Args:

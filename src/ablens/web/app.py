@@ -31,11 +31,14 @@ import ipaddress
 import math
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -56,7 +59,8 @@ from ablens.errors import AblensError
 from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
+    from types import FrameType
 
     from ablens.analysis_plan import AnalysisPlan
     from ablens.planning import PowerPlan
@@ -591,6 +595,30 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     return app
 
 
+def _raise_system_exit(signum: int, frame: FrameType | None) -> NoReturn:
+    """SIGTERM's handler: exit through Python, so ``finally`` blocks and ``with`` exits run."""
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Let SIGTERM (``kill``, ``docker stop``, systemd) unwind like Ctrl-C does.
+
+    Python's default SIGTERM ends the process at once, leaving the demo's temporary folder
+    behind. uvicorn catches SIGTERM to shut down gracefully, then restores the handler it
+    found and raises the signal again: with this handler in place, that second delivery
+    becomes a ``SystemExit`` that unwinds the ``with`` blocks around the server.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_system_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(
     *,
     plans: Sequence[Path] = (),
@@ -615,7 +643,7 @@ def serve(
     """
     import uvicorn  # noqa: PLC0415 - the server is only needed here
 
-    with tempfile.TemporaryDirectory(prefix="ablens-demo-") as scratch:
+    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix="ablens-demo-") as scratch:
         if demo:
             from ablens.demo import write_demo  # noqa: PLC0415 - needs the duckdb extra
 
