@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 from importlib import metadata
@@ -536,10 +537,13 @@ def _uv() -> str:
 
 @pytest.mark.slow
 def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, ablens_home: Path):
-    """The README's path: ablens from a wheel in wheels/, `uv sync`, then `uv run ablens update`.
+    """The README's path, offline: ablens from a wheel in wheels/, then `uv run ablens update`.
 
-    uv resolves every other dependency from the package index, so this needs the index (its
-    cache makes later runs quick).
+    Tests reach no network, so the project's environment is not resolved from the index (`uv
+    sync`): it is a venv that sees this environment's packages (through a .pth file) with
+    ablens installed from the wheel built here, and `uv run --no-sync` runs the README's
+    command in it. That the project's dependencies name what `update` needs (copier, through
+    the `project` extra) is checked on the rendered pyproject.toml.
     """
     uv = _uv()
     pinned = (TEMPLATE_DIR / "pyproject.toml.jinja").read_text(encoding="utf-8")
@@ -550,14 +554,25 @@ def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, abl
     checkout = Path(ablens.__file__).resolve().parents[2]
     assert (checkout / "pyproject.toml").is_file(), "needs ablens as a source checkout"
     folder = new_project(tmp_path / NAME)
+    pyproject = folder / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text("utf-8"))["project"]["dependencies"]
+    [requirement] = [d for d in dependencies if d.startswith("ablens[")]
+    assert "project" in requirement.split("[")[1].split("]")[0].split(",")
+    extras = tomllib.loads((checkout / "pyproject.toml").read_text("utf-8"))["project"]
+    assert any(d.startswith("copier") for d in extras["optional-dependencies"]["project"])
+    commented = '# find-links = ["wheels"]'
+    assert commented in pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(commented, commented[2:]), encoding="utf-8"
+    )
     # The project's own environment: no PYTHONPATH or outer venv leaking this checkout in.
     environment = {
         key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV"}
-    }
+    } | {"UV_OFFLINE": "1", "UV_NO_SYNC": "1"}
 
-    def uv_command(*arguments: str) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(  # noqa: S603 - uv with arguments built here
-            [uv, *arguments],
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(  # noqa: S603 - fixed commands built here
+            list(command),
             cwd=folder,
             env=environment,
             capture_output=True,
@@ -565,24 +580,36 @@ def test_uv_run_ablens_update_works_with_ablens_from_a_wheel(tmp_path: Path, abl
             check=False,
             timeout=540,
         )
-        assert completed.returncode == 0, f"uv {arguments}:\n{completed.stdout}{completed.stderr}"
+        assert completed.returncode == 0, f"{command}:\n{completed.stdout}{completed.stderr}"
         return completed
 
-    uv_command("build", "--wheel", "--out-dir", str(folder / "wheels"), str(checkout))
-    pyproject = folder / "pyproject.toml"
-    commented = '# find-links = ["wheels"]'
-    assert commented in pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(
-        pyproject.read_text(encoding="utf-8").replace(commented, commented[2:]), encoding="utf-8"
+    # The wheel, as the README builds it (pip's builder: hatchling is installed, no index).
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--wheel-dir",
+        str(folder / "wheels"),
+        str(checkout),
     )
-    uv_command("sync")
-    installed = uv_command("run", "python", "-c", "import ablens; print(ablens.__file__)")
+    [wheel] = (folder / "wheels").glob("ablens-*.whl")
+    run(sys.executable, "-m", "venv", str(folder / ".venv"))
+    project_python = folder / ".venv" / "bin" / "python"
+    site = run(str(project_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
+    outer = sysconfig.get_path("purelib")
+    (Path(site.stdout.strip()) / "outer-environment.pth").write_text(outer + "\n", "utf-8")
+    run(uv, "pip", "install", "--python", str(project_python), "--no-deps", str(wheel))
+    installed = run(uv, "run", "python", "-c", "import ablens; print(ablens.__file__)")
     assert Path(installed.stdout.strip()).is_relative_to(folder / ".venv")
-    _git(folder, "add", "--all")  # the wheel and uv.lock, as the README says
-    _git(folder, "commit", "--quiet", "--message", "ablens from a wheel; uv.lock")
+    _git(folder, "add", "--all")  # the wheel, as the README says
+    _git(folder, "commit", "--quiet", "--message", "ablens from a wheel")
     _release_changed_template(tmp_path, ablens_home)
 
-    updated = uv_command("run", "ablens", "update")
+    updated = run(uv, "run", "ablens", "update")
 
     assert f"template {TEMPLATE_VERSION} -> 1.3.0" in updated.stdout
     assert (folder / "RUNBOOK.md").is_file()
