@@ -93,6 +93,7 @@ def test_plan_from_history_file(tmp_path):
             "revenue",
             "--date",
             "exposure_day",
+            "--integer-days",
             "--covariate",
             "pre_revenue",
             "--mde",
@@ -105,6 +106,7 @@ def test_plan_from_history_file(tmp_path):
         str(history),
         metric=ablens.Mean("revenue", covariates=("pre_revenue",)),
         date="exposure_day",
+        integer_days=True,
         mde=0.1,
     ).to_dict()
     assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
@@ -115,7 +117,7 @@ def test_plan_from_history_file(tmp_path):
     [
         (["--baseline-rate", "1.5", "--mde", "0.05"], "baseline_rate == 1.5, must be in (0, 1)"),
         (["--baseline-rate", "0.05", "--mde", "0.05", "--alpha", "2"], "alpha == 2.0"),
-        (["--history", "README.md"], "--history needs --column and --date"),
+        (["--history", "README.md"], "--history needs --column"),
         (
             ["--baseline-rate", "0.05", "--mde", "0.05", "--sequential", "daily"],
             "sequential == 'daily', must be one of",

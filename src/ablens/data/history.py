@@ -235,25 +235,36 @@ def _daily_query(
     The count by day also carries the checks: NULL unit ids, NULL values of a combined column,
     units whose "same" column varies (its largest value differs from its smallest).
     """
-    checks: list[Any] = []
+    # Every aggregation is a plain one over a column made beforehand: pandas (through
+    # narwhals) aggregates only such expressions efficiently.
+    flags: list[Any] = []
+    sums: list[str] = []
     if unit is None:
         per_unit = frame.with_columns(day.alias(DAY), nw.lit(1).alias(ROWS))
     else:
-        aggregations = [day.min().alias(DAY), nw.len().alias(ROWS)]
+        marked = frame.with_columns(
+            day.alias(DAY),
+            *(
+                nw.col(column).is_null().cast(nw.Int64).alias(f"{NULLS}{index}")
+                for index, column in enumerate(rules or {})
+            ),
+        )
+        aggregations = [nw.col(DAY).min(), nw.len().alias(ROWS)]
         for index, (column, rule) in enumerate((rules or {}).items()):
             value = nw.col(column).sum() if rule == "sum" else nw.col(column).max()
-            nulls = f"{NULLS}{index}"
-            aggregations += [value.alias(column), nw.col(column).null_count().alias(nulls)]
-            checks.append(nw.col(nulls).sum().alias(nulls))
+            aggregations += [value, nw.col(f"{NULLS}{index}").sum()]
+            sums.append(f"{NULLS}{index}")
             if rule == "same":
-                lowest = f"{LOWEST}{index}"
-                aggregations.append(nw.col(column).min().alias(lowest))
-                differs = (nw.col(column) != nw.col(lowest)).cast(nw.Int64)
-                checks.append(differs.sum().alias(f"{VARYING}{index}"))
-        per_unit = frame.group_by(unit).agg(*aggregations)
-        checks.append(nw.col(unit).is_null().cast(nw.Int64).sum().alias(NULL_UNITS))
-    query = per_unit.group_by(DAY).agg(
-        nw.len().alias(UNITS), nw.col(ROWS).sum().alias(ROWS), *checks
+                aggregations.append(nw.col(column).min().alias(f"{LOWEST}{index}"))
+                differs = nw.col(column) != nw.col(f"{LOWEST}{index}")
+                flags.append(differs.cast(nw.Int64).alias(f"{VARYING}{index}"))
+                sums.append(f"{VARYING}{index}")
+        per_unit = marked.group_by(unit).agg(*aggregations)
+        flags.append(nw.col(unit).is_null().cast(nw.Int64).alias(NULL_UNITS))
+        sums.append(NULL_UNITS)
+    counted = per_unit.with_columns(*flags) if flags else per_unit
+    query = counted.group_by(DAY).agg(
+        nw.len().alias(UNITS), nw.col(ROWS).sum(), *(nw.col(name).sum() for name in sums)
     )
     return per_unit, query
 
