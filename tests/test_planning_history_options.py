@@ -327,3 +327,27 @@ def test_an_integer_arm_label_from_text() -> None:
     )
     assert got.history is not None
     assert got.history.units == len(per_user(rows[rows["arm"] == 1]))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_boolean_conversion_is_converted_on_any_row(engine: str) -> None:
+    rows = visits().assign(converted=visits()["converted"].astype(bool))
+    users = per_user(visits())
+    got = power_plan_from_history(
+        on_engine(engine, rows), metric=Proportion("converted"), date="seen", unit="user", mde=0.1
+    )
+    p = users["converted"].mean()
+    assert p > rows["converted"].mean()  # any of a user's visits: more than one visit's rate
+    assert got.baseline == pytest.approx(p, rel=RTOL)
+    assert got.sd == pytest.approx(math.sqrt(p * (1 - p)), rel=RTOL)
+
+
+def test_the_summary_names_the_arm_and_the_multiplier() -> None:
+    got = plan("pandas", "mean", variant="arm", arm="control", traffic_multiplier=3)
+    assert "; arm 'control' of 'arm'; units x3 for the experiment's traffic" in str(got)
+    document = got.to_dict()["history"]
+    assert (document["variant"], document["arm"], document["traffic_multiplier"]) == (
+        "arm",
+        "control",
+        3,
+    )

@@ -376,15 +376,15 @@ class PowerPlan:
             rows.append(["sequential design", self._sequential_text(self.sequential)])
         if self.history is not None:
             h = self.history
-            rows.append(
-                [
-                    "history",
-                    (
-                        f"{h.first_day} to {h.last_day} ({h.days} days, {h.units:,} units, "
-                        f"{h.recent_daily_units:,.0f} new a day in the last week)"
-                    ),
-                ]
+            text = (
+                f"{h.first_day} to {h.last_day} ({h.days} days, {h.units:,} units, "
+                f"{h.recent_daily_units:,.0f} new a day in the last week)"
             )
+            if h.variant is not None:
+                text += f"; arm {h.arm!r} of {h.variant!r}"
+            if h.traffic_multiplier != 1:
+                text += f"; units x{h.traffic_multiplier:g} for the experiment's traffic"
+            rows.append(["history", text])
         return rows
 
     def _sequential_text(self, design: PowerPlanSequential) -> str:
