@@ -6,7 +6,9 @@ same on every row of the user) and the arm of a past experiment (control has a t
 users). Every expected number is computed here from the rows with pandas' own ``groupby``
 (never with ablens): a user's first day is the earliest row's day, its revenue, orders and
 sessions are summed, its conversion is the largest (converted on any visit). The plans on
-pandas, polars, DuckDB (a relation and a ``(connection, table)``) must give those numbers.
+pandas, polars, DuckDB (a relation and a ``(connection, table)``) must give those numbers; the
+last test runs the arm, unit and multiplier options on every engine of ``tests/materialize.py``
+(PostgreSQL and Spark too, under CI).
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from ablens import DataError, InputError, Mean, Proportion, Ratio
 from ablens.planning import PowerPlan, power_plan_from_history
+from materialize import ALL_BACKENDS, Tables
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 START = dt.date(2024, 5, 6)
 USERS = 3_000
@@ -351,3 +358,38 @@ def test_the_summary_names_the_arm_and_the_multiplier() -> None:
         "control",
         3,
     )
+
+
+# ---------------------------------------------------------------------------- every engine
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tables]:
+    with Tables(tmp_path_factory.mktemp("visits")) as made:
+        yield made
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_every_engine_counts_units_once_in_one_arm(
+    backend: str, tables: Tables, request: pytest.FixtureRequest
+) -> None:
+    rows = visits()
+    data = tables.make(backend, "visits", pa.Table.from_pandas(rows, preserve_index=False), request)
+    control = per_user(rows[rows["arm"] == "control"])
+    cumulative = np.array(cumulative_units(control), dtype=float)
+    for metric, spec in METRICS.items():
+        got = power_plan_from_history(
+            data,
+            metric=spec,
+            date="seen",
+            unit="user",
+            variant="arm",
+            arm="control",
+            traffic_multiplier=3,
+            mde=0.15,
+        )
+        assert got.history is not None
+        assert got.history.cumulative_units == tuple(cumulative.astype(int).tolist()), metric
+        assert got.history.rows == int((rows["arm"] == "control").sum())
+        check_baseline(got, metric, control)
+        needed = np.nonzero(np.floor(3 * cumulative + 1e-9) >= got.n_total)[0]
+        if needed.size:
+            assert got.days == int(needed[0]) + 1, metric

@@ -245,7 +245,7 @@ def _daily_query(
         marked = frame.with_columns(
             day.alias(DAY),
             *(
-                nw.col(column).is_null().cast(nw.Int64).alias(f"{NULLS}{index}")
+                _as_count(nw.col(column).is_null(), nw).alias(f"{NULLS}{index}")
                 for index, column in enumerate(rules or {})
             ),
         )
@@ -257,16 +257,21 @@ def _daily_query(
             if rule == "same":
                 aggregations.append(nw.col(column).min().alias(f"{LOWEST}{index}"))
                 differs = nw.col(column) != nw.col(f"{LOWEST}{index}")
-                flags.append(differs.cast(nw.Int64).alias(f"{VARYING}{index}"))
+                flags.append(_as_count(differs, nw).alias(f"{VARYING}{index}"))
                 sums.append(f"{VARYING}{index}")
         per_unit = marked.group_by(unit).agg(*aggregations)
-        flags.append(nw.col(unit).is_null().cast(nw.Int64).alias(NULL_UNITS))
+        flags.append(_as_count(nw.col(unit).is_null(), nw).alias(NULL_UNITS))
         sums.append(NULL_UNITS)
     counted = per_unit.with_columns(*flags) if flags else per_unit
     query = counted.group_by(DAY).agg(
         nw.len().alias(UNITS), nw.col(ROWS).sum(), *(nw.col(name).sum() for name in sums)
     )
     return per_unit, query
+
+
+def _as_count(condition: Any, nw: Any) -> Any:  # noqa: ANN401 - narwhals expressions
+    """1 where ``condition`` holds, else 0 (PostgreSQL cannot cast a boolean to a bigint)."""
+    return nw.when(condition).then(nw.lit(1)).otherwise(nw.lit(0))
 
 
 def _cumulate(
