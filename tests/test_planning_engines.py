@@ -81,7 +81,14 @@ def history_plans(data: object, date: str) -> dict[str, PowerPlan]:
     start, end = DATES[date]
     return {
         metric.name: power_plan_from_history(
-            data, metric=metric, date=date, unit="user", start=start, end=end, mde=0.04
+            data,
+            metric=metric,
+            date=date,
+            integer_days=date == "day",
+            unit="user",
+            start=start,
+            end=end,
+            mde=0.04,
         )
         for metric in METRICS
     }

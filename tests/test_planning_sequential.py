@@ -233,12 +233,13 @@ def test_from_history_with_an_always_valid_design():
         {"day": rng.integers(0, 14, 30_000), "converted": rng.random(30_000) < 0.1}
     )
     fixed = ablens.power_plan_from_history(
-        users, metric=ablens.Proportion("converted"), date="day", mde=0.2
+        users, metric=ablens.Proportion("converted"), date="day", integer_days=True, mde=0.2
     )
     sequential = ablens.power_plan_from_history(
         users,
         metric=ablens.Proportion("converted"),
         date="day",
+        integer_days=True,
         mde=0.2,
         sequential="confidence-sequence",
         looks=14,

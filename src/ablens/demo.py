@@ -196,6 +196,7 @@ def run(
             (connection, TABLE),
             metric=Proportion("converted", name="conversion"),
             date="exposure_day",
+            integer_days=True,  # the simulation's day numbers 0..13
             unit="user_id",
             mde=0.05,
             experiment_id="ablens-demo",

@@ -34,7 +34,7 @@ from ablens._validation import (
     check_positive,
     check_real,
 )
-from ablens.data.history import FULL_WEEK, History, read_history
+from ablens.data.history import FULL_WEEK, History, UnitCombine, read_history
 from ablens.errors import DataError, InputError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
@@ -178,9 +178,12 @@ class HistorySummary(History):
     Attributes:
         correlation: Correlation of the metric with its covariate (CUPED), or the square root
             of the regression's R^2; None without covariates.
+        traffic_multiplier: The factor the history's units were scaled by to give the
+            experiment's traffic (2 when the arm read had half the traffic).
     """
 
     correlation: float | None = None
+    traffic_multiplier: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (days as strings when they are dates)."""
@@ -196,6 +199,10 @@ class HistorySummary(History):
             "cumulative_units": list(self.cumulative_units),
             "recent_daily_units": self.recent_daily_units,
             "correlation": self.correlation,
+            "rows": self.rows,
+            "variant": self.variant,
+            "arm": self.arm,
+            "traffic_multiplier": self.traffic_multiplier,
             "moments": self.moments.to_dict(),
         }
 
@@ -369,15 +376,15 @@ class PowerPlan:
             rows.append(["sequential design", self._sequential_text(self.sequential)])
         if self.history is not None:
             h = self.history
-            rows.append(
-                [
-                    "history",
-                    (
-                        f"{h.first_day} to {h.last_day} ({h.days} days, {h.units:,} units, "
-                        f"{h.recent_daily_units:,.0f} new a day in the last week)"
-                    ),
-                ]
+            text = (
+                f"{h.first_day} to {h.last_day} ({h.days} days, {h.units:,} units, "
+                f"{h.recent_daily_units:,.0f} new a day in the last week)"
             )
+            if h.variant is not None:
+                text += f"; arm {h.arm!r} of {h.variant!r}"
+            if h.traffic_multiplier != 1:
+                text += f"; units x{h.traffic_multiplier:g} for the experiment's traffic"
+            rows.append(["history", text])
         return rows
 
     def _sequential_text(self, design: PowerPlanSequential) -> str:
@@ -1301,14 +1308,8 @@ def _notes(
             f"the experiment would run {duration} day{plural}, under a full week: weekday and "
             "weekend users differ, so run at least 7 days (whole weeks are best)"
         )
-    if history is not None and duration is not None and duration > history.days:
-        window = min(FULL_WEEK, history.days)
-        notes.append(
-            f"the history covers {history.days} days and the experiment needs {duration}: "
-            f"units after day {history.days} are extrapolated linearly at "
-            f"{history.recent_daily_units:,.0f} new units a day (the average of its last "
-            f"{window} day{'s' if window != 1 else ''})"
-        )
+    if history is not None:
+        notes += _history_notes(history, duration)
     if len(set(shares[1:])) > 1:
         notes.append("treatment arms differ in size: the smallest one sets the sample size")
     if baseline.variance_reduction > 0 and baseline.correlation is not None:
@@ -1316,6 +1317,39 @@ def _notes(
             f"covariate adjustment is expected to remove {baseline.variance_reduction:.1%} of "
             f"the variance (correlation {baseline.correlation:.3f} in the history); analyze "
             "with the same covariates to get it"
+        )
+    return notes
+
+
+def _history_notes(history: HistorySummary, duration: int | None) -> list[str]:
+    """What the plan assumed of its history: combined rows, the arm read, the extrapolation."""
+    notes = []
+    multiplier = history.traffic_multiplier
+    if history.rows > history.units:
+        notes.append(
+            f"the history's {history.rows:,} rows hold {history.units:,} units: a unit's "
+            "rows counted once, on its first day, its values combined (summed; a proportion: "
+            "converted on any row)"
+        )
+    if history.variant is not None:
+        notes.append(
+            f"the history is arm {history.arm!r} of column {history.variant!r} of a past "
+            "experiment: the baseline and sd are that arm's"
+        )
+    if multiplier != 1:
+        notes.append(
+            f"the history's units are multiplied by {multiplier:g} to give the experiment's "
+            "traffic (the units entering each day, so the days needed); the baseline, sd and "
+            "variance reduction are as read"
+        )
+    if duration is not None and duration > history.days:
+        window = min(FULL_WEEK, history.days)
+        notes.append(
+            f"the history covers {history.days} days and the experiment needs {duration}: "
+            f"units after day {history.days} are extrapolated linearly at "
+            f"{multiplier * history.recent_daily_units:,.0f} new units a day (the average of "
+            f"its last {window} day{'s' if window != 1 else ''}"
+            + (f", times {multiplier:g})" if multiplier != 1 else ")")
         )
     return notes
 
@@ -1339,8 +1373,12 @@ def power_plan_from_history(
     data: object,
     *,
     metric: PlannableMetric,
-    date: str,
+    date: str | None = None,
     unit: str | None = None,
+    variant: str | None = None,
+    arm: object = None,
+    traffic_multiplier: float = 1.0,
+    integer_days: bool = False,
     start: object = None,
     end: object = None,
     mde: float | None = None,
@@ -1375,10 +1413,24 @@ def power_plan_from_history(
             events per unit first with `ablens.data.aggregate_events`).
         metric: A `Mean`, `Proportion`, `Ratio` or any metric whose kind is plannable (with
             covariates for CUPED).
-        date: Column of each unit's first day (a date, a timestamp or an integer day). A
+        date: Column of each unit's first day, a date or a timestamp (required: None, or a
+            name the data lacks, is an error saying how to plan from parameters instead). A
             timestamp is cut into days by the engine's own clock: keep it naive or in UTC (or
             use a date column) for days that agree across engines.
-        unit: Unit id column (checked for repeats); without it each row is a unit.
+        unit: Unit id column; without it each row is a unit. A unit's repeated rows count
+            once, on its first day, as one row: a mean's and a ratio's columns summed over the
+            rows (its total revenue, orders, sessions), a proportion's column its largest value
+            (converted on any row), covariates the unit's one value (a covariate that varies
+            within a unit is an error). Other metric kinds refuse repeated unit ids.
+        variant: Arm column of a past experiment: plan from one arm's units (with ``arm``).
+        arm: The arm label read (with ``variant``), e.g. the old control.
+        traffic_multiplier: Factor, >= 1, from the history's units to the experiment's: 2 when
+            the arm read had half of the traffic. It scales the units entering by each day
+            (and the extrapolated daily rate), so the days needed; the baseline, sd and
+            variance reduction are the arm's own and stay as read.
+        integer_days: Accept an integer ``date`` column as consecutive day numbers (an
+            integer is refused otherwise: a week number or a yyyymmdd code would count days
+            wrongly).
         start: First day kept (inclusive), of the date column's type (a date or datetime for
             a date or timestamp column). On a timestamp column with a time zone, a naive
             bound is a time in that zone; on one without, an aware bound is converted to UTC.
@@ -1392,7 +1444,8 @@ def power_plan_from_history(
         arms: Number of arms including control.
         split: Share of units per arm, control first.
         correction: "bonferroni", "sidak" or None.
-        traffic: Share of the history's units the experiment will enroll, in (0, 1].
+        traffic: Share of the (multiplied) history's units the experiment will enroll, in
+            (0, 1].
         days: Duration for the inverse modes.
         experiment_id: Tag for the SQL comments (cost attribution), as in `ablens.analyze`.
         team: Team tag, likewise.
@@ -1407,8 +1460,9 @@ def power_plan_from_history(
 
     Raises:
         InputError: On invalid arguments.
-        DataError: On missing columns, repeated units, an empty period, a metric that does not
-            vary.
+        DataError: On missing columns, a date column that is not a date or timestamp, NULL
+            unit ids or values, repeated units a metric cannot combine, an empty period or arm,
+            a metric that does not vary.
 
     Examples:
         >>> import numpy as np, polars as pl
@@ -1421,7 +1475,11 @@ def power_plan_from_history(
         ...     }
         ... )
         >>> p = power_plan_from_history(
-        ...     users, metric=ablens.Proportion("converted"), date="day", mde=0.2
+        ...     users,
+        ...     metric=ablens.Proportion("converted"),
+        ...     date="day",
+        ...     integer_days=True,
+        ...     mde=0.2,
         ... )
         >>> p.days, p.history.units
         (6, 20000)
@@ -1430,28 +1488,45 @@ def power_plan_from_history(
         so run at least 7 days (whole weeks are best)
     """
     metric = _check_metric(metric)
+    if date is None:
+        raise InputError(NO_DATE)
     check_name("date", date)
-    if unit is not None:
-        check_name("unit", unit)
+    for name, column in (("unit", unit), ("variant", variant)):
+        if column is not None:
+            check_name(name, column)
     design = _Sequential.of(sequential, looks, spending, tau)
     share = check_positive("traffic", traffic)
     if share > 1:
         raise InputError(f"traffic == {share!r}, must be in (0, 1]: a share of the history's units")
+    multiplier = check_positive("traffic_multiplier", traffic_multiplier)
+    if multiplier < 1:
+        raise InputError(
+            f"traffic_multiplier == {multiplier!r}, must be >= 1 (2 when the history's arm had "
+            "half the traffic); to enroll a share of the history's units, pass traffic"
+        )
     read = read_history(
         data,
         columns=metric.required_columns(),
         pairs=metric.required_pairs(),
         date=date,
         unit=unit,
+        combine=_unit_combination(metric) if unit is not None else None,
+        variant=variant,
+        arm=arm,
+        integer_days=integer_days,
         start=start,
         end=end,
         experiment_id=experiment_id,
         team=team,
     )
     baseline = _baseline_from_moments(metric, read.moments)
-    history = HistorySummary(**vars(read), correlation=baseline.correlation)
+    history = HistorySummary(
+        **vars(read), correlation=baseline.correlation, traffic_multiplier=multiplier
+    )
     flow = _Traffic(
-        cumulative=history.cumulative_units, share=share, recent=history.recent_daily_units
+        cumulative=history.cumulative_units,
+        share=share * multiplier,
+        recent=history.recent_daily_units,
     )
     return _plan(
         baseline,
@@ -1470,6 +1545,35 @@ def power_plan_from_history(
         history=history,
         sequential=design,
     )
+
+
+#: Why a history needs a date column, and what to do without one.
+NO_DATE = (
+    "date is None: planning from history needs the column of each unit's first day (a date "
+    "or timestamp) to count the units entering per day; without one, plan from parameters: "
+    "ablens.power_plan(baseline_rate=... or mean=..., sd=..., daily_traffic=...) (CLI: ablens "
+    "power --baseline-rate / --mean --sd with --daily-traffic)"
+)
+
+
+def _unit_combination(metric: PlannableMetric) -> dict[str, UnitCombine] | None:
+    """How a unit's repeated rows combine, per column, for the kinds that can (None: refuse).
+
+    A mean's and a ratio's columns are additive (a unit's revenue, orders, sessions over its
+    rows), a proportion's 0/1 column is "converted on any row", and a covariate is a unit's one
+    pre-period value. Other kinds (a quantile, an external kind) say nothing of how their
+    columns add, so their repeated rows are refused.
+    """
+    rule: UnitCombine
+    match kind_of(metric).name:
+        case "mean" | "ratio":
+            rule = "sum"
+        case "proportion":
+            rule = "any"
+        case _:
+            return None
+    covariates = set(metric.covariates)
+    return {c: "same" if c in covariates else rule for c in metric.required_columns()}
 
 
 #: The names before 0.2 (they read like the analysis plan's): old -> new, with a warning.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import polars as pl
@@ -93,6 +94,7 @@ def test_plan_from_history_file(tmp_path):
             "revenue",
             "--date",
             "exposure_day",
+            "--integer-days",
             "--covariate",
             "pre_revenue",
             "--mde",
@@ -105,6 +107,7 @@ def test_plan_from_history_file(tmp_path):
         str(history),
         metric=ablens.Mean("revenue", covariates=("pre_revenue",)),
         date="exposure_day",
+        integer_days=True,
         mde=0.1,
     ).to_dict()
     assert json.loads(outcome.stdout) == json.loads(json.dumps(expected, default=str))
@@ -115,7 +118,7 @@ def test_plan_from_history_file(tmp_path):
     [
         (["--baseline-rate", "1.5", "--mde", "0.05"], "baseline_rate == 1.5, must be in (0, 1)"),
         (["--baseline-rate", "0.05", "--mde", "0.05", "--alpha", "2"], "alpha == 2.0"),
-        (["--history", "README.md"], "--history needs --column and --date"),
+        (["--history", "README.md"], "--history needs --column"),
         (
             ["--baseline-rate", "0.05", "--mde", "0.05", "--sequential", "daily"],
             "sequential == 'daily', must be one of",
@@ -152,3 +155,65 @@ def test_the_old_command_name_still_plans_and_says_it_is_deprecated():
     assert "`ablens plan` is deprecated and will be removed in ablens 0.3: use `ablens power`" in (
         old.stderr
     )
+
+
+@pytest.fixture
+def visits_file(tmp_path):
+    """Visits with repeated users, a timestamp, a week number and the arm of a past test."""
+    users = [1, 1, 2, 3, 3, 3, 4, 5, 6, 6, 7, 8]
+    day = [0, 2, 0, 1, 1, 4, 2, 3, 3, 5, 6, 6]
+    frame = pl.DataFrame(
+        {
+            "user": users,
+            "seen": [dt.datetime(2024, 5, 6, 9) + dt.timedelta(days=d) for d in day],
+            "week": [d // 7 for d in day],
+            "revenue": [3.0, 1.0, 0.0, 2.0, 5.0, 1.0, 4.0, 0.5, 2.0, 2.0, 7.0, 1.5],
+            "arm": ["a" if u % 2 else "b" for u in users],
+        }
+    )
+    path = tmp_path / "visits.parquet"
+    frame.write_parquet(path)
+    return path
+
+
+def test_history_options_reach_the_library(visits_file):
+    flags = ["--unit", "user", "--variant", "arm", "--arm", "a", "--traffic-multiplier", "2"]
+    base = ["power", "--history", str(visits_file), "--column", "revenue", "--date", "seen"]
+    outcome = runner.invoke(app, [*base, *flags, "--mde", "0.5", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    document = json.loads(outcome.stdout)
+    expected = ablens.power_plan_from_history(
+        str(visits_file),
+        metric=ablens.Mean("revenue"),
+        date="seen",
+        unit="user",
+        variant="arm",
+        arm="a",
+        traffic_multiplier=2,
+        mde=0.5,
+    ).to_dict()
+    assert document == json.loads(json.dumps(expected, default=str))
+    # Arm "a" holds users 1, 3, 5, 7: first seen on days 0, 1, 3, 6; revenue summed per user.
+    history = document["history"]
+    assert history["cumulative_units"] == [1, 2, 2, 3, 3, 3, 4]
+    assert (history["rows"], history["units"], history["arm"]) == (7, 4, "a")
+    assert history["traffic_multiplier"] == 2
+    assert document["baseline"] == pytest.approx((4.0 + 8.0 + 0.5 + 7.0) / 4, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--date", "week"], "column 'week' has type Int64, not a date or timestamp"),
+        (["--date", "week"], "(CLI: --integer-days)"),
+        ([], "date is None: planning from history needs"),
+        (["--date", "day"], "the history has no column 'day'"),
+        (["--date", "seen", "--arm", "a"], "give both"),
+        (["--date", "seen", "--traffic-multiplier", "0.5"], "traffic_multiplier == 0.5"),
+    ],
+)
+def test_history_options_bad_input_exits_2(visits_file, flags, message):
+    base = ["power", "--history", str(visits_file), "--column", "revenue", "--mde", "0.5"]
+    outcome = runner.invoke(app, [*base, *flags])
+    assert outcome.exit_code == 2
+    assert message in outcome.stderr.replace("\n", " ")

@@ -115,8 +115,19 @@ def test_an_installed_kind_runs_through_plan_readout_report_and_power_plan(site:
         ).overall["control"]
         power = ablens.power_plan(metric=metric, moments=moments, mde=0.05, daily_traffic=500)
         history = ablens.power_plan_from_history(
-            "users.csv", metric=metric, date="day", unit="user_id", mde=0.05
+            "users.csv", metric=metric, date="day", integer_days=True, unit="user_id", mde=0.05
         )
+        # A table repeating two users: the kind says nothing of how its columns add up.
+        lines = open("users.csv").read().splitlines()
+        open("repeated.csv", "w").write("\\n".join([*lines, *lines[1:3]]) + "\\n")
+        try:
+            ablens.power_plan_from_history(
+                "repeated.csv", metric=metric, date="day", integer_days=True, unit="user_id",
+                mde=0.05,
+            )
+            refused = ""
+        except ablens.DataError as error:
+            refused = str(error)
         print(json.dumps({
             "kind": spec.kind,
             "type": type(metric).__name__,
@@ -139,6 +150,7 @@ def test_an_installed_kind_runs_through_plan_readout_report_and_power_plan(site:
                 mean=power.baseline, sd=power.sd, mde=0.05, daily_traffic=500
             ).n_per_arm[0],
             "verdict": readout.verdict.label,
+            "refused": refused,
         }))
         """
     )
@@ -163,6 +175,8 @@ def test_an_installed_kind_runs_through_plan_readout_report_and_power_plan(site:
     # From history (both arms pooled, 14 days): the same kind of number, on slightly other data.
     assert answer["history_n"] == pytest.approx(answer["plan_n"], rel=0.1)
     assert answer["verdict"] in ("Ship", "Inconclusive — keep running", "No detectable effect")
+    assert "column 'user_id' repeats unit ids (2 rows beyond one per unit)" in answer["refused"]
+    assert "no rule to combine them" in answer["refused"]
 
 
 def test_the_cli_validates_and_analyzes_a_plan_with_the_installed_kind(site: Path) -> None:

@@ -705,7 +705,39 @@ def power_command(
         ),
     ] = None,
     column: Annotated[str | None, typer.Option(help="With --history: the metric column.")] = None,
-    date: Annotated[str | None, typer.Option(help="With --history: each unit's first day.")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="With --history: each unit's first day (a date or timestamp column)."),
+    ] = None,
+    integer_days: Annotated[
+        bool,
+        typer.Option(
+            "--integer-days",
+            help="With --history: --date is an integer column counting consecutive days.",
+        ),
+    ] = False,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="With --history: the unit id column; a unit's repeated rows count once "
+            "(summed; --binary: converted on any row)."
+        ),
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="With --history and --arm: the arm column of a past experiment."),
+    ] = None,
+    arm: Annotated[
+        str | None,
+        typer.Option(help="With --history and --variant: read this arm's units only."),
+    ] = None,
+    traffic_multiplier: Annotated[
+        float,
+        typer.Option(
+            help="With --history: scale the history's units entering per day (2 when the arm "
+            "read had half the traffic); the baseline and sd stay as read."
+        ),
+    ] = 1.0,
     covariate: Annotated[
         str | None, typer.Option(help="With --history: a pre-period covariate (CUPED).")
     ] = None,
@@ -765,15 +797,25 @@ def power_command(
         if sequential != "none":
             common |= {"sequential": sequential, "looks": looks, "spending": spending, "tau": tau}
         if history is not None:
-            if column is None or date is None:
-                raise ConfigError("--history needs --column and --date")
+            if column is None:
+                raise ConfigError("--history needs --column (the metric column to plan)")
             covariates = (covariate,) if covariate else ()
             metric = (
                 Proportion(column, covariates=covariates)
                 if binary
                 else Mean(column, covariates=covariates)
             )
-            result = power_plan_from_history(str(history), metric=metric, date=date, **common)
+            result = power_plan_from_history(
+                str(history),
+                metric=metric,
+                date=date,
+                integer_days=integer_days,
+                unit=unit,
+                variant=variant,
+                arm=arm,
+                traffic_multiplier=traffic_multiplier,
+                **common,
+            )
         else:
             result = power_plan(
                 baseline_rate=baseline_rate,
