@@ -364,3 +364,27 @@ def test_too_many_segments_is_reported_not_raised() -> None:
     assert not report.ok
     with pytest.raises(InputError, match="max_segments"):
         check_data(FRAME, segments=["platform"], max_segments=0)
+
+
+def test_the_dirty_fixture_in_html_names_every_problem_with_its_counts() -> None:
+    """The report page for data that fail the checks lists what `ablens check` found."""
+    import html  # noqa: PLC0415
+
+    from ablens.report import render_data_problems  # noqa: PLC0415
+
+    report = check_data(
+        FRAME,
+        variant="variant",
+        unit="user",
+        columns=["revenue"],
+        arms=ARMS,
+        exposure=EXPOSURE,
+        segments=["platform"],
+    )
+    messages = [message for _, message in report.problems()]
+    page = render_data_problems(messages)
+    for message in messages:
+        assert html.escape(message) in page
+    assert html.escape(f"{IN_BOTH_ARMS:,} units are in more than one arm") in page
+    assert html.escape("'treatmnet' (3 rows)") in page
+    assert page.count('<div class="banner fail" role="alert">') == len(messages)
