@@ -118,8 +118,8 @@ th, td { text-align: right; padding: 6px 8px; border-bottom: 1px solid var(--lin
   /* A phone keeps the numbers (lift, p-value) on screen: it drops the bars, and the arm
      column when a single treatment arm makes it repeat one name. */
   th.bar, td.bar, .bar-legend, table.one-arm .arm { display: none; }
-  th, td { padding: 4px 3px; }
-  table { font-size: 13px; }
+  th, td { padding: 4px 2px; }
+  table { font-size: 12px; }
 }
 th { font-size: 13px; color: var(--muted); font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
@@ -678,8 +678,9 @@ def _segments_section(result: AnalysisResult) -> str:
         return ""
     comparisons = [c for r in result.segments.values() for c in r.comparisons]
     scale = _scale(comparisons)
+    one_arm = "one-arm" if len({c.treatment for c in comparisons}) == 1 else ""
     head = (
-        '<tr><th class="text">segment</th><th class="text">metric</th><th class="text">arm'
+        '<tr><th class="text">segment</th><th class="text">metric</th><th class="text arm">arm'
         "</th><th>units (control / arm)</th><th>split p</th><th>lift [CI]</th>"
         f'<th class="bar">interval, scale ±{_e(render.format_percent(scale, signed=False))}</th>'
         "<th>p-value</th></tr>"
@@ -690,7 +691,7 @@ def _segments_section(result: AnalysisResult) -> str:
         for c in segment.comparisons:
             rows.append(  # noqa: PERF401 - one row per comparison reads better as a loop
                 f'<tr class="{_e(c.outcome)}"><td class="text">{_e(label)}</td>'
-                f'<td class="text">{_e(c.metric)}</td><td class="text">{_e(c.treatment)}</td>'
+                f'<td class="text">{_e(c.metric)}</td><td class="text arm">{_e(c.treatment)}</td>'
                 f"<td>{c.control_count:,} / {c.treatment_count:,}</td>"
                 f"<td{split_css}>{_e(segment.split_text())}</td>"
                 f'<td><span class="lift">{_e(_lift_text(c))}</span></td>'
@@ -707,8 +708,8 @@ def _segments_section(result: AnalysisResult) -> str:
         "is off.</p>"
     )
     return (
-        f'<section><h2>Segments</h2>{note}<div class="wide"><table><thead>{head}</thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+        f'<section><h2>Segments</h2>{note}<div class="wide"><table class="{one_arm}">'
+        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
