@@ -12,9 +12,7 @@ from ablens._validation import (
     check_open_unit_interval,
     resolve_arm,
 )
-from ablens.data.checks import ExposureCheck, apply_exposure
 from ablens.data.engine import compute_moments
-from ablens.data.sandwich import compute_sandwich_shares
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import StratifiedMetric, TableContext, TableMetric, kind_of
 from ablens.metrics.moment import Mean, Proportion, Ratio, design_of
@@ -38,6 +36,7 @@ from ablens.stats.srm import (
 from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
+    from ablens.data.checks import ExposureCheck
     from ablens.data.engine import DataReport
     from ablens.metrics.base import Metric
     from ablens.stats.adjusted import HCShares
@@ -194,6 +193,9 @@ def analyze(
         0.3138
     """
     options = AnalysisOptions(alpha, correction, family, weights, srm_alpha, srm_method)
+    # The exposure check and the HC sandwich pass load on use: `import ablens` stays light.
+    from ablens.data.checks import ExposureCheck, apply_exposure  # noqa: PLC0415
+
     if exposure is not None and not isinstance(exposure, ExposureCheck):
         raise InputError(
             f"exposure is a {type(exposure).__name__}, must be an ablens.ExposureCheck"
@@ -402,6 +404,8 @@ def _exact_hc(
         return None
     key = (metric.name, control, treatment)
     if key not in table.cache:
+        from ablens.data.sandwich import compute_sandwich_shares  # noqa: PLC0415 - on use
+
         try:
             table.cache[key] = compute_sandwich_shares(
                 table.data,

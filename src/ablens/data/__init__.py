@@ -7,8 +7,10 @@ through narwhals; `aggregate_events` turns raw events into one row per unit in t
 Engines are imported lazily, only the one the caller passed.
 """
 
+from typing import TYPE_CHECKING
+
+from ablens._lazy import lazy_attributes
 from ablens.data._source import bigquery_labels
-from ablens.data.checks import DataCheck, ExposureCheck, check_data
 from ablens.data.engine import DataReport, MomentsByArm, compute_moments
 from ablens.data.events import aggregate_events
 from ablens.data.history import History, read_history
@@ -16,7 +18,19 @@ from ablens.data.looks import cumulative_moments
 from ablens.data.profile import ColumnProfile, profile_columns
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary, compute_value_counts
-from ablens.data.sandwich import compute_sandwich_shares
+
+if TYPE_CHECKING:
+    from ablens.data.checks import DataCheck, ExposureCheck, check_data
+    from ablens.data.sandwich import compute_sandwich_shares
+
+# The data checks and the HC sandwich pass load on first use: `import ablens` stays light.
+_LAZY = {
+    "DataCheck": "ablens.data.checks",
+    "ExposureCheck": "ablens.data.checks",
+    "check_data": "ablens.data.checks",
+    "compute_sandwich_shares": "ablens.data.sandwich",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "ColumnProfile",
