@@ -74,6 +74,12 @@ def lift(treatment: float, control: float, effect: float | None = None) -> float
     return (treatment - control if effect is None else effect) / abs(control)
 
 
+def _check_control(control: float, fix: str = "report the absolute effect instead") -> None:
+    """Refuse a lift at a zero control estimate, where it is undefined."""
+    if control == 0:
+        raise InputError(f"the control estimate is 0, so a relative effect is undefined; {fix}")
+
+
 def _flipped(alternative: Alternative) -> Alternative:
     return (
         "less" if alternative == "greater" else "greater" if alternative == "less" else alternative
@@ -192,11 +198,7 @@ def linear_lift_interval(
         >>> round(lo, 6), round(hi, 6)
         (-0.045685, 0.245685)
     """
-    if control == 0:
-        raise InputError(
-            "the control estimate is 0, so a relative effect is undefined; report the "
-            "absolute effect instead"
-        )
+    _check_control(control)
     estimate = lift(treatment, control, effect)
     half_width = q * lift_standard_error(treatment, control, var_treatment, var_control, cov)
     lower = estimate - half_width if alternative != "less" else -math.inf
@@ -254,11 +256,7 @@ def fieller_set(
         In the middle case the data exclude lifts between -708% and +86%: the treatment is
         distinguishable from zero, the control is not.
     """
-    if control == 0:
-        raise InputError(
-            "the control estimate is 0, so a relative effect is undefined; report the "
-            "absolute effect instead"
-        )
+    _check_control(control)
     q2 = q * q
     a = control**2 - q2 * var_control
     # The textbook discriminant b^2 - a k (b = t c - q^2 Ctc, k = t^2 - q^2 Vt) subtracts two
@@ -339,11 +337,7 @@ def relative_interval(
 ) -> tuple[float, float]:
     """Interval for the lift by the chosen ``method`` ("delta-log", "delta" or "fieller")."""
     check_choice("relative_method", method, RELATIVE_METHODS)
-    if control == 0:
-        raise InputError(
-            "the control estimate is 0, so a relative effect is undefined; report the "
-            "absolute effect instead"
-        )
+    _check_control(control)
     function = {
         "delta-log": log_ratio_interval,
         "delta": linear_lift_interval,
@@ -372,11 +366,7 @@ def relative_statistic(
       the test whose inversion is Fieller's interval (at ``m = 0`` the ordinary unpooled test).
     """
     check_choice("relative_method", method, RELATIVE_METHODS)
-    if control == 0:
-        raise InputError(
-            "the control estimate is 0, so a relative effect is undefined; test an absolute "
-            "margin instead"
-        )
+    _check_control(control, fix="test an absolute margin instead")
     sign = 1.0 if control > 0 else -1.0
     if method == "delta-log":
         null_ratio = 1.0 + sign * margin
