@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 import ablens
+import ablens.data.sandwich
 from ablens import (
     HCShares,
     Moments,
@@ -292,7 +293,7 @@ def test_an_engine_that_cannot_sum_falls_back_with_a_note(monkeypatch: pytest.Mo
     def fails(*args: object, **kwargs: object) -> HCShares:
         raise RuntimeError("no such function: POWER\nsecond line")
 
-    monkeypatch.setattr(ablens.analysis, "compute_sandwich_shares", fails)
+    monkeypatch.setattr(ablens.data.sandwich, "compute_sandwich_shares", fails)
     case = REFERENCE["cases"][0]
     result = ablens.analyze(_table(case["dataset"]), [_metric(case)], control="control")
     comparison = result.comparison("m").result
@@ -311,7 +312,7 @@ def test_data_errors_in_the_extra_pass_are_not_swallowed(monkeypatch: pytest.Mon
     def refuses(*args: object, **kwargs: object) -> HCShares:
         raise DataError("column 'x1' has 1 NULL value(s)")
 
-    monkeypatch.setattr(ablens.analysis, "compute_sandwich_shares", refuses)
+    monkeypatch.setattr(ablens.data.sandwich, "compute_sandwich_shares", refuses)
     case = REFERENCE["cases"][0]
     with pytest.raises(DataError, match="NULL"):
         ablens.analyze(_table(case["dataset"]), [_metric(case)], control="control")
