@@ -248,6 +248,17 @@ class CalculatorReading:
         return "Read as: " + "; ".join(f"{label} {text}" for _, label, text in self.read_as) + "."
 
 
+def _question(form: Mapping[str, Any]) -> str:
+    """The Solve field; without one (a link from before the toggle, a notebook's dict), an
+    empty MDE with days asks the MDE, as it always did."""
+    asked = form.get("solve")
+    if isinstance(asked, str) and asked.strip():
+        return asked.strip()
+    mde, days = (form.get(key) for key in ("mde", "days"))
+    empty_mde = not (isinstance(mde, str) and mde.strip()) and "mde" in form
+    return "mde" if empty_mde and isinstance(days, str) and days.strip() else "duration"
+
+
 def _number(
     form: Mapping[str, str],
     key: str,
@@ -331,7 +342,11 @@ def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901
         >>> print(reading.sentence)
         Read as: baseline 4.5%; MDE +5% (relative); daily traffic 20,000 users.
     """
-    form = {**CALCULATOR_DEFAULTS, **{k: v for k, v in form.items() if isinstance(v, str)}}
+    form = {
+        **CALCULATOR_DEFAULTS,
+        **{k: v for k, v in form.items() if isinstance(v, str)},
+        "solve": _question(form),
+    }
     read: list[tuple[str, str, str]] = []
     solve = _choice(form, "solve", SOLVE_CHOICES)
     kind = _choice(form, "kind", ("proportion", "mean"))
@@ -346,8 +361,6 @@ def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901
     )
     mde_text = form.get("mde", "").strip()
     days_text = form.get("days", "").strip()
-    if solve == "duration" and not mde_text and days_text:
-        solve = "mde"  # a link from before the toggle: an empty MDE with days asked the MDE
     options: dict[str, Any] = {}
     if kind == "proportion":
         baseline = _number(form, "baseline", "Baseline", percent=True)
@@ -702,6 +715,7 @@ def calculator_form(source: Mapping[str, Any]) -> dict[str, str]:
         value = source.get(key)
         if isinstance(value, str):
             values[key] = value[:64]
+    values["solve"] = _question(source)[:64]
     # A kind switched without the page's script (the form submitted as is): the other kind's
     # untouched examples ("10%" is no mean) become this kind's.
     for other, examples in KIND_EXAMPLES.items():
