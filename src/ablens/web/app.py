@@ -129,7 +129,7 @@ HISTORY_FIELDS = ("history_column", "history_date", "history_unit", "history_cov
 SPENDING_CHOICES = SPENDING_NAMES
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
+def nice_ticks(top: float, count: int = 5) -> list[float]:
     """Round axis ticks from 0 to at least `top`: steps of 1, 2 or 5 times a power of ten.
 
     Examples:
@@ -571,7 +571,15 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             try:
                 path = await _save_upload(upload, folder, max_upload_bytes)
             except UploadError as refused:
-                raise FieldError(f"File: {refused}", "history_file") from None
+                status = refused.status
+                message = str(refused)
+                if status == 413:  # noqa: PLR2004 - the readout's advice names its own command
+                    message = (
+                        f"{Path(upload.filename or '').name} is larger than the upload limit of "
+                        f"{_human_bytes(max_upload_bytes)}; estimate from it with the command "
+                        "line (ablens power --history)."
+                    )
+                raise FieldError(f"File: {message}", "history_file") from None
             name = Path(upload.filename or "").name
             estimate = await asyncio.to_thread(
                 estimate_from_history,
@@ -583,7 +591,8 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 source=name,
             )
         except FieldError as refused:
-            status, error, error_field = 422, str(refused), refused.field
+            status = status if status != 200 else 422  # noqa: PLR2004
+            error, error_field = str(refused), refused.field
         except AblensError as refused:
             status, error, error_field = 422, str(refused), "history_file"
         except Exception as refused:  # the engine's own errors on a malformed file  # noqa: BLE001
