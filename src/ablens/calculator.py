@@ -92,7 +92,7 @@ CALCULATOR_DEFAULTS: dict[str, str] = {
     "arms": "2",
     "split": "",
     "traffic": "10000",
-    "days": "",
+    "days": "14",
     "variance_reduction": "",
     "sequential": "none",
     "looks": "5",

@@ -150,8 +150,8 @@ def test_an_upload_of_past_data_fills_in_the_form(client, tmp_path):
         history_date="first_day",
         history_unit="user_id",
         history_covariate="revenue_before",
-        alpha="0.01",
-        mde="3%",
+        keep_alpha="0.01",
+        keep_mde="3%",
     )
     assert response.status_code == 200, field_error(response.text, "history_file")
     page = response.text

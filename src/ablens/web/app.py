@@ -560,7 +560,10 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             )
         form = await request.form()
         fields = {k: v.strip()[:200] for k, v in form.items() if isinstance(v, str)}
-        values = calculator_form(fields)
+        # the calculator's inputs ride along as keep_<field> (its own form stays unambiguous)
+        values = calculator_form(
+            {k.removeprefix("keep_"): v for k, v in fields.items() if k.startswith("keep_")}
+        )
         history = {key: fields.get(key, "") for key in HISTORY_FIELDS}
         upload = form.get("file")
         folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))

@@ -57,14 +57,14 @@
       }
     }
   }
-  document.body.addEventListener("htmx:afterSettle", markField);
+  document.body.addEventListener("htmx:afterSwap", markField);
 
   var history = document.getElementById("history-form");
   if (history) {
     history.addEventListener("submit", function () {
       var inputs = new FormData(form);
       inputs.forEach(function (value, name) {
-        var hidden = history.querySelector('input[type="hidden"][name="' + name + '"]');
+        var hidden = history.querySelector('input[type="hidden"][name="keep_' + name + '"]');
         if (hidden) hidden.value = value;
       });
     });
