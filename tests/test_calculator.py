@@ -59,7 +59,7 @@ def test_numbers_are_read_with_a_point_and_thousands_commas(text, options, value
     ],
 )
 def test_a_decimal_comma_is_refused_with_a_hint_not_read_as_thousands(text, options, message):
-    with pytest.raises(FieldError, match="^") as caught:
+    with pytest.raises(FieldError) as caught:
         parse_number(text, "Field", field="baseline", **options)
     assert message in str(caught.value)
     assert caught.value.field == "baseline"
@@ -170,7 +170,9 @@ def test_a_split_must_match_the_arms_and_add_up():
 
 
 def test_a_variance_reduction_shrinks_the_sample_as_power_plan_does():
-    plan = calculator_plan({"kind": "mean", "baseline": "25", "sd": "40", "variance_reduction": "30%"})
+    plan = calculator_plan(
+        {"kind": "mean", "baseline": "25", "sd": "40", "variance_reduction": "30%"}
+    )
     expected = ablens.power_plan(mean=25, sd=40, mde=0.05, variance_reduction=0.3)
     assert plan.n_per_arm == expected.n_per_arm
     assert plan.n_per_arm[0] < ablens.power_plan(mean=25, sd=40, mde=0.05).n_per_arm[0]
@@ -253,14 +255,17 @@ def test_a_0_1_column_is_estimated_as_a_rate():
 @pytest.mark.parametrize(
     ("arguments", "field", "message"),
     [
-        ({"column": "spend"}, "history_column", "Metric column: 'spend' is not a column of the file; its columns are user, day, revenue"),
+        ({"column": "spend"}, "history_column",
+         "Metric column: 'spend' is not a column of the file; its columns are user, day, revenue"),
         ({"column": ""}, "history_column", "Metric column: enter the column"),
         ({"date": ""}, "history_date", "Time column: enter the column"),
-        ({"date": "user"}, "history_date", "Time column: 'user' holds numbers (Int64); it must hold dates"),
+        ({"date": "user"}, "history_date",
+         "Time column: 'user' holds numbers (Int64); it must hold dates"),
         ({"covariate": "prior"}, "history_covariate", "Covariate: 'prior' is not a column"),
         ({"covariate": "revenue"}, "history_covariate", "the metric's own column"),
         ({"unit": "who"}, "history_unit", "User column: 'who' is not a column"),
-        ({"column": "label"}, "history_column", "Metric column: 'label' holds String values, not numbers"),
+        ({"column": "label"}, "history_column",
+         "Metric column: 'label' holds String values, not numbers"),
     ],
 )  # fmt: skip
 def test_bad_history_columns_get_a_plain_message_at_their_field(arguments, field, message):

@@ -204,7 +204,9 @@ def parse_number(
                 if body.count(",") == 1 and "." not in body
                 else "use a point for decimals, and commas only between thousands (1,234.5)"
             )
-            raise FieldError(f"{label}: {original.strip()!r} has a comma inside a number; {hint}", field)
+            raise FieldError(
+                f"{label}: {original.strip()!r} has a comma inside a number; {hint}", field
+            )
         body = body.replace(",", "")
     try:
         value = float(sign + body) * scale
@@ -249,8 +251,11 @@ class CalculatorReading:
 
 
 def _question(form: Mapping[str, Any]) -> str:
-    """The Solve field; without one (a link from before the toggle, a notebook's dict), an
-    empty MDE with days asks the MDE, as it always did."""
+    """The question asked: the Solve field, or else what an older form meant by its fields.
+
+    Without a Solve field (a link from before the toggle, a notebook's dict), an empty MDE
+    with days asks the MDE, as it always did.
+    """
     asked = form.get("solve")
     if isinstance(asked, str) and asked.strip():
         return asked.strip()
@@ -267,9 +272,7 @@ def _number(
     percent: bool = False,
     currency: bool = False,
 ) -> float:
-    return parse_number(
-        form.get(key, ""), label, percent=percent, currency=currency, field=key
-    )
+    return parse_number(form.get(key, ""), label, percent=percent, currency=currency, field=key)
 
 
 def _whole(form: Mapping[str, str], key: str, label: str, minimum: int) -> int:
@@ -326,7 +329,7 @@ def _split(form: Mapping[str, str], arms: int) -> tuple[float, ...] | None:
     return tuple(share / total for share in shares)
 
 
-def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901, PLR0912, PLR0915
+def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: PLR0912, PLR0915
     """Read the calculator's fields into `ablens.power_plan` arguments, with what was read.
 
     Rates, MDEs, alpha and power take a fraction (``0.05``) or a percent (``5%``); a mean's
@@ -366,8 +369,7 @@ def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901
         baseline = _number(form, "baseline", "Baseline", percent=True)
         if not 0 < baseline < 1:
             raise FieldError(
-                "Baseline: a conversion rate must be between 0 and 1 (0.1 or 10% for ten "
-                "percent).",
+                "Baseline: a conversion rate must be between 0 and 1 (0.1 or 10% for ten percent).",
                 "baseline",
             )
         options["baseline_rate"] = baseline
@@ -398,7 +400,7 @@ def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901
     if solve == "duration":
         if not mde_text:
             raise FieldError(
-                "MDE: enter the smallest change worth detecting, or ask \"What can I detect in "
+                'MDE: enter the smallest change worth detecting, or ask "What can I detect in '
                 'N days?" instead.',
                 "mde",
             )
@@ -459,9 +461,7 @@ def read_calculator(form: Mapping[str, str]) -> CalculatorReading:  # noqa: C901
                 "Variance reduction: must be from 0% up to (not including) 100%, such as 30%.",
                 "variance_reduction",
             )
-        read.append(
-            ("variance_reduction", "variance reduction", _shown(reduction, percent=True))
-        )
+        read.append(("variance_reduction", "variance reduction", _shown(reduction, percent=True)))
     correction = _choice(form, "correction", CORRECTION_CHOICES)
     options.update(_reading_options(form))
     options.update(
@@ -635,7 +635,9 @@ def estimate_from_history(
     unit = (unit or "").strip() or None
     covariate = (covariate or "").strip() or None
     if not column:
-        raise FieldError("Metric column: enter the column to plan (such as revenue).", "history_column")
+        raise FieldError(
+            "Metric column: enter the column to plan (such as revenue).", "history_column"
+        )
     if not date:
         raise FieldError(
             "Time column: enter the column of each row's day (a date such as 2024-01-31); it "
@@ -719,7 +721,7 @@ def calculator_form(source: Mapping[str, Any]) -> dict[str, str]:
     # A kind switched without the page's script (the form submitted as is): the other kind's
     # untouched examples ("10%" is no mean) become this kind's.
     for other, examples in KIND_EXAMPLES.items():
-        if other != values["kind"] and values["kind"] in KIND_EXAMPLES:
-            if all(values[k] == v for k, v in examples.items() if k in ("baseline", "sd")):
-                values.update(KIND_EXAMPLES[values["kind"]])
+        untouched = all(values[k] == examples[k] for k in ("baseline", "sd"))
+        if other != values["kind"] and values["kind"] in KIND_EXAMPLES and untouched:
+            values.update(KIND_EXAMPLES[values["kind"]])
     return values

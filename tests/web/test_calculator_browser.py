@@ -31,7 +31,9 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional
     except ImportError:
-        engine_unavailable("the playwright Python package is not installed (pip install playwright)")
+        engine_unavailable(
+            "the playwright Python package is not installed (pip install playwright)"
+        )
     if not Path(CHROMIUM).is_file() and shutil.which("chromium") is None:
         engine_unavailable("Chromium is not installed (Debian: apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -118,7 +120,6 @@ def test_the_question_toggle_makes_days_the_input_and_hides_what_does_not_apply(
     assert page.is_visible("#f-mde")
     assert not page.is_visible("#f-days")
     assert not page.is_visible("#f-sd")  # a rate has no sd to ask
-    page.click("text=More options")
     assert not page.is_visible("#f-looks")  # read once: no looks
     page.select_option("#f-sequential", "msprt")
     assert page.is_visible("#f-looks")
@@ -165,7 +166,9 @@ def test_on_a_phone_the_answer_is_on_screen_without_scrolling(server, open_page)
     shoot(page, "calculator-duration-390")
     # editing a field far down the form, the answer stays on screen (sticky) and follows
     retype(page, "#f-split", "80/20")
-    expected = ablens.power_plan(baseline_rate=0.1, mde=0.05, split=[0.8, 0.2], daily_traffic=10_000)
+    expected = ablens.power_plan(
+        baseline_rate=0.1, mde=0.05, split=[0.8, 0.2], daily_traffic=10_000
+    )
     page.wait_for_function(
         f"document.querySelector('#answer-bar').textContent.includes('{expected.days} days')"
     )
@@ -263,7 +266,7 @@ def test_planning_revenue_switches_examples_takes_currency_and_reads_past_data(
     page.wait_for_selector("#h-file[aria-invalid=true]")
     message = page.text_content("#error-history_file") or ""
     assert "notes.csv is not a text CSV file" in message
-    assert "/tmp" not in (page.content())
+    assert "/tmp" not in page.content()  # noqa: S108 - no temporary path shown
 
 
 # ------------------------------------------------------------------------------- 10. errors
@@ -302,7 +305,7 @@ class _WithWarnings:
     plan: ablens.PowerPlan
     warnings: tuple[str, ...]
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.plan, name)
 
 
@@ -311,13 +314,15 @@ def test_the_library_s_warnings_are_listed_next_to_the_answer(server, open_page,
 
     planned = web_app.power_plan
 
-    def with_warnings(**arguments: Any) -> Any:  # noqa: ANN401
+    def with_warnings(**arguments: Any) -> Any:
         plan = planned(**arguments)
         return _WithWarnings(
             plan,
             (
-                f"{plan.days} days is under a full week: run whole weeks (weekday and weekend "
-                "users differ).",
+                (
+                    f"{plan.days} days is under a full week: run whole weeks (weekday and "
+                    "weekend users differ)."
+                ),
                 "20 arms need 802 days at this traffic: test fewer arms.",
             ),
         )

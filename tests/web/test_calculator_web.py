@@ -1,4 +1,4 @@
-"""The calculator page without a browser: the question toggle, field errors, history upload, chart."""
+"""The calculator page without a browser: the question, field errors, history upload, chart."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import html
 import re
 import warnings
-from pathlib import Path
+from pathlib import Path  # noqa: TC003 - the helpers' annotations
 
 import numpy as np
 import pytest
@@ -116,7 +116,9 @@ def test_the_answer_shows_the_split_and_what_was_read(client):
         data={"baseline": "4.5%", "mde": "5%", "traffic": "20,000", "split": "90/10"},
     ).text
     assert 'id="allocation">Traffic split: control 90% · arm B 10%</p>' in page
-    assert "Read as: baseline 4.5%; MDE +5% (relative); split 90% / 10%; daily traffic 20,000" in page
+    assert (
+        "Read as: baseline 4.5%; MDE +5% (relative); split 90% / 10%; daily traffic 20,000" in page
+    )
     expected = ablens.power_plan(baseline_rate=0.045, mde=0.05, split=[0.9, 0.1])
     shown = re.search(r'id="n-per-arm">([^<]+)<', page).group(1)
     assert shown == " / ".join(f"{n:,}" for n in expected.n_per_arm)
@@ -212,8 +214,10 @@ def test_a_bad_history_upload_gets_a_plain_message_at_its_field(
     assert response.status_code in (413, 415, 422)
     page = response.text
     assert message in field_error(page, field)
-    assert 'aria-invalid="true"' in input_tag(page, field.removeprefix("history_") if field == "history_file" else field)
-    assert "/tmp" not in page
+    assert 'aria-invalid="true"' in input_tag(
+        page, field.removeprefix("history_") if field == "history_file" else field
+    )
+    assert "/tmp" not in page  # noqa: S108 - no temporary path shown
     assert "ablens-web-" not in page
     assert 'name="history_column" value="' + data["history_column"] + '"' in page
 

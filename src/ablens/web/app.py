@@ -541,8 +541,10 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     async def calculator_history(request: Request) -> HTMLResponse:
         """Estimate the baseline, sd, traffic and CUPED from an uploaded past period."""
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > (
-            max_upload_bytes + _FORM_OVERHEAD
+        if (
+            length is not None
+            and length.isdigit()
+            and int(length) > (max_upload_bytes + _FORM_OVERHEAD)
         ):
             message = (
                 f"The file is larger than the upload limit of {_human_bytes(max_upload_bytes)}; "
@@ -576,7 +578,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             except UploadError as refused:
                 status = refused.status
                 message = str(refused)
-                if status == 413:  # noqa: PLR2004 - the readout's advice names its own command
+                if status == 413:
                     message = (
                         f"{Path(upload.filename or '').name} is larger than the upload limit of "
                         f"{_human_bytes(max_upload_bytes)}; estimate from it with the command "
@@ -594,11 +596,11 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 source=name,
             )
         except FieldError as refused:
-            status = status if status != 200 else 422  # noqa: PLR2004
+            status = status if status != 200 else 422
             error, error_field = str(refused), refused.field
         except AblensError as refused:
             status, error, error_field = 422, str(refused), "history_file"
-        except Exception as refused:  # the engine's own errors on a malformed file  # noqa: BLE001
+        except Exception as refused:  # the engine's own errors on a malformed file
             message = str(refused).replace(str(folder), "").splitlines()[0][:300]
             status, error, error_field = (
                 422,
