@@ -340,6 +340,7 @@ def test_the_library_s_warnings_are_listed_next_to_the_answer(server, open_page,
     assert warned is not None
     assert sentence is not None
     assert answer["y"] < warned["y"] < sentence["y"]  # next to the answer, before the prose
+    assert "2 warnings above" in (page.text_content("#answer-bar") or "")
     shoot(page, "calculator-warnings-1280")
     page.set_viewport_size(PHONE)
     shoot(page, "calculator-warnings-390")
