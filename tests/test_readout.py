@@ -156,8 +156,8 @@ def test_no_crossed_boundary_keeps_running_even_when_the_fixed_test_is_significa
     assert decision.reason == (
         # exposure_day spans 9 days (0-8) of the planned 14, at the 14,282 units a day seen
         "Only 128,535 of the planned 200,000 units (64%) and day 9 of 14; about 6 more days at "
-        "the current traffic; no sequential boundary has been crossed yet, so keep running (the sequential "
-        "readout stays valid however often it is read)."
+        "the current traffic; no sequential boundary has been crossed yet, so keep running (the "
+        "sequential readout stays valid however often it is read)."
     )
     # sample-ratio, sample-size, guardrails, segment-ratio (the plan segments by platform)
     assert [c.status for c in decision.checks] == ["passed", "incomplete", "passed", "passed"]

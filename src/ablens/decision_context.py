@@ -13,9 +13,10 @@ The rules, stated once here for every face:
   (all arms' units / days run). A column of day numbers gives dates only with
   ``planned.start_date`` (the first look is that date). Without a ``time`` column nothing is
   guessed: `DecisionContext.missing` says what to add.
-* **Chance to beat control** is the readout's Bayesian reading (`ablens.readout.bayesian_readout`):
-  a proportion's Beta(1, 1)-binomial posterior, else the normal posterior of the effect with a
-  flat prior, ``Phi(effect / se)`` in the metric's good direction.
+* **Chance to beat control** is the normal posterior of the effect with a flat prior,
+  ``Phi(effect / se)`` in the metric's good direction (`ablens.normal_posterior`); when the
+  plan asks for the Bayesian reading, that reading's chance instead (a proportion's
+  Beta(1, 1)-binomial posterior), so the context and the Bayesian table show one number.
 * **Projected impact** at the current traffic: ``effect × units a day × 30`` (a month), with
   the effect's confidence interval scaled the same way, for the kinds whose effect is a change in
   a per-unit average (`ablens.metrics.MetricKind.totals`: means and rates). The units are the
@@ -51,7 +52,7 @@ import datetime as dt
 import html
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens.calculator import CALCULATOR_DEFAULTS, calculator_plan, calculator_query
@@ -314,11 +315,10 @@ class MetricContext:
         if self.impact is None or self.units_per_day is None:
             return None
         more = "more" if self.impact >= 0 else "fewer"
-        count = f"{abs(self.impact):,.0f}"
         if self.rate:
-            what = f"{count} {more} units with {self.metric}"
+            what = f"{_signed_count(abs(self.impact)).lstrip('+')} {more} units with {self.metric}"
         else:
-            what = f"{render.format_number(self.impact, 3, signed=True)} in total {self.metric}"
+            what = f"{_signed_count(self.impact)} in total {self.metric}"
         interval = ""
         lower, upper = _finite(self.impact_lower), _finite(self.impact_upper)
         if lower is not None and upper is not None:
@@ -526,7 +526,11 @@ def _chance(value: float) -> str:
 
 
 def _signed_count(value: float) -> str:
-    return f"{'+' if value > 0 else '−' if value < 0 else ''}{abs(value):,.0f}"
+    """``+1,850``, ``−19,239``; below 100 in magnitude, 3 significant digits (``+0.25``)."""
+    sign = "+" if value > 0 else "−" if value < 0 else ""
+    if abs(value) >= 100:
+        return f"{sign}{abs(value):,.0f}"
+    return sign + render.format_number(abs(value), 3)
 
 
 def _day(date: dt.date) -> str:
@@ -780,6 +784,23 @@ def _keep_running(
     )
 
 
+def _normal_chance(c: Comparison) -> tuple[float | None, str | None]:
+    """``Phi(effect / se)`` in the good direction: the flat-prior normal posterior's chance."""
+    from ablens.stats.bayesian import normal_posterior  # noqa: PLC0415 - scipy.special, on use
+
+    r = c.result
+    kind = kind_named(c.kind)
+    if kind.posterior is None or not (math.isfinite(r.standard_error) and r.standard_error > 0):
+        return None, None
+    if not math.isfinite(r.effect):
+        return None, None
+    direction: Literal["increase", "decrease"] = (
+        "decrease" if c.direction == "decrease" else "increase"
+    )
+    posterior = normal_posterior(r.effect, r.standard_error, direction=direction)
+    return posterior.probability_better, "normal"
+
+
 def _impact(
     c: Comparison, units_per_day: float | None
 ) -> tuple[float | None, float | None, float | None, str | None]:
@@ -818,7 +839,9 @@ def decision_context(
         looks: The primary comparisons' looks over time (`context_looks`); they give the
             dates, the days run and the traffic.
         chances: (metric, treatment) -> (chance to beat control, model), from the readout's
-            Bayesian reading; None leaves the chance out.
+            Bayesian reading when the plan asks for one (so the context and the Bayesian table
+            agree); a comparison not in it gets the flat-prior normal approximation,
+            ``Phi(effect / se)`` (`ablens.normal_posterior`), or None without a posterior.
         units_per_day: The traffic, when known otherwise (no looks): overrides the looks'.
         days_run: The days run, likewise.
         today: The date the verdict counts days from (default: today, UTC), for the days
@@ -855,7 +878,7 @@ def decision_context(
         if c.role != "primary":
             continue
         r = c.result
-        chance, model = chances.get((c.metric, c.treatment), (None, None))
+        chance, model = chances.get((c.metric, c.treatment)) or _normal_chance(c)
         impact, lower, upper, impact_reason = _impact(c, units_per_day)
         entry = looks.get((c.metric, c.treatment))
         series: tuple[LiftPoint, ...] = ()
@@ -959,8 +982,9 @@ def _context_html(context: DecisionContext) -> str:
         if m.series:
             cut = " The first days' band is cut at the chart's edge." if m.band_clipped else ""
             parts.append(
-                f"<figure>{m.to_svg(inline=True)}<figcaption>Effect over time. The line: the effect on all "
-                f"units up to each day. The band: {e(m.band)}.{cut}</figcaption></figure>"
+                f"<figure>{m.to_svg(inline=True)}<figcaption>Effect over time. The line: the "
+                f"effect on all units up to each day. The band: {e(m.band)}.{cut}</figcaption>"
+                "</figure>"
             )
         parts.append("</div>")
     if context.missing:

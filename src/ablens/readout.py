@@ -730,12 +730,11 @@ class Readout:
                 block per row, and long lines wrap (`AnalysisResult.to_text`).
         """
         v = self.verdict
-        lines = [f"{self.title}: {v.label}", render.wrap_lines(v.reason, width)]
+        lines = [f"{self.title}: {v.label}", render.wrap_lines(v.reason, width), "", "Health:"]
+        lines += [render.wrap_lines(f"  {line}", width) for line in self.health_lines()]
         if self.context is not None and self.context.lines():
             lines += ["", "Context:"]
             lines += [render.wrap_lines(f"  {line}", width) for line in self.context.lines()]
-        lines += ["", "Health:"]
-        lines += [render.wrap_lines(f"  {line}", width) for line in self.health_lines()]
         lines += ["", self.result.to_text(width)]
         for section in (self.sequential_lines(), self.bayesian_lines()):
             if section:
@@ -760,8 +759,7 @@ def compose_readout(
     analysis, the plan and the sequential readings; the Bayesian readings (and, with three or
     more arms, the best-arm readings) when the plan asks for them; the decision context
     (`ablens.decision_context.decision_context`), whose chance to beat control is the
-    Bayesian reading's, computed for the context even when the plan does not ask for the
-    Bayesian table. Reads no data.
+    Bayesian reading's when the plan asks for one. Reads no data.
 
     Args:
         result: The analysis.
@@ -804,9 +802,12 @@ def compose_readout(
             days_run=days_run,
             units_per_day=units_per_day,
         )
-    primaries = [c for c in result.comparisons if c.role == "primary"]
-    chance_readings = bayesian if bayesian else (bayesian_readout(result) if primaries else ())
-    chances = {(r.metric, r.treatment): (r.probability_better, r.model) for r in chance_readings}
+    # The context's chance to beat control is the Bayesian table's when there is one.
+    chances = {
+        (r.metric, r.treatment): (r.probability_better, r.model)
+        for r in bayesian
+        if r.probability_better is not None
+    }
     context = decision_context(result, plan, decision, looks=looks, chances=chances, today=today)
     return Readout(
         plan,
