@@ -8,6 +8,7 @@ conversion up 5%; the view ``users_day8`` holds days 0-8).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -248,6 +249,31 @@ def test_keep_running_days_and_detectable_effect_match_power_plan(write_plan):
     )
 
 
+@pytest.mark.parametrize("method", ["msprt", "group-sequential"])
+def test_a_sequential_plan_shows_the_sequential_p_value_and_band(write_plan, method):
+    edits = (WITH_START, ("sequential: none", f"sequential: {method}"))
+    readout = run_readout(load_plan(write_plan(*edits, table="users_day8")))
+    assert readout.verdict.label == KEEP_RUNNING
+    (reading,) = [r for r in readout.sequential if r.metric == "conversion"]
+    last = reading.looks.rows[-1]
+    (m,) = readout.context.metrics
+    assert m.p_label == "sequential p"
+    assert m.p_value == last.sequential_p_value
+    assert m.p_at_least == last.sequential_p_value_capped
+    assert m.p_value > 0.05 > readout.result.comparison("conversion").p_value  # not the naive p
+    # the band is the sequential interval the verdict reads, look by look
+    assert [(p.lower, p.upper) for p in m.series] == [
+        (row.sequential_lower, row.sequential_upper) for row in reading.looks.rows
+    ]
+    name = {"msprt": "mSPRT"}.get(method, method)
+    assert m.band.startswith(f"its {name} interval, valid however often it is read")
+    assert m.keep_running.note.startswith(f"Sized for one read at the end; the plan's {name}")
+    shown = {"msprt": "sequential p = 0.242", "group-sequential": "sequential p = 0.087"}
+    assert m.p_text == shown[method]
+    capped = dataclasses.replace(m, p_value=0.5, p_at_least=True)  # a group-sequential cap
+    assert capped.p_text == "sequential p ≥ 0.5"
+
+
 def test_without_a_planned_size_the_target_is_the_current_effect(write_plan):
     edits = (
         ("  sample_size: 200000           # units over all arms\n  duration_days: 14\n", ""),
@@ -357,6 +383,8 @@ def test_json_and_report_give_the_same_numbers(write_plan, tmp_path):
         "relative_effect",
         "confidence_level",
         "p_value",
+        "p_label",
+        "p_at_least",
         "probability_better",
         "chance_model",
         "impact",

@@ -235,7 +235,11 @@ class MetricContext:
         effect_upper: Upper end of it.
         relative_effect: The lift (NaN when the control is zero).
         confidence_level: The interval's level.
-        p_value: The p-value the verdict uses (adjusted when a correction applies).
+        p_value: The p-value the verdict uses: the sequential reading's at the last look when
+            the comparison has one, else the comparison's (adjusted when a correction applies).
+        p_label: "p", or "sequential p" for a sequential reading's.
+        p_at_least: True when ``p_value`` is a cap (the group-sequential repeated p-value is
+            searched up to 0.5: "at least 0.5").
         probability_better: Chance to beat control (None when no posterior is defined).
         chance_model: "beta-binomial" or "normal", or None.
         units_per_day: The experiment's units a day, all arms (None without a time column).
@@ -260,6 +264,8 @@ class MetricContext:
     relative_effect: float
     confidence_level: float
     p_value: float
+    p_label: str = "p"
+    p_at_least: bool = False
     probability_better: float | None = None
     chance_model: str | None = None
     units_per_day: float | None = None
@@ -302,12 +308,17 @@ class MetricContext:
 
     @property
     def p_text(self) -> str:
-        """``p = 0.0123``, ``p < 0.001``."""
+        """``p = 0.0123``, ``p < 0.001``, ``sequential p = 0.21``."""
+        label = self.p_label
         if not math.isfinite(self.p_value):
-            return "p = —"
+            return f"{label} = —"
+        if self.p_at_least:
+            return f"{label} ≥ {self.p_value:g}"
         if self.p_value < 0.001:
-            return "p < 0.001"
-        return f"p = {self.p_value:.3f}" if self.p_value >= 0.01 else f"p = {self.p_value:.4f}"
+            return f"{label} < 0.001"
+        if self.p_value >= 0.01:
+            return f"{label} = {self.p_value:.3f}"
+        return f"{label} = {self.p_value:.4f}"
 
     @property
     def impact_sentence(self) -> str | None:
@@ -379,6 +390,8 @@ class MetricContext:
             "relative_effect": _finite(self.relative_effect),
             "confidence_level": self.confidence_level,
             "p_value": _finite(self.p_value),
+            "p_label": self.p_label,
+            "p_at_least": self.p_at_least,
             "probability_better": _finite(self.probability_better),
             "chance_model": self.chance_model,
             "impact": None
@@ -533,6 +546,11 @@ def _signed_count(value: float) -> str:
     return sign + render.format_number(abs(value), 3)
 
 
+def _method_name(method: str) -> str:
+    """A sequential method as the readings' sentences name it ("mSPRT")."""
+    return {"msprt": "mSPRT"}.get(method, method)
+
+
 def _day(date: dt.date) -> str:
     return date.isoformat()
 
@@ -678,7 +696,8 @@ def _series(
         )
     if sequential:
         band = (
-            f"its {found.method} interval, valid however often it is read (what the verdict reads)"
+            f"its {_method_name(found.method)} interval, valid however often it is read (what "
+            "the verdict reads)"
         )
     else:
         band = (
@@ -746,7 +765,8 @@ def _keep_running(
     note = None
     if plan is not None and plan.sequential != "none":
         note = (
-            f"Sized for one read at the end; the plan's {plan.sequential} reading needs somewhat "
+            f"Sized for one read at the end; the plan's {_method_name(plan.sequential)} reading "
+            "needs somewhat "
             "more (the calculator's Reading field says how much)."
         )
     if by_plan:
@@ -879,6 +899,7 @@ def decision_context(
             continue
         r = c.result
         chance, model = chances.get((c.metric, c.treatment)) or _normal_chance(c)
+        p_value, p_label, p_at_least = c.p_value, "p", False
         impact, lower, upper, impact_reason = _impact(c, units_per_day)
         entry = looks.get((c.metric, c.treatment))
         series: tuple[LiftPoint, ...] = ()
@@ -887,6 +908,10 @@ def decision_context(
             series_reason = entry
         elif entry is not None:
             series, band = _series(entry, first, start, sequential)
+            if sequential and entry.rows:  # the verdict reads the sequential p-value
+                last_row = entry.rows[-1]
+                p_value, p_label = last_row.sequential_p_value, "sequential p"
+                p_at_least = last_row.sequential_p_value_capped
         elif plan is None or plan.time is None:
             series_reason = "no time column"
         metrics.append(
@@ -900,7 +925,9 @@ def decision_context(
                 effect_upper=r.effect_ci_upper,
                 relative_effect=r.relative_effect,
                 confidence_level=r.confidence_level,
-                p_value=c.p_value,
+                p_value=p_value,
+                p_label=p_label,
+                p_at_least=p_at_least,
                 probability_better=chance,
                 chance_model=model,
                 units_per_day=units_per_day,
