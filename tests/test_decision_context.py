@@ -26,7 +26,13 @@ from ablens.analysis_plan import load_plan, plan_from_dict
 from ablens.calculator import calculator_form, calculator_plan
 from ablens.cli.app import app
 from ablens.decision import KEEP_RUNNING, SHIP, days_still_needed
-from ablens.decision_context import DAYS_PER_MONTH, NO_TIME, decision_context
+from ablens.decision_context import (
+    DAYS_PER_MONTH,
+    NO_PLAN,
+    NO_TIME,
+    KeepRunning,
+    decision_context,
+)
 from ablens.readout import compose_readout, run_readout
 from ablens.report import render_readout
 from ablens.stats.bayesian import bayesian_proportion_test
@@ -120,6 +126,7 @@ def test_chance_to_beat_control_is_phi_of_z_for_a_mean():
     }
     result = ablens.analyze(data, [ablens.Mean("x")], control="control")
     readout = compose_readout(result)
+    assert readout.context.missing == (NO_PLAN,)
     (m,) = readout.context.metrics
     r = result.comparisons[0].result
     assert m.chance_model == "normal"
@@ -451,3 +458,17 @@ def test_the_text_readout_has_the_context(write_plan):
     text = str(readout)
     assert "Context:\n  Ran 2026-03-02 → 2026-03-15 (14 days); 14,286 units a day" in text
     assert "chance to beat control" in text
+
+
+def test_no_more_days_needed_says_so():
+    result = _proportions(1_000, 1_100)
+    (m,) = decision_context(result, units_per_day=2_000.0, days_run=10).metrics
+    done = dataclasses.replace(
+        m,
+        keep_running=KeepRunning(
+            "current effect", extra_days=0, total_days=10, detectable_effect=0.01, power=0.8
+        ),
+    )
+    assert done.keep_running_sentence == (
+        "The data in already have 80% power for a change of ±1pp in converted."
+    )

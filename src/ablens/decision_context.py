@@ -91,6 +91,12 @@ NO_TIME = (
     "the dates, the traffic, the lift over time, the impact per month and the days still needed."
 )
 
+NO_PLAN = (
+    "Read without a plan: analyze a plan with a time column (each unit's exposure day or date) "
+    "to see the dates, the traffic, the lift over time, the impact per month and the days still "
+    "needed."
+)
+
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
@@ -361,7 +367,12 @@ class MetricContext:
         days = f"{k.extra_days:,} more day{'s' if k.extra_days != 1 else ''}"
         if k.end_date is not None and k.extra_days > 0:
             days += f" (until {_day(k.end_date)})"
-        if k.target == "current effect":
+        if k.extra_days == 0:
+            text = (
+                f"The data in already have {power} power for a change of ±{detectable} in "
+                f"{self.metric}"
+            )
+        elif k.target == "current effect":
             text = (
                 f"If the true effect on {self.metric} is the ±{detectable} seen so far, about "
                 f"{days} at the current traffic would detect it with {power} power"
@@ -804,6 +815,24 @@ def _keep_running(
     )
 
 
+def _when(
+    looks: Mapping[tuple[str, str], LooksResult | str], plan: AnalysisPlan | None
+) -> tuple[Any, Any, int | None, dt.date | None, list[str]]:
+    """First and last look, days run, first date, and what is missing to say more."""
+    if plan is None:
+        return None, None, None, None, [NO_PLAN]
+    if plan.time is None:
+        return None, None, None, None, [NO_TIME]
+    found = [v for v in looks.values() if not isinstance(v, str)]
+    first, last, days_run, start, why = _span(found, plan)
+    missing = [] if why is None else [why]
+    if start is None and first is not None and _as_day(first) is not None:
+        missing.append(
+            f"{plan.time} holds day numbers: set planned.start_date in the plan to show dates."
+        )
+    return first, last, days_run, start, missing
+
+
 def _normal_chance(c: Comparison) -> tuple[float | None, str | None]:
     """``Phi(effect / se)`` in the good direction: the flat-prior normal posterior's chance."""
     from ablens.stats.bayesian import normal_posterior  # noqa: PLC0415 - scipy.special, on use
@@ -874,23 +903,12 @@ def decision_context(
     chances = chances or {}
     units = sum(result.counts)
     missing: list[str] = []
-    found = [v for v in looks.values() if not isinstance(v, str)]
     first = last = start = None
     sequential = plan is not None and plan.sequential != "none"
     if units_per_day is None:
-        if plan is None or plan.time is None:
-            missing.append(NO_TIME)
-        else:
-            first, last, days_run, start, why = _span(found, plan)
-            if why is not None:
-                missing.append(why)
-            if days_run is not None and days_run > 0:
-                units_per_day = units / days_run
-        if start is None and first is not None and _as_day(first) is not None:
-            missing.append(
-                f"{plan.time if plan else 'The time column'} holds day numbers: set "
-                "planned.start_date in the plan to show dates."
-            )
+        first, last, days_run, start, missing = _when(looks, plan)
+        if days_run is not None and days_run > 0:
+            units_per_day = units / days_run
     end = None if start is None or days_run is None else start + dt.timedelta(days=days_run - 1)
     keep = decision is not None and decision.label == KEEP_RUNNING
     metrics = []
