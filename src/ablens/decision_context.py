@@ -505,13 +505,12 @@ class DecisionContext:
             lines.append(
                 f"{m.metric} ({m.treatment}): {m.change_text}, {m.p_text}, {m.chance_text}."
             )
-            for sentence in (m.impact_sentence, m.keep_running_sentence):
-                if sentence is not None:
-                    lines.append(f"  {sentence}")
-                    if m.keep_running is not None and sentence == m.keep_running_sentence:
-                        url = m.keep_running.calculator_url
-                        if url is not None:
-                            lines.append(f"  Calculator: {url}")
+            if m.impact_sentence is not None:
+                lines.append(f"  {m.impact_sentence}")
+            if m.keep_running_sentence is not None:
+                lines.append(f"  {m.keep_running_sentence}")
+            if m.keep_running is not None and m.keep_running.calculator_url is not None:
+                lines.append(f"  Calculator: {m.keep_running.calculator_url}")
         lines += list(self.missing)
         return lines
 
