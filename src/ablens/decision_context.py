@@ -786,7 +786,9 @@ def _keep_running(
             units, planned, today=today, days_run=days_run, units_per_day=units_per_day
         )
         form["days"] = str(days_run + (extra or 0))
+        form["solve"] = "mde"  # "What can I detect in N days?"
     else:
+        form["solve"] = "duration"  # "How long do I need?" for the effect seen so far
         if not (math.isfinite(r.effect) and r.effect != 0):
             return KeepRunning(
                 target, power=power, reason="the effect so far is zero: no duration detects it."
