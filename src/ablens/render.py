@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,14 @@ __all__ = [
     "format_percent",
     "format_points",
     "format_pvalue",
+    "format_pvalue_plain",
     "format_relative_set",
     "format_share",
     "table_blocks",
     "table_html",
     "table_markdown",
     "table_text",
+    "unit_words",
     "wrap_lines",
 ]
 
@@ -163,6 +166,76 @@ def format_pvalue(value: float | None, *, at_least: bool = False) -> str:
     if value < 1e-10:
         return "<1e-10"
     return format_number(value)
+
+
+#: Below this a p-value reads ``< 0.001`` for people (`format_pvalue_plain`).
+SMALLEST_PLAIN_PVALUE = 0.001
+
+
+def format_pvalue_plain(value: float | None, *, alpha: float | None = None) -> str:
+    """A p-value for people: ``< 0.001`` below 0.001, else at most 2 significant digits.
+
+    The analyst's faces keep 4 digits (`format_pvalue`); the report and the web show this one.
+    When rounding to 2 digits would carry the value across ``alpha`` (0.0496 would read 0.05 at
+    alpha 0.05), digits are added until the shown value falls on the same side as the real one.
+
+    Args:
+        value: The p-value (None or NaN: a dash).
+        alpha: The significance level the p-value is compared with, if any.
+
+    Examples:
+        >>> format_pvalue_plain(0.0003375), format_pvalue_plain(0.6052), format_pvalue_plain(0.0123)
+        ('< 0.001', '0.61', '0.012')
+        >>> format_pvalue_plain(0.0496, alpha=0.05), format_pvalue_plain(0.0496)
+        ('0.0496', '0.05')
+        >>> format_pvalue_plain(1.0), format_pvalue_plain(0.001), format_pvalue_plain(None)
+        ('1', '0.001', '—')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if value < SMALLEST_PLAIN_PVALUE:
+        return f"< {SMALLEST_PLAIN_PVALUE:g}"
+    digits = 2
+    text = f"{value:.{digits}g}"
+    while alpha is not None and digits < 6 and (float(text) < alpha) != (value < alpha):
+        digits += 1
+        text = f"{value:.{digits}g}"
+    return text
+
+
+_ID_SUFFIX = re.compile(r"[_\-. ]*(ids?|keys?|uuids?|guids?|hash)$")
+_NOT_NOUNS = frozenset({"anonymous", "anon", "unit", "units", "entity", "row", "rows", "primary"})
+
+
+def unit_words(column: str | None) -> tuple[str, str]:
+    """The word for one unit and for several, from the unit id column's name (default users).
+
+    ``user_id`` gives ``("user", "users")``, ``session_id`` ``("session", "sessions")``,
+    ``account`` ``("account", "accounts")``; a name that holds no plain word (``uid``, ``id``,
+    ``anonymous_id``) and no column at all give ``("user", "users")``, the usual unit.
+
+    Examples:
+        >>> unit_words("user_id"), unit_words("device-id"), unit_words("companyKey")
+        (('user', 'users'), ('device', 'devices'), ('company', 'companies'))
+        >>> unit_words("uid"), unit_words(None), unit_words("visitors")
+        (('user', 'users'), ('user', 'users'), ('visitor', 'visitors'))
+    """
+    default = ("user", "users")
+    if not column:
+        return default
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower()
+    stem = _ID_SUFFIX.sub("", spaced)
+    words = re.findall(r"[a-z]+", stem)
+    if not words or len(words[-1]) < 3 or words[-1] in _NOT_NOUNS:
+        return default
+    word = words[-1]
+    if word.endswith("s") and not word.endswith(("ss", "us")):
+        word = word[:-1]
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word, word + "es"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word, word[:-1] + "ies"
+    return word, word + "s"
 
 
 def table_text(
