@@ -176,8 +176,9 @@ def format_pvalue_plain(value: float | None, *, alpha: float | None = None) -> s
     """A p-value for people: ``< 0.001`` below 0.001, else at most 2 significant digits.
 
     The analyst's faces keep 4 digits (`format_pvalue`); the report and the web show this one.
-    When rounding to 2 digits would carry the value across ``alpha`` (0.0496 would read 0.05 at
-    alpha 0.05), digits are added until the shown value falls on the same side as the real one.
+    When rounding to 2 digits would carry the value across ``alpha`` or onto it (0.0496 and
+    0.0504 would both read 0.05 at alpha 0.05), digits are added until the shown value falls on
+    the same side as the real one.
 
     Args:
         value: The p-value (None or NaN: a dash).
@@ -197,10 +198,15 @@ def format_pvalue_plain(value: float | None, *, alpha: float | None = None) -> s
         return f"< {SMALLEST_PLAIN_PVALUE:g}"
     digits = 2
     text = f"{value:.{digits}g}"
-    while alpha is not None and digits < 6 and (float(text) < alpha) != (value < alpha):
+    while alpha is not None and digits < 6 and _misleads(float(text), value, alpha):
         digits += 1
         text = f"{value:.{digits}g}"
     return text
+
+
+def _misleads(shown: float, value: float, alpha: float) -> bool:
+    """A rounded p-value on the other side of alpha than the real one, or on alpha itself."""
+    return (shown < alpha) != (value < alpha) or (shown == alpha and value != alpha)
 
 
 _ID_SUFFIX = re.compile(r"[_\-. ]*(ids?|keys?|uuids?|guids?|hash)$")

@@ -191,10 +191,13 @@ _CSS = (
 .ablens-report th:first-child, .ablens-report td:first-child, .ablens-report .text {
   text-align: left; }
 .ablens-report td.bar { width: 224px; padding: 2px 4px; }
-.ablens-report td.name { min-width: 180px; }
+.ablens-report td.name { min-width: 150px; }
+.ablens-report .versus { display: block; font-size: 13px; overflow-wrap: anywhere; }
+.ablens-report section.best-arm td { overflow-wrap: anywhere; }
+.ablens-report td.lift { min-width: 170px; }
 .ablens-report th.bar .axis { display: flex; justify-content: space-between; font-weight: 400;
   padding: 0 4px; }
-.ablens-report .label, .ablens-report .card-only { display: none; }
+.ablens-report .label { display: none; }
 .ablens-report abbr.tip { text-decoration: underline dotted; cursor: help; position: relative; }
 /* The header's explanation shows on keyboard focus too (a title only shows on hover). */
 .ablens-report abbr.tip:focus { outline: 2px solid var(--fg); outline-offset: 1px; }
@@ -208,7 +211,7 @@ _CSS = (
 .ablens-report .badge.primary { border-color: var(--fg); color: var(--fg); }
 .ablens-report .badge.guardrail { border-color: var(--warn); color: var(--warn); }
 .ablens-report .outcome { display: inline-block; font-size: 12px; font-weight: 600;
-  padding: 1px 8px; border-radius: 9px; white-space: nowrap; border: 1px solid var(--line);
+  padding: 1px 8px; border-radius: 9px; text-align: center; border: 1px solid var(--line);
   color: var(--muted); }
 .ablens-report .outcome.better { background: var(--good-bg); border-color: var(--good);
   color: var(--good); }
@@ -216,11 +219,13 @@ _CSS = (
   color: var(--bad); }
 .ablens-report small.small-sample { color: var(--warn); font-weight: 600; }
 .ablens-report td.srm-mismatch { color: var(--bad); font-weight: 600; }
-.ablens-report tr.better .lift { color: var(--good); font-weight: 600; }
-.ablens-report tr.worse .lift { color: var(--bad); font-weight: 600; }
-.ablens-report td .detail { display: block; white-space: nowrap; }
+.ablens-report tr.better span.lift { color: var(--good); font-weight: 600; }
+.ablens-report tr.worse span.lift { color: var(--bad); font-weight: 600; }
+.ablens-report td .detail { display: block; }
+.ablens-report td.control .detail, .ablens-report td.treat .detail { white-space: nowrap; }
 .ablens-report td.lift .lift, .ablens-report td.lift .ci { white-space: nowrap; }
-.ablens-report th abbr.tip { white-space: nowrap; }
+.ablens-report table.cards th abbr.tip, .ablens-report td.p { white-space: nowrap; }
+.ablens-report table.cards th.bayes abbr.tip { white-space: normal; }
 .ablens-report table.one-arm .arm { display: none; }
 .ablens-report tbody.metric tr.numbers td { border-bottom: 0; }
 .ablens-report tr.sentence td { padding-top: 0; color: var(--fg); font-size: 14px; }
@@ -262,7 +267,7 @@ _CSS = (
   .ablens-report table.cards > tbody.metric > tr { display: contents; }
   .ablens-report table.cards td { display: block; grid-column: 1 / -1; padding: 0; border: 0;
     text-align: left; min-width: 0; overflow-wrap: anywhere; }
-  .ablens-report table.cards .label, .ablens-report table.cards .card-only { display: block; }
+  .ablens-report table.cards .label { display: block; }
   .ablens-report table.cards .label { font-size: 12px; color: var(--muted); }
   .ablens-report table.cards abbr.tip { position: static; }
   .ablens-report table.cards abbr.tip:focus::after { left: 8px; right: 8px; top: auto;
@@ -273,14 +278,13 @@ _CSS = (
   .ablens-report table.cards td.lift { order: 4; grid-column: 1; }
   .ablens-report table.cards td.p { order: 5; grid-column: 2; }
   .ablens-report table.cards td.bar { order: 6; width: auto; }
+  .ablens-report table.cards td.bar.empty { display: none; }
   .ablens-report table.cards td.control { order: 7; grid-column: 1; }
   .ablens-report table.cards td.treat { order: 8; grid-column: 2; }
   .ablens-report table.cards td.bayes { order: 9; grid-column: 1; white-space: normal; }
   .ablens-report table.cards td.bayes.loss { order: 10; grid-column: 2; }
   .ablens-report table.cards td .detail { white-space: normal; }
   .ablens-report table.cards svg.ci { width: 100%; max-width: 360px; height: auto; }
-  .ablens-report table.cards > tbody.metric td.arm, .ablens-report table.cards.one-arm td.arm {
-    display: none; }
   .ablens-report table.cards td.segment { order: 1; grid-column: 1; font-weight: 600; }
   .ablens-report table.cards td.metric-name { order: 2; grid-column: 2; font-weight: 600; }
   .ablens-report table.cards td.arm { order: 3; }
@@ -540,9 +544,12 @@ def _words(plan: AnalysisPlan | None) -> Words:
 
 
 def _say_units(text: str, words: Words) -> str:
-    """The library's sentences say "units"; the report says the plan's word (users by default)."""
-    text = re.sub(r"\bunits\b", words[1], text)
-    return re.sub(r"\bunit\b", words[0], text)
+    """The library's counts say "units"; the report says the plan's word (users by default).
+
+    Only the plural, which the library uses for counts ("20,000 units"); "the unit id" names
+    the concept of the unit column and stays.
+    """
+    return re.sub(r"\bunits\b", words[1], text)
 
 
 def _tip(text: str, title: str) -> str:
@@ -672,6 +679,13 @@ def _bar(c: Comparison, scale: float) -> str:
     )
 
 
+def _bar_cell(c: Comparison, scale: float) -> str:
+    """The bar's cell; one without a bar is classed "empty" (a card leaves it out)."""
+    bar = _bar(c, scale)
+    css = "bar" if bar.startswith("<svg") else "bar empty"
+    return f'<td class="{css}">{bar}</td>'
+
+
 _OUTCOME_WORDS = {"better": "Better", "worse": "Worse", "inconclusive": "No clear difference"}
 
 
@@ -742,19 +756,19 @@ def _outcome_clause(c: Comparison, *, excludes_null: bool) -> str:
     return ", so it cannot be told apart from no change."
 
 
-def _rank_sentence(c: Comparison, words: Words, level: str, many_arms: bool) -> str:
+def _rank_sentence(c: Comparison, words: Words, level: str) -> str:
     r = c.result
-    arm = c.treatment if many_arms else f"{c.treatment}"
     chance = render.format_percent(r.treatment_estimate, signed=False)
     text = (
-        f"A random {arm} {words[0]} has the higher value over a random control {words[0]} "
-        f"{chance} of the time (ties count half; 50% means no difference)"
+        f"A random {c.treatment} {words[0]} has the higher value over a random {c.control} "
+        f"{words[0]} {chance} of the time (ties count half; 50% means no difference)"
     )
     lo, hi = r.effect_ci
     if math.isfinite(r.effect) and lo < hi:
         text += (
-            f"; we are {level} confident the typical difference (the median of all {arm} − "
-            f"control differences) is between {_difference(c, lo)} and {_difference(c, hi)}"
+            f"; we are {level} confident the typical difference (the median of all "
+            f"{c.treatment} − {c.control} differences) is between {_difference(c, lo)} and "
+            f"{_difference(c, hi)}"
         )
     elif math.isfinite(r.effect):
         text += (
@@ -776,7 +790,7 @@ def _plain_sentence(c: Comparison, words: Words, *, many_arms: bool) -> str:
     r = c.result
     level = _level(r.confidence_level)
     if _is_rank(c):
-        return _rank_sentence(c, words, level, many_arms)
+        return _rank_sentence(c, words, level)
     of_arm = f" of {c.treatment}" if many_arms else ""
     adjusted = False
     if math.isfinite(r.relative_effect):
@@ -839,15 +853,15 @@ def _bayes_sentence(c: Comparison, reading: BayesianReading | None) -> str:
 def _metric_name(c: Comparison, *, many_arms: bool) -> str:
     good = "higher is better" if c.direction == "increase" else "lower is better"
     arrow = "↑" if c.direction == "increase" else "↓"
+    # With several treatment arms the row's arm goes under its metric (no column of its own,
+    # which would cost the table its fit on a laptop screen).
     versus = (
-        f'<small class="card-only">{_e(c.treatment)} vs {_e(c.control)}</small>'
-        if many_arms
-        else ""
+        f'<span class="versus">{_e(c.treatment)} vs {_e(c.control)}</span>' if many_arms else ""
     )
     return (
         f'<td class="name text"><strong>{_e(c.metric)}</strong>'
-        f'<span class="badge {_e(c.role)}">{_e(c.role)}</span>'
-        f'<br><small title="{good}">{arrow} {good}</small>{versus}</td>'
+        f'<span class="badge {_e(c.role)}">{_e(c.role)}</span>{versus}'
+        f'<small class="detail" title="{good}">{arrow} {good}</small></td>'
     )
 
 
@@ -877,7 +891,6 @@ def _metric_tips(
             "What was measured. Primary metrics decide the verdict, guardrails must not get "
             "worse, secondary metrics help explain."
         ),
-        "arm": "The treatment arm compared with the control.",
         "control": (
             f"The control arm's value: a rate, or an average per {words[0]}, with how many "
             f"{words[1]} it had."
@@ -948,7 +961,6 @@ def _metrics_section(
     lift_title = f"Lift ({level} CI)"
     head = (
         f'<tr><th class="text" scope="col">{_tip("Metric", tips["metric"])}</th>'
-        f'<th class="text arm" scope="col">{_tip("Arm", tips["arm"])}</th>'
         f'<th scope="col">{_tip(control, tips["control"])}</th>'
         f'<th scope="col">{_tip("Arm value" if many_arms else arms[0], tips["treat"])}</th>'
         f'<th scope="col">{_tip(lift_title, tips["lift"])}</th>'
@@ -957,7 +969,7 @@ def _metrics_section(
         f'<th scope="col">{_tip("Result", tips["result"])}</th>'
         f"{_bayes_header(bayesian)}</tr>"
     )
-    columns = 8 + (2 if bayesian else 0)
+    columns = 7 + (2 if bayesian else 0)
     readings = {(r.metric, r.treatment): r for r in bayesian}
     bodies = []
     for c in result.comparisons:
@@ -970,11 +982,10 @@ def _metrics_section(
         bodies.append(
             f'<tbody class="metric {_e(c.outcome)}"><tr class="numbers {_e(c.outcome)}">'
             f"{_metric_name(c, many_arms=many_arms)}"
-            f'<td class="text arm">{_e(c.treatment)}</td>'
             + _value_cell("control", control, tips["control"], values[0], c.control_count, words)
             + _value_cell("treat", c.treatment, tips["treat"], values[1], c.treatment_count, words)
             + _lift_cell(c, _label(lift_title, tips["lift"]))
-            + f'<td class="bar">{_bar(c, scale)}</td>'
+            + f"{_bar_cell(c, scale)}"
             f"{_p_cell(c, tips['p'])}"
             f'<td class="result">{_outcome_badge(c)}</td>'
             f"{_bayes_cells(reading, bool(bayesian))}</tr>"
@@ -1056,8 +1067,8 @@ def _bayes_header(bayesian: Sequence[BayesianReading]) -> str:
     if not bayesian:
         return ""
     return (
-        f'<th scope="col">{_tip("Chance to beat control", _BAYES_TIPS[0])}</th>'
-        f'<th scope="col">{_tip("Expected loss if shipped", _BAYES_TIPS[1])}</th>'
+        f'<th class="bayes" scope="col">{_tip("Chance to beat control", _BAYES_TIPS[0])}</th>'
+        f'<th class="bayes" scope="col">{_tip("Expected loss if shipped", _BAYES_TIPS[1])}</th>'
     )
 
 
@@ -1217,7 +1228,7 @@ def _segments_section(result: AnalysisResult, words: Words) -> str:
                 f'<td class="{split_css}">{_label("Split p", tips["split"])}{_e(split)}</td>'
                 f'<td class="lift">{_label(f"Lift ({level} CI)", tips["lift"])}'
                 f'<span class="lift">{_e(_lift_text(c))}</span></td>'
-                f'<td class="bar">{_bar(c, scale)}</td>'
+                f"{_bar_cell(c, scale)}"
                 f"{_p_cell(c, tips['p'])}</tr>"
             )
     note = (
