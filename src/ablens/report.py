@@ -193,7 +193,7 @@ _CSS = (
 .ablens-report td.bar { width: 224px; padding: 2px 4px; }
 .ablens-report td.name { min-width: 150px; }
 .ablens-report .versus { display: block; font-size: 13px; overflow-wrap: anywhere; }
-.ablens-report section.best-arm td { overflow-wrap: anywhere; }
+.ablens-report table.ranks td { overflow-wrap: anywhere; }
 .ablens-report td.lift { min-width: 170px; }
 .ablens-report th.bar .axis { display: flex; justify-content: space-between; font-weight: 400;
   padding: 0 4px; }
@@ -495,8 +495,9 @@ def render_data_problems(
         f'<meta name="generator" content="ablens {_e(__version__)}">',
         f"<title>{_e(title)}: {_e(decision.label)}</title>",
         _HEAD_END,
-        _verdict_section(decision, plan, _words(plan)),
-        _health_section(None, decision, _words(plan)),
+        # The problems keep the library's words, as the command line prints them.
+        _verdict_section(decision, plan, ("unit", "units")),
+        _health_section(None, decision, ("unit", "units")),
         explanation,
         _footer(None, plan, generated_at),
         _BODY_END,
@@ -1037,7 +1038,7 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
     )
     return (
         '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>'
-        '<div class="wide"><table><thead><tr>'
+        '<div class="wide"><table class="ranks"><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "".join(rows)
