@@ -4,11 +4,19 @@ The page loads nothing: styles are inline, the interval bars and the looks chart
 SVG, and there is no script, font or image from anywhere. It shows, in order: the verdict
 sentence, the health banners, one row per metric and arm (control and treatment values with
 their counts, the lift with its interval drawn around zero, green only when significant in the
-metric's desired direction and red when significant against it, the p-value, and with
-``bayesian: true`` the chance to beat control and the expected loss), the sequential looks of
-the primary metrics and guardrails when the plan has a sequential method (a table and a chart
-per metric), the segments, methodology notes, and a reproducibility footer (plan hash, data
-fingerprint, ablens version, UTC time). `render_readout` renders an `ablens.readout.Readout`.
+metric's desired direction and red when significant against it, the p-value, a verdict badge,
+and with ``bayesian: true`` the chance to beat control and the expected loss) with a plain
+sentence under it, the sequential looks of the primary metrics and guardrails when the plan has
+a sequential method (a table and a chart per metric), the segments, "How was this computed?"
+(the methods, folded), and a reproducibility footer (plan hash, data fingerprint, ablens
+version, UTC time). `render_readout` renders an `ablens.readout.Readout`.
+
+Everything the report draws sits in ``<div class="ablens-report">`` and every style rule is
+scoped under that class (colours are custom properties on it), so its ``<body>`` content and
+its second ``<style>`` element can be embedded in another page without touching the host's
+styles; the first ``<style>`` only sets the standalone page's margin. Narrower than 600 px (a
+phone, or a narrow column of a wider page: a container query, not a media query) each metric
+becomes a card, without any script.
 
 >>> import ablens
 >>> data = {
@@ -418,7 +426,9 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         ... )
         >>> readout = Readout(plan, result, verdict(result, plan), (), bayesian_readout(result))
         >>> page = render_readout(readout)
-        >>> '<td class="bayes">98.9%</td>' in page  # chance to beat control
+        >>> "a 98.9% chance that treatment is better than control" in page
+        True
+        >>> "We are 95% confident the lift is between +" in page
         True
     """
     result, plan, decision = readout.result, readout.plan, readout.verdict
