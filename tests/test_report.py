@@ -94,7 +94,11 @@ def test_demo_report_is_one_self_contained_page(demo_run):
     # The verdict is the first thing on the page, then its reason.
     body_text = parsed.text[parsed.text.index("Experiment ablens-demo · team growth") :]
     label, reason = verdict(result, plan)
-    assert body_text[1:3] == [label, reason]
+    assert "(p=0.6052)" in reason  # the library's sentence; the report's p-value is for people
+    assert body_text[1:3] == [label, reason.replace("(p=0.6052)", "(p = 0.61)")]
+    assert "Sample ratio" in body_text
+    assert ": The split 10,010 / 9,990 matches the planned 50% / 50% (p = 0.89)." in body_text
+    assert "p=" not in "".join(body_text[: body_text.index("Details")])
     # One row per comparison, with values as the text readout shows them, counts in users.
     for comparison in result.comparisons:
         assert f">{comparison.metric}<" in page
@@ -304,6 +308,8 @@ def test_sequential_looks_and_bayesian_columns_in_the_report():
     sentence = latency.sentence()
     assert " 7,959 units " in sentence  # the report says users, the plan's word for units
     sentence = sentence.replace(" 7,959 units ", " 7,959 users ")
+    assert "(sequential p=0.004533)" in sentence
+    sentence = sentence.replace("(sequential p=0.004533)", "(sequential p = 0.0045)")
     assert f'<p class="stopped worse">{sentence[0].upper() + sentence[1:]}.</p>' in page
     assert "No sequential reading: a quantile needs the table itself" in page
     assert (

@@ -305,3 +305,26 @@ def test_the_numbers_are_the_comparisons(sessions_page):
             assert f'<span class="lift">{lift}</span> <small class="ci">{interval}</small>' in body
             shown += 1
     assert shown == 4
+
+
+def test_the_librarys_sentences_read_p_values_for_people(sessions_page):
+    # A sample-ratio mismatch: the library writes p<1e-10; the report p < 0.001.
+    result = ablens.analyze(
+        {"control": moments(9_000, {"x": 1.0}), "treatment": moments(11_000, {"x": 1.0})},
+        [ablens.Mean("x")],
+        control="control",
+    )
+    from ablens.decision import verdict  # noqa: PLC0415
+
+    message = next(c.message for c in verdict(result).checks if c.name == "sample-ratio")
+    assert "p<1e-10" in message
+    page = html.unescape(render_report(result))
+    assert message.replace("p<1e-10", "p < 0.001").replace("units", "users") in page
+    assert "e-10" not in page[: page.index("<h3>Details</h3>")]
+    # The segments' threshold: 0.001 over 3 segments, in two digits.
+    readout, _ = sessions_page
+    segments = next(c for c in readout.verdict.checks if c.name == "segment-ratio").message
+    assert "each checked at p < 0.0003333" in segments
+    assert segments.replace("p < 0.0003333", "p < 0.00033") in html.unescape(
+        render_readout(readout)
+    )

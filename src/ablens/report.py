@@ -442,7 +442,7 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         f'<meta name="generator" content="ablens {_e(__version__)}">',
         f"<title>{_e(title)}: {_e(decision.label)}</title>",
         _HEAD_END,
-        _verdict_section(decision, plan, words),
+        _verdict_section(decision, plan, words, result.alpha),
         _health_section(result, decision, words),
         _metrics_section(result, plan, readout.bayesian, words),
         _best_arm_section(readout.best_arm),
@@ -554,13 +554,33 @@ def _words(plan: AnalysisPlan | None) -> Words:
     return render.unit_words(plan.unit if plan is not None else None)
 
 
-def _say_units(text: str, words: Words) -> str:
-    """The library's counts say "units"; the report says the plan's word (users by default).
+_P_EQUALS = re.compile(r"\bp=(\d+(?:\.\d+)?(?:e[+-]?\d+)?)")
+_P_BELOW = re.compile(r"\bp<(\d+(?:\.\d+)?(?:e[+-]?\d+)?)")
+_P_THRESHOLD = re.compile(r"\bp < (0\.0\d{4,})")
 
-    Only the plural, which the library uses for counts ("20,000 units"); "the unit id" names
-    the concept of the unit column and stays.
+
+def _for_people(text: str, words: Words, alpha: float | None = None) -> str:
+    """A sentence of the library's (verdict, health, sequential) in the report's words.
+
+    The library's counts say "units"; the report says the plan's word (users by default); only
+    the plural, which the library uses for counts ("20,000 units"), as "the unit id" names the
+    concept of the unit column. Its p-values (``p=0.0003375``, ``p<1e-10``) read as the
+    report's own do (``p < 0.001``, ``p = 0.61``; `ablens.render.format_pvalue_plain`), and a
+    threshold of many digits gets two (``p < 0.0003333`` reads ``p < 0.00033``).
     """
-    return re.sub(r"\bunits\b", words[1], text)
+
+    def equals(match: re.Match[str]) -> str:
+        shown = render.format_pvalue_plain(float(match.group(1)), alpha=alpha)
+        return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+    def below(match: re.Match[str]) -> str:
+        value = float(match.group(1))
+        return f"p {render.format_pvalue_plain(value)}" if value <= 0.001 else match.group(0)
+
+    text = re.sub(r"\bunits\b", words[1], text)
+    text = _P_EQUALS.sub(equals, text)
+    text = _P_BELOW.sub(below, text)
+    return _P_THRESHOLD.sub(lambda m: f"p < {render.format_number(float(m.group(1)), 2)}", text)
 
 
 def _tip(text: str, title: str) -> str:
@@ -577,7 +597,9 @@ def _level(confidence_level: float) -> str:
     return f"{round(100 * confidence_level, 4):g}%"
 
 
-def _verdict_section(decision: Verdict, plan: AnalysisPlan | None, words: Words) -> str:
+def _verdict_section(
+    decision: Verdict, plan: AnalysisPlan | None, words: Words, alpha: float | None = None
+) -> str:
     kicker = []
     if plan is not None:
         kicker.append(f"Experiment {plan.experiment_id}")
@@ -591,13 +613,16 @@ def _verdict_section(decision: Verdict, plan: AnalysisPlan | None, words: Words)
     return (
         f'<section class="verdict verdict-{css}" aria-label="verdict">{kicker_html}'
         f"<h1>{_e(decision.label)}</h1>"
-        f'<p class="reason">{_e(_say_units(decision.reason, words))}</p></section>{description}'
+        f'<p class="reason">{_e(_for_people(decision.reason, words, alpha))}</p></section>'
+        f"{description}"
     )
 
 
 def _health_section(result: AnalysisResult | None, decision: Verdict, words: Words) -> str:
+    alpha = None if result is None else result.alpha
+
     def said(text: str) -> str:
-        return _e(_say_units(text, words))
+        return _e(_for_people(text, words, alpha))
 
     passed = [c for c in decision.checks if c.passed]
     banners = [
@@ -1174,7 +1199,7 @@ def _sequential_section(
             continue
         css = "stopped" + (" worse" if reading.outcome == "worse" else "")
         css = css if reading.stopped else "muted"
-        sentence = _say_units(reading.sentence(), words)
+        sentence = _for_people(reading.sentence(), words, reading.alpha)
         parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
         interval = _sequential_interval_sentence(reading, words)
         if interval:
