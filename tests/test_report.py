@@ -362,3 +362,19 @@ def test_bayesian_columns_follow_the_plan():
     assert chance == ">99.9%"
     assert re.search(r'<td class="bayes chance">.*?</span>&gt;99.9%</td>', page)
     assert page.count('<td class="bayes chance">') == page.count('<td class="bayes loss">') == 2
+
+
+def test_a_rates_sequential_interval_reads_in_percentage_points():
+    from ablens.report import render_readout  # noqa: PLC0415
+
+    readout = _synthetic_readout()
+    conversion = readout.sequential[0]
+    assert conversion.metric == "conversion" and not conversion.stopped
+    last = conversion.looks.rows[-1]
+    page = render_readout(readout, generated_at=WHEN)
+    assert (
+        f"At day {last.look} (20,000 users), we are 95% confident the difference is between "
+        f"{ablens.render.format_points(last.sequential_lower)} and "
+        f"{ablens.render.format_points(last.sequential_upper)} (always-valid interval"
+    ) in page
+    assert ablens.render.format_points(last.sequential_lower).endswith("pp")

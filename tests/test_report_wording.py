@@ -183,10 +183,10 @@ def test_rank_test_row_reads_as_a_chance_and_a_shift():
     assert '<span class="lift">88%</span> chance to beat' in body
     assert '<small class="detail">shift +2.5 [-0.5, +5]</small>' in body
     assert _sentence(page, "x (rank)") == (
-        "A random t user has the higher value over a random c user 88% of the time (ties "
-        "count half; 50% means no difference); we are 95% confident the typical difference "
-        "(the median of all t − c differences) is between -0.5 and +5, so it cannot be told "
-        "apart from no change."
+        "A random t user has a higher value than a random c user 88% of the time (50% means "
+        "no difference; ties count half). We are 95% confident the typical difference (the "
+        "median of all t − c differences) is between -0.5 and +5. It cannot be told apart from "
+        "no change."
     )
 
 
@@ -255,7 +255,7 @@ def test_the_plans_unit_names_the_counts(sessions_page):
     assert "Only 6,000 of the planned 50,000 sessions" in html.unescape(page)
     shown = page[page.index("<body>") : page.index("<h3>Details</h3>")]  # the report's words
     assert re.search(r"\bunits\b", html.unescape(re.sub(r"<[^>]+>", " ", shown))) is None
-    assert "A random b session has the higher value over a random control session" in page
+    assert "A random b session has a higher value than a random control session" in page
     # Without a plan: users.
     plain = render_report(_two_metrics(10.3, 100.0))
     assert '<small class="detail">10,000 users</small>' in plain

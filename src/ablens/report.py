@@ -446,7 +446,7 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         _health_section(result, decision, words),
         _metrics_section(result, plan, readout.bayesian, words),
         _best_arm_section(readout.best_arm),
-        _sequential_section(readout.sequential, plan, words),
+        _sequential_section(readout.sequential, result, words),
         _segments_section(result, words),
         _methodology_section(
             result,
@@ -796,23 +796,27 @@ def _rank_sentence(c: Comparison, words: Words, level: str) -> str:
     r = c.result
     chance = render.format_percent(r.treatment_estimate, signed=False)
     text = (
-        f"A random {c.treatment} {words[0]} has the higher value over a random {c.control} "
-        f"{words[0]} {chance} of the time (ties count half; 50% means no difference)"
+        f"A random {c.treatment} {words[0]} has a higher value than a random {c.control} "
+        f"{words[0]} {chance} of the time (50% means no difference; ties count half)."
     )
     lo, hi = r.effect_ci
     if math.isfinite(r.effect) and lo < hi:
         text += (
-            f"; we are {level} confident the typical difference (the median of all "
+            f" We are {level} confident the typical difference (the median of all "
             f"{c.treatment} − {c.control} differences) is between {_difference(c, lo)} and "
-            f"{_difference(c, hi)}"
+            f"{_difference(c, hi)}."
         )
     elif math.isfinite(r.effect):
         text += (
-            f"; the typical difference is {_difference(c, r.effect)}, because most pairs of "
-            f"{words[1]} are tied there (both zero, say), so only the chance above tells the "
-            "arms apart"
+            f" The typical difference is {_difference(c, r.effect)}: most pairs of "
+            f"{words[1]} are tied (both at zero, say)."
         )
-    return text + _outcome_clause(c, excludes_null=False)
+    verdicts = {
+        "better": "Better beyond what chance explains.",
+        "worse": "Worse beyond what chance explains.",
+        "inconclusive": "It cannot be told apart from no change.",
+    }
+    return f"{text} {verdicts[c.outcome]}"
 
 
 def _plain_sentence(c: Comparison, words: Words, *, many_arms: bool) -> str:
@@ -1153,7 +1157,9 @@ def _strip_namespace(svg: str) -> str:
     return svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
 
 
-def _sequential_interval_sentence(reading: SequentialReading, words: Words) -> str:
+def _sequential_interval_sentence(
+    reading: SequentialReading, words: Words, result: AnalysisResult
+) -> str:
     """The sequential interval at the reading's look, in words valid however often one looks."""
     looks = reading.looks
     if looks is None or not looks.rows:
@@ -1163,6 +1169,13 @@ def _sequential_interval_sentence(reading: SequentialReading, words: Words) -> s
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
     level = _level(1 - reading.alpha)
+    rates = {c.metric for c in result.comparisons if kind_named(c.kind).rate}
+
+    def shown(value: float) -> str:  # a rate's difference in percentage points, as above
+        if reading.metric in rates:
+            return render.format_points(value)
+        return render.format_number(value, signed=True)
+
     kind = (
         "repeated confidence interval, valid at every look of the design"
         if reading.method == "group-sequential"
@@ -1170,14 +1183,13 @@ def _sequential_interval_sentence(reading: SequentialReading, words: Words) -> s
     )
     return (
         f"At {reading.time} {row.look} ({row.control_units + row.treatment_units:,} "
-        f"{words[1]}), we are {level} confident the difference is between "
-        f"{render.format_number(lo, signed=True)} and {render.format_number(hi, signed=True)} "
-        f"({kind})."
+        f"{words[1]}), we are {level} confident the difference is between {shown(lo)} and "
+        f"{shown(hi)} ({kind})."
     )
 
 
 def _sequential_section(
-    sequential: Sequence[SequentialReading], plan: AnalysisPlan | None, words: Words
+    sequential: Sequence[SequentialReading], result: AnalysisResult, words: Words
 ) -> str:
     if not sequential:
         return ""
@@ -1201,7 +1213,7 @@ def _sequential_section(
         css = css if reading.stopped else "muted"
         sentence = _for_people(reading.sentence(), words, reading.alpha)
         parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
-        interval = _sequential_interval_sentence(reading, words)
+        interval = _sequential_interval_sentence(reading, words, result)
         if interval:
             parts.append(f'<p class="interval">{_e(interval)}</p>')
         parts.append(f'<div class="wide">{_strip_namespace(reading.looks.to_html())}</div>')
