@@ -369,7 +369,8 @@ def test_a_rates_sequential_interval_reads_in_percentage_points():
 
     readout = _synthetic_readout()
     conversion = readout.sequential[0]
-    assert conversion.metric == "conversion" and not conversion.stopped
+    assert conversion.metric == "conversion"
+    assert not conversion.stopped
     last = conversion.looks.rows[-1]
     page = render_readout(readout, generated_at=WHEN)
     assert (
