@@ -230,3 +230,37 @@ def test_keyboard_focus_shows_the_explanation(browser, report, width):
         assert _overflow(tab)["scroll"] <= width  # the bubble stays on screen
     finally:
         context.close()
+
+
+def test_embedded_in_a_narrow_column_of_a_wide_page_it_shows_cards(browser, report):
+    """The <body> content with the report's own <style>, in a 480 px column of a 1280 px page.
+
+    The narrow layout follows the report's width (a container query), not the window's; the
+    host's own rules for h1 and body stay its own, as every report rule is scoped.
+    """
+    styles = report.split("<style>")
+    own = styles[2].split("</style>")[0]  # the second <style>: the scoped report CSS
+    body = report.split("<body>")[1].split("</body>")[0]
+    host = (
+        "<!DOCTYPE html><html><head><style>body { margin: 0; background: rgb(255, 0, 255); }"
+        "h1 { font-size: 50px; } .host { display: flex; } .host nav { width: 800px; }"
+        f"aside {{ width: 480px; }}</style><style>{own}</style></head><body>"
+        f'<div class="host"><nav><h1>Host</h1></nav><aside>{body}</aside></div></body></html>'
+    )
+    context, tab, _, violations = _open(browser, host, 1280)
+    try:
+        assert tab.locator("nav h1").evaluate("e => getComputedStyle(e).fontSize") == "50px"
+        assert tab.locator("body").evaluate("e => getComputedStyle(e).backgroundColor") == (
+            "rgb(255, 0, 255)"
+        )
+        assert tab.locator("table.metrics > thead").is_hidden()
+        card = tab.locator("table.metrics > tbody.metric").first
+        assert card.evaluate("e => getComputedStyle(e).display") == "grid"
+        box = card.bounding_box()
+        assert box["x"] >= 800
+        assert box["x"] + box["width"] <= 1280
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert violations == []
+        tab.screenshot(path=str(ARTIFACTS / "report-embedded-1280.png"))
+    finally:
+        context.close()
