@@ -201,7 +201,6 @@ _CSS = (
 .ablens-report td.bar { width: 224px; padding: 2px 4px; }
 .ablens-report td.name { min-width: 150px; }
 .ablens-report .versus { display: block; font-size: 13px; overflow-wrap: anywhere; }
-.ablens-report table.ranks td { overflow-wrap: anywhere; }
 .ablens-report td.lift { min-width: 170px; }
 .ablens-report th.bar .axis { display: flex; justify-content: space-between; font-weight: 400;
   padding: 0 4px; }
@@ -1070,7 +1069,10 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
         for cells in reading.display_rows():
             best = reading.best is not None and cells[1] == f"{reading.best} (best)"
             css = ' class="best"' if best else ""
-            tds = "".join(f"<td{align(i)}>{_e(c)}</td>" for i, c in enumerate(cells))
+            # An arm name breaks after its underscores on a narrow screen, not mid-word.
+            tds = "".join(
+                f"<td{align(i)}>{_e(c).replace('_', '_<wbr>')}</td>" for i, c in enumerate(cells)
+            )
             rows.append(f"<tr{css}>{tds}</tr>")
     missing = "".join(
         f"<li>{_e(line)}.</li>" for r in readings if (line := r.missing_line()) is not None
