@@ -328,3 +328,19 @@ def test_the_librarys_sentences_read_p_values_for_people(sessions_page):
     assert segments.replace("p < 0.0003333", "p < 0.00033") in html.unescape(
         render_readout(readout)
     )
+
+
+def test_the_looks_tables_headers_explain_themselves_too():
+    from test_report import _synthetic_readout  # noqa: PLC0415 - tests/ is on sys.path
+
+    page = render_readout(_synthetic_readout())
+    looks = page[page.index('<section class="looks">') :]
+    headers = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", looks)
+    assert len(headers) == 2 * 9  # conversion and latency; the p90 has no looks
+    for header in headers:
+        assert re.fullmatch(
+            r'<abbr class="tip" tabindex="0" title="[^"]{15,}">[^<]+</abbr>', header
+        )
+    assert 'title="The sequential interval: valid however often the data are read' in looks
+    # Every header of the whole page, then.
+    assert all("<abbr" in h for h in re.findall(r"<th(?: [^>]*)?>(.*?)</th>", page))

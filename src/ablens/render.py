@@ -358,9 +358,27 @@ def table_html(
     *,
     row_classes: Sequence[str] | None = None,
     caption: str = "",
+    titles: Sequence[str] | None = None,
 ) -> str:
-    """An HTML table; every cell escaped. ``row_classes`` tag rows (e.g. 'better', 'worse')."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    """An HTML table; every cell escaped. ``row_classes`` tag rows (e.g. 'better', 'worse').
+
+    ``titles`` explain the headers, one per header: each header becomes an ``<abbr>`` with the
+    explanation as its title, focusable (``tabindex="0"``) so a keyboard reaches it too.
+
+    Examples:
+        >>> table_html(["p"], [["0.5"]], titles=["the p-value"])[33:96]
+        '<th><abbr class="tip" tabindex="0" title="the p-value">p</abbr>'
+    """
+    if titles is not None and len(titles) != len(headers):
+        raise ValueError(f"titles has {len(titles)} entries for {len(headers)} headers")
+    if titles is None:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    else:
+        head = "".join(
+            f'<th><abbr class="tip" tabindex="0" title="{html.escape(t)}">{html.escape(h)}'
+            "</abbr></th>"
+            for h, t in zip(headers, titles, strict=True)
+        )
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{html.escape(row_classes[i])}"' if row_classes and row_classes[i] else ""
