@@ -515,7 +515,7 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
     assert '<section class="looks"><h2>Sequential looks</h2>' in page
     assert page.count("<svg width=") == 2  # conversion and sessions per user (not the p90)
     assert "//" not in page
-    assert "chance to beat control" in page
+    assert "Chance to beat control" in page
 
 
 @pytest.mark.parametrize(
