@@ -643,7 +643,7 @@ def report_command(
 
     def write(page: str, label: str) -> None:
         if str(output) == "-":
-            echo(page, nl=False)
+            typer.echo(page, nl=False)  # HTML for a pipe or a file, exact as written to -o
         else:
             output.write_text(page, encoding="utf-8")
             echo(f"ablens: wrote {output} ({label})", err=True)
