@@ -273,7 +273,7 @@ def _bounded_loader(yaml: Any) -> type[Any]:  # noqa: ANN401 - the yaml module
     to read its text.
     """
 
-    class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
+    class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
             super().__init__(stream)
             self.depth = 0
