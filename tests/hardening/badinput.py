@@ -221,12 +221,13 @@ def run_cli(arguments: list[str]) -> Answer:
     outcome = CliRunner().invoke(cli_app, arguments)
     text = outcome.stdout + outcome.stderr
     crashed = outcome.exception is not None and not isinstance(outcome.exception, SystemExit)
-    controls = [c for c in text if ord(c) < 32 and c not in "\n\t"]
+    # Labels come from data: a raw control character in the output could drive the terminal.
+    controls = [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
     return Answer(
         text,
         named_error=outcome.exit_code == 2,
         traceback=crashed or "Traceback" in text or bool(controls),
-        detail=f"exit {outcome.exit_code}; exception {outcome.exception!r}",
+        detail=f"exit {outcome.exit_code}; exception {outcome.exception!r}; controls {controls}",
     )
 
 

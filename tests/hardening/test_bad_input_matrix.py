@@ -42,6 +42,7 @@ metrics: [{kind: mean, column: revenue, role: primary}]
 """
 HOSTILE_NAME = '"; DROP TABLE units; --'
 UNICODE_NAME = "收入 💰 € ñ"
+ESCAPING_NAME = "rev\r\x1b[2Jenue\x9b"  # a carriage return, clear-screen, a C1 escape
 
 
 def only_control() -> dict[str, list[object]]:
@@ -115,6 +116,13 @@ CASES: list[Case] = [
         "unicode-column-name-works",
         rows=lambda: units() | {UNICODE_NAME: units()["revenue"]},
         metrics=({"kind": "mean", "column": UNICODE_NAME},),
+        outcome="ok",
+    ),
+    Case(
+        # Works everywhere; the CLI cells also fail on any raw control character in their output.
+        "escape-sequences-in-a-column-name",
+        rows=lambda: units() | {ESCAPING_NAME: units()["revenue"]},
+        metrics=({"kind": "mean", "column": ESCAPING_NAME},),
         outcome="ok",
     ),
     Case(
