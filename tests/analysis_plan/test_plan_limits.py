@@ -131,3 +131,14 @@ def test_plan_from_dict_refuses_a_mapping_that_holds_itself_or_nests_too_deep():
     with pytest.raises(PlanError, match=r"^d: the plan holds more than 100,000 keys and values"):
         within(30, lambda: plan_from_dict(VALID_DICT | {"extra": [1] * 200_000}, name="d"))
     assert plan_from_dict(VALID_DICT).experiment_id == "e1"
+
+
+def test_a_large_value_is_cut_in_the_message_keeping_the_rule():
+    values = ", ".join(f"v{i}" for i in range(5_000))
+    with pytest.raises(PlanError) as caught:
+        parse_plan(VALID + f"team: [{values}]\n", name="p.yaml")
+    (message,) = caught.value.messages
+    assert len(message) < 820
+    assert message.startswith("p.yaml:6: team == ['v0', 'v1', ")
+    assert " ... " in message
+    assert message.endswith("'v4998', 'v4999'], must be a non-empty string")

@@ -381,6 +381,8 @@ def _walk(
 
 # ------------------------------------------------------------------------------- validation
 _MISSING: Any = object()
+#: Longest message about one key: a value quoted in it is cut in the middle beyond this.
+_LONGEST_MESSAGE = 800
 
 
 class _Checker:
@@ -394,6 +396,8 @@ class _Checker:
     def fail(self, key: str, message: str) -> None:
         line = line_of(self.lines, key)
         where = self.name if line is None else f"{self.name}:{line}"
+        if len(message) > _LONGEST_MESSAGE:  # a large value quoted whole would bury the rule
+            message = f"{message[: _LONGEST_MESSAGE - 200]} ... {message[-180:]}"
         self.errors.append((line or 0, f"{where}: {message}"))
 
     def mapping(self, value: object, key: str, what: str) -> Mapping[str, Any] | None:
