@@ -533,7 +533,10 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
         ),
         (
             ("unit: user_id", "unit: sessions"),
-            ("unit ids repeated within an arm: control ", "units are in more than one arm"),
+            (
+                "unit ids of &#x27;sessions&#x27; repeated within an arm: control ",
+                "units of &#x27;sessions&#x27; are in more than one arm",
+            ),
         ),
     ],
 )

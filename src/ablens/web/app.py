@@ -26,6 +26,7 @@ which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import ipaddress
 import json
@@ -260,17 +261,30 @@ class PlanChoice:
 
 
 def _plan_choices(plans: Sequence[Path]) -> list[PlanChoice]:
-    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
-
     choices = []
     for index, path in enumerate(plans):
         try:
-            loaded = load_plan(path)
-        except AblensError as error:
-            choices.append(PlanChoice(str(index), path, path.name, str(error)))
+            stat = path.stat()
+        except OSError:
+            version = (0, -1)  # missing: load_plan says so, and is asked again next time
         else:
-            choices.append(PlanChoice(str(index), path, f"{loaded.experiment_id} ({path.name})"))
+            version = (stat.st_mtime_ns, stat.st_size)
+        label, error = _read_served_plan(path, *version)
+        choices.append(PlanChoice(str(index), path, label, error))
     return choices
+
+
+@functools.lru_cache(maxsize=64)
+def _read_served_plan(path: Path, mtime_ns: int, size: int) -> tuple[str, str | None]:
+    """A served plan's label and error, read once per version of the file (not per view)."""
+    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
+
+    del mtime_ns, size  # the cache key: an edited plan is read again
+    try:
+        loaded = load_plan(path)
+    except AblensError as error:
+        return path.name, str(error)
+    return f"{loaded.experiment_id} ({path.name})", None
 
 
 class UploadError(ValueError):
