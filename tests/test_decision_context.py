@@ -384,6 +384,7 @@ def test_json_and_report_give_the_same_numbers(write_plan, tmp_path):
     assert set(metric) == {
         "metric",
         "treatment",
+        "control",
         "kind",
         "direction",
         "effect",

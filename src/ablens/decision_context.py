@@ -234,6 +234,7 @@ class MetricContext:
     Attributes:
         metric: Metric name.
         treatment: Treatment arm.
+        control: Control arm.
         kind: Metric kind.
         direction: "increase" or "decrease": which way is good.
         effect: The effect ``treatment - control``.
@@ -262,6 +263,7 @@ class MetricContext:
 
     metric: str
     treatment: str
+    control: str
     kind: str
     direction: str
     effect: float
@@ -394,6 +396,7 @@ class MetricContext:
         return {
             "metric": self.metric,
             "treatment": self.treatment,
+            "control": self.control,
             "kind": self.kind,
             "direction": self.direction,
             "effect": _finite(self.effect),
@@ -937,6 +940,7 @@ def decision_context(
             MetricContext(
                 metric=c.metric,
                 treatment=c.treatment,
+                control=c.control,
                 kind=c.kind,
                 direction=c.direction,
                 effect=r.effect,
@@ -1009,7 +1013,7 @@ def _context_html(context: DecisionContext) -> str:
         )
     for m in context.metrics:
         parts.append('<div class="metric-context">')
-        parts.append(f"<h3>{e(m.metric)} <small>({e(m.treatment)} vs control)</small></h3>")
+        parts.append(f"<h3>{e(m.metric)} <small>({e(m.treatment)} vs {e(m.control)})</small></h3>")
         parts.append(
             f'<p class="stats">{e(m.change_text)} · {e(m.p_text)} · '
             f'<span class="chance">{e(m.chance_text)}</span></p>'

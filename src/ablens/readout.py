@@ -256,9 +256,33 @@ class BayesianReading:
     def _loss(self, value: float | None) -> str:
         if value is None or not math.isfinite(value):
             return "—"
-        if kind_named(self.kind).rate:
-            return render.format_number(100 * value, 3) + "pp"
-        return render.format_number(value, 3)
+        return format_loss(value, rate=kind_named(self.kind).rate)
+
+
+def format_loss(value: float, *, rate: bool) -> str:
+    """An expected loss for people: 3 significant digits, in points for a rate, and no ``1e-34``.
+
+    A loss under a thousandth of a point (rates) or under 1e-12 (means: nothing real is that
+    small) is shown as a bound rather than as floating-point dust.
+
+    Examples:
+        >>> format_loss(0.00123, rate=True), format_loss(2.5e-34, rate=True)
+        ('0.123pp', '<0.001pp')
+        >>> (
+        ...     format_loss(1.25, rate=False),
+        ...     format_loss(2.5e-34, rate=False),
+        ...     format_loss(0.0, rate=False),
+        ... )
+        ('1.25', '≈0', '0')
+    """
+    if rate:
+        points = 100 * value
+        if 0 < abs(points) < 0.001:
+            return "<0.001pp"
+        return render.format_number(points, 3) + "pp"
+    if 0 < abs(value) < 1e-12:
+        return "≈0"
+    return render.format_number(value, 3)
 
 
 def format_chance(value: float | None) -> str:
@@ -460,9 +484,7 @@ class BestArmReading:
         return None if self.model is not None else f"{self.metric}: not defined: {self.reason}"
 
     def _loss(self, value: float) -> str:
-        if kind_named(self.kind).rate:
-            return render.format_number(100 * value, 3) + "pp"
-        return render.format_number(value, 3)
+        return format_loss(value, rate=kind_named(self.kind).rate)
 
 
 BEST_ARM_HEADERS = ("metric", "arm", "chance to be best", "expected loss if shipped")
