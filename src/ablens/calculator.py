@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlencode
 
-from ablens.errors import InputError
+from ablens.errors import InputError, LimitError
 from ablens.planning import power_plan
 from ablens.stats.power import POWER_CORRECTIONS
 from ablens.typing import SEQUENTIAL_METHODS
@@ -111,9 +111,7 @@ def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
     reading = _choice(form, "sequential", SEQUENTIAL_CHOICES)
     if reading == "none":
         return {}
-    looks = _whole(form, "looks", "Looks", 1)
-    if looks > 1000:
-        raise FieldError("Looks: at most 1,000 looks (a daily read for almost three years).")
+    looks = _whole(form, "looks", "Looks", 1)  # the most looks is the library's (LimitError)
     # the group-sequential design spends alpha as O'Brien-Fleming, the readout's default
     return {"sequential": reading, "looks": looks}
 
@@ -179,18 +177,22 @@ def calculator_plan(form: Mapping[str, str]) -> PowerPlan:
         if sd is None or sd <= 0:
             raise FieldError("Standard deviation: a mean needs the per-user sd, above zero.")
         options["sd"] = sd
-    return power_plan(
-        **options,
-        mde=None if not text else mde,
-        mde_type=mde_type,
-        alpha=alpha,
-        power=power,
-        alternative=alternative,
-        arms=arms,
-        correction=None if correction == "none" else cast("PowerCorrection", correction),
-        daily_traffic=traffic,
-        days=None if text else days,
-    )
+    try:
+        return power_plan(
+            **options,
+            mde=None if not text else mde,
+            mde_type=mde_type,
+            alpha=alpha,
+            power=power,
+            alternative=alternative,
+            arms=arms,
+            correction=None if correction == "none" else cast("PowerCorrection", correction),
+            daily_traffic=traffic,
+            days=None if text else days,
+        )
+    except LimitError as error:  # a limit of ablens.power_plan, shown at its field
+        label = {"looks": "Looks"}.get(error.argument, error.argument)
+        raise FieldError(f"{label}: {error}") from None
 
 
 def calculator_query(form: Mapping[str, str]) -> str:

@@ -35,7 +35,7 @@ from ablens._validation import (
     check_real,
 )
 from ablens.data.history import FULL_WEEK, History, UnitCombine, read_history
-from ablens.errors import DataError, InputError
+from ablens.errors import DataError, InputError, LimitError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
 from ablens.stats.power import (
@@ -88,6 +88,8 @@ _SEQUENTIAL_LABELS = {
 #: Days of an explicit-tau mSPRT plan whose inflation is computed one by one; beyond, the
 #: inflation is interpolated in log tau^2 / V_max (a Chebyshev series of this degree).
 _EXACT_DAYS = 17
+#: The most looks of an mSPRT plan with a given ``tau`` (see `_Sequential.of`).
+MAX_TAU_LOOKS = 200
 _CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
 
 
@@ -821,14 +823,27 @@ class _Sequential:
             if tau is not None:
                 raise InputError(f"tau == {tau!r} applies to sequential='msprt'")
             return None
+        from ablens.stats.group_sequential import MAX_LOOKS, check_looks  # noqa: PLC0415
+
         checked = check_choice("sequential", method, SEQUENTIAL_METHODS)
-        count = check_count("looks", looks, minimum=1)
+        count = check_looks(check_count("looks", looks, minimum=1), method=checked)
         if tau is not None:
             tau = check_positive("tau", tau)
             if checked != "msprt":
                 raise InputError(
                     f"tau == {tau!r} applies to sequential='msprt', not {checked!r} (the "
                     "confidence sequence is tuned to the maximum size)"
+                )
+            if count > MAX_TAU_LOOKS:
+                # A fixed tau gives each maximum size its own bounds: the plan solves one
+                # design per candidate size and per day of the table.
+                raise LimitError(
+                    f"looks == {count:,} with tau: at most {MAX_TAU_LOOKS} looks when tau is "
+                    "given (each day of the plan needs a design of its own); read less often, "
+                    f"e.g. weekly (looks={math.ceil(count / 7):,} for as many weeks), or leave tau "
+                    f"unset: the default tau plans up to {MAX_LOOKS:,} looks",
+                    argument="looks",
+                    limit=MAX_TAU_LOOKS,
                 )
         return cls(cast("SequentialMethod", checked), count, spending, tau)
 

@@ -803,10 +803,12 @@ class AlwaysValidDesign:
         )
 
 
-def _look_fractions(looks: object) -> tuple[float, ...]:
+def _look_fractions(looks: object, method: str) -> tuple[float, ...]:
     """``k / K`` for an integer ``K``, else the checked increasing fractions ending at 1."""
+    from ablens.stats.group_sequential import check_looks  # noqa: PLC0415 - avoid a cycle
+
     if isinstance(looks, int | np.integer) and not isinstance(looks, bool):
-        count = check_count("looks", int(looks), minimum=1)
+        count = check_looks(check_count("looks", int(looks), minimum=1), method=method)
         return tuple((k + 1) / count for k in range(count))
     try:
         values = np.asarray(looks, dtype=np.float64)
@@ -820,6 +822,7 @@ def _look_fractions(looks: object) -> tuple[float, ...]:
             f"looks == {looks!r}, must be a number of looks >= 1 or a non-empty flat sequence "
             "of information fractions"
         )
+    check_looks(values.size, method=method)
     fractions = tuple(float(v) for v in values)
     if not all(math.isfinite(t) and 0.0 < t <= 1.0 for t in fractions):
         raise InputError(f"looks == {list(fractions)!r}, information fractions must be in (0, 1]")
@@ -966,7 +969,7 @@ def always_valid_design(
         1.7204
     """
     check_choice("method", method, ALWAYS_VALID_METHODS)
-    fractions = _look_fractions(looks)
+    fractions = _look_fractions(looks, method)
     alpha = check_open_unit_interval("alpha", alpha)
     beta = check_open_unit_interval("beta", beta)
     alternative = check_alternative(alternative)

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from ablens._validation import check_choice, check_open_unit_interval, check_positive, check_real
-from ablens.errors import InputError
+from ablens.errors import InputError, LimitError
 from ablens.stats._inference import Alternative, check_alternative, special_functions
 from ablens.typing import SPENDING_NAMES, SpendingName
 
@@ -101,6 +101,48 @@ _MAX_ALPHA = 0.5
 _REPEATED_P_RANGE = (1e-10, 0.5)
 #: A repeated p-value at this cap means "at least 0.5": faces show it as such.
 REPEATED_P_VALUE_CAP = _REPEATED_P_RANGE[1]
+#: The most looks a sequential design takes (group-sequential and always-valid alike): a daily
+#: read for almost three years. Its bounds and power take well under a second there, and the
+#: recursion's cost grows as looks^1.5 beyond.
+MAX_LOOKS = 1_000
+
+
+def check_looks(looks: int, *, method: str = "group-sequential") -> int:
+    """Refuse more than `MAX_LOOKS` looks with a `LimitError` that says what to do instead.
+
+    Args:
+        looks: The number of looks of a sequential design.
+        method: "group-sequential", "msprt" or "confidence-sequence": the advice differs.
+
+    Returns:
+        ``looks``, when it is within the limit.
+
+    Raises:
+        LimitError: Above `MAX_LOOKS`.
+
+    Examples:
+        >>> check_looks(365)
+        365
+    """
+    if looks <= MAX_LOOKS:
+        return looks
+    if method == "group-sequential":
+        weeks = math.ceil(looks / 7)
+        weekly = f" (looks={weeks:,} for as many weeks)" if weeks <= MAX_LOOKS else ""
+        fix = (
+            f"read less often, e.g. weekly{weekly}, or use an always-valid reading (msprt or "
+            "confidence-sequence), which may be read as often as you like"
+        )
+    else:
+        fix = (
+            f"plan with looks={MAX_LOOKS:,}: an always-valid test stays valid however often it "
+            "is read, and beyond 1,000 looks its plan barely changes"
+        )
+    raise LimitError(
+        f"looks == {looks:,}, at most {MAX_LOOKS:,} looks for a sequential design: {fix}",
+        argument="looks",
+        limit=MAX_LOOKS,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,6 +813,7 @@ def _check_fractions(information_fractions: ArrayLike) -> tuple[float, ...]:
         raise InputError(
             f"information_fractions == {information_fractions!r}, must be a non-empty flat sequence"
         )
+    check_looks(values.size)
     fractions = tuple(float(v) for v in values)
     if not all(math.isfinite(t) and 0.0 < t <= 1.0 for t in fractions):
         raise InputError(f"information_fractions == {list(fractions)!r}, must all be in (0, 1]")
