@@ -76,6 +76,15 @@ SCHEMA_VERSION = 1
 MAX_TABLE_DAYS = 365
 #: The table always covers at least this many days.
 MIN_TABLE_DAYS = 14
+#: A plan needing more units than this in total gets a warning: beyond the users of almost any
+#: product (the largest have a few billion), so the MDE is too small to be worth testing.
+PLAUSIBLE_UNITS = 1_000_000_000
+#: A plan running longer than this gets a warning: over a year, the product, its users and the
+#: traffic change, so the baseline the plan assumed no longer holds.
+PLAUSIBLE_DAYS = 365
+#: A plan with more than two arms running longer than this (eight weeks) gets a warning that
+#: the arms are what makes it long.
+LONG_WITH_ARMS_DAYS = 56
 Solved = Literal["sample size", "mde", "power"]
 #: The sequential designs a power plan sizes (defined once, in `ablens.typing`).
 SequentialMethod = SequentialDesign
@@ -241,6 +250,9 @@ class PowerPlan:
         notes: Warnings and assumptions worth reading.
         sequential: The sequential design the sizes are maximum sizes of (None: a fixed
             horizon, read once at the end).
+        warnings: Plain sentences on a plan that is implausible or badly shaped: more units
+            than `PLAUSIBLE_UNITS`, longer than `PLAUSIBLE_DAYS`, not whole weeks, or long
+            because of many arms. Faces show them before the notes.
     """
 
     metric: str
@@ -268,6 +280,7 @@ class PowerPlan:
     history: HistorySummary | None = None
     notes: tuple[str, ...] = ()
     sequential: PowerPlanSequential | None = None
+    warnings: tuple[str, ...] = ()
 
     # -------------------------------------------------------------- words
     def _effect_text(self, absolute: float) -> str:
@@ -438,6 +451,8 @@ class PowerPlan:
         parts = [self.sentence, "", *summary]
         if self.by_day:
             parts += ["", "Detectable effect by duration:", render.table_text(*self._day_table())]
+        if self.warnings:
+            parts += ["", *(f"Warning: {warning}" for warning in self.warnings)]
         if self.notes:
             parts += ["", *(f"Note: {note}" for note in self.notes)]
         return "\n".join(parts)
@@ -448,6 +463,8 @@ class PowerPlan:
         if self.by_day:
             text += "\n**Detectable effect by duration**\n\n"
             text += render.table_markdown(*self._day_table()) + "\n"
+        if self.warnings:
+            text += "\n" + "\n".join(f"**Warning:** {w}" for w in self.warnings) + "\n"
         if self.notes:
             text += "\n" + "\n".join(f"- {note}" for note in self.notes) + "\n"
         return text
@@ -457,11 +474,16 @@ class PowerPlan:
         import html  # noqa: PLC0415 - stdlib, only needed here
 
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        warnings = "".join(
+            f'<p class="ablens-warning">Warning: {html.escape(w)}</p>'
+            for w in self.warnings
+        )
         days = ""
         if self.by_day:
             days = render.table_html(*self._day_table(), caption="Detectable effect by duration")
         return (
             f'<div class="ablens-plan"><p>{html.escape(self.sentence)}</p>'
+            + warnings
             + render.table_html(["", "plan"], self._summary_rows())
             + days
             + (f"<ul>{notes}</ul>" if notes else "")
@@ -550,6 +572,7 @@ class PowerPlan:
             "history": None if self.history is None else self.history.to_dict(),
             "notes": list(self.notes),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -1076,7 +1099,49 @@ def _plan(
         history=history,
         notes=tuple(notes),
         sequential=summary,
+        warnings=tuple(_plausibility_warnings(total, duration, len(shares))),
     )
+
+
+def _count_text(count: float) -> str:
+    """A count a person can read: ``12,345`` or, past a trillion, ``about 1.4 x 10^20``."""
+    if count < 1e12:
+        return f"{count:,.0f}"
+    exponent = math.floor(math.log10(count))
+    return f"about {count / 10**exponent:.1f} x 10^{exponent}"
+
+
+def _plausibility_warnings(total: int, days: int | None, arms: int) -> list[str]:
+    """Warnings on a plan no one should run as it stands (see `PowerPlan.warnings`)."""
+    warnings = []
+    if total > PLAUSIBLE_UNITS:
+        warnings.append(
+            f"this plan needs {_count_text(total)} units in total, more than almost any "
+            "product has users: test a larger MDE"
+        )
+    if days is None:
+        return warnings
+    if days > PLAUSIBLE_DAYS:
+        years = days / 365.25
+        warnings.append(
+            f"{_count_text(days)} days is {_count_text(years) if years >= 10 else f'{years:.1f}'}"
+            " years: the product and its users change long before, so the baseline no longer "
+            "holds; test a larger MDE, or find more traffic"
+        )
+    if arms > 2 and days > LONG_WITH_ARMS_DAYS:
+        warnings.append(
+            f"{_count_text(days)} days for {arms} arms: each arm gets only 1/{arms} of the "
+            "traffic; test fewer arms or a larger MDE"
+        )
+    if days % FULL_WEEK and days <= PLAUSIBLE_DAYS:
+        weeks = math.ceil(days / FULL_WEEK)
+        shape = "less than a week" if days < FULL_WEEK else "not whole weeks"
+        warnings.append(
+            f"{days} day{'s' if days != 1 else ''} is {shape}: run whole weeks so every "
+            f"weekday counts the same (plan {weeks * FULL_WEEK} days, {weeks} "
+            f"week{'s' if weeks != 1 else ''})"
+        )
+    return warnings
 
 
 @dataclass(frozen=True)
