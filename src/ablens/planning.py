@@ -475,8 +475,7 @@ class PowerPlan:
 
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
         warnings = "".join(
-            f'<p class="ablens-warning">Warning: {html.escape(w)}</p>'
-            for w in self.warnings
+            f'<p class="ablens-warning">Warning: {html.escape(w)}</p>' for w in self.warnings
         )
         days = ""
         if self.by_day:
