@@ -115,8 +115,8 @@ def test_many_arms_that_make_the_test_long_are_named():
             100_000,
             2,
             (
-                "2 days is less than a week: run whole weeks so every weekday counts the "
-                "same (plan 7 days, 1 week)"
+                "the experiment would run 2 days, under a full week: weekday and weekend users "
+                "differ; run whole weeks so every weekday counts the same (plan 7 days, 1 week)"
             ),
         ),
         (

@@ -1132,13 +1132,17 @@ def _plausibility_warnings(total: int, days: int | None, arms: int) -> list[str]
             f"{_count_text(days)} days for {arms} arms: each arm gets only 1/{arms} of the "
             "traffic; test fewer arms or a larger MDE"
         )
-    if days % FULL_WEEK and days <= PLAUSIBLE_DAYS:
-        weeks = math.ceil(days / FULL_WEEK)
-        shape = "less than a week" if days < FULL_WEEK else "not whole weeks"
+    if days < FULL_WEEK:
         warnings.append(
-            f"{days} day{'s' if days != 1 else ''} is {shape}: run whole weeks so every "
-            f"weekday counts the same (plan {weeks * FULL_WEEK} days, {weeks} "
-            f"week{'s' if weeks != 1 else ''})"
+            f"the experiment would run {days} day{'s' if days != 1 else ''}, under a full "
+            "week: weekday and weekend users differ; run whole weeks so every weekday counts "
+            "the same (plan 7 days, 1 week)"
+        )
+    elif days % FULL_WEEK and days <= PLAUSIBLE_DAYS:
+        weeks = math.ceil(days / FULL_WEEK)
+        warnings.append(
+            f"{days} days is not whole weeks: run whole weeks so every weekday counts the same "
+            f"(plan {weeks * FULL_WEEK} days, {weeks} weeks)"
         )
     return warnings
 
@@ -1380,13 +1384,7 @@ def _notes(
     duration: int | None,
     shares: tuple[float, ...],
 ) -> list[str]:
-    notes = []
-    if duration is not None and duration < FULL_WEEK:
-        plural = "s" if duration != 1 else ""
-        notes.append(
-            f"the experiment would run {duration} day{plural}, under a full week: weekday and "
-            "weekend users differ, so run at least 7 days (whole weeks are best)"
-        )
+    notes = []  # a duration under a full week is a warning (`_plausibility_warnings`)
     if history is not None:
         notes += _history_notes(history, duration)
     if len(set(shares[1:])) > 1:
@@ -1562,9 +1560,9 @@ def power_plan_from_history(
         ... )
         >>> p.days, p.history.units
         (6, 20000)
-        >>> print(p.notes[0])
-        the experiment would run 6 days, under a full week: weekday and weekend users differ,
-        so run at least 7 days (whole weeks are best)
+        >>> print(p.warnings[0])
+        the experiment would run 6 days, under a full week: weekday and weekend users differ;
+        run whole weeks so every weekday counts the same (plan 7 days, 1 week)
     """
     metric = _check_metric(metric)
     if date is None:
