@@ -6,7 +6,9 @@ a `LimitError`, the CLI exits 2 with its message, the calculator shows it at the
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 
 import pytest
@@ -173,3 +175,26 @@ def test_a_negative_relative_mde_is_one_rule_on_every_face():
     )
     assert outcome.exit_code == 0, outcome.output
     assert json.loads(outcome.stdout)["n_per_arm"] == [55_269, 55_269]
+
+
+def test_the_web_calculator_marks_the_looks_field_at_once():
+    pytest.importorskip("fastapi", reason="the web extra is not installed")
+    from fastapi.testclient import TestClient  # noqa: PLC0415 - only with the web extra
+
+    from ablens.web import create_app  # noqa: PLC0415
+
+    client = TestClient(create_app())
+    started = time.perf_counter()
+    page = client.get(
+        "/calculator", params={"sequential": "msprt", "looks": "100000", "traffic": "10000"}
+    ).text
+    assert time.perf_counter() - started < 5.0
+    found = re.search(r'<input id="[fh]-looks"[^>]*>', page)
+    assert found is not None
+    assert 'aria-invalid="true"' in found.group(0)
+    message = re.search(r'<span class="field-error" id="error-looks"[^>]*>(.*?)</span>', page)
+    assert message is not None
+    assert html.unescape(message.group(1)).startswith(
+        "Looks: looks == 100,000, at most 1,000 looks for a sequential design: plan with "
+        "looks=1,000"
+    )

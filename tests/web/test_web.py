@@ -231,7 +231,14 @@ def test_calculator_reads_once_by_default(client):
         # The planner's rule, in its words: a zero effect is never detected.
         ({"mde": "0%"}, "effect == 0.0 is not beyond the null value"),
         ({"mde": "abc"}, "MDE: 'abc' is not a number"),
-        ({"mde": "", "days": ""}, "Enter an MDE, or leave it empty"),
+        ({"mde": "", "days": ""}, "MDE: enter the smallest change worth detecting"),
+        ({"solve": "mde", "days": ""}, "Days: enter how many days you can run"),
+        ({"solve": "mde", "days": "14", "traffic": ""}, "Daily traffic: needed to find"),
+        ({"baseline": "4,5%"}, "Baseline: '4,5%' has a comma inside a number; use a point: 4.5%"),
+        ({"kind": "mean", "baseline": "10%", "sd": "40"}, "Baseline: '10%' is a percent"),
+        ({"split": "50/40"}, "Split: the shares add up to 90"),
+        ({"split": "50/25/25"}, "Split: 3 share(s) for 2 arms"),
+        ({"variance_reduction": "100%"}, "Variance reduction: must be from 0%"),
         ({"arms": "1"}, "Arms: must be a whole number of at least 2"),
         ({"arms": "2.5"}, "Arms: must be a whole number of at least 2"),
         ({"traffic": "-10"}, "Daily traffic: must be above zero"),
@@ -497,7 +504,7 @@ def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, d
     assert external_urls(report) == []
     assert '<section class="looks"><h2>Sequential looks</h2>' in report
     assert "The group-sequential method reads the primary metrics and guardrails" in report
-    assert ">chance to beat control (Bayesian)</th>" in report
+    assert ">Chance to beat control</abbr></th>" in report
     assert "Uploaded file demo.csv" in report
     # The time column is the looks' clock, not a metric.
     metrics_table = report.split("<h2>Metrics</h2>")[1].split("</table>")[0]
@@ -549,7 +556,7 @@ def test_readout_of_a_sequential_plan_the_server_was_started_with(demo_csv, tmp_
     assert "<h3>conversion (new_checkout, primary)</h3>" in report
     assert "The mSPRT boundary has not been crossed" in report
     assert "No sequential reading: a quantile needs the table itself" in report
-    assert "chance to beat control" in report
+    assert "Chance to beat control" in report
     assert "this readout uses fixed-horizon tests" not in report
 
 
