@@ -17,11 +17,19 @@ spotify-confidence, gbstats and ambrosia solve one design at a time or not at al
   computed in DuckDB) for +2% revenue. Floor: the spreadsheet-plus way, pandas reads the columns,
   computes the mean, sd and correlation and the users by day, then statsmodels solves the size.
   Each run is a fresh interpreter, so import time and peak memory count.
+* ``sequential``: `ablens.power_plan` for a sequential reading ("group-sequential",
+  "msprt", "confidence-sequence") at 10, 100, 365 and 1,000 equally spaced looks (10% baseline,
+  +5% relative, 10,000 users a day), each in a fresh interpreter; and ``ablens power ... --json``
+  as a whole CLI process at 1,000 looks. statsmodels has no sequential planner, so the floor is
+  the fixed-horizon plan (``sequential=None``) in the same kind of process.
+* ``mde-kinds``: `ablens.mde_curve` over 1,000 sizes for every power kind (and `power_curve` for
+  the same design), in process, best of the repeats.
 
 Run by hand, e.g.::
 
     pip install -e '.[duckdb]' statsmodels pandas pyarrow
     python benchmarks/planning.py --rows 1000000 10000000 --repeats 3
+    python benchmarks/planning.py --workloads sequential mde-kinds  # no data files needed
 
 It prints a markdown report (machine, versions, timings, peak memory, agreement); ``--output``
 also writes it to a file. Data are cached in ``--data-dir``.
@@ -52,6 +60,7 @@ HISTORY_DAYS = 28
 HISTORY_LIFT = 0.02
 DATA_VERSION = 2  # bump when the generator changes, so cached files are not reused
 PACKAGES = ("statsmodels", "numpy", "scipy", "duckdb", "pandas", "pyarrow")
+WORKLOADS = ("curves", "mde-kinds", "sequential", "history")
 
 
 def best_of(repeats: int, call: Any) -> float:  # noqa: ANN401 - any zero-argument callable
@@ -61,6 +70,16 @@ def best_of(repeats: int, call: Any) -> float:  # noqa: ANN401 - any zero-argume
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def best_cpu_of(repeats: int, call: Any) -> float:  # noqa: ANN401 - any zero-argument callable
+    """The least CPU time of ``repeats`` calls, in seconds (other load stretches it less)."""
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        call()
+        times.append(time.process_time() - started)
     return min(times)
 
 
@@ -266,6 +285,138 @@ def history(rows_list: list[int], repeats: int, data_dir: Path, seed: int) -> li
     return lines
 
 
+# ---------------------------------------------------------------------------- sequential
+SEQUENTIAL_READINGS = ("group-sequential", "msprt", "confidence-sequence")
+SEQUENTIAL_LOOKS = (10, 100, 365, 1_000)
+SEQUENTIAL_PLAN = {"baseline_rate": 0.1, "mde": 0.05, "daily_traffic": 10_000}
+
+
+def sequential_worker(reading: str, looks: int) -> dict[str, Any]:
+    """One plan in this fresh interpreter: import and plan seconds, the plan's numbers."""
+    started = time.perf_counter()
+    import ablens
+
+    imported = time.perf_counter()
+    cpu = time.process_time()
+    options: dict[str, Any] = {} if reading == "fixed" else {"sequential": reading, "looks": looks}
+    plan = ablens.power_plan(**SEQUENTIAL_PLAN, **options)
+    planned = time.perf_counter()
+    return {
+        "import_seconds": imported - started,
+        "plan_seconds": planned - imported,
+        # CPU time of the plan (lazy scipy imports included): other load on the machine
+        # stretches the wall time, much less the CPU time
+        "plan_cpu_seconds": time.process_time() - cpu,
+        "peak_mib": peak_rss_mib(),
+        "n_per_arm": plan.n_per_arm[0],
+        "days": plan.days,
+        "inflation": None if plan.sequential is None else plan.sequential.inflation,
+    }
+
+
+def run_sequential(reading: str, looks: int) -> tuple[float, dict[str, Any]]:
+    """A sequential plan in a fresh interpreter: wall seconds and its result."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as output:
+        started = time.perf_counter()
+        subprocess.run(  # noqa: S603 - our own interpreter and script, no shell
+            [sys.executable, __file__, "--sequential-worker", reading, str(looks), output.name],
+            check=True,
+        )
+        wall = time.perf_counter() - started
+        return wall, json.loads(Path(output.name).read_text())
+
+
+def run_cli(reading: str, looks: int) -> float:
+    """``ablens power ... --json`` as a whole process (the console script's module): wall s."""
+    flags = ["--baseline-rate", "0.1", "--mde", "0.05", "--daily-traffic", "10000", "--json"]
+    if reading != "fixed":
+        flags += ["--sequential", reading, "--looks", str(looks)]
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 - our own interpreter, no shell
+        [sys.executable, "-c", "from ablens.cli import run; run()", "power", *flags],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def sequential(repeats: int) -> list[str]:
+    lines = [
+        (
+            "| reading | looks | wall (s, best) | plan (s, in process) | plan CPU (s) "
+            "| import (s) | peak RSS (MiB) | n per arm | days | inflation |"
+        ),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    cases = [("fixed", 1)] + [(r, k) for r in SEQUENTIAL_READINGS for k in SEQUENTIAL_LOOKS]
+    for reading, looks in cases:
+        runs = [run_sequential(reading, looks) for _ in range(repeats)]
+        wall = min(run[0] for run in runs)
+        plan = min(run[1]["plan_seconds"] for run in runs)
+        cpu = min(run[1]["plan_cpu_seconds"] for run in runs)
+        peak = max(run[1]["peak_mib"] for run in runs)
+        result = runs[0][1]
+        inflation = "-" if result["inflation"] is None else f"{result['inflation']:.6f}"
+        shown = "floor: fixed horizon" if reading == "fixed" else reading
+        lines.append(
+            f"| {shown} | {looks if reading != 'fixed' else '-'} | {wall:.2f} | {plan:.3f} | "
+            f"{cpu:.3f} | {result['import_seconds']:.2f} | {peak:.0f} | "
+            f"{result['n_per_arm']:,} | {result['days']} | {inflation} |"
+        )
+    lines += [
+        "",
+        "`ablens power ... --json`, a whole CLI process (best of the repeats):",
+        "",
+        "| reading | looks | wall (s) |",
+        "| --- | ---: | ---: |",
+    ]
+    for reading, looks in [("fixed", 1)] + [(r, 1_000) for r in SEQUENTIAL_READINGS]:
+        wall = min(run_cli(reading, looks) for _ in range(repeats))
+        shown = "floor: fixed horizon" if reading == "fixed" else reading
+        lines.append(f"| {shown} | {looks if reading != 'fixed' else '-'} | {wall:.2f} |")
+    return lines
+
+
+# ---------------------------------------------------------------------------- MDE curves
+CURVE_KINDS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("mean", {"sd": 2.0}),
+    ("mean", {"sd": 2.0, "sd_treatment": 3.0, "baseline": 5.0, "effect_type": "relative"}),
+    ("proportion", {"baseline": 0.08, "effect_type": "relative"}),
+    ("t-test", {"sd": 1.0}),
+    ("t-test", {"sd": 1.0, "strict": True}),
+    ("prop-test", {"baseline": 0.1}),
+    ("cohen-h", {}),
+    ("chi-square", {"df": 3}),
+)
+
+
+def mde_kinds(repeats: int) -> list[str]:
+    """`mde_curve` and `power_curve` over 1,000 sizes for every power kind, in process."""
+    import numpy as np
+
+    import ablens
+
+    sizes = np.linspace(*GRID)
+    lines = [
+        "| kind | design | mde_curve (ms) | mde_curve CPU (ms) | power_curve (ms) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for kind, design in CURVE_KINDS:
+        ablens.mde_curve(kind, sizes, **design)  # first call pays the lazy imports
+        mde = best_of(max(repeats, 5), lambda k=kind, d=design: ablens.mde_curve(k, sizes, **d))
+        cpu = best_cpu_of(max(repeats, 5), lambda k=kind, d=design: ablens.mde_curve(k, sizes, **d))
+        effect = 0.1 if kind in ("t-test", "cohen-h", "chi-square") else 0.02
+        power = best_of(
+            max(repeats, 5),
+            lambda k=kind, d=design, e=effect: ablens.power_curve(k, sizes, effect=e, **d),
+        )
+        shown = ", ".join(f"{key}={value}" for key, value in design.items()) or "-"
+        lines.append(
+            f"| {kind} | {shown} | {mde * 1e3:.2f} | {cpu * 1e3:.2f} | {power * 1e3:.2f} |"
+        )
+    return lines
+
+
 # ---------------------------------------------------------------------------- report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -274,30 +425,65 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "ablens")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        choices=WORKLOADS,
+        default=list(WORKLOADS),
+        help="which workloads to run (default: all)",
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sequential-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         contender, path, output = args.worker
         Path(output).write_text(json.dumps(worker(contender, path)))
+        return
+    if args.sequential_worker:
+        reading, looks, output = args.sequential_worker
+        Path(output).write_text(json.dumps(sequential_worker(reading, int(looks))))
         return
     report = [
         f"# Planning benchmark ({time.strftime('%Y-%m-%d')})",
         "",
         *machine_info(Path(__file__).resolve().parents[1], PACKAGES),
         f"- Load average (1, 5, 15 min) at the start: {load_average()}",
-        "",
-        "## Curves and one solved size (in process, best of the repeats)",
-        "",
-        *curves_and_solve(args.repeats),
-        "",
-        "## Plan from history (fresh interpreter per run)",
-        "",
-        *history(args.rows, args.repeats, args.data_dir, args.seed),
+    ]
+    if "curves" in args.workloads:
+        report += [
+            "",
+            "## Curves and one solved size (in process, best of the repeats)",
+            "",
+            *curves_and_solve(args.repeats),
+        ]
+    if "mde-kinds" in args.workloads:
+        report += [
+            "",
+            "## MDE and power curves of every kind, 1,000 sizes (in process, best of the runs)",
+            "",
+            *mde_kinds(args.repeats),
+        ]
+    if "sequential" in args.workloads:
+        report += [
+            "",
+            "## Sequential plans (fresh interpreter per run)",
+            "",
+            *sequential(args.repeats),
+        ]
+    if "history" in args.workloads:
+        report += [
+            "",
+            "## Plan from history (fresh interpreter per run)",
+            "",
+            *history(args.rows, args.repeats, args.data_dir, args.seed),
+        ]
+    report += [
         "",
         (
             f"Repeats: {args.repeats}. Other load on the machine is not controlled: compare "
             "contenders within one table, not across reports."
         ),
+        f"- Load average (1, 5, 15 min) at the end: {load_average()}",
     ]
     text = "\n".join(report) + "\n"
     print(text, end="")

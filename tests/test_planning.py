@@ -72,9 +72,9 @@ def test_power_mode():
 def test_short_duration_is_flagged():
     p = power_plan(baseline_rate=0.3, mde=0.2, daily_traffic=50_000)
     assert p.days < 7
-    assert any("under a full week" in note for note in p.notes)
+    assert any("under a full week" in warning for warning in p.warnings)
     long = power_plan(baseline_rate=0.3, mde=0.02, daily_traffic=1_000)
-    assert not any("under a full week" in note for note in long.notes)
+    assert not any("under a full week" in warning for warning in long.warnings)
 
 
 def test_arms_split_and_correction():
@@ -301,7 +301,7 @@ def test_history_days_needed_and_extrapolation(table, history):
 def test_history_short_duration_warning(table):
     p = power_plan_from_history(table, metric=Proportion("converted"), date="first_seen", mde=0.5)
     assert p.days < 7
-    assert any("under a full week" in note for note in p.notes)
+    assert any("under a full week" in warning for warning in p.warnings)
 
 
 def test_history_traffic_share_and_inverse_mode(table, history):

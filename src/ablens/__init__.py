@@ -36,6 +36,7 @@ from ablens.errors import (
     ConfigError,
     DataError,
     InputError,
+    LimitError,
     MissingDependencyError,
     ProjectError,
 )
@@ -301,6 +302,7 @@ __all__ = [
     "HistorySummary",
     "HodgesLehmannResult",
     "InputError",
+    "LimitError",
     "LookRow",
     "LooksResult",
     "MannWhitney",

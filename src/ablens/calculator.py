@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlencode
 
-from ablens.errors import InputError
+from ablens.errors import InputError, LimitError
 from ablens.planning import power_plan
 from ablens.stats.power import POWER_CORRECTIONS
 from ablens.typing import SEQUENTIAL_METHODS
@@ -74,7 +74,9 @@ __all__ = [
     "calculator_plan",
     "calculator_query",
     "estimate_from_history",
+    "limit_error",
     "parse_number",
+    "plan_reading",
     "read_calculator",
 ]
 
@@ -294,11 +296,7 @@ def _reading_options(form: Mapping[str, str]) -> dict[str, Any]:
     reading = _choice(form, "sequential", SEQUENTIAL_CHOICES)
     if reading == "none":
         return {}
-    looks = _whole(form, "looks", "Looks", 1)
-    if looks > 1000:
-        raise FieldError(
-            "Looks: at most 1,000 looks (a daily read for almost three years).", "looks"
-        )
+    looks = _whole(form, "looks", "Looks", 1)  # the most looks is the library's (LimitError)
     # the group-sequential design spends alpha as O'Brien-Fleming, the readout's default
     return {"sequential": reading, "looks": looks}
 
@@ -490,7 +488,38 @@ def calculator_plan(form: Mapping[str, str]) -> PowerPlan:
         FieldError: A field is empty, not a number, or out of range.
         ablens.errors.InputError: `ablens.power_plan` rejects the combination.
     """
-    return power_plan(**read_calculator(form).arguments)
+    return plan_reading(read_calculator(form))
+
+
+def plan_reading(reading: CalculatorReading) -> PowerPlan:
+    """`ablens.power_plan` of a read form; a limit of the planner becomes a `FieldError`.
+
+    Raises:
+        FieldError: The planner refuses a field's value as beyond its limit (`limit_error`).
+        ablens.errors.InputError: `ablens.power_plan` rejects the combination.
+    """
+    try:
+        return power_plan(**reading.arguments)
+    except LimitError as error:
+        raise limit_error(error) from None
+
+
+def limit_error(error: LimitError) -> FieldError:
+    """A planner's `ablens.LimitError` (too many looks) as a `FieldError` at its field.
+
+    The message is the planner's own (the same on the CLI and in the API), after the field's
+    label, so a face shows it where the value was typed.
+
+    Examples:
+        >>> from ablens.errors import LimitError
+        >>> refused = limit_error(
+        ...     LimitError("looks == 5,000, at most 1,000 looks", argument="looks", limit=1000)
+        ... )
+        >>> refused.field, str(refused)
+        ('looks', 'Looks: looks == 5,000, at most 1,000 looks')
+    """
+    label = {"looks": "Looks"}.get(error.argument, error.argument)
+    return FieldError(f"{label}: {error}", error.argument)
 
 
 def _figures(value: float, significant: int = 4) -> str:

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "InputError",
+    "LimitError",
     "MissingDependencyError",
     "ProjectError",
 ]
@@ -26,6 +27,22 @@ class InputError(AblensError, ValueError):
 
     The message names the argument, the value received and what would be accepted.
     """
+
+
+class LimitError(InputError):
+    """An argument beyond what ablens computes in reasonable time, such as too many looks.
+
+    Refused at once, on every face, with the limit and what to do instead.
+
+    Attributes:
+        argument: The argument's name (``"looks"``), for a form to mark its field.
+        limit: The largest value accepted.
+    """
+
+    def __init__(self, message: str, *, argument: str, limit: float) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.limit = limit
 
 
 class DataError(AblensError):

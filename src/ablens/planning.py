@@ -35,7 +35,7 @@ from ablens._validation import (
     check_real,
 )
 from ablens.data.history import FULL_WEEK, History, UnitCombine, read_history
-from ablens.errors import DataError, InputError
+from ablens.errors import DataError, InputError, LimitError
 from ablens.metrics.base import PlannableMetric, kind_named, kind_of, metric_kinds
 from ablens.stats._inference import Alternative, check_alternative
 from ablens.stats.power import (
@@ -76,6 +76,15 @@ SCHEMA_VERSION = 1
 MAX_TABLE_DAYS = 365
 #: The table always covers at least this many days.
 MIN_TABLE_DAYS = 14
+#: A plan needing more units than this in total gets a warning: beyond the users of almost any
+#: product (the largest have a few billion), so the MDE is too small to be worth testing.
+PLAUSIBLE_UNITS = 1_000_000_000
+#: A plan running longer than this gets a warning: over a year, the product, its users and the
+#: traffic change, so the baseline the plan assumed no longer holds.
+PLAUSIBLE_DAYS = 365
+#: A plan with more than two arms running longer than this (eight weeks) gets a warning that
+#: the arms are what makes it long.
+LONG_WITH_ARMS_DAYS = 56
 Solved = Literal["sample size", "mde", "power"]
 #: The sequential designs a power plan sizes (defined once, in `ablens.typing`).
 SequentialMethod = SequentialDesign
@@ -88,6 +97,8 @@ _SEQUENTIAL_LABELS = {
 #: Days of an explicit-tau mSPRT plan whose inflation is computed one by one; beyond, the
 #: inflation is interpolated in log tau^2 / V_max (a Chebyshev series of this degree).
 _EXACT_DAYS = 17
+#: The most looks of an mSPRT plan with a given ``tau`` (see `_Sequential.of`).
+MAX_TAU_LOOKS = 200
 _CORRECTION_NAMES = {"bonferroni": "Bonferroni", "sidak": "Šidák"}
 
 
@@ -239,6 +250,9 @@ class PowerPlan:
         notes: Warnings and assumptions worth reading.
         sequential: The sequential design the sizes are maximum sizes of (None: a fixed
             horizon, read once at the end).
+        warnings: Plain sentences on a plan that is implausible or badly shaped: more units
+            than `PLAUSIBLE_UNITS`, longer than `PLAUSIBLE_DAYS`, not whole weeks, or long
+            because of many arms. Faces show them before the notes.
     """
 
     metric: str
@@ -266,6 +280,7 @@ class PowerPlan:
     history: HistorySummary | None = None
     notes: tuple[str, ...] = ()
     sequential: PowerPlanSequential | None = None
+    warnings: tuple[str, ...] = ()
 
     # -------------------------------------------------------------- words
     def _effect_text(self, absolute: float) -> str:
@@ -436,6 +451,8 @@ class PowerPlan:
         parts = [self.sentence, "", *summary]
         if self.by_day:
             parts += ["", "Detectable effect by duration:", render.table_text(*self._day_table())]
+        if self.warnings:
+            parts += ["", *(f"Warning: {warning}" for warning in self.warnings)]
         if self.notes:
             parts += ["", *(f"Note: {note}" for note in self.notes)]
         return "\n".join(parts)
@@ -446,6 +463,8 @@ class PowerPlan:
         if self.by_day:
             text += "\n**Detectable effect by duration**\n\n"
             text += render.table_markdown(*self._day_table()) + "\n"
+        if self.warnings:
+            text += "\n" + "\n".join(f"**Warning:** {w}" for w in self.warnings) + "\n"
         if self.notes:
             text += "\n" + "\n".join(f"- {note}" for note in self.notes) + "\n"
         return text
@@ -455,11 +474,15 @@ class PowerPlan:
         import html  # noqa: PLC0415 - stdlib, only needed here
 
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        warnings = "".join(
+            f'<p class="ablens-warning">Warning: {html.escape(w)}</p>' for w in self.warnings
+        )
         days = ""
         if self.by_day:
             days = render.table_html(*self._day_table(), caption="Detectable effect by duration")
         return (
             f'<div class="ablens-plan"><p>{html.escape(self.sentence)}</p>'
+            + warnings
             + render.table_html(["", "plan"], self._summary_rows())
             + days
             + (f"<ul>{notes}</ul>" if notes else "")
@@ -548,6 +571,7 @@ class PowerPlan:
             "history": None if self.history is None else self.history.to_dict(),
             "notes": list(self.notes),
             "sequential": None if self.sequential is None else self.sequential.to_dict(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -821,14 +845,27 @@ class _Sequential:
             if tau is not None:
                 raise InputError(f"tau == {tau!r} applies to sequential='msprt'")
             return None
+        from ablens.stats.group_sequential import MAX_LOOKS, check_looks  # noqa: PLC0415
+
         checked = check_choice("sequential", method, SEQUENTIAL_METHODS)
-        count = check_count("looks", looks, minimum=1)
+        count = check_looks(check_count("looks", looks, minimum=1), method=checked)
         if tau is not None:
             tau = check_positive("tau", tau)
             if checked != "msprt":
                 raise InputError(
                     f"tau == {tau!r} applies to sequential='msprt', not {checked!r} (the "
                     "confidence sequence is tuned to the maximum size)"
+                )
+            if count > MAX_TAU_LOOKS:
+                # A fixed tau gives each maximum size its own bounds: the plan solves one
+                # design per candidate size and per day of the table.
+                raise LimitError(
+                    f"looks == {count:,} with tau: at most {MAX_TAU_LOOKS} looks when tau is "
+                    "given (each day of the plan needs a design of its own); read less often, "
+                    f"e.g. weekly (looks={math.ceil(count / 7):,} for as many weeks), or leave tau "
+                    f"unset: the default tau plans up to {MAX_LOOKS:,} looks",
+                    argument="looks",
+                    limit=MAX_TAU_LOOKS,
                 )
         return cls(cast("SequentialMethod", checked), count, spending, tau)
 
@@ -1061,7 +1098,53 @@ def _plan(
         history=history,
         notes=tuple(notes),
         sequential=summary,
+        warnings=tuple(_plausibility_warnings(total, duration, len(shares))),
     )
+
+
+def _count_text(count: float) -> str:
+    """A count a person can read: ``12,345`` or, past a trillion, ``about 1.4 x 10^20``."""
+    if count < 1e12:
+        return f"{count:,.0f}"
+    exponent = math.floor(math.log10(count))
+    return f"about {count / 10**exponent:.1f} x 10^{exponent}"
+
+
+def _plausibility_warnings(total: int, days: int | None, arms: int) -> list[str]:
+    """Warnings on a plan no one should run as it stands (see `PowerPlan.warnings`)."""
+    warnings = []
+    if total > PLAUSIBLE_UNITS:
+        warnings.append(
+            f"this plan needs {_count_text(total)} units in total, more than almost any "
+            "product has users: test a larger MDE"
+        )
+    if days is None:
+        return warnings
+    if days > PLAUSIBLE_DAYS:
+        years = days / 365.25
+        warnings.append(
+            f"{_count_text(days)} days is {_count_text(years) if years >= 10 else f'{years:.1f}'}"
+            " years: the product and its users change long before, so the baseline no longer "
+            "holds; test a larger MDE, or find more traffic"
+        )
+    if arms > 2 and days > LONG_WITH_ARMS_DAYS:
+        warnings.append(
+            f"{_count_text(days)} days for {arms} arms: each arm gets only 1/{arms} of the "
+            "traffic; test fewer arms or a larger MDE"
+        )
+    if days < FULL_WEEK:
+        warnings.append(
+            f"the experiment would run {days} day{'s' if days != 1 else ''}, under a full "
+            "week: weekday and weekend users differ; run whole weeks so every weekday counts "
+            "the same (plan 7 days, 1 week)"
+        )
+    elif days % FULL_WEEK and days <= PLAUSIBLE_DAYS:
+        weeks = math.ceil(days / FULL_WEEK)
+        warnings.append(
+            f"{days} days is not whole weeks: run whole weeks so every weekday counts the same "
+            f"(plan {weeks * FULL_WEEK} days, {weeks} weeks)"
+        )
+    return warnings
 
 
 @dataclass(frozen=True)
@@ -1301,13 +1384,7 @@ def _notes(
     duration: int | None,
     shares: tuple[float, ...],
 ) -> list[str]:
-    notes = []
-    if duration is not None and duration < FULL_WEEK:
-        plural = "s" if duration != 1 else ""
-        notes.append(
-            f"the experiment would run {duration} day{plural}, under a full week: weekday and "
-            "weekend users differ, so run at least 7 days (whole weeks are best)"
-        )
+    notes = []  # a duration under a full week is a warning (`_plausibility_warnings`)
     if history is not None:
         notes += _history_notes(history, duration)
     if len(set(shares[1:])) > 1:
@@ -1483,9 +1560,9 @@ def power_plan_from_history(
         ... )
         >>> p.days, p.history.units
         (6, 20000)
-        >>> print(p.notes[0])
-        the experiment would run 6 days, under a full week: weekday and weekend users differ,
-        so run at least 7 days (whole weeks are best)
+        >>> print(p.warnings[0])
+        the experiment would run 6 days, under a full week: weekday and weekend users differ;
+        run whole weeks so every weekday counts the same (plan 7 days, 1 week)
     """
     metric = _check_metric(metric)
     if date is None:

@@ -248,6 +248,8 @@ CALCULATOR_FIELDS = {
     "arms": "arms",
     "daily_traffic": "traffic",
     "days": "days",
+    "sequential": "sequential",
+    "looks": "looks",
 }
 
 

@@ -178,6 +178,28 @@ CASES: list[Case] = [
     Case("power-above-one", ("power",), power={"baseline_rate": 0.1, "mde": 0.05, "power": 1.5}),
     Case("baseline-rate-above-one", ("baseline",), power={"baseline_rate": 1.5, "mde": 0.05}),
     Case("a-single-arm", ("arms",), power={"baseline_rate": 0.1, "mde": 0.05, "arms": 1}),
+    # 100,000 looks hung every face (issue 20): refused at once, naming looks and the limit
+    *(
+        Case(
+            f"100000-looks-{method}",
+            ("looks", "100,000", "at most 1,000 looks"),
+            power={"baseline_rate": 0.1, "mde": 0.05, "sequential": method, "looks": 100_000},
+        )
+        for method in ("group-sequential", "msprt", "confidence-sequence")
+    ),
+    # An absurd MDE is valid input: an answer, with warnings (`PowerPlan.warnings`)
+    Case(
+        "an-mde-of-1e-9",
+        (),
+        power={"baseline_rate": 0.1, "mde": 1e-9, "daily_traffic": 10_000},
+        outcome="ok",
+    ),
+    Case(
+        "a-negative-relative-mde",
+        (),
+        power={"baseline_rate": 0.1, "mde": -0.05, "daily_traffic": 10_000},
+        outcome="ok",
+    ),
 ]
 
 CELLS = [

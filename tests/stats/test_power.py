@@ -510,6 +510,12 @@ CURVE_DESIGNS = [
     ),
     pytest.param("t-test", {"sd": 1.5, "strict": True}, 0.05, id="t-test"),
     pytest.param("cohen-h", {"n_treatment": 1e6}, 0.02, id="cohen-h"),
+    pytest.param("t-test", {"sd": 1.5, "alternative": "less"}, -0.05, id="t-test-less"),
+    pytest.param("prop-test", {"baseline": 0.3}, 0.01, id="prop-test"),
+    pytest.param(
+        "prop-test", {"baseline": 0.97, "alternative": "greater"}, 0.005, id="prop-test-edge"
+    ),
+    pytest.param("chi-square", {"df": 3}, 0.01, id="chi-square"),
 ]
 
 

@@ -215,7 +215,10 @@ def test_calculator_reads_once_by_default(client):
     [
         ({"sequential": "msprt", "looks": "0"}, "Looks: must be a whole number of at least 1"),
         ({"sequential": "msprt", "looks": "ten"}, "Looks: 'ten' is not a number"),
-        ({"sequential": "msprt", "looks": "5000"}, "Looks: at most 1,000 looks"),
+        (
+            {"sequential": "msprt", "looks": "5000"},
+            "Looks: looks == 5,000, at most 1,000 looks for a sequential design",
+        ),
         ({"sequential": "<script>"}, "sequential: '<script>' is not one of"),
         ({"alpha": "1.5"}, "Significance level (alpha): must be between 0 and 1"),
         ({"alpha": "0"}, "Significance level (alpha): must be between 0 and 1"),

@@ -45,7 +45,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -62,6 +62,9 @@ from ablens.errors import InputError
 from ablens.stats._inference import Alternative, check_alternative, special_functions
 from ablens.stats.moments import Moments
 from ablens.stats.srm import DEFAULT_SRM_ALPHA
+
+if TYPE_CHECKING:
+    from ablens.stats.group_sequential import ExitPath
 
 __all__ = [
     "AlwaysValidDecision",
@@ -800,10 +803,12 @@ class AlwaysValidDesign:
         )
 
 
-def _look_fractions(looks: object) -> tuple[float, ...]:
+def _look_fractions(looks: object, method: str) -> tuple[float, ...]:
     """``k / K`` for an integer ``K``, else the checked increasing fractions ending at 1."""
+    from ablens.stats.group_sequential import check_looks  # noqa: PLC0415 - avoid a cycle
+
     if isinstance(looks, int | np.integer) and not isinstance(looks, bool):
-        count = check_count("looks", int(looks), minimum=1)
+        count = check_looks(check_count("looks", int(looks), minimum=1), method=method)
         return tuple((k + 1) / count for k in range(count))
     try:
         values = np.asarray(looks, dtype=np.float64)
@@ -817,6 +822,7 @@ def _look_fractions(looks: object) -> tuple[float, ...]:
             f"looks == {looks!r}, must be a number of looks >= 1 or a non-empty flat sequence "
             "of information fractions"
         )
+    check_looks(values.size, method=method)
     fractions = tuple(float(v) for v in values)
     if not all(math.isfinite(t) and 0.0 < t <= 1.0 for t in fractions):
         raise InputError(f"looks == {list(fractions)!r}, information fractions must be in (0, 1]")
@@ -836,21 +842,28 @@ class _Crossing:
     ratios: FloatArray
     bounds: FloatArray
     drift: float
+    path: ExitPath
 
 
 def _crossing(
     fractions: tuple[float, ...], max_ratio: float, alpha: float, power: float, fixed: float
 ) -> _Crossing:
-    from ablens.stats.group_sequential import required_drift  # noqa: PLC0415 - avoid a cycle
+    from ablens.stats.group_sequential import (  # noqa: PLC0415 - avoid a cycle
+        ExitPath,
+        required_drift,
+    )
 
     ratios = max_ratio * np.asarray(fractions, dtype=np.float64)
     bounds = _z_bounds(ratios, alpha)
     upper = [float(b) for b in bounds]
     lower = [-b for b in upper]
     # No level-alpha test beats the fixed one at n_max: at its drift the power falls short.
-    high = upper[-1] + float(special_functions().ndtri(power)) + 1.0
-    drift = required_drift(fractions, lower, upper, power, fixed, max(high, 2.0 * fixed), clip=True)
-    return _Crossing(ratios, bounds, drift)
+    high = max(upper[-1] + float(special_functions().ndtri(power)) + 1.0, 2.0 * fixed)
+    # One recursion at the fixed drift, its grids wide enough for the null too (the type I
+    # error), serves the whole search (see ExitPath).
+    path = ExitPath.build(fractions, lower, upper, fixed, clip=True, means=(0.0, high))
+    drift = required_drift(fractions, lower, upper, power, fixed, high, clip=True, path=path)
+    return _Crossing(ratios, bounds, drift, path)
 
 
 def _fixed_point(
@@ -956,7 +969,7 @@ def always_valid_design(
         1.7204
     """
     check_choice("method", method, ALWAYS_VALID_METHODS)
-    fractions = _look_fractions(looks)
+    fractions = _look_fractions(looks, method)
     alpha = check_open_unit_interval("alpha", alpha)
     beta = check_open_unit_interval("beta", beta)
     alternative = check_alternative(alternative)
@@ -992,12 +1005,9 @@ def always_valid_design(
     else:
         scale = tau**2 / check_positive("fixed_variance", fixed_variance)
         crossing = _fixed_point(fractions, scale, alpha, power, fixed)
-    from ablens.stats.group_sequential import exit_probabilities  # noqa: PLC0415
-
     upper = [float(b) for b in crossing.bounds]
-    lower = [-b for b in upper]
-    above, _ = exit_probabilities(fractions, lower, upper, crossing.drift, clip=True)
-    null_above, null_below = exit_probabilities(fractions, lower, upper, 0.0, clip=True)
+    above, _ = crossing.path.exits(crossing.drift)
+    null_above, null_below = crossing.path.exits(0.0)
     type_i = sum(null_above) + (sum(null_below) if sides == 2 else 0.0)
     return AlwaysValidDesign(
         method=method,

@@ -25,6 +25,13 @@ fast: bounds agree with an adaptive one-dimensional quadrature of the two-look c
 1e-14 and do not move when the grid is refined, and agree with rpact (whose own bisection
 tolerance is at best 1e-10, on a coarser grid) to better than 1e-7.
 
+Two things keep many looks fast (1,000 looks well under a second). The transition kernel is
+evaluated only within 12 of its sds of each node (beyond, it is below 1e-31 of its peak), so a
+look costs a band of the full matrix. And the exit probabilities at any drift come from one
+recursion by tilting: under drift ``d`` the density of a path is that under ``d0`` times the
+likelihood ratio ``exp((d - d0) S_k - (d^2 - d0^2) t_k / 2)``, ``S_k = Z_k sqrt(t_k)``, so the
+search for the drift of a given power reuses the quadrature masses of one recursion.
+
 Futility bounds are optional and *non-binding*: the efficacy bounds are computed as if the
 futility bounds did not exist, so the type I error stays at or below ``alpha`` whether or not the
 trial stops when a futility bound is crossed. They come from a beta-spending function
@@ -45,6 +52,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -54,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from ablens._validation import check_choice, check_open_unit_interval, check_positive, check_real
-from ablens.errors import InputError
+from ablens.errors import InputError, LimitError
 from ablens.stats._inference import Alternative, check_alternative, special_functions
 from ablens.typing import SPENDING_NAMES, SpendingName
 
@@ -93,6 +101,48 @@ _MAX_ALPHA = 0.5
 _REPEATED_P_RANGE = (1e-10, 0.5)
 #: A repeated p-value at this cap means "at least 0.5": faces show it as such.
 REPEATED_P_VALUE_CAP = _REPEATED_P_RANGE[1]
+#: The most looks a sequential design takes (group-sequential and always-valid alike): a daily
+#: read for almost three years. Its bounds and power take well under a second there, and the
+#: recursion's cost grows as looks^1.5 beyond.
+MAX_LOOKS = 1_000
+
+
+def check_looks(looks: int, *, method: str = "group-sequential") -> int:
+    """Refuse more than `MAX_LOOKS` looks with a `LimitError` that says what to do instead.
+
+    Args:
+        looks: The number of looks of a sequential design.
+        method: "group-sequential", "msprt" or "confidence-sequence": the advice differs.
+
+    Returns:
+        ``looks``, when it is within the limit.
+
+    Raises:
+        LimitError: Above `MAX_LOOKS`.
+
+    Examples:
+        >>> check_looks(365)
+        365
+    """
+    if looks <= MAX_LOOKS:
+        return looks
+    if method == "group-sequential":
+        weeks = math.ceil(looks / 7)
+        weekly = f" (looks={weeks:,} for as many weeks)" if weeks <= MAX_LOOKS else ""
+        fix = (
+            f"read less often, e.g. weekly{weekly}, or use an always-valid reading (msprt or "
+            "confidence-sequence), which may be read as often as you like"
+        )
+    else:
+        fix = (
+            f"plan with looks={MAX_LOOKS:,}: an always-valid test stays valid however often it "
+            "is read, and beyond 1,000 looks its plan barely changes"
+        )
+    raise LimitError(
+        f"looks == {looks:,}, at most {MAX_LOOKS:,} looks for a sequential design: {fix}",
+        argument="looks",
+        limit=MAX_LOOKS,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,6 +265,8 @@ _MAX_PANEL = 2.0  # panel width, at most, and at most _SD_PER_PANEL conditional 
 _SD_PER_PANEL = 4.0
 _TAIL = 9.0  # the grid covers mean +/- 9 sd at most: Phi(-9) = 1.1e-19 of the mass is dropped
 _MAX_MATRIX = 2_000_000  # entries of one block of the transition matrix (memory bound)
+_BAND = 12.0  # kernel entries beyond 12 sd: exp(-72) = 5e-32 of the peak, dropped
+_BAND_ROWS = 32  # nodes per block of the banded transition (two panels)
 
 
 @functools.cache
@@ -276,6 +328,7 @@ def _advance(
     t_next: float,
     *,
     clip: bool = False,
+    means: tuple[float, float] | None = None,
 ) -> _Stage:
     """The sub-density at fraction ``t`` on (lower, upper), ready for a next look at t_next.
 
@@ -283,15 +336,19 @@ def _advance(
     sub-density is at most the N(mean, 1) density of ``Z_k``, so at most ``2 Phi(-9) = 2e-19``
     of the mass is dropped per look, which is harmless for probabilities that are not tiny
     (power, a total type I error) and keeps the grid small when bounds run far out.
+
+    ``means`` widens the grid (where a bound is infinite or clipped) to cover every drift in
+    that range, so the stage can be tilted to any of them (see `ExitPath`).
     """
     # Without clip, a finite bound ends the grid, however far out: tiny early spending
     # (O'Brien-Fleming at a small fraction) gives bounds beyond mean + 9 whose crossing
     # probabilities, though tiny, must be right relative to the tiny targets of the next looks.
-    mean = drift * math.sqrt(t)
-    low = lower if math.isfinite(lower) else mean - _TAIL
-    high = upper if math.isfinite(upper) else mean + _TAIL
+    low_drift, high_drift = (drift, drift) if means is None else means
+    low_mean, high_mean = low_drift * math.sqrt(t), high_drift * math.sqrt(t)
+    low = lower if math.isfinite(lower) else low_mean - _TAIL
+    high = upper if math.isfinite(upper) else high_mean + _TAIL
     if clip:
-        low, high = max(low, mean - _TAIL), min(high, mean + _TAIL)
+        low, high = max(low, low_mean - _TAIL), min(high, high_mean + _TAIL)
     if not low < high or stage.mass.size == 0:
         empty = np.zeros(0)
         return _Stage(t, empty, empty)
@@ -302,16 +359,156 @@ def _advance(
     scale_in, scale_out = math.sqrt(step / t), math.sqrt((t_next - t) / t)
     width = min(_MAX_PANEL, _SD_PER_PANEL * min(scale_in, scale_out))
     nodes, weights = _panels(low, high, width)
-    shift = stage.nodes * math.sqrt(stage.t) + drift * step
+    return _Stage(t, nodes, weights * _transition(stage, t, drift, nodes))
+
+
+def _transition(
+    stage: _Stage, t: float, drift: float, nodes: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The density of (continued through the previous looks, ``Z_k = nodes``).
+
+    The normal transition kernel is evaluated only within `_BAND` of its sd of each node:
+    beyond, ``exp(-_BAND^2 / 2)`` is below 1e-31 of its peak. Both grids are increasing, so
+    each block of nodes needs one contiguous range of the previous grid's nodes; with many
+    looks the kernel is narrow and the band a small part of the full matrix.
+    """
+    step = t - stage.t
     scale = math.sqrt(step)
-    density = np.empty(nodes.size)
-    block = max(1, _MAX_MATRIX // shift.size)
-    for start in range(0, nodes.size, block):
-        z = nodes[start : start + block]
-        arg = (z[:, None] * math.sqrt(t) - shift[None, :]) / scale
-        density[start : start + block] = np.exp(-0.5 * arg * arg) @ stage.mass
-    density *= math.sqrt(t) / (scale * math.sqrt(2.0 * math.pi))
-    return _Stage(t, nodes, weights * density)
+    root_t = math.sqrt(t)
+    # On the scale of the kernel's sd, so that the kernel is exp(-(x - s)^2 / 2).
+    shift = (stage.nodes * math.sqrt(stage.t) + drift * step) / scale
+    position = nodes * (root_t / scale)
+    density = np.zeros(nodes.size)
+    rows = max(1, min(_BAND_ROWS, _MAX_MATRIX // max(shift.size, 1)))
+    starts = np.arange(0, nodes.size, rows)
+    stops = np.minimum(starts + rows, nodes.size)
+    firsts = np.searchsorted(shift, position[starts] - _BAND, side="left").tolist()
+    lasts = np.searchsorted(shift, position[stops - 1] + _BAND, side="right").tolist()
+    blocks = zip(starts.tolist(), stops.tolist(), firsts, lasts, strict=True)
+    for start, stop, first, last in blocks:
+        if first >= last:
+            continue
+        arg = np.subtract.outer(position[start:stop], shift[first:last])
+        np.square(arg, out=arg)
+        arg *= -0.5
+        np.exp(arg, out=arg)
+        density[start:stop] = arg @ stage.mass[first:last]
+    density *= root_t / (scale * math.sqrt(2.0 * math.pi))
+    return density
+
+
+@dataclass(frozen=True)
+class ExitPath:
+    """The sub-densities of one set of bounds at a reference drift, tilted to any other.
+
+    Under drift ``d`` the density of the path ``Z_1 .. Z_k`` is that under ``d0`` times the
+    likelihood ratio ``exp((d - d0) S_k - (d^2 - d0^2) t_k / 2)`` with ``S_k = Z_k sqrt(t_k)``
+    (Brownian motion with drift; the ratio depends on the last point only). So the quadrature
+    masses of every look, computed once at ``d0``, give the exit probabilities at any drift
+    in O(nodes) per look instead of a new O(nodes^2) recursion: the same quadrature, hence the
+    same numbers, up to rounding. The grids cover the drifts in ``means`` (see `_advance`);
+    ``d`` should stay within a few units of ``d0`` so that no mass underflows.
+    """
+
+    fractions: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    drift: float
+    means: tuple[float, float]  # the drifts the grids cover
+    stages: tuple[_Stage, ...]  # before each look: _START, then the grid of look k - 1
+
+    @classmethod
+    def build(
+        cls,
+        fractions: Sequence[float],
+        lower: Sequence[float],
+        upper: Sequence[float],
+        drift: float,
+        *,
+        clip: bool = False,
+        means: tuple[float, float] | None = None,
+    ) -> ExitPath:
+        stages = [_START]
+        for k, t in enumerate(fractions[:-1]):
+            stages.append(
+                _advance(
+                    stages[-1],
+                    t,
+                    drift,
+                    lower[k],
+                    upper[k],
+                    fractions[k + 1],
+                    clip=clip,
+                    means=None if means is None else (min(means[0], drift), max(means[1], drift)),
+                )
+            )
+        covered = (drift, drift) if means is None else (min(means[0], drift), max(means[1], drift))
+        return cls(tuple(fractions), tuple(lower), tuple(upper), drift, covered, tuple(stages))
+
+    @functools.cached_property
+    def _tails(self) -> tuple[_Tail, _Tail]:
+        """The nodes that can reach the upper and the lower bound of their next look."""
+        sizes = [stage.nodes.size for stage in self.stages]
+        before = np.array([stage.t for stage in self.stages])
+        look = np.repeat(np.arange(len(self.stages)), sizes)
+        position = np.concatenate([stage.nodes for stage in self.stages]) * np.sqrt(before)[look]
+        mass = np.concatenate([stage.mass for stage in self.stages])
+        step = (np.asarray(self.fractions) - before)[look]
+        root_step = np.sqrt(step)
+        root_t = np.sqrt(self.fractions)
+        upper = (np.asarray(self.upper) * root_t)[look]
+        lower = (np.asarray(self.lower) * root_t)[look]
+        # Drifts a tilt may reach (_TILT_SPAN around the path's, within the grids' cover).
+        low = max(self.means[0], self.drift - _TILT_SPAN)
+        high = min(self.means[1], self.drift + _TILT_SPAN)
+        with np.errstate(invalid="ignore"):
+            reach_up = (position + high * step - upper) / root_step > -_TAIL_CUT
+            reach_down = (lower - position - low * step) / root_step > -_TAIL_CUT
+
+        def tail(keep: NDArray[np.bool_], bound: NDArray[np.float64]) -> _Tail:
+            return _Tail(
+                look[keep],
+                position[keep],
+                mass[keep],
+                step[keep],
+                root_step[keep],
+                bound[keep],
+                before[look][keep],
+            )
+
+        return tail(reach_up, upper), tail(reach_down, lower)
+
+    def exits(self, drift: float) -> tuple[list[float], list[float]]:
+        """P_drift(first exit at look k above upper_k) and (below lower_k), per look."""
+        ndtr = special_functions().ndtr
+        count = len(self.fractions)
+        change = drift - self.drift
+        totals = []
+        for sign, tail in zip((1.0, -1.0), self._tails, strict=True):
+            mass = tail.mass
+            if change != 0.0:
+                mass = mass * np.exp(
+                    change * tail.position - 0.5 * change * (drift + self.drift) * tail.before
+                )
+            arg = sign * (tail.position + drift * tail.step - tail.bound) / tail.root_step
+            totals.append(np.bincount(tail.look, weights=mass * ndtr(arg), minlength=count))
+        return totals[0].tolist(), totals[1].tolist()
+
+
+_TAIL_CUT = 12.0  # a node more than 12 sd from a bound adds at most Phi(-12) = 2e-33 of its mass
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The nodes of every look that can reach one bound, end to end (see `ExitPath`)."""
+
+    look: NDArray[np.intp]
+    position: NDArray[np.float64]  # S = Z sqrt(t) of the previous look
+    mass: NDArray[np.float64]
+    step: NDArray[np.float64]
+    root_step: NDArray[np.float64]
+    bound: NDArray[np.float64]  # the bound on the S scale of the look
+    before: NDArray[np.float64]  # the previous look's fraction
 
 
 def _solve(function: Callable[[float], float], low: float, high: float) -> float:
@@ -353,7 +550,34 @@ def _efficacy_bounds(fractions: Sequence[float], spent: Sequence[float], sides: 
     One-sided: the continuation region is (-inf, b_k); two-sided: (-b_k, b_k), and ``spent`` is
     the total of both sides. Under H0 (drift 0).
     """
+    return list(_efficacy_path(fractions, spent, sides).upper)
+
+
+def _crossing_excess(
+    stage: _Stage, t: float, target: float, sides: int
+) -> Callable[[float], float]:
+    """``u -> P0(continued, |Z_k| >= u (or Z_k >= u)) - target``, as `_upper_tail` computes it."""
+    ndtr = special_functions().ndtr
+    root_step = math.sqrt(t - stage.t)
+    centre = stage.nodes * math.sqrt(stage.t) / root_step
+    slope = math.sqrt(t) / root_step
+    mass = stage.mass
+    if mass.size == 0:
+        return lambda u: -target
+
+    def excess(u: float) -> float:
+        crossing = float(mass @ ndtr(centre - u * slope))
+        if sides == 2:
+            crossing += float(mass @ ndtr(-u * slope - centre))
+        return crossing - target
+
+    return excess
+
+
+def _efficacy_path(fractions: Sequence[float], spent: Sequence[float], sides: int) -> ExitPath:
+    """The efficacy bounds (see `_efficacy_bounds`) with the null recursion that found them."""
     bounds: list[float] = []
+    stages = [_START]
     stage = _START
     previous = 0.0
     for k, t in enumerate(fractions):
@@ -364,14 +588,7 @@ def _efficacy_bounds(fractions: Sequence[float], spent: Sequence[float], sides: 
         elif k == 0:
             bound = -float(special_functions().ndtri(target / sides))
         else:
-
-            def excess(
-                u: float, stage: _Stage = stage, t: float = t, target: float = target
-            ) -> float:
-                upper = _upper_tail(stage, t, 0.0, u)
-                lower = _lower_tail(stage, t, 0.0, -u) if sides == 2 else 0.0
-                return upper + lower - target
-
+            excess = _crossing_excess(stage, t, target, sides)
             # P(continued, crossing) <= P(crossing): the bound is at most the one-look quantile.
             high = -float(special_functions().ndtri(target / sides))
             low = 0.0 if sides == 2 else -_BOUND_RANGE
@@ -380,7 +597,9 @@ def _efficacy_bounds(fractions: Sequence[float], spent: Sequence[float], sides: 
         if k + 1 < len(fractions):
             lower = -bound if sides == 2 else -math.inf
             stage = _advance(stage, t, 0.0, lower, bound, fractions[k + 1])
-    return bounds
+            stages.append(stage)
+    lowers = [-b for b in bounds] if sides == 2 else [-math.inf] * len(bounds)
+    return ExitPath(tuple(fractions), tuple(lowers), tuple(bounds), 0.0, (0.0, 0.0), tuple(stages))
 
 
 def _futility_bounds(
@@ -438,15 +657,10 @@ def exit_probabilities(
 
     ``clip`` bounds the grids at ``mean +/- 9`` (see `_advance`).
     """
-    above: list[float] = []
-    below: list[float] = []
-    stage = _START
-    for k, t in enumerate(fractions):
-        above.append(_upper_tail(stage, t, drift, upper[k]))
-        below.append(_lower_tail(stage, t, drift, lower[k]))
-        if k + 1 < len(fractions):
-            stage = _advance(stage, t, drift, lower[k], upper[k], fractions[k + 1], clip=clip)
-    return above, below
+    return ExitPath.build(fractions, lower, upper, drift, clip=clip).exits(drift)
+
+
+_TILT_SPAN = 12.0  # drifts searched by tilting one path: at most this far from its drift
 
 
 def required_drift(
@@ -458,21 +672,42 @@ def required_drift(
     high: float,
     *,
     clip: bool = False,
+    path: ExitPath | None = None,
 ) -> float:
     """The drift at which the first exit is above ``upper`` with probability ``power``.
 
     The exit probability above rises with the drift, so the root is bracketed from ``low``
     (where it must fall short of ``power``) by doubling ``high`` until it is reached. ``clip``
-    bounds the grids at ``mean +/- 9`` (see `_advance`).
+    bounds the grids at ``mean +/- 9`` (see `_advance`). One recursion (``path``, or one built
+    at drift ``low``) serves every drift of the search by tilting (see `ExitPath`); a bracket
+    wider than `_TILT_SPAN` gets a path of its own.
     """
+    if path is None or not _covers(path, low, high):
+        path = ExitPath.build(fractions, lower, upper, low, clip=clip, means=(low, high))
+    paths = [path]  # the latest path serves the search
 
     def shortfall(drift: float) -> float:
-        above, _ = exit_probabilities(fractions, lower, upper, drift, clip=clip)
+        latest = paths[-1]
+        if _covers(latest, drift, drift):
+            above, _ = latest.exits(drift)
+        else:
+            above, _ = exit_probabilities(fractions, lower, upper, drift, clip=clip)
         return sum(above) - power
 
     while shortfall(high) < 0.0:
         low, high = high, 2.0 * high
+        if not _covers(paths[-1], low, high):
+            paths.append(ExitPath.build(fractions, lower, upper, low, clip=clip, means=(low, high)))
     return _solve(shortfall, low, high)
+
+
+def _covers(path: ExitPath, low: float, high: float) -> bool:
+    """Whether ``path`` was built for every drift in [low, high] (grids and tilt span)."""
+    return (
+        path.means[0] <= low
+        and high <= path.means[1]
+        and max(abs(low - path.drift), abs(high - path.drift)) <= _TILT_SPAN
+    )
 
 
 def _normal_quantile(probability: float) -> float:
@@ -578,6 +813,7 @@ def _check_fractions(information_fractions: ArrayLike) -> tuple[float, ...]:
         raise InputError(
             f"information_fractions == {information_fractions!r}, must be a non-empty flat sequence"
         )
+    check_looks(values.size)
     fractions = tuple(float(v) for v in values)
     if not all(math.isfinite(t) and 0.0 < t <= 1.0 for t in fractions):
         raise InputError(f"information_fractions == {list(fractions)!r}, must all be in (0, 1]")
@@ -652,10 +888,16 @@ def _solve_drift(
 
 
 def _bounds(design: _Design) -> SequentialBounds:
+    return _bounds_and_path(design)[0]
+
+
+def _bounds_and_path(design: _Design) -> tuple[SequentialBounds, ExitPath]:
+    """The bounds, and the null recursion of the efficacy bounds (see `_efficacy_path`)."""
     fractions = design.fractions
     sides, sign = design.sides, design.sign
     spent = design.spent(fractions)
-    efficacy = _efficacy_bounds(fractions, spent, sides)
+    path = _efficacy_path(fractions, spent, sides)
+    efficacy = list(path.upper)
     final = fractions[-1] == 1.0
     futility: list[float]
     drift: float | None = None
@@ -685,7 +927,7 @@ def _bounds(design: _Design) -> SequentialBounds:
         power = tuple(np.cumsum(above).tolist())
         beta_spent = tuple(np.cumsum(below).tolist())
     nominal = [sides * float(special_functions().ndtr(-b)) for b in efficacy]
-    return SequentialBounds(
+    bounds = SequentialBounds(
         information_fractions=fractions,
         alpha=design.alpha,
         alternative=design.alternative,
@@ -702,6 +944,7 @@ def _bounds(design: _Design) -> SequentialBounds:
         drift=None if drift is None else sign * drift,
         power=power,
     )
+    return bounds, path
 
 
 def group_sequential_bounds(
@@ -829,13 +1072,23 @@ def sample_size_inflation(
             "maximum information of the design)"
         )
     fixed = _normal_quantile(1.0 - alpha / design.sides) + _normal_quantile(1.0 - beta)
-    bounds = _bounds(design)
+    bounds, path = _bounds_and_path(design)
     if bounds.drift is not None:
         return (bounds.drift / fixed) ** 2
-    upper = [abs(b) for b in bounds.efficacy_bounds]
-    lower = [-b if design.sides == 2 else -math.inf for b in upper]
+    # The null recursion of the efficacy bounds, tilted, gives the power at any drift (see
+    # ExitPath): its grids end at the bounds, and at -9 below a one-sided design, which covers
+    # every positive drift. A look that spends nothing (so early that its bound is infinite)
+    # ends its grid at 9: drifts up to 0.5 / sqrt(t) there lose at most Phi(-8.5) = 1e-17.
+    unbounded = [
+        t for t, b in zip(path.fractions[:-1], path.upper[:-1], strict=True) if math.isinf(b)
+    ]
+    reach = min((0.5 / math.sqrt(t) for t in unbounded), default=math.inf)
+    path = dataclasses.replace(path, means=(0.0, reach))
     return (
-        required_drift(design.fractions, lower, upper, 1.0 - beta, 0.0, 2.0 * fixed) / fixed
+        required_drift(
+            path.fractions, path.lower, path.upper, 1.0 - beta, 0.0, 2.0 * fixed, path=path
+        )
+        / fixed
     ) ** 2
 
 

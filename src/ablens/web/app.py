@@ -59,9 +59,10 @@ from ablens.calculator import (
     calculator_form,
     calculator_query,
     estimate_from_history,
+    limit_error,
     read_calculator,
 )
-from ablens.errors import AblensError
+from ablens.errors import AblensError, LimitError
 from ablens.planning import power_plan
 from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
 
@@ -514,6 +515,10 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             result = power_plan(**reading.arguments)
         except FieldError as error:
             context.update(error=str(error), error_field=error.field)
+            return context
+        except LimitError as error:  # too many looks: shown at the field, in the planner's words
+            refused = limit_error(error)
+            context.update(error=str(refused), error_field=refused.field)
             return context
         except (AblensError, ValueError) as error:
             context.update(error=str(error))
