@@ -442,7 +442,7 @@ def _build(
     correction = check.choice(
         root, "correction", "correction", (*CORRECTION_METHODS, "auto", "none"), "auto"
     )
-    if "correction" in root and root["correction"] is None or correction == "none":
+    if ("correction" in root and root["correction"] is None) or correction == "none":
         correction = None
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
