@@ -164,8 +164,9 @@ def test_repeated_unit_ids_count_the_extra_rows(backend: str, make: Any) -> None
             make(backend, columns), variant="variant", columns=["revenue"], unit="user_id"
         )
     assert str(error.value) == (
-        "column 'user_id' repeats unit ids: 3 row(s) beyond one per unit; aggregate to one row "
-        "per unit first (ablens.data.aggregate_events)"
+        "column 'user_id' repeats unit ids: 3 row(s) beyond one per unit, and the analysis "
+        "needs one row per unit: add up each unit's rows into one first, or if 'user_id' is "
+        "not the unit id, choose the column that is"
     )
 
 
