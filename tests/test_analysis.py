@@ -403,7 +403,9 @@ def test_numeric_variant_column_takes_a_numeric_control(engine, dtype):
         assert result.control == labels[1]
         assert result.arms[0] == labels[1]
         assert result.to_dict() == by_text.to_dict()
-    with pytest.raises(InputError, match=r"the control arm 7 matches no arm of the data, whose arms are "):
+    with pytest.raises(
+        InputError, match=r"the control arm 7 matches no arm of the data, whose arms are "
+    ):
         analyze(data, [Mean("x")], control=7, variant="v")
     # The expected arms may be numbers too; they are written as the data write them.
     arms = [1, 2, 3] if dtype == "int64" else [1.0, 2.0, 3.0]

@@ -362,7 +362,8 @@ def _check_units(
     if several > 0:
         raise DataError(
             f"{several:,} unit(s) in column {unit!r} are assigned to more than one arm; "
-            "fix the assignment or exclude them before analysis"
+            "fix the assignment or exclude them before analysis, or if "
+            f"{unit!r} is not the unit id, choose the column that is"
         )
     if repeated > 0:
         raise DataError(

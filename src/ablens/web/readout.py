@@ -69,7 +69,7 @@ UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 #: The first rows shown in the preview.
 PREVIEW_ROWS = 5
 #: Columns with at most this many distinct values list them (the control is chosen among them).
-MAX_ARM_VALUES = 20
+MAX_ARM_VALUES = 50
 _CHUNK = 1024 * 1024
 #: Room for the multipart framing and the other form fields around the file.
 FORM_OVERHEAD = 64 * 1024
@@ -174,11 +174,9 @@ class UploadStore:
     The folder is made on the first upload and removed by `close` (the app's shutdown).
     """
 
-    def __init__(
-        self, max_count: int = MAX_KEPT_UPLOADS, max_age: float = UPLOAD_MAX_AGE_SECONDS
-    ) -> None:
-        self.max_count = max_count
-        self.max_age = max_age
+    def __init__(self, max_count: int | None = None, max_age: float | None = None) -> None:
+        self.max_count = MAX_KEPT_UPLOADS if max_count is None else max_count
+        self.max_age = UPLOAD_MAX_AGE_SECONDS if max_age is None else max_age
         self._root: Path | None = None
         self._kept: OrderedDict[str, KeptUpload] = OrderedDict()
         self._lock = threading.Lock()
@@ -391,11 +389,12 @@ def guess_unit(preview: TablePreview, arm: str) -> str:
 
 
 def metric_candidates(preview: TablePreview, arm: str, unit: str, time: str) -> list[str]:
-    """The numeric columns that can be metrics (not the arm, unit or time column)."""
+    """The numeric columns that can be metrics: not the arm, unit or time column, nor an id."""
+    ids = {guess_unit(preview, arm)} - {""}
     return [
         name
         for name, profile in preview.columns.items()
-        if profile.numeric and name not in {arm, unit, time}
+        if profile.numeric and name not in {arm, unit, time, *ids}
     ]
 
 
@@ -590,13 +589,14 @@ def plan_spec(kept: KeptUpload, choices: Mapping[str, Any]) -> dict[str, Any]:  
 
 def plan_yaml(spec: Mapping[str, Any], filename: str) -> str:
     """The plan file of a spec, with a header saying how to run it."""
-    import yaml  # noqa: PLC0415 - PyYAML comes with plans
+    from ablens._validation import optional_import  # noqa: PLC0415
 
+    yaml = optional_import("yaml", "cli")
     header = (
         "# Analysis plan saved from the ablens web page.\n"
         f"# Keep it next to {filename} and run:  ablens analyze plan.yaml\n"
     )
-    return header + yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True)
+    return header + str(yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True))
 
 
 def _read_spec(spec: Mapping[str, Any]) -> AnalysisPlan:
