@@ -12,12 +12,12 @@ Pages:
   returns an HTML fragment (units per arm, total, days, a sentence, an MDE-by-duration chart)
   and sets the page URL to ``/calculator?<the inputs>``, so the address bar is a shareable link;
   opening it renders the same result without JavaScript.
-* ``/readout`` analyzes an uploaded CSV or parquet file (every numeric column a metric, or the
-  metrics of a plan the server was started with) or a plan's own data source, and shows the
-  self-contained HTML report, with a download link. Like ``ablens analyze`` it runs
-  `ablens.readout.run_readout`: with a sequential method (the plan's, or chosen in the form with
-  a time column) the report shows the looks, and with the Bayesian option the chance to beat
-  control and the expected loss.
+* ``/readout`` and below (`ablens.web.readout`): upload a CSV or parquet file, say on a preview
+  of its columns what they mean (arm and control, user id, primary metric, guardrails, planned
+  split, reading), or choose a plan the server was started with; every readout then has its own
+  address, ``/readout/<key>``, with the self-contained HTML report and a plan file to save.
+  Like ``ablens analyze`` it runs `ablens.readout.run_readout` on a plan built by the plan
+  layer.
 
 Bad input never raises: it comes back as a message in the page (HTTP 200 for htmx fragments,
 which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
