@@ -634,19 +634,30 @@ def test_uploads_live_in_one_app_folder_bounded_and_removed_on_shutdown(demo_csv
     import ablens.web.readout as web_readout  # noqa: PLC0415
 
     monkeypatch.setattr(web_readout, "MAX_KEPT_UPLOADS", 3)
-    with TestClient(create_app()) as app_client:
+    app = create_app()
+    with TestClient(app) as app_client:
         locations = [send_file(app_client, demo_csv).headers["location"] for _ in range(5)]
-        state_root = [
-            p for p in Path(tempfile.gettempdir()).glob("ablens-web-*") if any(p.iterdir())
-        ]
-        folders = {p.parent for root in state_root for p in root.glob("*/upload.csv")}
-        assert len(state_root) >= 1
-        # the two oldest are gone, the three latest kept
+        root = app.state.readout.uploads.root
+        assert root.parent == Path(tempfile.gettempdir())
+        assert root.name.startswith("ablens-web-")
+        # the three latest kept, one folder each named by its key; the two oldest removed
+        assert sorted(p.name for p in root.iterdir()) == sorted(
+            url.rsplit("/", 1)[1] for url in locations[2:]
+        )
         assert app_client.get(locations[0]).status_code == 404
         assert app_client.get(locations[-1]).status_code == 200
-        root = next(r for r in state_root if any(f.parent == r for f in folders))
-        assert len(list(root.iterdir())) == 3
-    assert not root.exists()
+    assert not root.exists()  # removed when the app shuts down
+
+
+def test_uploads_expire_after_their_age(demo_csv, monkeypatch):
+    import ablens.web.readout as web_readout  # noqa: PLC0415
+
+    monkeypatch.setattr(web_readout, "UPLOAD_MAX_AGE_SECONDS", 0.0)
+    app_client = TestClient(create_app())
+    location = send_file(app_client, demo_csv).headers["location"]
+    expired = app_client.get(location)
+    assert expired.status_code == 404
+    assert "This upload has expired" in expired.text
 
 
 def test_create_app_rejects_a_nonpositive_limit():

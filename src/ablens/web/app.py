@@ -250,6 +250,7 @@ def create_app(
         open_first=open_first,
     )
     app.router.on_shutdown.append(state.uploads.close)
+    app.state.readout = state  # the kept uploads and readouts (tests look at them)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:  # noqa: ANN401

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +188,8 @@ class UploadStore:
         with self._lock:
             if self._root is None or not self._root.is_dir():
                 self._root = Path(tempfile.mkdtemp(prefix=UPLOAD_FOLDER_PREFIX))
+                # Also at exit and when the store is dropped without the app's shutdown.
+                weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
             return self._root
 
     def new_folder(self) -> tuple[str, Path]:
