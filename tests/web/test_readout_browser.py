@@ -212,6 +212,15 @@ def test_an_analysis_error_keeps_the_file_and_says_what_to_do(create_app, page, 
         assert page.locator("table#preview").is_visible()
         assert page.input_value("select[name=unit]") == "day"  # the choices are kept too
         shoot(page, "readout-error-file-kept")
+        # Another arm column swaps in its own values for the control and the split.
+        page.select_option("select[name=variant]", "converted")
+        page.wait_for_function(
+            "[...document.querySelectorAll('select[name=control] option')]"
+            ".map(o => o.value).join() === '0,1'"
+        )
+        assert page.locator("input[name='share:1']").count() == 1
+        page.select_option("select[name=variant]", "variant")
+        page.wait_for_function("document.querySelector('select[name=control]').value === 'control'")
         # Fix the choice and analyze, without choosing the file again.
         page.select_option("select[name=unit]", "user_id")
         page.click("button[name=action][value=analyze]")
