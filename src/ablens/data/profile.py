@@ -107,8 +107,8 @@ class TablePreview:
 def preview_table(data: object, *, rows: int = 5, max_values: int = 20) -> TablePreview:
     """Profile every column, count its distinct values and read the first rows (in the engine).
 
-    Three queries: the 0/1 check of `profile_columns`, the distinct counts with the row count,
-    and the values of the columns with few of them; plus the first ``rows`` rows.
+    Queries: the 0/1 check of `profile_columns`, the distinct counts with the row count, one
+    per column with at most ``max_values`` values (its values), and the first ``rows`` rows.
 
     Args:
         data: Any input `ablens.compute_moments` accepts.
@@ -131,13 +131,12 @@ def preview_table(data: object, *, rows: int = 5, max_values: int = 20) -> Table
     names = list(profiles)
     comment = query_comment(None, None)
     counts = [nw.col(name).n_unique().alias(f"__ablens_d{i}") for i, name in enumerate(names)]
+    # n_unique counts NULL as a value: take it off where the column has one (same query).
+    counts += [nw.col(name).null_count().alias(f"__ablens_n{i}") for i, name in enumerate(names)]
     counts.append(nw.len().alias("__ablens_rows"))
     found, _ = collect(source, source.frame.select(counts), comment)
-    # n_unique counts NULL as a value on some engines: take it off where the column has one.
-    nulls = [nw.col(name).is_null().any().alias(f"__ablens_n{i}") for i, name in enumerate(names)]
-    has_null, _ = collect(source, source.frame.select(nulls), comment)
     distinct = {
-        name: int(found[0][f"__ablens_d{i}"]) - int(bool(has_null[0][f"__ablens_n{i}"]))
+        name: int(found[0][f"__ablens_d{i}"]) - int(int(found[0][f"__ablens_n{i}"]) > 0)
         for i, name in enumerate(names)
     }
     values: dict[str, tuple[str, ...]] = {}
