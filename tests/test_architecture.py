@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ablens.metrics", "ablens.results"),
     ("ablens.analysis", "ablens.sequential", "ablens.planning", "ablens.calculator"),
     ("ablens.analysis_plan",),
-    ("ablens.decision",),
+    ("ablens.decision", "ablens.decision_context"),
     ("ablens.readout",),
     ("ablens.report", "ablens.demo"),
     ("ablens.cli", "ablens.web", "ablens.project"),

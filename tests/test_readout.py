@@ -119,7 +119,8 @@ def test_a_crossed_boundary_ships_before_the_planned_sample(write_plan, database
     assert (sample.name, sample.status) == ("sample-size", "passed")
     assert sample.message == (
         f"Early stop allowed: for conversion (new_checkout) {crossed}, with 171,361 of the "
-        "planned 200,000 units (86%) in; a sequential design may stop before its planned sample."
+        "planned 200,000 units (86%) and day 12 of 14 in; a sequential design may stop before "
+        "its planned sample."
     )
     assert (decision.healthy, decision.complete, decision.exit_code()) == (True, True, 0)
     assert not any("fixed-horizon tests, valid only" in note for note in decision.notes)
@@ -153,9 +154,10 @@ def test_no_crossed_boundary_keeps_running_even_when_the_fixed_test_is_significa
     decision = readout.verdict
     assert decision.label == KEEP_RUNNING
     assert decision.reason == (
-        "Only 128,535 of the planned 200,000 units (64%); about 6 more days at the planned "
-        "traffic; no sequential boundary has been crossed yet, so keep running (the sequential "
-        "readout stays valid however often it is read)."
+        # exposure_day spans 9 days (0-8) of the planned 14, at the 14,282 units a day seen
+        "Only 128,535 of the planned 200,000 units (64%) and day 9 of 14; about 6 more days at "
+        "the current traffic; no sequential boundary has been crossed yet, so keep running (the "
+        "sequential readout stays valid however often it is read)."
     )
     # sample-ratio, sample-size, guardrails, segment-ratio (the plan segments by platform)
     assert [c.status for c in decision.checks] == ["passed", "incomplete", "passed", "passed"]

@@ -314,7 +314,10 @@ def test_sequential_looks_and_bayesian_columns_in_the_report():
 
 def test_bayesian_columns_follow_the_plan():
     result = _result({"spend": 10.4, "latency": 100.0})
-    assert "chance to beat control" not in render_report(result)
+    page = render_report(result)
+    # The table's Bayesian columns follow the plan; the context shows the chance by default.
+    assert '<td class="bayes">' not in page
+    assert "&gt;99.9% chance to beat control" in page.split('aria-label="context"')[1]
     plan = plan_from_dict(
         {
             "experiment_id": "e",

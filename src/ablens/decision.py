@@ -57,6 +57,7 @@ __all__ = [
     "HealthCheck",
     "Verdict",
     "data_verdict",
+    "days_still_needed",
     "verdict",
 ]
 
@@ -240,6 +241,8 @@ def verdict(
     *,
     sequential: Sequence[SequentialReading] = (),
     today: dt.date | None = None,
+    days_run: int | None = None,
+    units_per_day: float | None = None,
 ) -> Verdict:
     """Decide: ship, roll back, keep running, or fix the data first.
 
@@ -251,9 +254,13 @@ def verdict(
     2. **Sample size.** Fewer units than ``planned.sample_size``, or fewer days than
        ``planned.duration_days`` since ``planned.start_date``: "Inconclusive — keep running",
        with the days remaining where the plan allows an estimate (status "incomplete": not
-       wrong, just not done). With sequential readings, a crossed boundary (a primary metric
-       either way, or a guardrail the wrong way) lifts this gate: that is the point of a
-       sequential design. A fixed-horizon p-value never does.
+       wrong, just not done): at the traffic observed in the plan's ``time`` column when the
+       readout knows it (``units_per_day``), else at the traffic since ``planned.start_date``,
+       else at the planned traffic (``sample_size / duration_days``). Without a start date,
+       the days the ``time`` column spans (``days_run``) count as the days elapsed. With
+       sequential readings, a crossed boundary (a primary metric either way, or a guardrail
+       the wrong way) lifts this gate: that is the point of a sequential design. A
+       fixed-horizon p-value never does.
     3. **Guardrails.** A guardrail significantly worse (in its bad direction): "Roll back"
        (status "failed"). A guardrail with a sequential reading is worse only once its
        boundary is crossed.
@@ -277,6 +284,9 @@ def verdict(
         sequential: The sequential readings (`ablens.readout.sequential_readings`), when the
             plan declares a sequential method.
         today: The date to count days from (default: today, UTC).
+        days_run: Days the data span (the plan's ``time`` column, first to last look), if
+            known (`ablens.decision_context.experiment_traffic`).
+        units_per_day: Units a day over all arms in those days, if known.
 
     Returns:
         The verdict; ``label, reason = verdict(...)`` unpacks it.
@@ -325,7 +335,15 @@ def verdict(
     early = _early_stop(result, evidence)
     checks = [
         _srm_check(result),
-        _sample_check(result, planned, today, early, sequential=bool(evidence.readings)),
+        _sample_check(
+            result,
+            planned,
+            today,
+            early,
+            sequential=bool(evidence.readings),
+            days_run=days_run,
+            units_per_day=units_per_day,
+        ),
     ]
     guardrail_worse = [
         c for c in result.comparisons if c.role == "guardrail" and evidence.outcome(c) == "worse"
@@ -477,26 +495,27 @@ def _segment_srm_check(result: AnalysisResult) -> HealthCheck:
     )
 
 
-def _sample_check(
-    result: AnalysisResult,
+def _still_needed(
+    units: int,
     planned: Planned,
     today: dt.date,
-    early: str | None = None,
-    *,
-    sequential: bool = False,
-) -> HealthCheck:
-    units = sum(result.counts)
-    elapsed = None
+    days_run: int | None,
+    units_per_day: float | None,
+) -> tuple[list[str], int | None, float | None]:
+    """What is missing of the planned sample and duration, the days it takes, the traffic."""
+    elapsed = days_run
     if planned.start_date is not None:
         elapsed = max((today - planned.start_date).days, 0)
+    if units_per_day is None and elapsed:
+        units_per_day = units / elapsed
     remaining: list[float] = []
     problems: list[str] = []
     if planned.sample_size is not None and units < planned.sample_size:
         share = units / planned.sample_size
         problems.append(f"{units:,} of the planned {planned.sample_size:,} units ({share:.0%})")
         missing = planned.sample_size - units
-        if elapsed:
-            remaining.append(missing / (units / elapsed))
+        if units_per_day:
+            remaining.append(missing / units_per_day)
         elif planned.duration_days:
             remaining.append(missing / (planned.sample_size / planned.duration_days))
     if (
@@ -506,6 +525,61 @@ def _sample_check(
     ):
         problems.append(f"day {elapsed} of {planned.duration_days:g}")
         remaining.append(planned.duration_days - elapsed)
+    days = math.ceil(max(remaining) - 1e-9) if remaining else None
+    return problems, days, units_per_day
+
+
+def days_still_needed(
+    units: int,
+    planned: Planned,
+    *,
+    today: dt.date | None = None,
+    days_run: int | None = None,
+    units_per_day: float | None = None,
+) -> int | None:
+    """The days until the planned sample and duration are in: the verdict's "about N more days".
+
+    The sample still missing at the current traffic (``units_per_day``, else the traffic since
+    ``planned.start_date``, else the planned ``sample_size / duration_days``), or the
+    planned duration minus the days elapsed (since ``planned.start_date``, else ``days_run``),
+    whichever is longer, rounded up.
+
+    Args:
+        units: Units in all arms so far.
+        planned: The plan's ``planned`` mapping.
+        today: The date to count days from (default: today, UTC).
+        days_run: Days the data span (the plan's ``time`` column), if known.
+        units_per_day: Units a day over all arms, if known.
+
+    Returns:
+        The days, 0 when both are in, or None when the plan gives no way to estimate them.
+
+    Examples:
+        >>> from ablens.analysis_plan.model import Planned
+        >>> days_still_needed(6_000, Planned(sample_size=20_000), units_per_day=1_000.0)
+        14
+        >>> days_still_needed(6_000, Planned(sample_size=20_000, duration_days=21), days_run=6)
+        15
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    problems, days, _ = _still_needed(units, planned, today, days_run, units_per_day)
+    if not problems:
+        return 0
+    return days
+
+
+def _sample_check(
+    result: AnalysisResult,
+    planned: Planned,
+    today: dt.date,
+    early: str | None = None,
+    *,
+    sequential: bool = False,
+    days_run: int | None = None,
+    units_per_day: float | None = None,
+) -> HealthCheck:
+    units = sum(result.counts)
+    problems, days, units_per_day = _still_needed(units, planned, today, days_run, units_per_day)
     if not problems:
         if planned.sample_size is None and planned.duration_days is None:
             return HealthCheck(
@@ -524,9 +598,8 @@ def _sample_check(
             "sequential design may stop before its planned sample.",
         )
     message = "Only " + " and ".join(problems)
-    if remaining:
-        days = math.ceil(max(remaining) - 1e-9)
-        basis = "at the current traffic" if elapsed else "at the planned traffic"
+    if days is not None:
+        basis = "at the current traffic" if units_per_day else "at the planned traffic"
         message += f"; about {days} more day{'s' if days != 1 else ''} {basis}"
     if sequential:
         message += (

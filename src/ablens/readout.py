@@ -39,6 +39,12 @@ from ablens import render
 from ablens.analysis_plan.run import analyze_opened, open_plan_source
 from ablens.data.checks import filter_exposure
 from ablens.decision import Verdict, verdict
+from ablens.decision_context import (
+    DecisionContext,
+    context_looks,
+    decision_context,
+    experiment_traffic,
+)
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
 from ablens.sequential import SequentialReading, analyze_looks
@@ -46,7 +52,7 @@ from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.results import AnalysisResult, Comparison
@@ -615,6 +621,9 @@ class Readout:
         bayesian: The Bayesian readings (empty unless the plan asks for them).
         best_arm: With three or more arms, the chance that each arm is best per metric (empty
             unless the plan asks for the Bayesian reading).
+        context: Dates, traffic, and per primary metric the chance to beat control, the
+            projected impact a month, the lift over time and, to keep running, the days still
+            needed (`ablens.decision_context`); None when not composed.
     """
 
     plan: AnalysisPlan | None
@@ -623,6 +632,7 @@ class Readout:
     sequential: tuple[SequentialReading, ...] = ()
     bayesian: tuple[BayesianReading, ...] = ()
     best_arm: tuple[BestArmReading, ...] = ()
+    context: DecisionContext | None = None
 
     @property
     def title(self) -> str:
@@ -657,11 +667,13 @@ class Readout:
     def to_dict(self) -> dict[str, Any]:
         """The analysis document with the verdict, sequential and Bayesian entries.
 
-        `AnalysisResult.to_dict` (``schema_version`` first), then ``verdict``, ``sequential``
-        and ``bayesian``.
+        `AnalysisResult.to_dict` (``schema_version`` first), then ``verdict``, ``context``
+        (`ablens.decision_context.DecisionContext.to_dict`, None when not composed),
+        ``sequential`` and ``bayesian``.
         """
         document = self.result.to_dict()
         document["verdict"] = self.verdict.to_dict()
+        document["context"] = None if self.context is None else self.context.to_dict()
         document["sequential"] = self.sequential_dict()
         document["bayesian"] = self.bayesian_dict()
         return document
@@ -720,6 +732,9 @@ class Readout:
         v = self.verdict
         lines = [f"{self.title}: {v.label}", render.wrap_lines(v.reason, width), "", "Health:"]
         lines += [render.wrap_lines(f"  {line}", width) for line in self.health_lines()]
+        if self.context is not None and self.context.lines():
+            lines += ["", "Context:"]
+            lines += [render.wrap_lines(f"  {line}", width) for line in self.context.lines()]
         lines += ["", self.result.to_text(width)]
         for section in (self.sequential_lines(), self.bayesian_lines()):
             if section:
@@ -736,12 +751,15 @@ def compose_readout(
     bayesian: Sequence[BayesianReading] | None = None,
     best_arm: Sequence[BestArmReading] | None = None,
     today: dt.date | None = None,
+    looks: Mapping[tuple[str, str], LooksResult | str] | None = None,
 ) -> Readout:
     """The readout of an analysis already computed: the verdict and readings not given.
 
     The one place that decides what a readout holds, for every face: the verdict from the
     analysis, the plan and the sequential readings; the Bayesian readings (and, with three or
-    more arms, the best-arm readings) when the plan asks for them. Reads no data.
+    more arms, the best-arm readings) when the plan asks for them; the decision context
+    (`ablens.decision_context.decision_context`), whose chance to beat control is the
+    Bayesian reading's when the plan asks for one. Reads no data.
 
     Args:
         result: The analysis.
@@ -751,6 +769,8 @@ def compose_readout(
         bayesian: The Bayesian readings, if already computed.
         best_arm: The best-arm readings, if already computed.
         today: The date to count days from (default: today, UTC).
+        looks: The primary comparisons' looks over time (`ablens.decision_context.context_looks`),
+            for the dates, the traffic and the lift over time of the context.
 
     Examples:
         >>> import ablens
@@ -773,8 +793,31 @@ def compose_readout(
     if best_arm is None:
         best_arm = best_arm_readout(result) if wanted else ()
     if decision is None:
-        decision = verdict(result, plan, sequential=sequential, today=today)
-    return Readout(plan, result, decision, tuple(sequential), tuple(bayesian), tuple(best_arm))
+        days_run, units_per_day = experiment_traffic(result, plan, looks)
+        decision = verdict(
+            result,
+            plan,
+            sequential=sequential,
+            today=today,
+            days_run=days_run,
+            units_per_day=units_per_day,
+        )
+    # The context's chance to beat control is the Bayesian table's when there is one.
+    chances = {
+        (r.metric, r.treatment): (r.probability_better, r.model)
+        for r in bayesian
+        if r.probability_better is not None
+    }
+    context = decision_context(result, plan, decision, looks=looks, chances=chances, today=today)
+    return Readout(
+        plan,
+        result,
+        decision,
+        tuple(sequential),
+        tuple(bayesian),
+        tuple(best_arm),
+        context,
+    )
 
 
 def run_readout(
@@ -783,7 +826,9 @@ def run_readout(
     """Analyze a plan where its data live: analysis, sequential looks, Bayesian reading, verdict.
 
     Opens the source once; the analysis is one query (plus one per quantile or rank metric),
-    the sequential looks one query per primary metric and guardrail, the Bayesian reading none.
+    the sequential looks one query per primary metric and guardrail, the Bayesian reading none;
+    with a ``time`` column, each primary metric without a sequential reading one more query for
+    its lift over time (the decision context).
 
     Args:
         plan: The plan.
@@ -805,4 +850,5 @@ def run_readout(
             # The looks read the same consistent rows as the analysis (no query runs here).
             table = filter_exposure(table, variant=plan.variant, exposure=plan.exposure)
         sequential = sequential_readings(plan, result, table)
-    return compose_readout(result, plan, sequential=sequential, today=today)
+        looks = context_looks(plan, result, table, sequential)
+    return compose_readout(result, plan, sequential=sequential, today=today, looks=looks)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ablens import render
 from ablens._version import __version__
 from ablens.decision import FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP, data_verdict
+from ablens.decision_context import CONTEXT_CSS
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.readout import BEST_ARM_HEADERS, compose_readout
 from ablens.stats.group_sequential import SPENDING_TITLES
@@ -282,8 +283,9 @@ def render_readout(readout: Readout, *, generated_at: dt.datetime | None = None)
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="generator" content="ablens {_e(__version__)}">',
         f"<title>{_e(title)}: {_e(decision.label)}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
+        f"<style>{_CSS}{CONTEXT_CSS}</style></head><body><main>",
         _verdict_section(decision, plan),
+        _context_section(readout),
         _health_section(result, decision),
         _metrics_section(result, plan, readout.bayesian),
         _best_arm_section(readout.best_arm),
@@ -398,6 +400,11 @@ def _verdict_section(decision: Verdict, plan: AnalysisPlan | None) -> str:
         f"<h1>{_e(decision.label)}</h1>"
         f'<p class="reason">{_e(decision.reason)}</p></section>{description}'
     )
+
+
+def _context_section(readout: Readout) -> str:
+    """Dates, traffic, chance to beat control, impact, days still needed, lift over time."""
+    return "" if readout.context is None else readout.context.to_html()
 
 
 def _health_section(result: AnalysisResult | None, decision: Verdict) -> str:

@@ -114,6 +114,7 @@ def test_calculator_round_trip(server, page):
     assert sequential_per_arm > int((per_arm or "").replace(",", ""))
     page.wait_for_function("location.search.includes('sequential=msprt')")
     page.screenshot(path=str(ARTIFACTS / "calculator-sequential.png"), full_page=True)
+    page.click("text=More options")  # alpha is folded with the other statistical options
     page.fill("input[name=alpha]", "1.5")
     page.wait_for_selector("#result .error")
     assert "must be between 0 and 1" in page.text_content("#result .error")

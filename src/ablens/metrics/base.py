@@ -292,6 +292,10 @@ class MetricKind:
         no_posterior: Why there is none, when ``posterior`` is None.
         plannable: True when the class is a `PlannableMetric` the planner can size.
         rate: True when values are rates, shown in percentage points.
+        totals: True when the effect is a change in a per-unit average (a mean, a rate), so
+            the effect times a number of units is the change in their total: the projected
+            impact `ablens.decision_context` states ("about 1,850 more a month"). False for
+            ratios (per denominator), quantiles and rank tests.
         test_titles: Test name (`ablens.TestResult.test`) -> the test in words, for reports.
     """
 
@@ -305,6 +309,7 @@ class MetricKind:
     no_posterior: str = ""
     plannable: bool = False
     rate: bool = False
+    totals: bool = False
     test_titles: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -296,6 +296,7 @@ class Mean:
             *_COVARIATE_KEYS,
         ),
         plannable=True,
+        totals=True,
         test_titles={
             "welch": "Welch's t test",
             "student": "Student's t test (pooled variance)",
@@ -445,6 +446,7 @@ class Proportion:
         posterior="beta-binomial",
         plannable=True,
         rate=True,
+        totals=True,
         test_titles={
             "z": "two-proportion z test",
             "z-unpooled": "two-proportion z test, unpooled (Wald) standard error",

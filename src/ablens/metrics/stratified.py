@@ -119,6 +119,7 @@ class PostStratified:
         needs="strata",
         looks=False,
         no_looks=_NO_LOOKS,
+        totals=True,
         test_titles=_TEST_TITLES,
     )
 

@@ -25,9 +25,12 @@ which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
+import json
 import math
+import shutil
 import signal
 import tempfile
 import threading
@@ -40,16 +43,25 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from starlette.datastructures import UploadFile
 
 from ablens._version import __version__
 from ablens.calculator import (
+    FIELD_APPLIES,
+    KIND_EXAMPLES,
     FieldError,
+    applicable_fields,
     calculator_form,
-    calculator_plan,
     calculator_query,
+    estimate_from_history,
+    read_calculator,
 )
 from ablens.errors import AblensError
-from ablens.web.readout import add_readout_routes
+from ablens.planning import power_plan
+from ablens.web.readout import FORM_OVERHEAD as _FORM_OVERHEAD
+from ablens.web.readout import UploadError, add_readout_routes
+from ablens.web.readout import human_bytes as _human_bytes
+from ablens.web.readout import save_upload as _save_upload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -101,18 +113,52 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: The fields of the calculator's "Estimate from past data" form.
+HISTORY_FIELDS = ("history_column", "history_date", "history_unit", "history_covariate")
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Round axis ticks from 0 to at least `top`: steps of 1, 2 or 5 times a power of ten.
+
+    Examples:
+        >>> nice_ticks(20.4)
+        [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+        >>> nice_ticks(0.37)
+        [0.0, 0.1, 0.2, 0.3, 0.4]
+    """
+    if not top > 0:
+        return [0.0, 1.0]
+    raw = top / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw - 1e-12)
+    ticks = [0.0]
+    while ticks[-1] < top - 1e-9 * step:
+        ticks.append(round(ticks[-1] + step, 12))
+    return ticks
+
+
+def _tick_text(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{value:.{decimals}f}%"
+
 
 def mde_chart(p: PowerPlan) -> Markup:
     """The MDE by duration as inline SVG (no external anything), or nothing without traffic."""
     days = p.by_day
     if not days:
         return Markup("")
-    width, height, left, right, top, bottom = 560, 240, 56, 16, 16, 40
-    lifts = [d.relative_mde * 100 for d in days if math.isfinite(d.relative_mde)]
+    width, height, left, right, top, bottom = 560, 250, 72, 16, 16, 44
+    lifts = [abs(d.relative_mde) * 100 for d in days if math.isfinite(d.relative_mde)]
     if not lifts:
         return Markup("")
-    top_value = max(lifts)
-    top_value = top_value if top_value > 0 else 1.0
+    target = abs(p.relative_effect) * 100
+    highest = max(lifts)
+    if math.isfinite(target) and target > 0:
+        # the first days' lifts dwarf the rest: keep the target's region readable
+        highest = min(highest, 4 * target)
+    ticks = nice_ticks(highest if highest > 0 else 1.0)
+    top_value = ticks[-1]
+    step = ticks[1] - ticks[0]
     last_day = days[-1].day
 
     def x(day: float) -> float:
@@ -122,27 +168,35 @@ def mde_chart(p: PowerPlan) -> Markup:
         return top + (height - top - bottom) * (1 - min(value, top_value) / top_value)
 
     points = " ".join(
-        f"{x(d.day):.1f},{y(d.relative_mde * 100):.1f}"
+        f"{x(d.day):.1f},{y(abs(d.relative_mde) * 100):.1f}"
         for d in days
         if math.isfinite(d.relative_mde)
     )
+    middle = (top + height - bottom) / 2
     parts = [
         (
             f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="Minimum detectable lift by days of running">'
+            f'aria-label="Smallest detectable lift by days of running">'
         ),
-        f"<title>Minimum detectable lift (%) by days of running; day {last_day} at most</title>",
+        f"<title>Smallest detectable lift (%) by days of running; day {last_day} at most</title>",
         (
             f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width - right}" '
             f'y2="{height - bottom}"/>'
         ),
         f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}"/>',
+        (
+            f'<text class="label" x="14" y="{middle:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 14 {middle:.1f})">smallest detectable lift</text>'
+        ),
     ]
-    for fraction in (0.0, 0.5, 1.0):
-        value = top_value * fraction
+    for value in ticks:
+        parts.append(
+            f'<line class="grid" x1="{left}" y1="{y(value):.1f}" x2="{width - right}" '
+            f'y2="{y(value):.1f}"/>'
+        )
         parts.append(
             f'<text class="tick" x="{left - 6}" y="{y(value) + 4:.1f}" '
-            f'text-anchor="end">{value:.3g}%</text>'
+            f'text-anchor="end">{_tick_text(value, step)}</text>'
         )
     parts.extend(
         f'<text class="tick" x="{x(day):.1f}" y="{height - bottom + 16}" '
@@ -150,26 +204,40 @@ def mde_chart(p: PowerPlan) -> Markup:
         for day in sorted({1, (last_day + 1) // 2, last_day})
     )
     parts.append(
-        f'<text class="label" x="{(left + width - right) / 2:.1f}" y="{height - 4}" '
+        f'<text class="label" x="{(left + width - right) / 2:.1f}" y="{height - 6}" '
         'text-anchor="middle">days running</text>'
     )
     parts.append(f'<polyline class="curve" points="{points}"/>')
-    if p.days is not None and p.days <= last_day:
-        target = p.relative_effect * 100
+    if p.days is not None and p.days <= last_day and math.isfinite(target):
+        label = f"your MDE {target:.3g}%" if p.solved == "sample size" else f"{target:.3g}%"
+        label = f"day {p.days}: {label}"
+        anchor_x = x(p.days)
+        text_anchor = "end" if anchor_x > (left + width) / 2 else "start"
+        offset = -8 if text_anchor == "end" else 8
         parts.append(
             f'<line class="target" x1="{left}" y1="{y(target):.1f}" x2="{width - right}" '
             f'y2="{y(target):.1f}"/>'
         )
         parts.append(
-            f'<circle class="mark" cx="{x(p.days):.1f}" cy="{y(target):.1f}" r="5">'
-            f"<title>day {p.days}: {html.escape(f'{target:.3g}')}% lift</title></circle>"
+            f'<text class="target-label" x="{anchor_x + offset:.1f}" y="{y(target) - 8:.1f}" '
+            f'text-anchor="{text_anchor}">{html.escape(label)}</text>'
+        )
+        parts.append(
+            f'<circle class="mark" cx="{anchor_x:.1f}" cy="{y(target):.1f}" r="5">'
+            f"<title>{html.escape(label)} lift</title></circle>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 
 
+def _share_text(share: float) -> str:
+    """An arm's share of the traffic: 50%, 33.3%."""
+    percent = share * 100
+    return f"{percent:.0f}%" if abs(percent - round(percent)) < 0.05 else f"{percent:.1f}%"
+
+
 # ------------------------------------------------------------------------------- the app
-def create_app(
+def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     *,
     plans: Sequence[Path] = (),
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
@@ -200,24 +268,48 @@ def create_app(
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals.update(glossary=GLOSSARY, version=__version__)
+    templates.env.filters["thousands"] = lambda number: f"{number:,}"
+    templates.env.filters["share"] = _share_text
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
         return templates.TemplateResponse(request, name, context, status_code=status)
 
-    def calculator_context(values: Mapping[str, str]) -> dict[str, Any]:
-        try:
-            result = calculator_plan(values)
-        except (FieldError, AblensError, ValueError) as error:
-            return {"values": values, "plan": None, "error": str(error), "chart": Markup("")}
-        query = calculator_query(values)
-        return {
+    def calculator_context(values: Mapping[str, str], **extra: Any) -> dict[str, Any]:  # noqa: ANN401
+        context: dict[str, Any] = {
             "values": values,
-            "plan": result,
+            "shown": applicable_fields(values),
+            "applies": FIELD_APPLIES,
+            "examples": json.dumps(KIND_EXAMPLES),
+            "limit": _human_bytes(max_upload_bytes),
+            "plan": None,
             "error": None,
-            "chart": mde_chart(result),
-            "plan_html": Markup(result.to_html()),  # noqa: S704 - ablens escapes its own text
-            "share": "/calculator" + (f"?{query}" if query else ""),
+            "error_field": None,
+            "chart": Markup(""),
+            "history": {},
+            "history_error": None,
+            "history_error_field": None,
+            "history_note": None,
+            "oob": False,
         }
+        context.update(extra)
+        try:
+            reading = read_calculator(values)
+            result = power_plan(**reading.arguments)
+        except FieldError as error:
+            context.update(error=str(error), error_field=error.field)
+            return context
+        except (AblensError, ValueError) as error:
+            context.update(error=str(error))
+            return context
+        query = calculator_query(values)
+        context.update(
+            plan=result,
+            reading=reading,
+            chart=mde_chart(result),
+            plan_html=Markup(result.to_html()),  # noqa: S704 - ablens escapes its own text
+            share="/calculator" + (f"?{query}" if query else ""),
+        )
+        return context
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -235,12 +327,105 @@ def create_app(
             source: Mapping[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             source = request.query_params
-        context = calculator_context(calculator_form(source))
+        context = calculator_context(calculator_form(source), oob=True)
         response = page(request, "_calculator_result.html", **context)
         if context["plan"] is not None:
             # Replace (not push) the URL: every keystroke would otherwise add a history entry.
             response.headers["HX-Replace-Url"] = context["share"]
         return response
+
+    @app.post("/calculator/history", response_class=HTMLResponse)
+    async def calculator_history(request: Request) -> HTMLResponse:
+        """Estimate the baseline, sd, traffic and CUPED from an uploaded past period."""
+        length = request.headers.get("content-length")
+        if (
+            length is not None
+            and length.isdigit()
+            and int(length) > (max_upload_bytes + _FORM_OVERHEAD)
+        ):
+            message = (
+                f"The file is larger than the upload limit of {_human_bytes(max_upload_bytes)}; "
+                "estimate from it with the command line (ablens power --history)."
+            )
+            return page(
+                request,
+                "calculator.html",
+                413,
+                **calculator_context(
+                    calculator_form({}),
+                    history_error=message,
+                    history_error_field="history_file",
+                ),
+            )
+        form = await request.form()
+        fields = {k: v.strip()[:200] for k, v in form.items() if isinstance(v, str)}
+        # the calculator's inputs ride along as keep_<field> (its own form stays unambiguous)
+        values = calculator_form(
+            {k.removeprefix("keep_"): v for k, v in fields.items() if k.startswith("keep_")}
+        )
+        history = {key: fields.get(key, "") for key in HISTORY_FIELDS}
+        upload = form.get("file")
+        folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
+        status, error, error_field = 200, None, None
+        try:
+            if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
+                raise FieldError("File: choose a CSV or parquet file of past data.", "history_file")
+            try:
+                path = await _save_upload(upload, folder, max_upload_bytes)
+            except UploadError as refused:
+                status = refused.status
+                message = str(refused)
+                if status == 413:
+                    message = (
+                        f"{Path(upload.filename or '').name} is larger than the upload limit of "
+                        f"{_human_bytes(max_upload_bytes)}; estimate from it with the command "
+                        "line (ablens power --history)."
+                    )
+                raise FieldError(f"File: {message}", "history_file") from None
+            name = Path(upload.filename or "").name
+            estimate = await asyncio.to_thread(
+                estimate_from_history,
+                str(path),
+                column=history["history_column"],
+                date=history["history_date"],
+                unit=history["history_unit"] or None,
+                covariate=history["history_covariate"] or None,
+                source=name,
+            )
+        except FieldError as refused:
+            status = status if status != 200 else 422
+            error, error_field = str(refused), refused.field
+        except AblensError as refused:
+            status, error, error_field = 422, str(refused), "history_file"
+        except Exception as refused:  # the engine's own errors on a malformed file
+            message = str(refused).replace(str(folder), "").splitlines()[0][:300]
+            status, error, error_field = (
+                422,
+                f"File: could not read it as a table ({type(refused).__name__}: {message}).",
+                "history_file",
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(upload, UploadFile):
+                await upload.close()
+        if error is not None:
+            return page(
+                request,
+                "calculator.html",
+                status,
+                **calculator_context(
+                    values,
+                    history=history,
+                    history_error=error,
+                    history_error_field=error_field,
+                ),
+            )
+        values = {**values, **estimate.form_values()}
+        return page(
+            request,
+            "calculator.html",
+            **calculator_context(values, history=history, history_note=estimate.sentence),
+        )
 
     state = add_readout_routes(
         app,
