@@ -707,8 +707,10 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         if state.open_first:
             try:
                 key = await first_readout()
-            except Exception as error:
-                return upload_page(request, error=file_error(error, ""))
+            except Exception as error:  # the upload form still works
+                name = state.choices[0].path.name
+                message = f"{name} could not be read out: {without_paths(str(error))}"
+                return upload_page(request, error=message)
             if key is not None:
                 return RedirectResponse(f"/readout/{key}", status_code=303)
         return upload_page(request)
