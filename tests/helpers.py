@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
 from scipy import stats
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
 
 
 def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, int]:
@@ -13,3 +22,27 @@ def binomial_range(n: int, rate: float, coverage: float = 0.999) -> tuple[int, i
     """
     tail = (1 - coverage) / 2
     return int(stats.binom.ppf(tail, n, rate)), int(stats.binom.isf(tail, n, rate))
+
+
+def within(seconds: float, call: Callable[[], T], what: str = "the call") -> T:
+    """``call()``'s value, or a failed test when it runs longer than ``seconds`` (a hang).
+
+    The call runs in a daemon thread so that a hang fails the test instead of stopping the
+    suite; its exception, if any, is raised here.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed back to the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{what} did not finish within {seconds:g} s: a hang", pytrace=False)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

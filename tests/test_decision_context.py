@@ -246,7 +246,8 @@ def test_keep_running_days_and_detectable_effect_match_power_plan(write_plan):
     form = calculator_form(dict(parse_qsl(query, keep_blank_values=True)))
     assert calculator_plan(form).effect == pytest.approx(direct.effect, rel=1e-12)
     assert k.calculator_url == (
-        f"/calculator?baseline={100 * control:.4g}%25&mde=&traffic={round(per_day)}&days=15"
+        f"/calculator?solve=mde&baseline={100 * control:.4g}%25&mde="
+        f"&traffic={round(per_day)}&days=15"
     )
     assert m.keep_running_sentence == (
         "About 6 more days (until 2026-03-16) reach the planned size; conversion can then "

@@ -142,13 +142,57 @@ def test_run_has_platform_segments_and_a_data_report(demo_run, frame):
     assert sum(report.arm_rows.values()) == USERS
 
 
-def test_run_replaces_an_existing_database(tmp_path):
+def test_run_replaces_its_own_database(tmp_path):
     path = tmp_path / "again.duckdb"
-    path.write_text("not a database")
+    demo.run(path, users=2_000, seed=3)
+    assert demo.is_demo_database(path)
     outcome = demo.run(path, users=1_000, seed=3)
     assert outcome.result.counts[0] + outcome.result.counts[1] == 1_000
     with duckdb.connect(str(path), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM users").fetchall() == [(1_000,)]
+
+
+def test_run_keeps_a_file_it_did_not_write_unless_told_to_overwrite(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("not a database")
+    with pytest.raises(InputError) as caught:
+        demo.run(path, users=1_000, seed=3)
+    assert str(caught.value) == (
+        f"database == '{path}' exists and is not a DuckDB database; the demo replaces its "
+        "file, so it leaves this one alone: choose another file (--db), or replace it anyway "
+        "with --overwrite (overwrite=True in Python)"
+    )
+    assert path.read_text() == "not a database"
+    outcome = demo.run(path, users=1_000, seed=3, overwrite=True)
+    assert sum(outcome.result.counts) == 1_000
+    assert demo.is_demo_database(path)
+
+
+def test_run_keeps_a_duckdb_database_without_the_demo_s_mark(tmp_path):
+    path = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE TABLE users AS SELECT 42 AS precious")
+    with pytest.raises(InputError, match="is a DuckDB database the demo did not write"):
+        demo.run(path, users=1_000)
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("SELECT * FROM users").fetchall() == [(42,)]
+    assert not demo.is_demo_database(path)
+    # write_demo writes ablens_demo.duckdb into its folder: the same rule.
+    path.rename(tmp_path / demo.DEMO_DATABASE)
+    with pytest.raises(InputError, match="the demo did not write"):
+        demo.write_demo(tmp_path, users=1_000)
+    assert demo.write_demo(tmp_path, users=1_000, overwrite=True).is_file()
+    assert demo.is_demo_database(tmp_path / demo.DEMO_DATABASE)
+
+
+def test_run_refuses_a_folder_and_a_bad_user_count_before_touching_the_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder, must be a DuckDB file"):
+        demo.run(tmp_path, users=1_000, overwrite=True)
+    path = tmp_path / "kept.duckdb"
+    demo.run(path, users=1_000)
+    with pytest.raises(InputError, match="users"):
+        demo.run(path, users=5)
+    assert demo.is_demo_database(path)
 
 
 # --------------------------------------------------------------------------- compute_moments

@@ -661,7 +661,7 @@ def test_with_three_arms_the_bayesian_reading_says_which_arm_is_best():
     assert "  revenue (CUPED): not defined: the comparisons do not share" in text
     page = render_readout(readout)
     assert '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>' in page
-    assert '<tr class="best"><td>conversion</td><td>c (best)</td>' in page
+    assert '<tr class="best"><td class="text">conversion</td><td class="text">c (best)</td>' in page
     assert "<li>latency p50: not defined: a quantile difference" in page
 
 

@@ -94,21 +94,27 @@ def test_demo_report_is_one_self_contained_page(demo_run):
     # The verdict is the first thing on the page, then its reason.
     body_text = parsed.text[parsed.text.index("Experiment ablens-demo · team growth") :]
     label, reason = verdict(result, plan)
-    assert body_text[1:3] == [label, reason]
-    # One row per comparison, with values and counts as the text readout shows them.
+    assert "(p=0.6052)" in reason  # the library's sentence; the report's p-value is for people
+    assert body_text[1:3] == [label, reason.replace("(p=0.6052)", "(p = 0.61)")]
+    assert "Sample ratio" in body_text
+    assert ": The split 10,010 / 9,990 matches the planned 50% / 50% (p = 0.89)." in body_text
+    assert "p=" not in "".join(body_text[: body_text.index("Details")])
+    # One row per comparison, with values as the text readout shows them, counts in users.
     for comparison in result.comparisons:
         assert f">{comparison.metric}<" in page
-    assert "7.652% (n=10,010)" in page
-    assert "7.848% (n=9,990)" in page
+    assert '7.652%<small class="detail">10,010 users</small>' in page
+    assert '7.848%<small class="detail">9,990 users</small>' in page
+    assert page.count('<tbody class="metric ') == len(result.comparisons) == 6
     assert (
         page.count('<svg class="ci ') == 5 + 12
     )  # 5 lifts overall (not the rank test), 12 in segments
     assert "Segments" in parsed.text
     assert "platform=android" in page
     # Methodology and reproducibility.
+    assert '<details class="how"><summary>How was this computed?</summary>' in page
     assert "two-proportion z test" in page
     assert "Mann-Whitney U test" in page
-    assert "p-values adjusted by holm over each primary family" in page
+    assert "p-values adjusted by Holm&#x27;s method over each primary family" in page
     assert "A flat result without power is not evidence of no effect." in page
     assert plan.sha256 in page
     assert data_fingerprint(result)["sha256"] in page
@@ -154,7 +160,9 @@ def _result(treatment_means, *, n=(10_000, 10_000)):
 
 
 def _row(page, metric):
-    match = re.search(rf'<tr class="(\w+)"><td class="text"><strong>{metric}</strong>', page)
+    match = re.search(
+        rf'<tr class="numbers (\w+)"><td class="name text"><strong>{metric}</strong>', page
+    )
     assert match, metric
     return match.group(1)
 
@@ -177,8 +185,8 @@ def test_green_only_in_the_desired_direction_red_against_it():
         "inconclusive",
         "inconclusive",
     )
-    assert "svg.ci.better .range, svg.ci.better .edge { fill: var(--good)" in page
-    assert "svg.ci.worse .range, svg.ci.worse .edge { fill: var(--bad)" in page
+    assert "svg.ci.better .range, .ablens-report svg.ci.better .edge { fill: var(--good)" in page
+    assert "svg.ci.worse .range, .ablens-report svg.ci.worse .edge { fill: var(--bad)" in page
 
 
 def test_verdicts_and_health_banners():
@@ -218,9 +226,9 @@ def test_not_enough_data_banner_and_plan_notes():
     )
     page = render_report(result, plan)
     assert_self_contained(page)
-    assert (
+    assert (  # the library's "units", in the report's word for them (users by default)
         '<div class="banner wait" role="status"><strong>Sample size</strong>: Only 20,000 of '
-        "the planned 100,000 units"
+        "the planned 100,000 users"
     ) in page
     assert 'class="banner fail"' not in page
     assert (
@@ -298,17 +306,33 @@ def test_sequential_looks_and_bayesian_columns_in_the_report():
     assert svg.replace(' xmlns="http://www.w3.org/2000/svg"', "") in page  # ... inline, not
     assert page.count("<svg width=") == 2  # conversion and latency; the p90 has no looks
     sentence = latency.sentence()
+    assert " 7,959 units " in sentence  # the report says users, the plan's word for units
+    sentence = sentence.replace(" 7,959 units ", " 7,959 users ")
+    assert "(sequential p=0.004533)" in sentence
+    sentence = sentence.replace("(sequential p=0.004533)", "(sequential p = 0.0045)")
     assert f'<p class="stopped worse">{sentence[0].upper() + sentence[1:]}.</p>' in page
     assert "No sequential reading: a quantile needs the table itself" in page
-    assert "Sequential: the msprt method (always-valid p-values and intervals) on the looks" in page
+    assert (
+        "Sequential: the mSPRT (mixture sequential probability ratio test) method (always-valid "
+        "p-values and intervals) on the looks"
+    ) in page
+    # The sequential interval in words: valid however often one looks.
+    row = latency.stopping_row
+    assert (
+        f"At day {row.look} (7,959 users), we are 95% confident the difference is between "
+        f"{ablens.render.format_number(row.sequential_lower, signed=True)} and "
+        f"{ablens.render.format_number(row.sequential_upper, signed=True)} (always-valid "
+        "interval, valid however often the results are checked)."
+    ) in page
     assert "but no look was read" not in page
     # Bayesian columns: numbers where defined, a dash with the reason where not.
-    assert ">chance to beat control (Bayesian)</th>" in page
+    assert ">Chance to beat control</abbr></th>" in page
     conversion = readout.bayesian[0]
     cells = conversion.display_row()
-    shown = f'<td class="bayes">{html.escape(cells[2])}</td><td class="bayes">{cells[3]}</td>'
-    assert shown in page
-    assert '<td class="bayes" title="not defined: a quantile difference comes from' in page
+    chance = re.search(r'<td class="bayes chance">.*?</span>([^<]*)</td>', page).group(1)
+    loss = re.search(r'<td class="bayes loss">.*?</span>([^<]*)</td>', page).group(1)
+    assert (html.unescape(chance), loss) == (cells[2], cells[3])
+    assert '<td class="bayes chance" title="not defined: a quantile difference comes from' in page
     assert "Bayesian reading (flat prior): a proportion uses the Beta-binomial model" in page
 
 
@@ -316,7 +340,7 @@ def test_bayesian_columns_follow_the_plan():
     result = _result({"spend": 10.4, "latency": 100.0})
     page = render_report(result)
     # The table's Bayesian columns follow the plan; the context shows the chance by default.
-    assert '<td class="bayes">' not in page
+    assert "Chance to beat control" not in page
     assert "&gt;99.9% chance to beat control" in page.split('aria-label="context"')[1]
     plan = plan_from_dict(
         {
@@ -339,5 +363,22 @@ def test_bayesian_columns_follow_the_plan():
 
     chance = format_chance(spend.probability_better)
     assert chance == ">99.9%"
-    assert '<td class="bayes">&gt;99.9%</td>' in page
-    assert page.count('<td class="bayes">') == 4
+    assert re.search(r'<td class="bayes chance">.*?</span>&gt;99.9%</td>', page)
+    assert page.count('<td class="bayes chance">') == page.count('<td class="bayes loss">') == 2
+
+
+def test_a_rates_sequential_interval_reads_in_percentage_points():
+    from ablens.report import render_readout  # noqa: PLC0415
+
+    readout = _synthetic_readout()
+    conversion = readout.sequential[0]
+    assert conversion.metric == "conversion"
+    assert not conversion.stopped
+    last = conversion.looks.rows[-1]
+    page = render_readout(readout, generated_at=WHEN)
+    assert (
+        f"At day {last.look} (20,000 users), we are 95% confident the difference is between "
+        f"{ablens.render.format_points(last.sequential_lower)} and "
+        f"{ablens.render.format_points(last.sequential_upper)} (always-valid interval"
+    ) in page
+    assert ablens.render.format_points(last.sequential_lower).endswith("pp")

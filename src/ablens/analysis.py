@@ -443,6 +443,20 @@ def _exact_hc(
     )
 
 
+def _naming_the_metric(
+    error: InputError, metric: Metric, control: str, treatment: str
+) -> InputError:
+    """The error of one comparison, saying which metric and arms it was about.
+
+    The statistics name their own arguments (``count == 1``, ``control_variance``); the user
+    wrote a metric and has arms, so the message starts with those (unless it already does).
+    """
+    message = str(error)
+    if message.startswith(f"metric {metric.name!r}"):
+        return error
+    return InputError(f"metric {metric.name!r}, {treatment!r} vs {control!r}: {message}")
+
+
 def _compare(
     metric: Metric,
     data: Mapping[str, Moments],
@@ -532,9 +546,12 @@ def _analyze_moments(
     comparisons: list[Comparison] = []
     for metric in metrics:
         for treatment in arms[1:]:
-            result = _compare(
-                metric, data, strata or {}, control, treatment, confidence_level, table
-            )
+            try:
+                result = _compare(
+                    metric, data, strata or {}, control, treatment, confidence_level, table
+                )
+            except InputError as error:
+                raise _naming_the_metric(error, metric, control, treatment) from None
             # Every kind's large-sample results say when an arm is too small to trust them.
             result = with_small_sample_note(
                 result, data[control].count, data[treatment].count, rate=kind_of(metric).rate

@@ -786,7 +786,9 @@ def _keep_running(
             units, planned, today=today, days_run=days_run, units_per_day=units_per_day
         )
         form["days"] = str(days_run + (extra or 0))
+        form["solve"] = "mde"  # "What can I detect in N days?"
     else:
+        form["solve"] = "duration"  # "How long do I need?" for the effect seen so far
         if not (math.isfinite(r.effect) and r.effect != 0):
             return KeepRunning(
                 target, power=power, reason="the effect so far is zero: no duration detects it."
@@ -980,19 +982,20 @@ def decision_context(
 # ------------------------------------------------------------------------------- HTML and SVG
 #: The context block's styles (the report adds them to its own).
 CONTEXT_CSS = """
-.context { margin: 16px 0 0; }
-.context dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
-.context dt { color: var(--muted, #57606a); }
-.context dd { margin: 0; }
-.context .metric-context { margin: 12px 0 0; }
-.context .metric-context h3 { font-size: 16px; margin: 0 0 4px; }
-.context .metric-context p { margin: 4px 0; }
-.context .stats { font-variant-numeric: tabular-nums; }
-.context .chance { font-weight: 600; }
-.context figure { margin: 8px 0 0; max-width: 520px; }
-.context figure svg { width: 100%; height: auto; display: block; }
-.context figcaption { font-size: 13px; color: var(--muted, #57606a); }
-.context .missing { font-size: 13px; color: var(--muted, #57606a); }
+.ablens-report .context { margin: 16px 0 0; }
+.ablens-report .context dl { display: grid; grid-template-columns: max-content 1fr;
+  gap: 2px 12px; margin: 0; }
+.ablens-report .context dt { color: var(--muted, #57606a); }
+.ablens-report .context dd { margin: 0; }
+.ablens-report .context .metric-context { margin: 12px 0 0; }
+.ablens-report .context .metric-context h3 { font-size: 16px; margin: 0 0 4px; }
+.ablens-report .context .metric-context p { margin: 4px 0; }
+.ablens-report .context .stats { font-variant-numeric: tabular-nums; }
+.ablens-report .context .chance { font-weight: 600; }
+.ablens-report .context figure { margin: 8px 0 0; max-width: 520px; }
+.ablens-report .context figure svg { width: 100%; height: auto; display: block; }
+.ablens-report .context figcaption { font-size: 13px; color: var(--muted, #57606a); }
+.ablens-report .context .missing { font-size: 13px; color: var(--muted, #57606a); }
 """
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "demo_metrics",
     "demo_plan_text",
     "generate",
+    "is_demo_database",
     "run",
     "write_demo",
 ]
@@ -57,6 +58,8 @@ TABLE = "users"
 #: File names `write_demo` uses; the plan names the database relative to its own folder.
 DEMO_DATABASE = "ablens_demo.duckdb"
 DEMO_PLAN = "plan.yaml"
+#: The comment `run` puts on the demo's table: the mark of a file the demo may replace.
+DEMO_MARK = "ablens demo data: `ablens demo` replaces this file"
 
 
 def generate(users: int = 200_000, seed: int = 2026) -> dict[str, np.ndarray[Any, Any]]:
@@ -160,26 +163,40 @@ class DemoRun:
 
 
 def run(
-    database: str | Path = "ablens_demo.duckdb", users: int = 200_000, seed: int = 2026
+    database: str | Path = "ablens_demo.duckdb",
+    users: int = 200_000,
+    seed: int = 2026,
+    *,
+    overwrite: bool = False,
 ) -> DemoRun:
     """Generate the demo experiment into a DuckDB file and analyze it.
 
     Args:
-        database: Path of the DuckDB file to (re)create.
+        database: Path of the DuckDB file to create. An existing file is replaced only when it
+            is a demo database (its table carries `DEMO_MARK`) or with ``overwrite``.
         users: Number of simulated users.
         seed: Random seed.
+        overwrite: Replace ``database`` whatever it holds.
 
     Returns:
         The database path, user count and analysis result.
+
+    Raises:
+        InputError: ``database`` exists and is not a demo database (nor ``overwrite``), or is
+            a folder.
     """
     duckdb = optional_import("duckdb", "duckdb")
     path = Path(database)
+    check_count("users", users, minimum=100)  # before the file is touched
+    _check_replaceable(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)  # the old file's journal, not the new one's
     frame = generate(users, seed)  # read by DuckDB's replacement scan below
     with duckdb.connect(str(path)) as connection:
         connection.register("frame", frame)
         connection.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM frame")  # noqa: S608 - constant
+        connection.execute(f"COMMENT ON TABLE {TABLE} IS '{DEMO_MARK}'")
         # Every moment of every arm and platform in one query inside DuckDB; only they return.
         result = analyze(
             (connection, TABLE),
@@ -202,6 +219,57 @@ def run(
             experiment_id="ablens-demo",
         )
     return DemoRun(path, users, result, next_plan)
+
+
+def _check_replaceable(path: Path, *, overwrite: bool) -> None:
+    """Refuse to delete ``path`` unless it is missing, a demo database, or ``overwrite``."""
+    if path.is_dir():
+        raise InputError(f"database == '{path}' is a folder, must be a DuckDB file to write")
+    if overwrite or not (path.exists() or path.is_symlink()):
+        return
+    reason = _not_a_demo_database(path)
+    if reason is not None:
+        raise InputError(
+            f"database == '{path}' exists and {reason}; the demo replaces its file, so it "
+            "leaves this one alone: choose another file (--db), or replace it anyway with "
+            "--overwrite (overwrite=True in Python)"
+        )
+
+
+def is_demo_database(path: str | Path) -> bool:
+    """Whether ``path`` is a DuckDB file the demo wrote (one `run` may replace).
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = run(folder / "demo.duckdb", users=1_000)
+        >>> is_demo_database(folder / "demo.duckdb")
+        True
+        >>> (folder / "notes.txt").write_text("my notes")
+        8
+        >>> is_demo_database(folder / "notes.txt")
+        False
+    """
+    return Path(path).is_file() and _not_a_demo_database(Path(path)) is None
+
+
+def _not_a_demo_database(path: Path) -> str | None:
+    """Why ``path`` is not a demo database, or None when it is one."""
+    duckdb = optional_import("duckdb", "duckdb")
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        if "not a valid DuckDB database" in str(error):
+            return "is not a DuckDB database"
+        return f"cannot be opened to check it is a demo database ({error})"
+    with connection:
+        marks = connection.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+            [TABLE],
+        ).fetchall()
+    if marks != [(DEMO_MARK,)]:
+        return "is a DuckDB database the demo did not write (its users table lacks the mark)"
+    return None
 
 
 def demo_plan_text(database: str = DEMO_DATABASE) -> str:
@@ -239,23 +307,27 @@ def demo_plan_text(database: str = DEMO_DATABASE) -> str:
     return text.replace(f"file: {DEMO_DATABASE}", f"file: {json.dumps(database)}", 1)
 
 
-def write_demo(folder: str | Path, users: int = 200_000, seed: int = 2026) -> Path:
+def write_demo(
+    folder: str | Path, users: int = 200_000, seed: int = 2026, *, overwrite: bool = False
+) -> Path:
     """Simulate the demo experiment into ``folder`` with its plan; return the plan's path.
 
     The folder gets ``ablens_demo.duckdb`` (see `run`) and ``plan.yaml`` (`demo_plan_text`),
     which ``ablens analyze``, ``ablens report`` and ``ablens serve`` read as they are.
 
     Args:
-        folder: Where to write (created if missing; the two files are replaced).
+        folder: Where to write (created if missing; the two files are replaced, the database
+            only when it is the demo's own or with ``overwrite``).
         users: Number of simulated users.
         seed: Random seed.
+        overwrite: Replace an ``ablens_demo.duckdb`` the demo did not write.
 
     Returns:
         The path of the plan file.
     """
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    run(target / DEMO_DATABASE, users=users, seed=seed)
+    run(target / DEMO_DATABASE, users=users, seed=seed, overwrite=overwrite)
     plan = target / DEMO_PLAN
     plan.write_text(demo_plan_text(), encoding="utf-8")
     return plan

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,14 @@ __all__ = [
     "format_percent",
     "format_points",
     "format_pvalue",
+    "format_pvalue_plain",
     "format_relative_set",
     "format_share",
     "table_blocks",
     "table_html",
     "table_markdown",
     "table_text",
+    "unit_words",
     "wrap_lines",
 ]
 
@@ -165,6 +168,82 @@ def format_pvalue(value: float | None, *, at_least: bool = False) -> str:
     return format_number(value)
 
 
+#: Below this a p-value reads ``< 0.001`` for people (`format_pvalue_plain`).
+SMALLEST_PLAIN_PVALUE = 0.001
+
+
+def format_pvalue_plain(value: float | None, *, alpha: float | None = None) -> str:
+    """A p-value for people: ``< 0.001`` below 0.001, else at most 2 significant digits.
+
+    The analyst's faces keep 4 digits (`format_pvalue`); the report and the web show this one.
+    When rounding to 2 digits would carry the value across ``alpha`` or onto it (0.0496 and
+    0.0504 would both read 0.05 at alpha 0.05), digits are added until the shown value falls on
+    the same side as the real one.
+
+    Args:
+        value: The p-value (None or NaN: a dash).
+        alpha: The significance level the p-value is compared with, if any.
+
+    Examples:
+        >>> format_pvalue_plain(0.0003375), format_pvalue_plain(0.6052), format_pvalue_plain(0.0123)
+        ('< 0.001', '0.61', '0.012')
+        >>> format_pvalue_plain(0.0496, alpha=0.05), format_pvalue_plain(0.0496)
+        ('0.0496', '0.05')
+        >>> format_pvalue_plain(1.0), format_pvalue_plain(0.001), format_pvalue_plain(None)
+        ('1', '0.001', '—')
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    if value < SMALLEST_PLAIN_PVALUE:
+        return f"< {SMALLEST_PLAIN_PVALUE:g}"
+    digits = 2
+    text = f"{value:.{digits}g}"
+    while alpha is not None and digits < 6 and _misleads(float(text), value, alpha):
+        digits += 1
+        text = f"{value:.{digits}g}"
+    return text
+
+
+def _misleads(shown: float, value: float, alpha: float) -> bool:
+    """A rounded p-value on the other side of alpha than the real one, or on alpha itself."""
+    return (shown < alpha) != (value < alpha) or (shown == alpha and value != alpha)
+
+
+_ID_SUFFIX = re.compile(r"[_\-. ]*(ids?|keys?|uuids?|guids?|hash)$")
+_NOT_NOUNS = frozenset({"anonymous", "anon", "unit", "units", "entity", "row", "rows", "primary"})
+
+
+def unit_words(column: str | None) -> tuple[str, str]:
+    """The word for one unit and for several, from the unit id column's name (default users).
+
+    ``user_id`` gives ``("user", "users")``, ``session_id`` ``("session", "sessions")``,
+    ``account`` ``("account", "accounts")``; a name that holds no plain word (``uid``, ``id``,
+    ``anonymous_id``) and no column at all give ``("user", "users")``, the usual unit.
+
+    Examples:
+        >>> unit_words("user_id"), unit_words("device-id"), unit_words("companyKey")
+        (('user', 'users'), ('device', 'devices'), ('company', 'companies'))
+        >>> unit_words("uid"), unit_words(None), unit_words("visitors")
+        (('user', 'users'), ('user', 'users'), ('visitor', 'visitors'))
+    """
+    default = ("user", "users")
+    if not column:
+        return default
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower()
+    stem = _ID_SUFFIX.sub("", spaced)
+    words = re.findall(r"[a-z]+", stem)
+    if not words or len(words[-1]) < 3 or words[-1] in _NOT_NOUNS:
+        return default
+    word = words[-1]
+    if word.endswith("s") and not word.endswith(("ss", "us")):
+        word = word[:-1]
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word, word + "es"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word, word[:-1] + "ies"
+    return word, word + "s"
+
+
 def table_text(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
 ) -> str:
@@ -279,9 +358,27 @@ def table_html(
     *,
     row_classes: Sequence[str] | None = None,
     caption: str = "",
+    titles: Sequence[str] | None = None,
 ) -> str:
-    """An HTML table; every cell escaped. ``row_classes`` tag rows (e.g. 'better', 'worse')."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    """An HTML table; every cell escaped. ``row_classes`` tag rows (e.g. 'better', 'worse').
+
+    ``titles`` explain the headers, one per header: each header becomes an ``<abbr>`` with the
+    explanation as its title, focusable (``tabindex="0"``) so a keyboard reaches it too.
+
+    Examples:
+        >>> table_html(["p"], [["0.5"]], titles=["the p-value"])[33:96]
+        '<th><abbr class="tip" tabindex="0" title="the p-value">p</abbr>'
+    """
+    if titles is not None and len(titles) != len(headers):
+        raise ValueError(f"titles has {len(titles)} entries for {len(headers)} headers")
+    if titles is None:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    else:
+        head = "".join(
+            f'<th><abbr class="tip" tabindex="0" title="{html.escape(t)}">{html.escape(h)}'
+            "</abbr></th>"
+            for h, t in zip(headers, titles, strict=True)
+        )
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{html.escape(row_classes[i])}"' if row_classes and row_classes[i] else ""

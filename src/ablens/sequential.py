@@ -69,6 +69,18 @@ METHODS: tuple[LooksMethod, ...] = ("group-sequential", "msprt", "confidence-seq
 LooksDecision = Literal[
     "continue", "treatment higher", "treatment lower", "not significant", "inconsistent"
 ]
+#: What each column of the looks table means (its tooltip in HTML), in `display_headers` order.
+_HEADER_TITLES = (
+    "The look: the value of the plan's time column up to which the data are read.",
+    "Units in the control arm so far.",
+    "Units in the treatment arm so far.",
+    "The difference treatment - control on all units so far.",
+    "The fixed-horizon interval: valid only if the data are read once, not at every look.",
+    "The fixed-horizon p-value: valid only if the data are read once.",
+    "The sequential interval: valid however often the data are read (at every look).",
+    "The sequential p-value: valid however often the data are read.",
+    "What the sequential method says at this look: continue, or stop with a winner.",
+)
 _METHOD_LABELS: dict[str, str] = {
     "group-sequential": "group-sequential (repeated CI)",
     "msprt": "mSPRT (always valid)",
@@ -307,7 +319,12 @@ class LooksResult:
         summary = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary_lines())
         return (
             '<div class="ablens-looks">'
-            + render.table_html(self.display_headers(), self._display_rows(), row_classes=classes)
+            + render.table_html(
+                self.display_headers(),
+                self._display_rows(),
+                row_classes=classes,
+                titles=_HEADER_TITLES,
+            )
             + f"<ul>{summary}</ul>{self.to_svg()}</div>"
         )
 

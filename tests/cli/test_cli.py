@@ -118,8 +118,8 @@ def test_ablens_errors_become_exit_code_two(monkeypatch, capsys):
 def test_sample_ratio_mismatch_exits_with_health_code(monkeypatch, tmp_path, capsys):
     real_run = ablens.demo.run
 
-    def skewed(database, users, seed):
-        outcome = real_run(database, users=users, seed=seed)
+    def skewed(database, users, seed, overwrite):
+        outcome = real_run(database, users=users, seed=seed, overwrite=overwrite)
         srm = ablens.srm_test({"control": 9_000, "new_checkout": 11_000})
         assert srm.mismatch
         return replace(outcome, result=replace(outcome.result, srm=srm))

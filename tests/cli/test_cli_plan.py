@@ -515,7 +515,7 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
     assert '<section class="looks"><h2>Sequential looks</h2>' in page
     assert page.count("<svg width=") == 2  # conversion and sessions per user (not the p90)
     assert "//" not in page
-    assert "chance to beat control" in page
+    assert "Chance to beat control" in page
 
 
 @pytest.mark.parametrize(
@@ -533,7 +533,10 @@ def test_report_of_a_sequential_plan(sequential_plan, tmp_path):
         ),
         (
             ("unit: user_id", "unit: sessions"),
-            ("unit ids repeated within an arm: control ", "units are in more than one arm"),
+            (
+                "unit ids of &#x27;sessions&#x27; repeated within an arm: control ",
+                "units of &#x27;sessions&#x27; are in more than one arm",
+            ),
         ),
     ],
 )

@@ -385,6 +385,6 @@ def test_the_dirty_fixture_in_html_names_every_problem_with_its_counts() -> None
     page = render_data_problems(messages)
     for message in messages:
         assert html.escape(message) in page
-    assert html.escape(f"{IN_BOTH_ARMS:,} units are in more than one arm") in page
+    assert html.escape(f"{IN_BOTH_ARMS:,} units of 'user' are in more than one arm") in page
     assert html.escape("'treatmnet' (3 rows)") in page
     assert page.count('<div class="banner fail" role="alert">') == len(messages)

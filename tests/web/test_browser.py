@@ -170,6 +170,6 @@ def test_readout_with_a_sequential_method_and_the_bayesian_view(server, page, tm
     frame.locator("section.looks h2").wait_for()
     text = frame.locator("body").inner_text()
     assert "Sequential looks" in text
-    assert "chance to beat control" in text
+    assert "Chance to beat control" in text
     assert frame.locator("section.looks svg").count() == 1  # converted, the primary
     page.screenshot(path=str(ARTIFACTS / "readout-sequential.png"), full_page=True)

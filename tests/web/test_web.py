@@ -745,7 +745,7 @@ def test_readout_upload_with_a_sequential_method_and_the_bayesian_view(client, d
     assert external_urls(report) == []
     assert '<section class="looks"><h2>Sequential looks</h2>' in report
     assert "The group-sequential method reads the primary metrics and guardrails" in report
-    assert ">chance to beat control (Bayesian)</th>" in report
+    assert ">Chance to beat control</abbr></th>" in report
     assert "Uploaded file demo.csv" in report
     # The time column is the looks' clock, not a metric.
     assert "<strong>exposure_day</strong>" not in metrics_table(report)
@@ -797,7 +797,7 @@ def test_readout_of_a_sequential_plan_the_server_was_started_with(demo_csv, tmp_
     assert "<h3>conversion (new_checkout, primary)</h3>" in report
     assert "The mSPRT boundary has not been crossed" in report
     assert "No sequential reading: a quantile needs the table itself" in report
-    assert "chance to beat control" in report
+    assert "Chance to beat control" in report
     assert "this readout uses fixed-horizon tests" not in report
 
 

@@ -29,6 +29,7 @@ the core.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import inspect
 import json
@@ -178,6 +179,7 @@ def plan_from_dict(data: Mapping[str, Any], *, name: str = "<plan>") -> Analysis
         >>> plan.metrics[0].name, plan.arms
         ('orders / visits', ('a', 'b'))
     """
+    _check_shape(data, name)
     try:
         canonical = json.dumps(data, sort_keys=True, default=str).encode()
     except TypeError:  # keys of mixed types cannot be sorted; validation reports them below
@@ -185,6 +187,33 @@ def plan_from_dict(data: Mapping[str, Any], *, name: str = "<plan>") -> Analysis
     return _build(
         data, name=name, lines={}, path=None, sha256=hashlib.sha256(canonical).hexdigest()
     )
+
+
+def _check_shape(data: object, name: str) -> None:
+    """Refuse a mapping too deep, too large or holding itself, before anything recurses into it.
+
+    The limits are those of YAML plans: `MAX_PLAN_DEPTH` and `MAX_PLAN_NODES`.
+    """
+    count = 0
+    stack: list[tuple[object, int, frozenset[int]]] = [(data, 1, frozenset())]
+    while stack:
+        value, depth, parents = stack.pop()
+        count += 1
+        if count > MAX_PLAN_NODES:
+            raise PlanError(
+                [f"{name}: the plan holds more than {MAX_PLAN_NODES:,} keys and values"]
+            )
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if id(value) in parents:
+            raise PlanError([f"{name}: the plan holds itself (a list or mapping inside itself)"])
+        if depth > MAX_PLAN_DEPTH:
+            raise PlanError(
+                [f"{name}: the plan nests lists and mappings more than {MAX_PLAN_DEPTH} levels"]
+            )
+        inner = parents | {id(value)}
+        items = [*value.keys(), *value.values()] if isinstance(value, Mapping) else list(value)
+        stack.extend((item, depth + 1, inner) for item in items)
 
 
 def _parse(text: str, *, name: str, path: Path | None, sha256: str) -> AnalysisPlan:
@@ -195,10 +224,12 @@ def _parse(text: str, *, name: str, path: Path | None, sha256: str) -> AnalysisP
 def _compose(text: str, name: str) -> tuple[Any, dict[str, int]]:
     """YAML text -> (Python value, key path -> 1-based line), with duplicate keys refused."""
     yaml = optional_import("yaml", "cli")
-    loader = yaml.SafeLoader(text)
+    loader = _bounded_loader(yaml)(text)
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
+    except _ShapeError as error:
+        raise PlanError([f"{name}:{error.line}: {error}"]) from None
     except yaml.MarkedYAMLError as error:
         raise PlanError([_yaml_message(error, text, name)]) from None
     except yaml.YAMLError as error:
@@ -213,6 +244,99 @@ def _compose(text: str, name: str) -> tuple[Any, dict[str, int]]:
     if problems:
         raise PlanError(problems)
     return data, lines
+
+
+#: The most keys and values a plan may hold, counting every expansion of a YAML alias: a real
+#: plan holds hundreds; a few lines of nested aliases ("billion laughs") expand to billions,
+#: which would take hours to walk.
+MAX_PLAN_NODES = 100_000
+#: The deepest nesting of lists and mappings a plan may have (a real plan nests 5 deep); YAML's
+#: composer and the checks recurse once per level.
+MAX_PLAN_DEPTH = 50
+
+
+class _ShapeError(Exception):
+    """A plan too large, too deep or recursive, found while composing it (at ``line``)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@functools.cache
+def _bounded_loader(yaml: Any) -> type[Any]:  # noqa: ANN401 - the yaml module
+    """PyYAML's SafeLoader, refusing plans too deep, too large or recursive.
+
+    It stops at `MAX_PLAN_DEPTH` levels, at `MAX_PLAN_NODES` keys and values (aliases counted as
+    often as they are used) and at an alias inside its own anchor. The counts are kept while
+    composing, before any alias is expanded, so a hostile plan is refused in the time it takes
+    to read its text.
+    """
+
+    class BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.depth = 0
+            self.sizes: dict[int, int] = {}  # id(node) -> keys and values under it, expanded
+            self.open_anchors: set[str] = set()
+            self.aliased = False
+
+        def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - yaml nodes
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent):
+                self.aliased = True
+                if event.anchor in self.open_anchors:
+                    raise _ShapeError(
+                        f"the alias *{event.anchor} is inside its own anchor &{event.anchor}, "
+                        "so the plan would be infinitely deep; write the values out instead",
+                        line,
+                    )
+                return super().compose_node(parent, index)
+            self.depth += 1
+            if self.depth > MAX_PLAN_DEPTH:
+                raise _ShapeError(
+                    f"the plan nests lists and mappings more than {MAX_PLAN_DEPTH} levels deep; "
+                    "a plan needs a few levels (metrics[0].column): check its brackets",
+                    line,
+                )
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None:
+                self.open_anchors.add(anchor)
+            node = super().compose_node(parent, index)
+            if anchor is not None:
+                self.open_anchors.discard(anchor)
+            self.depth -= 1
+            self.sizes[id(node)] = size = 1 + sum(
+                self.sizes.get(id(child), 1) for child in _children(node)
+            )
+            if size > MAX_PLAN_NODES:
+                raise _ShapeError(self._too_large(), line)
+            return node
+
+        def _too_large(self) -> str:
+            if self.aliased:
+                return (
+                    f"the plan uses YAML aliases that expand to more than {MAX_PLAN_NODES:,} "
+                    "keys and values (aliases inside aliases multiply); write the values out "
+                    "or use fewer nested aliases"
+                )
+            return (
+                f"the plan holds more than {MAX_PLAN_NODES:,} keys and values; a plan names "
+                "an experiment's settings, not its data"
+            )
+
+    return BoundedLoader
+
+
+def _children(node: Any) -> list[Any]:  # noqa: ANN401 - a yaml.Node
+    """The nodes directly under a YAML node: list items, or mapping keys and values."""
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    if value and isinstance(value[0], tuple):
+        return [part for pair in value for part in pair]
+    return value
 
 
 def _yaml_message(error: Any, text: str, name: str) -> str:  # noqa: ANN401 - a YAMLError
@@ -257,6 +381,8 @@ def _walk(
 
 # ------------------------------------------------------------------------------- validation
 _MISSING: Any = object()
+#: Longest message about one key: a value quoted in it is cut in the middle beyond this.
+_LONGEST_MESSAGE = 800
 
 
 class _Checker:
@@ -270,6 +396,8 @@ class _Checker:
     def fail(self, key: str, message: str) -> None:
         line = line_of(self.lines, key)
         where = self.name if line is None else f"{self.name}:{line}"
+        if len(message) > _LONGEST_MESSAGE:  # a large value quoted whole would bury the rule
+            message = f"{message[: _LONGEST_MESSAGE - 200]} ... {message[-180:]}"
         self.errors.append((line or 0, f"{where}: {message}"))
 
     def mapping(self, value: object, key: str, what: str) -> Mapping[str, Any] | None:

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
     except AblensError as error:
-        sys.stderr.write(f"ablens: {error}\n")
+        from ablens.cli.common import terminal_safe  # noqa: PLC0415 - with typer, like app
+
+        sys.stderr.write(f"ablens: {terminal_safe(str(error))}\n")
         return EXIT_USAGE
     return EXIT_OK
 

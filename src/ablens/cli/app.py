@@ -23,11 +23,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ablens._version import __version__
-from ablens.cli.common import EXIT_HEALTH, EXIT_USAGE, usage_errors
+from ablens.cli.common import (
+    EXIT_HEALTH,
+    EXIT_USAGE,
+    echo,
+    json_text,
+    terminal_safe,
+    usage_errors,
+)
 from ablens.errors import AblensError, ConfigError, DataError
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
     from ablens.analysis_plan import AnalysisPlan
@@ -47,7 +55,7 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"ablens {__version__}")
+        echo(f"ablens {__version__}")
         raise typer.Exit
 
 
@@ -66,11 +74,23 @@ def _root(
 @app.command()
 def demo(
     database: Annotated[
-        Path, typer.Option("--db", help="DuckDB file to (re)create with the demo data.")
+        Path,
+        typer.Option(
+            "--db",
+            help="DuckDB file to create with the demo data; an existing file is replaced only "
+            "when the demo wrote it (or with --overwrite).",
+        ),
     ] = Path("ablens_demo.duckdb"),
     users: Annotated[int, typer.Option(min=100, help="Number of simulated users.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2026,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace the --db file even when it is not a demo database (its data are lost).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a checkout experiment into DuckDB, analyze it and print the readout.
 
@@ -82,7 +102,7 @@ def demo(
 
     with usage_errors():
         plan_text = demo_plan_text(database.name)
-    outcome = run(database, users=users, seed=seed)
+        outcome = run(database, users=users, seed=seed, overwrite=overwrite)
     result = outcome.result
     plan_file = database.parent / DEMO_PLAN
     # Never overwrite a plan someone wrote or edited; the demo's own is replaced freely.
@@ -90,7 +110,7 @@ def demo(
     if plan_written:
         plan_file.write_text(plan_text, encoding="utf-8")
     else:
-        typer.echo(
+        echo(
             f"ablens: kept {plan_file}: it is not the demo's plan; the demo's plan is "
             "examples/plan.yaml in the ablens repository.",
             err=True,
@@ -101,12 +121,12 @@ def demo(
         document["plan_file"] = str(plan_file) if plan_written else None
         document["next_plan"] = outcome.plan.to_dict()
         document["true_effects"] = TRUE_EFFECTS
-        typer.echo(json.dumps(document, indent=2))
+        echo(json.dumps(document, indent=2))
     else:
         from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
 
         width = _text_width()
-        typer.echo(
+        echo(
             wrap_lines(
                 f"Demo experiment: {outcome.users:,} users of an online shop, randomized 50/50 "
                 f"between control and new_checkout.\nData: {outcome.database} (table 'users'); "
@@ -114,18 +134,18 @@ def demo(
                 width,
             )
         )
-        typer.echo(result.to_text(width))
-        typer.echo("\nThe simulation's true effects, for comparison:")
-        typer.echo(wrap_lines(outcome.true_effects_text(), width))
-        typer.echo(
+        echo(result.to_text(width))
+        echo("\nThe simulation's true effects, for comparison:")
+        echo(wrap_lines(outcome.true_effects_text(), width))
+        echo(
             wrap_lines(
                 "\nPlanning the next test on this traffic (from the same table as history):",
                 width,
             )
         )
-        typer.echo(wrap_lines(outcome.plan.sentence, width))
+        echo(wrap_lines(outcome.plan.sentence, width))
         if plan_written:
-            typer.echo(
+            echo(
                 wrap_lines(
                     f"\nThe demo's analysis plan: {plan_file}. Next: `ablens analyze {plan_file}` "
                     f"(verdict and health gates), `ablens report {plan_file} -o report.html`.",
@@ -133,7 +153,7 @@ def demo(
                 )
             )
     if result.srm.mismatch:
-        typer.echo("Sample ratio mismatch: do not trust these results.", err=True)
+        echo("Sample ratio mismatch: do not trust these results.", err=True)
         raise typer.Exit(EXIT_HEALTH)
 
 
@@ -256,7 +276,7 @@ def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
     from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
     fingerprint = data_fingerprint(result)["sha256"][:12]
-    source = "" if plan is None else f"PowerPlan {plan.name} (sha256 {plan.sha256[:12]}); "
+    source = "" if plan is None else f"Plan {plan.name} (sha256 {plan.sha256[:12]}); "
     return f"{source}data fingerprint {fingerprint}; ablens {__version__}."
 
 
@@ -264,7 +284,7 @@ def _plain(readout: Readout, width: int | None = None) -> str:
     from ablens.render import wrap_lines  # noqa: PLC0415 - keeps --help fast
 
     provenance = wrap_lines(_provenance(readout.plan, readout.result), width)
-    return f"{readout.to_text(width)}\n\n{provenance}"
+    return terminal_safe(f"{readout.to_text(width)}\n\n{provenance}")
 
 
 def _print_rich(readout: Readout) -> None:
@@ -282,10 +302,10 @@ def _print_rich(readout: Readout) -> None:
     )
     console.print(
         Panel(
-            Text(decision.reason),
+            Text(terminal_safe(decision.reason)),
             title=Text(decision.label, style=style),
             title_align="left",
-            subtitle=readout.title,
+            subtitle=Text(terminal_safe(readout.title)),
             subtitle_align="right",
             border_style=style.removeprefix("bold "),
         )
@@ -298,35 +318,44 @@ def _print_rich(readout: Readout) -> None:
     }
     for check in decision.checks:
         mark = marks[check.status]
-        console.print(Text.assemble(mark, (f"{check.name}: ", "bold"), check.message))
+        console.print(
+            Text.assemble(mark, (f"{check.name}: ", "bold"), terminal_safe(check.message))
+        )
     for note in decision.notes:
-        console.print(Text.assemble(("note ", "yellow"), note))
+        console.print(Text.assemble(("note ", "yellow"), terminal_safe(note)))
     table = Table(show_edge=False, header_style="bold")
-    for index, header in enumerate(result.display_headers()):
-        table.add_column(header, justify="left" if index == 0 else "right")
+    headers = _safe_row(result.display_headers())
+    for index, header in enumerate(headers):
+        table.add_column(Text(header), justify="left" if index == 0 else "right")
     colours = {"better": "green", "worse": "red", "inconclusive": ""}
-    for comparison in result.comparisons:
-        table.add_row(*comparison.display_row(), style=colours[comparison.outcome])
+    rows = [_safe_row(comparison.display_row()) for comparison in result.comparisons]
+    for comparison, row in zip(result.comparisons, rows, strict=True):
+        table.add_row(*map(Text, row), style=colours[comparison.outcome])
     console.print()
-    rows = [comparison.display_row() for comparison in result.comparisons]
     styles = [colours[comparison.outcome] for comparison in result.comparisons]
-    _print_fitting(console, table, result.display_headers(), rows, styles)
+    _print_fitting(console, table, headers, rows, styles)
     for line in result.summary_lines():
-        console.print(Text(line, style="dim"))
+        console.print(Text(terminal_safe(line), style="dim"))
     if result.segments:
         headers, rows = result.segment_table()
+        rows = [_safe_row(row) for row in rows]
         segments = Table(title=result._SEGMENT_NOTE, show_edge=False, header_style="bold")
         for index, header in enumerate(headers):
             segments.add_column(header, justify="left" if index < 3 else "right")
         for row in rows:
-            segments.add_row(*row)
+            segments.add_row(*map(Text, row))
         console.print()
         if _natural_width(console, segments) > console.width:
             console.print(Text(result._SEGMENT_NOTE, style="bold"))
         _print_fitting(console, segments, headers, rows, [""] * len(rows))
     _print_rich_extras(console, readout)
     console.print()
-    console.print(Text(_provenance(plan, result), style="dim"))
+    console.print(Text(terminal_safe(_provenance(plan, result)), style="dim"))
+
+
+def _safe_row(row: Sequence[str]) -> list[str]:
+    """A table row's cells `terminal_safe` (labels come from the data)."""
+    return [terminal_safe(cell) for cell in row]
 
 
 def _natural_width(console: Any, table: Any) -> int:  # noqa: ANN401 - rich objects
@@ -371,27 +400,36 @@ def _print_rich_extras(console: Any, readout: Readout) -> None:  # noqa: ANN401 
     sequential = readout.sequential_lines()
     if sequential:
         console.print()
-        console.print(Text(sequential[0], style="bold"))
+        console.print(Text(terminal_safe(sequential[0]), style="bold"))
         for reading in readout.sequential:
             colour = {"better": "green", "worse": "red"}.get(reading.outcome, "")
             console.print()
-            console.print(Text(str(reading), style=colour))
+            console.print(Text(terminal_safe(str(reading)), style=colour))
     if readout.has_bayesian:
         headers, rows = bayesian_table(readout.bayesian)
-        bayes = Table(title=readout.bayesian_lines()[0], show_edge=False, header_style="bold")
+        bayes = Table(
+            title=Text(terminal_safe(readout.bayesian_lines()[0])),
+            show_edge=False,
+            header_style="bold",
+        )
         for index, header in enumerate(headers):
             bayes.add_column(header, justify="left" if index in (0, 1, 5) else "right")
         for row in rows:
-            bayes.add_row(*row)
+            bayes.add_row(*map(Text, _safe_row(row)))
         console.print()
         console.print(bayes)
     if readout.best_arm:
         headers, rows = best_arm_table(readout.best_arm)
-        best = Table(title=readout.bayesian_lines()[-2], show_edge=False, header_style="bold")
+        best = Table(
+            title=Text(terminal_safe(readout.bayesian_lines()[-2])),
+            show_edge=False,
+            header_style="bold",
+        )
         for index, header in enumerate(headers):
             best.add_column(header, justify="left" if index < 2 else "right")
         for row in rows:
-            best.add_row(*row, style="bold" if row[1].endswith("(best)") else "")
+            style = "bold" if row[1].endswith("(best)") else ""
+            best.add_row(*map(Text, _safe_row(row)), style=style)
         console.print()
         console.print(best)
 
@@ -423,17 +461,17 @@ def _health_exit(
     An incomplete sample exits 1 only with ``--fail-on-incomplete``.
     """
     if decision.key in fail_on:
-        typer.echo(f"ablens: verdict {decision.label} ({decision.key}) is in --fail-on", err=True)
+        echo(f"ablens: verdict {decision.label} ({decision.key}) is in --fail-on", err=True)
     failed = ", ".join(c.name for c in decision.checks if c.status == "failed")
     waiting = ", ".join(c.name for c in decision.checks if c.status == "incomplete")
     warned = ", ".join(c.name for c in decision.checks if c.status == "warning")
     if warned:
-        typer.echo(f"ablens: warning ({warned}): see the health checks", err=True)
+        echo(f"ablens: warning ({warned}): see the health checks", err=True)
     if failed:
-        typer.echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
+        echo(f"ablens: health gate failed ({failed}): {decision.label}", err=True)
     elif waiting:
         hint = "" if fail_on_incomplete else " (exit 0; --fail-on-incomplete makes this exit 1)"
-        typer.echo(f"ablens: not complete yet ({waiting}): {decision.label}{hint}", err=True)
+        echo(f"ablens: not complete yet ({waiting}): {decision.label}{hint}", err=True)
     if decision.exit_code(fail_on_incomplete=fail_on_incomplete, fail_on=fail_on):
         raise typer.Exit(EXIT_HEALTH)
 
@@ -486,7 +524,7 @@ def analyze_command(
         fail_on_keys = _fail_on_keys(fail_on)
         readout = _analyze(plan, data)
         if as_json:
-            text = json.dumps(_document(readout), indent=2, ensure_ascii=False)
+            text = json_text(_document(readout))
         elif output is None and _use_rich():
             _print_rich(readout)
             text = None
@@ -494,9 +532,9 @@ def analyze_command(
             text = _plain(readout, _text_width() if output is None else None)
         if text is not None and output is not None:
             output.write_text(text + "\n", encoding="utf-8")
-            typer.echo(f"ablens: wrote {output}", err=True)
+            echo(f"ablens: wrote {output}", err=True)
         elif text is not None:
-            typer.echo(text)
+            echo(text)
     _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
@@ -529,13 +567,13 @@ def validate_command(
             "plan": loaded.to_dict(),
             "columns": columns,
         }
-        typer.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False))
+        echo(json_text(_finite(document)))
         return
     roles = [m.role for m in loaded.metrics]
     counts = ", ".join(f"{roles.count(r)} {r}" for r in ("primary", "secondary", "guardrail"))
     arms = " / ".join(loaded.arms) if loaded.arms else "as found in the data"
     source = json.dumps(loaded.source.to_dict())
-    typer.echo(
+    echo(
         f"{loaded.name}: valid plan for experiment {loaded.experiment_id}: "
         f"{len(loaded.metrics)} metrics ({counts}); arms {arms}; source {source}"
         + ("; every column found in the data." if check_data else ".")
@@ -572,13 +610,13 @@ def check_command(
             "path": loaded.name,
             **report.to_dict(),
         }
-        typer.echo(json.dumps(_finite(document), indent=2, ensure_ascii=False))
+        echo(json_text(_finite(document)))
     else:
-        typer.echo(f"{loaded.name}: data of experiment {loaded.experiment_id}")
-        typer.echo(str(report))
+        echo(f"{loaded.name}: data of experiment {loaded.experiment_id}")
+        echo(str(report))
     if not report.ok:
         errors = sum(severity == "error" for severity, _ in report.problems())
-        typer.echo(f"ablens: {errors} data problem(s) would stop the analysis", err=True)
+        echo(f"ablens: {errors} data problem(s) would stop the analysis", err=True)
         raise typer.Exit(EXIT_USAGE)
 
 
@@ -605,10 +643,10 @@ def report_command(
 
     def write(page: str, label: str) -> None:
         if str(output) == "-":
-            typer.echo(page, nl=False)
+            typer.echo(page, nl=False)  # HTML for a pipe or a file, exact as written to -o
         else:
             output.write_text(page, encoding="utf-8")
-            typer.echo(f"ablens: wrote {output} ({label})", err=True)
+            echo(f"ablens: wrote {output} ({label})", err=True)
 
     with usage_errors():
         fail_on_keys = _fail_on_keys(fail_on)
@@ -627,7 +665,7 @@ def plan_schema_command() -> None:
     """Print the JSON Schema of plan files (for editors and CI checks)."""
     from ablens.analysis_plan import plan_json_schema  # noqa: PLC0415 - keeps --help fast
 
-    typer.echo(json.dumps(plan_json_schema(), indent=2, ensure_ascii=False))
+    echo(json_text(plan_json_schema()))
 
 
 @app.command("serve")
@@ -825,16 +863,16 @@ def power_command(
                 **common,
             )
         if as_json:
-            typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+            echo(json.dumps(result.to_dict(), indent=2, default=str))
         else:
-            typer.echo(str(result))
+            echo(str(result))
 
 
 @app.command("plan", hidden=True)
 @functools.wraps(power_command)
 def plan_command(*args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - power_command's options
     """Deprecated name of `ablens power` (it read like the analysis plan's commands)."""
-    typer.echo(
+    echo(
         "ablens: `ablens plan` is deprecated and will be removed in ablens 0.3: use `ablens power`",
         err=True,
     )

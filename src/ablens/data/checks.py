@@ -293,9 +293,10 @@ class DataCheck:
                 for a, n in self.repeated_rows.items()
                 if n
             )
-            out.append(("error", f"unit ids repeated within an arm: {listed}"))
+            out.append(("error", f"unit ids of {self.unit!r} repeated within an arm: {listed}"))
         if self.units_in_several_arms:
-            out.append(("error", f"{self.units_in_several_arms:,} units are in more than one arm"))
+            several = f"{self.units_in_several_arms:,} units of {self.unit!r}"
+            out.append(("error", f"{several} are in more than one arm"))
         if sum(self.exposure_mismatches.values()) and self.exposure is not None:
             listed = ", ".join(f"{a} {n:,}" for a, n in self.exposure_mismatches.items())
             action = (

@@ -101,7 +101,15 @@ class Moments:
                 f"comoment has shape {comoment.shape}, must be ({k}, {k}) to match columns"
             )
         if count > 0 and not np.all(np.isfinite(mean)):
-            raise InputError("mean must be finite; a column holds NaN or infinite values")
+            bad = [
+                name
+                for name, value in zip(self.columns, mean, strict=True)
+                if not np.isfinite(value)
+            ]
+            raise InputError(
+                f"column(s) {bad} hold NaN or infinite values (the mean is not finite); drop or "
+                "fill those rows before analysis"
+            )
         diagonal = np.diag(comoment)
         if np.any(np.isnan(diagonal)) or np.any(diagonal < 0):
             raise InputError("the diagonal of comoment (sums of squares) must be >= 0 and not NaN")
@@ -273,6 +281,13 @@ class Moments:
             ) from None
         if n == 0:
             return cls.empty(names)
+        finite = np.isfinite(shift_arr) & np.isfinite(sums_arr)
+        if not np.all(finite):  # before any arithmetic on them (it would warn)
+            bad = [name for name, ok in zip(names, finite, strict=True) if not ok]
+            raise InputError(
+                f"column(s) {bad} hold NaN or infinite values (the mean is not finite); drop or "
+                "fill those rows before analysis"
+            )
         comoment = cross - np.outer(sums_arr, sums_arr) / n
         comoment = (comoment + comoment.T) / 2.0
         # Rounding can leave a tiny negative sum of squares for a constant column.

@@ -128,25 +128,50 @@ class PlanChoice:
     error: str | None = None
 
 
-def plan_choices(plans: Sequence[Path]) -> list[PlanChoice]:
-    """Parse every served plan once; an invalid one keeps its named error, never raises."""
-    if not plans:
-        return []
+def _read_plan(index: int, path: Path) -> PlanChoice:
+    """Parse one served plan; an invalid one keeps its named error, never raises."""
     from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
 
-    choices = []
-    for index, path in enumerate(plans):
-        try:
-            loaded = load_plan(path)
-        except AblensError as error:
-            choices.append(PlanChoice(str(index), path, path.name, error=str(error)))
-        except Exception as error:
-            message = f"{path.name} could not be read ({type(error).__name__})."
-            choices.append(PlanChoice(str(index), path, path.name, error=message))
-        else:
-            label = f"{loaded.experiment_id} ({path.name})"
-            choices.append(PlanChoice(str(index), path, label, plan=loaded))
-    return choices
+    try:
+        loaded = load_plan(path)
+    except AblensError as error:
+        return PlanChoice(str(index), path, path.name, error=str(error))
+    except Exception as error:
+        message = f"{path.name} could not be read ({type(error).__name__})."
+        return PlanChoice(str(index), path, path.name, error=message)
+    return PlanChoice(str(index), path, f"{loaded.experiment_id} ({path.name})", plan=loaded)
+
+
+class ServedPlans:
+    """The plans the server was started with, each parsed once per version of its file.
+
+    Parsed when the app is created; a view of the page only compares each file's modification
+    time and size, and parses a plan again only when its file changed.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = tuple(paths)
+        self._kept: dict[int, tuple[tuple[int, int], PlanChoice]] = {}
+        self._lock = threading.Lock()
+        self.choices()
+
+    def choices(self) -> list[PlanChoice]:
+        """Every served plan, parsed or with its error."""
+        found = []
+        with self._lock:
+            for index, path in enumerate(self.paths):
+                try:
+                    stat = path.stat()
+                except OSError:
+                    version = (0, -1)  # missing: load_plan says so
+                else:
+                    version = (stat.st_mtime_ns, stat.st_size)
+                kept = self._kept.get(index)
+                if kept is None or kept[0] != version:
+                    kept = (version, _read_plan(index, path))
+                    self._kept[index] = kept
+                found.append(kept[1])
+        return found
 
 
 # ------------------------------------------------------------------------------- kept files
@@ -256,7 +281,7 @@ class KeptReadout:
 class ReadoutState:
     """What the readout routes keep: served plans, uploads and readouts."""
 
-    choices: list[PlanChoice]
+    served: ServedPlans
     uploads: UploadStore
     max_upload_bytes: int
     open_first: bool = False
@@ -457,6 +482,25 @@ def read_choices(form: Mapping[str, Any], preview: TablePreview) -> dict[str, An
     }
 
 
+def one_step_choices(form: Mapping[str, Any], preview: TablePreview) -> dict[str, Any]:
+    """The choices of an upload that names its columns with the file.
+
+    ``variant``, ``control`` and ``unit`` as on the column page, ``metrics`` a comma-separated
+    list: the first the primary metric, the others reported as secondary.
+    """
+    choices = {**default_choices(preview), **read_choices(form, preview)}
+    posted = form.get("metrics", "")
+    metrics = [m.strip() for m in posted.split(",") if m.strip()] if isinstance(posted, str) else []
+    if metrics:
+        choices["primary"], choices["secondary"] = metrics[0], metrics[1:]
+    elif not choices["primary"]:
+        choices["primary"] = default_choices(preview)["primary"]
+    for key in ("control", "unit"):
+        if key not in form:
+            choices[key] = default_choices(preview)[key]
+    return choices
+
+
 def _number(text: str) -> float | None:
     try:
         value = float(text.replace("%", "").replace(",", ".").strip())
@@ -639,7 +683,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         The state the routes keep (its uploads are removed when the app shuts down).
     """
     state = ReadoutState(
-        choices=plan_choices(plans),
+        served=ServedPlans(plans),
         uploads=UploadStore(),
         max_upload_bytes=max_upload_bytes,
         open_first=open_first,
@@ -647,9 +691,10 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
     limit_text = human_bytes(max_upload_bytes)
 
     def upload_context(**extra: Any) -> dict[str, Any]:  # noqa: ANN401
+        choices = state.served.choices()
         context: dict[str, Any] = {
-            "choices": state.choices,
-            "plan_errors": [c for c in state.choices if c.error is not None],
+            "choices": choices,
+            "plan_errors": [c for c in choices if c.error is not None],
             "limit": limit_text,
             "error": None,
         }
@@ -692,7 +737,8 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
 
     async def first_readout() -> str | None:
         """The first plan's readout (the demo's), run once on the first visit."""
-        choice = state.choices[0] if state.choices else None
+        choices = state.served.choices()
+        choice = choices[0] if choices else None
         if choice is None or choice.plan is None:
             return None
         async with state.first_lock:
@@ -708,7 +754,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
             try:
                 key = await first_readout()
             except Exception as error:  # the upload form still works
-                name = state.choices[0].path.name
+                name = state.served.paths[0].name
                 message = f"{name} could not be read out: {without_paths(str(error))}"
                 return upload_page(request, error=message)
             if key is not None:
@@ -734,7 +780,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         key, folder = state.uploads.new_folder()
         try:
             if plan_key:
-                choice = next((c for c in state.choices if c.key == plan_key), None)
+                choice = next((c for c in state.served.choices() if c.key == plan_key), None)
                 if choice is None:
                     raise UploadError("There is no such plan on this server.")
                 if choice.plan is None:
@@ -762,7 +808,12 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         finally:
             if isinstance(upload, UploadFile):
                 await upload.close()
-        state.uploads.add(KeptUpload(key, path, filename, time.monotonic(), preview))
+        kept = KeptUpload(key, path, filename, time.monotonic(), preview)
+        state.uploads.add(kept)
+        if form.get("variant"):
+            # Columns named with the file (a script, or the old one-step form): analyze now;
+            # a choice that does not work comes back on the column page, the file kept.
+            return await analyze_kept(request, kept, one_step_choices(form, preview), "analyze")
         return RedirectResponse(f"/readout/file/{key}", status_code=303)
 
     def kept_upload(key: str) -> KeptUpload | None:
@@ -795,13 +846,20 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         if kept is None:
             return expired(request, "upload")
         form = await request.form()
-        choices = read_choices(form, kept.preview)
+        return await analyze_kept(
+            request, kept, read_choices(form, kept.preview), form.get("action")
+        )
+
+    async def analyze_kept(
+        request: Request, kept: KeptUpload, choices: Mapping[str, Any], action: object
+    ) -> Response:
+        """Build the plan of the choices and run it, or save it (``action == "plan"``)."""
         roots = (kept.path.parent, state.uploads.root)
         try:
             spec = await asyncio.to_thread(plan_spec, kept, choices)
             plan = _read_spec(spec)
             text = plan_yaml(spec, kept.filename)
-            if form.get("action") == "plan":
+            if action == "plan":
                 return Response(
                     text,
                     media_type="application/x-yaml",
