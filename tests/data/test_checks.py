@@ -181,7 +181,8 @@ def test_unit_in_two_arms(backend: str, make: Any) -> None:
         )
     assert str(error.value) == (
         "1 unit(s) in column 'user_id' are assigned to more than one arm; fix the assignment or "
-        "exclude them before analysis"
+        "exclude them before analysis, or if 'user_id' is not the unit id, choose the column "
+        "that is"
     )
 
 

@@ -855,3 +855,27 @@ def test_serve_demo_removes_its_folder_when_stopped_by_a_signal(tmp_path, stop):
             server.wait()
     assert list(scratch.iterdir()) == [], errors.decode()
     assert "Finished server process" in errors.decode()
+
+
+def test_an_upload_that_names_its_columns_is_analyzed_at_once(client, demo_csv):
+    """Scripts (curl) post the file with its columns: the first metric is the primary."""
+    sent = send_file(
+        client,
+        demo_csv,
+        variant="variant",
+        control="control",
+        unit="user_id",
+        metrics="converted, revenue",
+    )
+    assert sent.status_code == 303
+    assert re.fullmatch(r"/readout/[\w-]{20,}", sent.headers["location"])
+    table = metrics_table(report_of(client, client.get(sent.headers["location"])))
+    assert "<strong>converted</strong>" in table
+    assert "<strong>revenue</strong>" in table
+    assert table.count(">primary<") == 1
+    refused = send_file(
+        client, demo_csv, variant="variant", control="champion", metrics="converted"
+    )
+    assert refused.status_code == 422
+    assert "Control arm: choose one of the values of 'variant'" in alert(refused.text)
+    assert 'id="preview"' in refused.text  # the column page, the file kept
