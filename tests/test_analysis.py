@@ -89,7 +89,7 @@ def test_every_metric_and_treatment_is_compared_in_order(data):
 @pytest.mark.parametrize("treatment", ["t1", "t2"])
 @pytest.mark.parametrize("metric", ["conversion", "revenue", "orders", "sessions"])
 def test_comparison_equals_direct_stats_call(data, metric, treatment):
-    result = analyze(data, METRICS, control="control")
+    result = analyze(data, METRICS, control="control", correction=None)
     comparison = result.comparison(metric, treatment)
     assert comparison.result == _direct(metric, treatment)
     assert comparison.control_count == SIZES["control"]
@@ -217,12 +217,29 @@ def test_holm_gives_no_adjusted_interval(data):
 
 
 def test_no_correction_leaves_everything_unadjusted(data):
-    result = analyze(data, METRICS, control="control")
+    result = analyze(data, METRICS, control="control", correction=None)
     assert result.correction is None
     for c in result.comparisons:
         assert (c.correction, c.family_size, c.adjusted_p_value) == (None, 1, None)
         assert c.adjusted_alpha is None
         assert c.adjusted_effect_ci is None
+
+
+def test_more_than_two_arms_are_corrected_by_holm_by_default(data):
+    """``correction="auto"`` (the default): Holm over each metric's arms, as if asked for."""
+    default = analyze(data, METRICS, control="control")
+    holm = analyze(data, METRICS, control="control", correction="holm")
+    assert default.correction == "holm"
+    assert default == holm
+    assert {c.family_size for c in default.comparisons} == {2}
+
+
+def test_two_arms_get_no_correction_by_default(data):
+    two = {arm: data[arm] for arm in ("control", "t1")}
+    result = analyze(two, METRICS, control="control")
+    assert result.correction is None
+    assert all(c.adjusted_p_value is None for c in result.comparisons)
+    assert result == analyze(two, METRICS, control="control", correction=None)
 
 
 # --------------------------------------------------------------------------- SRM
@@ -294,7 +311,7 @@ def test_outcome_uses_adjusted_p_value():
         "t1": Moments.from_summary(1000, mean={"x": 10.2}, variance={"x": 4.0}),
         "t2": Moments.from_summary(1000, mean={"x": 10.0}, variance={"x": 4.0}),
     }
-    raw = analyze(data, [Mean("x")], control="control")
+    raw = analyze(data, [Mean("x")], control="control", correction=None)
     assert 0.025 < raw.comparison("x", "t1").result.p_value < 0.05
     assert raw.comparison("x", "t1").outcome == "better"
     corrected = analyze(data, [Mean("x")], control="control", correction="bonferroni")
@@ -386,7 +403,9 @@ def test_numeric_variant_column_takes_a_numeric_control(engine, dtype):
         assert result.control == labels[1]
         assert result.arms[0] == labels[1]
         assert result.to_dict() == by_text.to_dict()
-    with pytest.raises(InputError, match=r"control == 7 matches no arm, must designate one of "):
+    with pytest.raises(
+        InputError, match=r"the control arm 7 matches no arm of the data, whose arms are "
+    ):
         analyze(data, [Mean("x")], control=7, variant="v")
     # The expected arms may be numbers too; they are written as the data write them.
     arms = [1, 2, 3] if dtype == "int64" else [1.0, 2.0, 3.0]
@@ -403,8 +422,11 @@ def _valid_kwargs(data):
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ({"control": "baseline"}, r"control == 'baseline', must be one of the arms"),
-        ({"control": 3}, r"control == 3 matches no arm, must designate one of the arms"),
+        (
+            {"control": "baseline"},
+            r"the control arm 'baseline' is not an arm of the data, whose arms are 'control', ",
+        ),
+        ({"control": 3}, r"the control arm 3 matches no arm of the data, whose arms are "),
         ({"control": True}, r"control == True, must be an arm label; a string, or a number"),
         ({"control": None}, r"control == None, must be an arm label"),
         ({"control": math.inf}, r"control == inf, must be an arm label; a finite number"),

@@ -135,14 +135,18 @@ def resolve_arm(name: str, value: object, labels: Collection[str]) -> str:
     if isinstance(label, str) and label in labels:
         return label
     number = _as_number(label) if isinstance(label, str) else label
+    listed = ", ".join(repr(arm) for arm in arms)
     if number is None or math.isnan(number):
-        raise InputError(f"{name} == {label!r}, must be one of the arms {arms}; check the label")
+        raise InputError(
+            f"the {name} arm {label!r} is not an arm of the data, whose arms are {listed}; "
+            "use one of these labels"
+        )
     matches = [arm for arm in labels if _as_number(arm) == number]
     if len(matches) != 1:
         found = "no arm" if not matches else f"the arms {sorted(matches)}"
         raise InputError(
-            f"{name} == {label!r} matches {found}, must designate one of the arms {arms}; "
-            "pass the label as the data name it" + (f", e.g. {name}={arms[0]!r}" if arms else "")
+            f"the {name} arm {label!r} matches {found} of the data, whose arms are {listed}; "
+            "use one of these labels as the data spell it"
         )
     return matches[0]
 

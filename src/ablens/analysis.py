@@ -21,9 +21,11 @@ from ablens.stats.moments import Moments
 from ablens.stats.multiplicity import (
     CORRECTION_METHODS,
     CorrectionMethod,
+    CorrectionSetting,
     adjust_pvalues,
     adjusted_alphas,
     adjusted_confidence_level,
+    resolve_correction,
 )
 from ablens.stats.small_samples import with_small_sample_note
 from ablens.stats.srm import (
@@ -52,7 +54,8 @@ class AnalysisOptions:
 
     Attributes:
         alpha: Significance level; intervals have confidence level ``1 - alpha``.
-        correction: Multiple-testing method over each family, or None.
+        correction: Multiple-testing method over each family, ``"auto"`` (Holm with more
+            than two arms, none with two) or None.
         family: Which comparisons are corrected together.
         weights: Planned allocation per arm for the sample-ratio check (equal if None).
         srm_alpha: p-value below which the split is flagged as a mismatch.
@@ -61,7 +64,7 @@ class AnalysisOptions:
     """
 
     alpha: float = 0.05
-    correction: CorrectionMethod | None = None
+    correction: CorrectionSetting = "auto"
     family: Family = "metric"
     weights: Mapping[str, float] | None = None
     srm_alpha: float = DEFAULT_SRM_ALPHA
@@ -70,7 +73,7 @@ class AnalysisOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "alpha", check_open_unit_interval("alpha", self.alpha))
         if self.correction is not None:
-            check_choice("correction", self.correction, CORRECTION_METHODS)
+            check_choice("correction", self.correction, (*CORRECTION_METHODS, "auto"))
         check_choice("family", self.family, FAMILIES)
         check_open_unit_interval("srm_alpha", self.srm_alpha)
         check_choice("srm_method", self.srm_method, SRM_METHODS)
@@ -114,7 +117,7 @@ def analyze(
     pairs: Sequence[tuple[str, str]] = (),
     arms: Sequence[str | int | float] | None = None,
     alpha: float = 0.05,
-    correction: CorrectionMethod | None = None,
+    correction: CorrectionSetting = "auto",
     family: Family = "metric",
     weights: Mapping[str, float] | None = None,
     srm_alpha: float = DEFAULT_SRM_ALPHA,
@@ -144,7 +147,9 @@ def analyze(
             (``control=1``): it is compared with the arms as numbers (``1`` finds the arm
             ``"1"`` or ``"1.0"``); the result labels arms as text (``"1"``).
         alpha: Significance level; intervals have confidence level ``1 - alpha``.
-        correction: Multiple-testing method over each family, or None.
+        correction: Multiple-testing method over each family; ``"auto"`` (the default) applies
+            Holm's method when more than two arms are compared and none with two arms
+            (`ablens.stats.multiplicity.resolve_correction`); None applies none.
         family: Which comparisons are corrected together: "metric" (each metric across its
             treatment arms), "experiment" (all comparisons), or "primary" (primary metrics
             together; secondary metrics and guardrails uncorrected).
@@ -510,9 +515,8 @@ def _analyze_moments(
     table: _Table | None = None,
     options: AnalysisOptions,
 ) -> AnalysisResult:
-    alpha, correction, family, weights = (
+    alpha, family, weights = (
         options.alpha,
-        options.correction,
         options.family,
         options.weights,
     )
@@ -537,6 +541,7 @@ def _analyze_moments(
         )
 
     arms = (control, *(a for a in data if a != control))
+    correction = resolve_correction(options.correction, len(arms))
     confidence_level = options.confidence_level
     comparisons: list[Comparison] = []
     for metric in metrics:

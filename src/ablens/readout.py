@@ -80,7 +80,7 @@ def _finite(value: float | None) -> float | None:
 
 # ------------------------------------------------------------------------------- sequential
 def _sequential_alpha(plan: AnalysisPlan, comparison: Comparison) -> float:
-    if plan.correction is None or comparison.family_size <= 1:
+    if comparison.correction is None or comparison.family_size <= 1:
         return plan.alpha
     return plan.alpha / comparison.family_size
 

@@ -61,7 +61,7 @@ def test_minimal_plan_takes_the_defaults():
     assert plan.arms is None
     assert plan.weights is None
     assert plan.alpha == 0.05
-    assert plan.correction is None
+    assert plan.correction == "auto"
     assert plan.family == "metric"
     assert plan.sequential == "none"
     assert plan.srm_alpha == 0.001
@@ -203,7 +203,7 @@ def test_every_error_is_reported_in_file_order():
         ),
         (
             "plan.yaml:11: correction == 'holmes', must be one of 'bonferroni', 'sidak', 'holm', "
-            "'holm-sidak', 'hochberg', 'hommel', 'bh', 'by', 'bky'"
+            "'holm-sidak', 'hochberg', 'hommel', 'bh', 'by', 'bky', 'auto', 'none'"
         ),
     ]
 
@@ -905,3 +905,17 @@ def test_run_plan_on_spark(spark):
     missing = parse_plan(MINIMAL.replace("path: users.parquet", "spark: {table: no_such_view}"))
     with pytest.raises(PlanError, match=r"^<plan>:3: source.spark.table == 'no_such_view' cannot"):
         run_plan(missing)
+
+
+@pytest.mark.parametrize(("written", "read"), [("none", None), ("null", None), ("auto", "auto")])
+def test_correction_none_turns_the_many_arms_default_off(written, read):
+    plan = plan_from_dict(
+        {
+            "experiment_id": "e",
+            "source": {"path": "x.parquet"},
+            "control": "control",
+            "metrics": [{"kind": "mean", "column": "x"}],
+            "correction": None if written == "null" else written,
+        }
+    )
+    assert plan.correction == read

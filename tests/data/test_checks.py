@@ -164,8 +164,9 @@ def test_repeated_unit_ids_count_the_extra_rows(backend: str, make: Any) -> None
             make(backend, columns), variant="variant", columns=["revenue"], unit="user_id"
         )
     assert str(error.value) == (
-        "column 'user_id' repeats unit ids: 3 row(s) beyond one per unit; aggregate to one row "
-        "per unit first (ablens.data.aggregate_events)"
+        "column 'user_id' repeats unit ids: 3 row(s) beyond one per unit, and the analysis "
+        "needs one row per unit: add up each unit's rows into one first, or if 'user_id' is "
+        "not the unit id, choose the column that is"
     )
 
 
@@ -180,7 +181,8 @@ def test_unit_in_two_arms(backend: str, make: Any) -> None:
         )
     assert str(error.value) == (
         "1 unit(s) in column 'user_id' are assigned to more than one arm; fix the assignment or "
-        "exclude them before analysis"
+        "exclude them before analysis, or if 'user_id' is not the unit id, choose the column "
+        "that is"
     )
 
 

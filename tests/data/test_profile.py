@@ -78,3 +78,23 @@ def test_infer_metrics_errors_name_the_column_and_the_fix(arguments, message) ->
 def test_a_table_of_labels_only_has_nothing_to_analyze() -> None:
     with pytest.raises(DataError, match="no numeric column to analyze besides the arms"):
         infer_metrics(pl.DataFrame({"arm": ["a", "b"], "name": ["x", "y"]}), variant="arm")
+
+
+@pytest.mark.parametrize("engine", ["polars", "pandas", "pyarrow", "duckdb", "csv"])
+def test_preview_counts_distinct_values_lists_few_and_reads_the_first_rows(engine, tmp_path):
+    from ablens.data import preview_table  # noqa: PLC0415
+
+    inputs = _inputs()
+    if engine == "csv":
+        path = tmp_path / "users.csv"
+        pl.DataFrame(COLUMNS).write_csv(path)
+        inputs["csv"] = str(path)
+    preview = preview_table(inputs[engine], rows=2, max_values=3)
+    # NULL is not a value: flag has 0 and 1
+    assert preview.distinct == {"arm": 2, "flag": 2, "paid": 2, "rate_like": 3, "spend": 4}
+    assert preview.values["arm"] == ("a", "b")
+    assert preview.values["flag"] in {("0", "1"), ("0.0", "1.0")}
+    assert "spend" not in preview.values  # 4 values > max_values
+    assert preview.row_count == 4
+    assert [row["arm"] for row in preview.rows] == ["a", "a"]
+    assert list(preview.columns) == list(COLUMNS)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ablens.data.sources import DataSource
     from ablens.metrics.base import Metric
     from ablens.stats.group_sequential import SpendingName
-    from ablens.stats.multiplicity import CorrectionMethod
+    from ablens.stats.multiplicity import CorrectionSetting
     from ablens.typing import BayesianPrior, Direction, Family, Role, SequentialMethod
 
 __all__ = ["AnalysisPlan", "MetricSpec", "PlanError", "Planned"]
@@ -198,7 +198,8 @@ class AnalysisPlan:
             None for an equal split.
         segments: Columns to break the analysis down by.
         alpha: Significance level.
-        correction: Multiple-testing method, or None.
+        correction: Multiple-testing method; ``"auto"`` (when the plan names none: Holm's
+            method with more than two arms, none with two), or None (``correction: none``).
         family: Which comparisons are corrected together: "metric", "experiment", "primary".
         sequential: Sequential method ("none", "group-sequential", "msprt",
             "confidence-sequence"). With one, `ablens.run_readout` reads the primary metrics
@@ -231,7 +232,7 @@ class AnalysisPlan:
     weights: Mapping[str, float] | None = None
     segments: tuple[str, ...] = ()
     alpha: float = 0.05
-    correction: CorrectionMethod | None = None
+    correction: CorrectionSetting = "auto"
     family: Family = "metric"
     sequential: SequentialMethod = "none"
     spending: SpendingName = DEFAULT_SPENDING

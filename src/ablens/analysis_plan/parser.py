@@ -566,7 +566,12 @@ def _build(
         root, "srm_alpha", "srm_alpha", rule=in_unit, accept=lambda v: 0 < v < 1
     )
     srm_method = check.choice(root, "srm_method", "srm_method", SRM_METHODS, DEFAULT_SRM_METHOD)
-    correction = check.choice(root, "correction", "correction", CORRECTION_METHODS, None)
+    # Absent: "auto" (Holm with more than two arms); null or "none": no correction.
+    correction = check.choice(
+        root, "correction", "correction", (*CORRECTION_METHODS, "auto", "none"), "auto"
+    )
+    if ("correction" in root and root["correction"] is None) or correction == "none":
+        correction = None
     family = check.choice(root, "family", "family", FAMILIES, "metric")
     sequential = check.choice(root, "sequential", "sequential", SEQUENTIAL_METHODS, "none")
     spending = check.choice(root, "spending", "spending", SPENDING_NAMES, DEFAULT_SPENDING)

@@ -194,7 +194,12 @@ def plan_json_schema() -> dict[str, Any]:
             },
             "segments": columns,
             "alpha": {**unit_interval, "default": 0.05},
-            "correction": {"enum": [*CORRECTION_METHODS, None]},
+            "correction": {
+                "enum": [*CORRECTION_METHODS, "auto", "none", None],
+                "default": "auto",
+                "description": "auto: Holm's method with more than two arms, none with two; "
+                "none (or null): no correction.",
+            },
             "family": {"enum": list(FAMILIES), "default": "metric"},
             "sequential": {
                 "enum": list(SEQUENTIAL_METHODS),

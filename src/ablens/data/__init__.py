@@ -15,7 +15,7 @@ from ablens.data.engine import DataReport, MomentsByArm, compute_moments
 from ablens.data.events import aggregate_events
 from ablens.data.history import History, read_history
 from ablens.data.looks import cumulative_moments
-from ablens.data.profile import ColumnProfile, profile_columns
+from ablens.data.profile import ColumnProfile, TablePreview, preview_table, profile_columns
 from ablens.data.quantiles import compute_quantile_summaries
 from ablens.data.ranks import compute_rank_summary, compute_value_counts
 
@@ -39,6 +39,7 @@ __all__ = [
     "ExposureCheck",
     "History",
     "MomentsByArm",
+    "TablePreview",
     "aggregate_events",
     "bigquery_labels",
     "check_data",
@@ -48,6 +49,7 @@ __all__ = [
     "compute_sandwich_shares",
     "compute_value_counts",
     "cumulative_moments",
+    "preview_table",
     "profile_columns",
     "read_history",
 ]

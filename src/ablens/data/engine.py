@@ -362,12 +362,14 @@ def _check_units(
     if several > 0:
         raise DataError(
             f"{several:,} unit(s) in column {unit!r} are assigned to more than one arm; "
-            "fix the assignment or exclude them before analysis"
+            "fix the assignment or exclude them before analysis, or if "
+            f"{unit!r} is not the unit id, choose the column that is"
         )
     if repeated > 0:
         raise DataError(
-            f"column {unit!r} repeats unit ids: {repeated:,} row(s) beyond one per unit; "
-            "aggregate to one row per unit first (ablens.data.aggregate_events)"
+            f"column {unit!r} repeats unit ids: {repeated:,} row(s) beyond one per unit, and "
+            "the analysis needs one row per unit: add up each unit's rows into one first, "
+            f"or if {unit!r} is not the unit id, choose the column that is"
         )
     return null_unit, repeated, several
 

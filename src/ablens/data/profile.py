@@ -7,6 +7,7 @@ aggregate query says which numeric columns hold only 0, 1 or NULL.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from ablens.data._source import collect, query_comment, resolve
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ColumnProfile", "profile_columns"]
+__all__ = ["ColumnProfile", "TablePreview", "preview_table", "profile_columns"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,85 @@ def profile_columns(
         name: ColumnProfile(name, dtype, numeric, boolean or flags.get(name, False))
         for name, (dtype, boolean, numeric) in kinds.items()
     }
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """A first look at a table: its columns with their distinct counts, and its first rows.
+
+    Attributes:
+        columns: Column name -> its profile (type, numeric, 0/1 flag), in the table's order.
+        distinct: Column name -> its number of distinct values (NULL not counted).
+        values: For the columns with at most ``max_values`` distinct values, those values as
+            text, sorted (what an arm column's control can be chosen from).
+        rows: The first rows, each a mapping column -> value.
+        row_count: The table's number of rows.
+    """
+
+    columns: dict[str, ColumnProfile]
+    distinct: dict[str, int]
+    values: dict[str, tuple[str, ...]]
+    rows: tuple[dict[str, object], ...]
+    row_count: int
+
+
+def preview_table(data: object, *, rows: int = 5, max_values: int = 20) -> TablePreview:
+    """Profile every column, count its distinct values and read the first rows (in the engine).
+
+    Queries: the 0/1 check of `profile_columns`, the distinct counts with the row count, one
+    per column with at most ``max_values`` values (its values), and the first ``rows`` rows.
+
+    Args:
+        data: Any input `ablens.compute_moments` accepts.
+        rows: How many of the first rows to read.
+        max_values: Columns with at most this many distinct values get them listed.
+
+    Returns:
+        The preview.
+
+    Examples:
+        >>> import polars as pl
+        >>> table = pl.DataFrame({"arm": ["a", "b", "a"], "paid": [0, 1, 1]})
+        >>> preview = preview_table(table, rows=2)
+        >>> preview.distinct, preview.values["arm"], preview.row_count, len(preview.rows)
+        ({'arm': 2, 'paid': 2}, ('a', 'b'), 3, 2)
+    """
+    nw = optional_import("narwhals", "data")
+    profiles = profile_columns(data)
+    source = resolve(data)
+    names = list(profiles)
+    comment = query_comment(None, None)
+    counts = [nw.col(name).n_unique().alias(f"__ablens_d{i}") for i, name in enumerate(names)]
+    # n_unique counts NULL as a value: take it off where the column has one (same query).
+    counts += [nw.col(name).null_count().alias(f"__ablens_n{i}") for i, name in enumerate(names)]
+    counts.append(nw.len().alias("__ablens_rows"))
+    found, _ = collect(source, source.frame.select(counts), comment)
+    distinct = {
+        name: int(found[0][f"__ablens_d{i}"]) - int(int(found[0][f"__ablens_n{i}"]) > 0)
+        for i, name in enumerate(names)
+    }
+    values: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        if 0 < distinct[name] <= max_values:
+            seen, _ = collect(source, source.frame.select(nw.col(name)).unique(), comment)
+            present = [row[name] for row in seen if not _missing(row[name])]
+            # Numbers in numeric order (2 before 10), text in text order.
+            values[name] = tuple(str(value) for value in sorted(present, key=_order))
+    first, _ = collect(source, source.frame.head(rows), comment)
+    return TablePreview(
+        columns=profiles,
+        distinct=distinct,
+        values=values,
+        rows=tuple(first),
+        row_count=int(found[0]["__ablens_rows"]),
+    )
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _order(value: object) -> tuple[int, float, str]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))

@@ -28,7 +28,15 @@ from ablens.errors import InputError
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CorrectionMethod", "adjust_pvalues", "adjusted_alphas", "adjusted_confidence_level"]
+__all__ = [
+    "DEFAULT_MANY_ARMS_CORRECTION",
+    "CorrectionMethod",
+    "CorrectionSetting",
+    "adjust_pvalues",
+    "adjusted_alphas",
+    "adjusted_confidence_level",
+    "resolve_correction",
+]
 
 CorrectionMethod = Literal[
     "bonferroni", "sidak", "holm", "holm-sidak", "hochberg", "hommel", "bh", "by", "bky"
@@ -44,6 +52,32 @@ CORRECTION_METHODS: tuple[CorrectionMethod, ...] = (
     "by",
     "bky",
 )
+
+#: A correction as analyses and plans take it: a method, ``"auto"`` (the default: Holm when
+#: there are more than two arms, none with two) or None (no correction).
+CorrectionSetting = CorrectionMethod | Literal["auto"] | None
+
+#: The method ``correction="auto"`` applies when more than two arms are compared.
+DEFAULT_MANY_ARMS_CORRECTION: CorrectionMethod = "holm"
+
+
+def resolve_correction(setting: CorrectionSetting, arms: int) -> CorrectionMethod | None:
+    """The method a correction setting applies to an experiment of ``arms`` arms.
+
+    ``"auto"`` corrects each metric's comparisons over the treatment arms with Holm's method
+    when there are more than two arms (with 20 arms and no effect, 19 uncorrected comparisons
+    at 5% find a false winner two times in three) and applies none to a two-arm test, where a
+    metric has one comparison.
+
+    Examples:
+        >>> resolve_correction("auto", 2), resolve_correction("auto", 3)
+        (None, 'holm')
+        >>> resolve_correction(None, 5), resolve_correction("bonferroni", 2)
+        (None, 'bonferroni')
+    """
+    if setting == "auto":
+        return DEFAULT_MANY_ARMS_CORRECTION if arms > 2 else None
+    return setting
 
 
 def _check_pvalues(pvalues: ArrayLike) -> NDArray[np.float64]:

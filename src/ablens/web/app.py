@@ -12,12 +12,12 @@ Pages:
   returns an HTML fragment (units per arm, total, days, a sentence, an MDE-by-duration chart)
   and sets the page URL to ``/calculator?<the inputs>``, so the address bar is a shareable link;
   opening it renders the same result without JavaScript.
-* ``/readout`` analyzes an uploaded CSV or parquet file (every numeric column a metric, or the
-  metrics of a plan the server was started with) or a plan's own data source, and shows the
-  self-contained HTML report, with a download link. Like ``ablens analyze`` it runs
-  `ablens.readout.run_readout`: with a sequential method (the plan's, or chosen in the form with
-  a time column) the report shows the looks, and with the Bayesian option the chance to beat
-  control and the expected loss.
+* ``/readout`` and below (`ablens.web.readout`): upload a CSV or parquet file, say on a preview
+  of its columns what they mean (arm and control, user id, primary metric, guardrails, planned
+  split, reading), or choose a plan the server was started with; every readout then has its own
+  address, ``/readout/<key>``, with the self-contained HTML report and a plan file to save.
+  Like ``ablens analyze`` it runs `ablens.readout.run_readout` on a plan built by the plan
+  layer.
 
 Bad input never raises: it comes back as a message in the page (HTTP 200 for htmx fragments,
 which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
@@ -26,19 +26,15 @@ which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
 from __future__ import annotations
 
 import asyncio
-import functools
 import html
 import ipaddress
 import json
 import math
-import secrets
 import shutil
 import signal
 import tempfile
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -53,7 +49,6 @@ from ablens._version import __version__
 from ablens.calculator import (
     FIELD_APPLIES,
     KIND_EXAMPLES,
-    SEQUENTIAL_CHOICES,
     FieldError,
     applicable_fields,
     calculator_form,
@@ -64,26 +59,21 @@ from ablens.calculator import (
 )
 from ablens.errors import AblensError, LimitError
 from ablens.planning import power_plan
-from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
+from ablens.web.readout import FORM_OVERHEAD as _FORM_OVERHEAD
+from ablens.web.readout import UploadError, add_readout_routes
+from ablens.web.readout import human_bytes as _human_bytes
+from ablens.web.readout import save_upload as _save_upload
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from types import FrameType
 
-    from ablens.analysis_plan import AnalysisPlan
     from ablens.planning import PowerPlan
-    from ablens.readout import Readout
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-#: Reports kept in memory for their download link (oldest dropped first).
-MAX_KEPT_REPORTS = 32
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 _HERE = Path(__file__).parent
-_CHUNK = 1024 * 1024
-#: Room for the multipart framing and the other form fields around the file.
-_FORM_OVERHEAD = 64 * 1024
 
 #: Plain-language definitions shown as tooltips (title attributes) and on the home page.
 GLOSSARY: dict[str, tuple[str, str]] = {
@@ -126,9 +116,6 @@ GLOSSARY: dict[str, tuple[str, str]] = {
 
 #: The fields of the calculator's "Estimate from past data" form.
 HISTORY_FIELDS = ("history_column", "history_date", "history_unit", "history_covariate")
-
-#: The group-sequential spending families the readout form offers (as plans name them).
-SPENDING_CHOICES = SPENDING_NAMES
 
 
 def nice_ticks(top: float, count: int = 5) -> list[float]:
@@ -250,217 +237,12 @@ def _share_text(share: float) -> str:
     return f"{percent:.0f}%" if abs(percent - round(percent)) < 0.05 else f"{percent:.1f}%"
 
 
-# ------------------------------------------------------------------------------- readout
-@dataclass(frozen=True)
-class PlanChoice:
-    """A plan the server was started with, as offered on the readout page."""
-
-    key: str
-    path: Path
-    label: str
-    error: str | None = None
-
-
-def _plan_choices(plans: Sequence[Path]) -> list[PlanChoice]:
-    choices = []
-    for index, path in enumerate(plans):
-        try:
-            stat = path.stat()
-        except OSError:
-            version = (0, -1)  # missing: load_plan says so, and is asked again next time
-        else:
-            version = (stat.st_mtime_ns, stat.st_size)
-        label, error = _read_served_plan(path, *version)
-        choices.append(PlanChoice(str(index), path, label, error))
-    return choices
-
-
-@functools.lru_cache(maxsize=64)
-def _read_served_plan(path: Path, mtime_ns: int, size: int) -> tuple[str, str | None]:
-    """A served plan's label and error, read once per version of the file (not per view)."""
-    from ablens.analysis_plan import load_plan  # noqa: PLC0415 - needs PyYAML, only with plans
-
-    del mtime_ns, size  # the cache key: an edited plan is read again
-    try:
-        loaded = load_plan(path)
-    except AblensError as error:
-        return path.name, str(error)
-    return f"{loaded.experiment_id} ({path.name})", None
-
-
-class UploadError(ValueError):
-    """An upload refused before analysis: too large, wrong type, unreadable."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _human_bytes(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size} bytes"  # pragma: no cover - the loop always returns
-
-
-async def _save_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
-    """Copy the upload into `folder` under a safe name; reject a wrong type or a large file."""
-    name = Path(upload.filename or "").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        shown = name or "the file"
-        raise UploadError(
-            f"{shown} is not a CSV or parquet file: the name must end in "
-            f"{', '.join(UPLOAD_SUFFIXES)}.",
-            415,
-        )
-    target = folder / f"upload{suffix}"
-    size = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise UploadError(
-                    f"{name} is larger than the upload limit of {_human_bytes(limit)}; "
-                    "analyze it with the command line (ablens analyze) or start the server "
-                    "with a larger limit.",
-                    413,
-                )
-            out.write(chunk)
-    if size == 0:
-        raise UploadError(f"{name} is empty.")
-    with target.open("rb") as handle:
-        head = handle.read(4)
-    if suffix in {".parquet", ".pq"} and head != b"PAR1":
-        raise UploadError(f"{name} is not a parquet file (it does not start with PAR1).", 415)
-    if suffix in {".csv", ".tsv"} and b"\x00" in head:
-        raise UploadError(f"{name} is not a text CSV file (it holds binary data).", 415)
-    return target
-
-
-@dataclass(frozen=True)
-class ReadoutRequest:
-    """The readout form, parsed.
-
-    Attributes:
-        variant: Arm column.
-        control: Control arm.
-        unit: Unit id column, or None.
-        metrics: Metric columns (empty: every numeric column).
-        plan_key: The chosen plan's key, or "".
-        time: Look column for a sequential readout, or None.
-        sequential: "none", "group-sequential", "msprt" or "confidence-sequence".
-        planned_units: Planned units over all arms, or None.
-        spending: Alpha-spending family of the group-sequential method.
-        bayesian: Add the Bayesian reading (flat prior).
-        filename: The uploaded file's own name (shown in the report).
-    """
-
-    variant: str
-    control: str
-    unit: str | None
-    metrics: tuple[str, ...]
-    plan_key: str
-    time: str | None = None
-    sequential: str = "none"
-    planned_units: int | None = None
-    spending: str = DEFAULT_SPENDING
-    bayesian: bool = False
-    filename: str = ""
-
-
-def _parse_options(
-    fields: Mapping[str, str],
-) -> tuple[str | None, str, int | None, str, bool]:
-    """The readout form's time, sequential method, planned users, spending and Bayesian view.
-
-    Only the fields' text is read here; the rules that tie them (a sequential method needs the
-    time column, group-sequential the planned users) are the analysis plan's, checked when the
-    form's plan is built, with the plan's messages.
-
-    Raises:
-        UploadError: An option is unusable, with a message for the form.
-    """
-    time = fields.get("time") or None
-    sequential = fields.get("sequential") or "none"
-    if sequential not in SEQUENTIAL_CHOICES:
-        raise UploadError(f"sequential method {sequential!r} is not one of the choices.")
-    spending = fields.get("spending") or DEFAULT_SPENDING
-    if spending not in SPENDING_CHOICES:
-        raise UploadError(f"alpha spending {spending!r} is not one of the choices.")
-    planned_text = fields.get("planned", "").replace(",", "").replace("_", "")
-    planned = None
-    if planned_text:
-        if not planned_text.isdigit() or int(planned_text) < 2:
-            raise UploadError(
-                f"planned users: {fields.get('planned')!r} is not a whole number of at least 2."
-            )
-        planned = int(planned_text)
-    bayesian = fields.get("bayesian", "") not in ("", "off", "false")
-    return time, sequential, planned, spending, bayesian
-
-
-def _form_plan(path: Path, request: ReadoutRequest) -> AnalysisPlan:
-    """The plan the readout form describes, for the uploaded file's inferred metrics."""
-    from ablens.analysis_plan import plan_from_dict  # noqa: PLC0415
-    from ablens.analysis_plan.infer import infer_metrics  # noqa: PLC0415
-    from ablens.metrics.base import kind_of  # noqa: PLC0415
-
-    metrics = infer_metrics(
-        str(path),
-        variant=request.variant,
-        unit=request.unit,
-        wanted=request.metrics,
-        time=request.time,
-    )
-    spec: dict[str, Any] = {
-        "experiment_id": "ablens-web",
-        "description": f"Uploaded file {request.filename}" if request.filename else None,
-        # The name only: the file is passed as data, so the plan's hash does not depend on
-        # the temporary folder it was saved in.
-        "source": {"path": path.name},
-        "variant": request.variant,
-        "unit": request.unit,
-        "control": request.control,
-        "metrics": [
-            {
-                "kind": kind_of(m).name,
-                "column": m.column,
-            }
-            for m in metrics
-        ],
-        "sequential": request.sequential,
-        "time": request.time,
-        "bayesian": request.bayesian,
-    }
-    if request.sequential == "group-sequential":  # plans refuse spending with other methods
-        spec["spending"] = request.spending
-    if request.planned_units is not None:
-        spec["planned"] = {"sample_size": request.planned_units}
-    return plan_from_dict(spec, name="the readout form")
-
-
-def _analyze_file(path: Path | None, request: ReadoutRequest, plan: AnalysisPlan | None) -> Readout:
-    """Run the readout (blocking; called in a worker thread)."""
-    from ablens.readout import run_readout  # noqa: PLC0415
-
-    if plan is not None:
-        return run_readout(plan, data=None if path is None else str(path))
-    if path is None:
-        raise UploadError("choose a CSV or parquet file to upload, or one of the plans.")
-    return run_readout(_form_plan(path, request), data=str(path))
-
-
-def _report_page(readout: Readout) -> str:
-    from ablens.report import render_readout  # noqa: PLC0415
-
-    return render_readout(readout)
-
-
 # ------------------------------------------------------------------------------- the app
 def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
-    *, plans: Sequence[Path] = (), max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    *,
+    plans: Sequence[Path] = (),
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    open_first: bool = False,
 ) -> FastAPI:
     """The web application (an ASGI app; serve it with `serve` or any ASGI server).
 
@@ -468,6 +250,8 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         plans: Analysis plan files offered on the readout page (their data sources are read
             when chosen; an uploaded file can replace the source).
         max_upload_bytes: Largest upload accepted, in bytes.
+        open_first: Open the readout page on the first plan's readout (``ablens serve
+            --demo`` opens on the demo's result).
 
     Returns:
         The FastAPI application.
@@ -487,7 +271,6 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     templates.env.globals.update(glossary=GLOSSARY, version=__version__)
     templates.env.filters["thousands"] = lambda number: f"{number:,}"
     templates.env.filters["share"] = _share_text
-    reports: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -649,138 +432,15 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             **calculator_context(values, history=history, history_note=estimate.sentence),
         )
 
-    @app.get("/readout", response_class=HTMLResponse)
-    def readout(request: Request) -> HTMLResponse:
-        return page(request, "readout.html", **readout_context())
-
-    def readout_context(**extra: Any) -> dict[str, Any]:  # noqa: ANN401
-        context: dict[str, Any] = {
-            "choices": _plan_choices(plan_paths) if plan_paths else [],
-            "limit": _human_bytes(max_upload_bytes),
-            "max_upload_bytes": max_upload_bytes,
-            "error": None,
-            "report_key": None,
-            "form": {
-                "variant": "variant",
-                "control": "control",
-                "unit": "",
-                "metrics": "",
-                "time": "",
-                "sequential": "none",
-                "planned": "",
-                "spending": DEFAULT_SPENDING,
-                "bayesian": "",
-            },
-            "sequential_choices": SEQUENTIAL_CHOICES,
-            "spending_choices": SPENDING_CHOICES,
-        }
-        context.update(extra)
-        return context
-
-    @app.post("/readout", response_class=HTMLResponse)
-    async def readout_post(request: Request) -> HTMLResponse:
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            return page(
-                request,
-                "readout.html",
-                411,
-                **readout_context(error="The upload must say its size (Content-Length)."),
-            )
-        if int(length) > max_upload_bytes + _FORM_OVERHEAD:
-            message = (
-                f"The file is larger than the upload limit of {_human_bytes(max_upload_bytes)}; "
-                "analyze it with the command line (ablens analyze) or start the server with a "
-                "larger limit."
-            )
-            return page(request, "readout.html", 413, **readout_context(error=message))
-        form = await request.form()
-        fields = {k: v.strip()[:200] for k, v in form.items() if isinstance(v, str)}
-        shown = {
-            "variant": fields.get("variant") or "variant",
-            "control": fields.get("control") or "control",
-            "unit": fields.get("unit", ""),
-            "metrics": fields.get("metrics", ""),
-            "time": fields.get("time", ""),
-            "sequential": fields.get("sequential", "") or "none",
-            "planned": fields.get("planned", ""),
-            "spending": fields.get("spending", "") or DEFAULT_SPENDING,
-            "bayesian": fields.get("bayesian", ""),
-        }
-        upload = form.get("file")
-        folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
-        try:
-            time, sequential, planned, spending, bayesian = _parse_options(shown)
-            parsed = ReadoutRequest(
-                variant=shown["variant"],
-                control=shown["control"],
-                unit=shown["unit"] or None,
-                metrics=tuple(m.strip() for m in shown["metrics"].split(",") if m.strip()),
-                plan_key=fields.get("plan", ""),
-                time=time,
-                sequential=sequential,
-                planned_units=planned,
-                spending=spending,
-                bayesian=bayesian,
-                filename=Path(upload.filename or "").name if isinstance(upload, UploadFile) else "",
-            )
-            plan = None
-            if parsed.plan_key:
-                choice = next(
-                    (c for c in _plan_choices(plan_paths) if c.key == parsed.plan_key), None
-                )
-                if choice is None:
-                    raise UploadError("there is no such plan on this server.")
-                if choice.error is not None:
-                    raise UploadError(choice.error)
-                from ablens.analysis_plan import load_plan  # noqa: PLC0415
-
-                plan = load_plan(choice.path)
-            path = None
-            if isinstance(upload, UploadFile) and (upload.filename or upload.size):
-                path = await _save_upload(upload, folder, max_upload_bytes)
-            readout = await asyncio.to_thread(_analyze_file, path, parsed, plan)
-            report = await asyncio.to_thread(_report_page, readout)
-        except UploadError as error:
-            return page(
-                request,
-                "readout.html",
-                error.status,
-                **readout_context(error=str(error), form=shown),
-            )
-        except AblensError as error:
-            return page(
-                request, "readout.html", 422, **readout_context(error=str(error), form=shown)
-            )
-        except Exception as error:  # the engine's own errors on a malformed file
-            message = f"Could not read or analyze the file: {type(error).__name__}: {error}"
-            return page(request, "readout.html", 422, **readout_context(error=message, form=shown))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-            if isinstance(upload, UploadFile):
-                await upload.close()
-        key = secrets.token_urlsafe(16)
-        title = (plan.experiment_id if plan is not None else "ablens-report") + ".html"
-        reports[key] = (report, title)
-        while len(reports) > MAX_KEPT_REPORTS:
-            reports.popitem(last=False)
-        return page(request, "readout.html", **readout_context(report_key=key, form=shown))
-
-    @app.get("/readout/report/{key}")
-    def readout_report(key: str, download: bool = False) -> Response:
-        kept = reports.get(key)
-        if kept is None:
-            return HTMLResponse(
-                "<!DOCTYPE html><html><body><p>This report is no longer kept by the server; "
-                "run the readout again.</p></body></html>",
-                status_code=404,
-            )
-        report, title = kept
-        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
-        if download:
-            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in title)
-            headers["Content-Disposition"] = f'attachment; filename="{safe}"'
-        return HTMLResponse(report, headers=headers)
+    state = add_readout_routes(
+        app,
+        page,
+        plans=plan_paths,
+        max_upload_bytes=max_upload_bytes,
+        open_first=open_first,
+    )
+    app.router.on_shutdown.append(state.uploads.close)
+    app.state.readout = state  # the kept uploads and readouts (tests look at them)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:  # noqa: ANN401
@@ -836,8 +496,8 @@ def serve(
         port: Port to listen on.
         max_upload_bytes: Largest upload accepted.
         demo: Also simulate the demo experiment (200,000 users) into a temporary folder, removed
-            when the server stops, and offer its plan first: a readout with nothing to
-            install or upload.
+            when the server stops, offer its plan first and open the readout page on its
+            result: a readout with nothing to install or upload.
     """
     import uvicorn  # noqa: PLC0415 - the server is only needed here
 
@@ -846,7 +506,7 @@ def serve(
             from ablens.demo import write_demo  # noqa: PLC0415 - needs the duckdb extra
 
             plans = (write_demo(scratch), *plans)
-        app = create_app(plans=plans, max_upload_bytes=max_upload_bytes)
+        app = create_app(plans=plans, max_upload_bytes=max_upload_bytes, open_first=demo)
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
