@@ -132,6 +132,9 @@ def is_duckdb_connection(value: object) -> bool:
 
 
 def resolve(data: object) -> Source:
+    """``data`` as a `Source` (a `Source` already resolved is returned as it is)."""
+    if isinstance(data, Source):
+        return data
     nw = optional_import("narwhals", "data")
     if isinstance(data, str | Path):
         return resolve_path(Path(data), nw)
@@ -183,29 +186,30 @@ def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals modu
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-#: Leading bytes of the files most often mistaken for a table, and what to call them.
+#: Leading bytes of the files most often mistaken for a table: what they are, and the fix.
+_EXPORT = "export the table as CSV (UTF-8 text) or parquet"
 _MAGIC = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one)"),
-    (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
-    (b"PAR1", "a parquet file: name it .parquet"),
-    (b"SQLite format 3\x00", "an SQLite database"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"),
+    (b"\x89PNG", "a PNG image", _EXPORT),
+    (b"\xff\xd8\xff", "a JPEG image", _EXPORT),
+    (b"GIF8", "a GIF image", _EXPORT),
+    (b"%PDF", "a PDF document", _EXPORT),
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one)", _EXPORT),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PAR1", "a parquet file", "name it .parquet"),
+    (b"SQLite format 3\x00", "an SQLite database", _EXPORT),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", _EXPORT),
 )
 _DUCKDB_MAGIC = b"DUCK"  # at byte 8 of a DuckDB database file
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
-def _looks_like(head: bytes) -> str | None:
-    """What the leading bytes of a file say it is, when it is a known binary format."""
-    for magic, kind in _MAGIC:
+def _looks_like(head: bytes) -> tuple[str, str] | None:
+    """What the leading bytes of a file say it is (and the fix), for known binary formats."""
+    for magic, kind, fix in _MAGIC:
         if head.startswith(magic):
-            return kind
+            return kind, fix
     if head[8:12] == _DUCKDB_MAGIC:
-        return "a DuckDB database"
+        return "a DuckDB database", "read it as source: {duckdb: {file: ..., table: ...}}"
     return None
 
 
@@ -229,7 +233,7 @@ def check_file(path: Path) -> None:
     kind = _looks_like(head)
     if path.suffix.lower() in PARQUET_SUFFIXES:
         if not head.startswith(b"PAR1"):
-            what = kind or "text or another format"
+            what = kind[0] if kind is not None else "text or another format"
             raise DataError(
                 f"{name} is not a parquet file (it looks like {what}); write the table as "
                 "parquet, or give a .csv name to a CSV file"
@@ -240,10 +244,7 @@ def check_file(path: Path) -> None:
                 "marker at its end); copy or write it again"
             )
     elif kind is not None:
-        raise DataError(
-            f"{name} is not a CSV: it looks like {kind}; export the table as CSV (UTF-8 text) "
-            "or parquet"
-        )
+        raise DataError(f"{name} is not a CSV: it looks like {kind[0]}; {kind[1]}")
 
 
 def file_error(path: Path, error: Exception) -> DataError:
@@ -268,8 +269,10 @@ def file_error(path: Path, error: Exception) -> DataError:
 
 def _first_line(text: str, path: Path) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "unreadable"
-    # DuckDB quotes the path it was given: keep the name only.
-    return line.replace(str(path.parent) + "/", "").replace(str(path.parent), "")[:200]
+    # DuckDB quotes the path, sometimes made absolute: keep the file's name only.
+    for shown in sorted({str(path.resolve()), str(path.absolute()), str(path)}, key=len)[::-1]:
+        line = line.replace(shown, path.name)
+    return line[:200]
 
 
 def read_file(connection: Any, path: Path) -> Any:  # noqa: ANN401 - DuckDB connection, relation
