@@ -318,7 +318,14 @@ def compute_moments(
     )
     if segments:
         query = query.head((max_segments + 1) * _ROWS_PER_SEGMENT_GUARD)
-    rows, sent = collect(source, query, comment, experiment_id, team)
+    try:
+        rows, sent = collect(source, query, comment, experiment_id, team)
+    except Exception as error:
+        # PostgreSQL raises on a float sum that overflows (the others return infinity): find
+        # the column and arm, to say it as every other engine does.
+        if "overflow" not in str(error).lower():
+            raise
+        raise _overflow(source, variant, columns, comment, experiment_id, team, names) from None
     statements.extend(sent)
     unit_counts = (
         _unit_counts(source, unit, variant, comment, experiment_id, team, statements, names)
@@ -452,6 +459,47 @@ def _check_finite_sums(
         )
 
 
+#: Beyond this absolute value a double's square overflows (sqrt of the largest double).
+_SQUARE_LIMIT = 1.3e154
+
+
+def _overflow(
+    source: Source,
+    variant: str,
+    columns: Sequence[str],
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    names: InternalNames,
+) -> DataError:
+    """The overflow error of the first (arm, column) whose largest value cannot be squared."""
+    nw = optional_import("narwhals", "data")
+    schema = source.frame.collect_schema()
+    query = (
+        source.frame.drop_nulls(subset=[variant])
+        .group_by(variant)
+        .agg(
+            *(
+                as_float(c, schema[c]).abs().max().alias(names(f"m{i}"))
+                for i, c in enumerate(columns)
+            )
+        )
+    )
+    rows, _ = collect(source, query, comment, experiment_id, team)
+    found = [
+        (str(r[variant]), i, float(r[names(f"m{i}")] or 0.0))
+        for r in rows
+        for i in range(len(columns))
+    ]
+    found.sort(key=lambda item: (item[2] <= _SQUARE_LIMIT, item[0], item[1]))
+    arm, i, _ = found[0] if found else ("?", 0, 0.0)
+    return DataError(
+        f"column {columns[i]!r} holds values too large for floating-point sums in arm {arm!r} "
+        "(beyond about 1e154 their squares overflow to infinity); rescale them (e.g. divide by "
+        "1e6) or look for corrupt values"
+    )
+
+
 def _assemble(
     rows: list[dict[str, Any]],
     *,
@@ -488,7 +536,7 @@ def _assemble(
     null_unit = repeated = several = 0
     if unit is not None:
         null_unit, repeated, several = _check_units(rows, unit, unit_counts, names)
-    for r in rows:
+    for r in sorted(rows, key=lambda r: str(r[arm])):
         _check_finite_sums(r, columns, indices, str(r[arm]), names)
     warnings: list[str] = []
     if null_variant:
