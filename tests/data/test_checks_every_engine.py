@@ -1,4 +1,4 @@
-"""Every data check gives the same answer on every engine: pandas, polars, DuckDB, PostgreSQL, Spark.
+"""Every data check, the same on every engine: pandas, polars, DuckDB, PostgreSQL, Spark.
 
 `compute_moments` (what an analysis runs) stops at a problem with one message, and `check_data`
 counts every problem; both are asked the same question on the same rows in each engine, and must
@@ -119,9 +119,7 @@ def test_null_metric_on_every_engine(engine: str, make: Any) -> None:
     columns = table()
     columns["x"][4] = columns["x"][6] = None  # both arm a
     data = make(engine, columns)
-    with pytest.raises(
-        DataError, match=r"^column 'x' has 2 NULL value\(s\) in arm 'a'; fill them"
-    ):
+    with pytest.raises(DataError, match=r"^column 'x' has 2 NULL value\(s\) in arm 'a'; fill them"):
         compute_moments(data, variant="variant", columns=["x"])
     assert dict(check_data(data, columns=["x"]).null_values) == {"x": {"a": 2}}
 
@@ -180,7 +178,8 @@ def test_values_too_large_to_square_on_every_engine(engine: str, make: Any) -> N
 def test_clean_table_agrees_on_every_engine(engine: str, make: Any) -> None:
     """The numbers the checks guard: identical moments on every engine."""
     columns = table()
-    result = compute_moments(make(engine, columns), variant="variant", columns=["x"], unit="user_id")
+    data = make(engine, columns)
+    result = compute_moments(data, variant="variant", columns=["x"], unit="user_id")
     frame = pd.DataFrame(columns)
     for arm in ("a", "b"):
         values = frame.loc[frame["variant"] == arm, "x"]

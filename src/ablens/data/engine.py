@@ -473,7 +473,6 @@ def _overflow(
     names: InternalNames,
 ) -> DataError:
     """The overflow error of the first (arm, column) whose largest value cannot be squared."""
-    nw = optional_import("narwhals", "data")
     schema = source.frame.collect_schema()
     query = (
         source.frame.drop_nulls(subset=[variant])
