@@ -33,6 +33,7 @@ class Source:
     duckdb_connection: Any = None  # set when ablens owns or was given the DuckDB connection
     file: Path | None = None  # the file read, when ablens opened one (for its read errors)
     names: list[str] | None = None  # the column names, once read
+    eager: Any = None  # the narwhals DataFrame behind ``frame``, for an in-memory table
 
     def columns(self) -> list[str]:
         """The table's column names, read once (a wide lazy frame's schema is not free)."""
@@ -80,8 +81,13 @@ def narrow(source: Source, columns: Iterable[str]) -> Source:
     """
     nw = optional_import("narwhals", "data")
     wanted = list(dict.fromkeys(columns))
+    if source.eager is not None:
+        # In memory, the selection is free (the columns are shared), and the lazy queries
+        # then plan over the few columns instead of all of them.
+        eager = source.eager.select(*(nw.col(c) for c in wanted))
+        return Source(eager.lazy(), source.kind, names=wanted, eager=eager)
     frame = source.frame.select(*(nw.col(c) for c in wanted))
-    return Source(frame, source.kind, source.duckdb_connection, source.file)
+    return Source(frame, source.kind, source.duckdb_connection, source.file, names=wanted)
 
 
 def is_null_key(value: object) -> bool:
@@ -162,12 +168,12 @@ def resolve(data: object) -> Source:
             "or pyarrow table, a polars LazyFrame, a DuckDB relation, a (duckdb connection, "
             "'table') pair, a parquet/CSV path, an Ibis table or a PySpark DataFrame"
         ) from None
-    names = None
+    names = eager = None
     if isinstance(frame, nw.DataFrame):
         names = [str(c) for c in frame.columns]  # free on an eager frame, not once lazy
-        frame = frame.lazy()
+        eager, frame = frame, frame.lazy()
     kind = str(frame.implementation).split(".")[-1].lower()
-    return Source(frame, kind, names=names)
+    return Source(frame, kind, names=names, eager=eager)
 
 
 def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals module
