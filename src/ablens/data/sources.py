@@ -409,7 +409,7 @@ def _open_path(
         try:
             relation = read_file(connection, path)
         except DataError as error:
-            raise SourceError(key, f"{where(key)}: {error}") from None
+            raise SourceError(key, f"{where(key)}: {key}: {error}") from None
         if source.sql is None and not source.filter:
             columns = list(relation.columns)
         else:
@@ -430,7 +430,7 @@ def _open_duckdb(
     try:
         opened = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:  # locked by a writer, not a database, a newer format
-        raise SourceError(key, f"{where(key)}: {database_error(path, error)}") from None
+        raise SourceError(key, f"{where(key)}: {key}: {database_error(path, error)}") from None
     with opened as connection:
         if source.sql is not None:
             yield _cleaned_view(connection, duckdb, None, source, where)
