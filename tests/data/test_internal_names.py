@@ -3,7 +3,8 @@
 Every query names its intermediate columns (``__n``, ``__arm``, ``__d0``, ...); a table whose
 columns take those very names (as the variant, metric, covariate, unit, segment, time or
 exposure column) must give exactly the numbers of the same table with plain names, on every
-engine. Before, a segment named ``__n`` failed with "cannot insert __n, already exists".
+engine (pandas, polars, DuckDB, PostgreSQL, Spark). Before, a segment named ``__n`` failed with
+"cannot insert __n, already exists".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 LOCAL_ENGINES = ("pandas", "polars", "duckdb-table")
-ENGINES = (*LOCAL_ENGINES, "postgres")
+ENGINES = (*LOCAL_ENGINES, "postgres", "spark")
 ROWS = 40
 
 #: User column -> the plain name of the same column in the reference table. The hostile names
