@@ -13,7 +13,7 @@ from ablens._validation import (
     resolve_arm,
 )
 from ablens.data.engine import compute_moments
-from ablens.errors import AblensError, InputError
+from ablens.errors import AblensError, DataError, InputError
 from ablens.metrics.base import StratifiedMetric, TableContext, TableMetric, kind_of
 from ablens.metrics.moment import Mean, Proportion, Ratio, design_of
 from ablens.results import AnalysisResult, Comparison
@@ -39,7 +39,7 @@ from ablens.typing import FAMILIES
 
 if TYPE_CHECKING:
     from ablens.data.checks import ExposureCheck
-    from ablens.data.engine import DataReport
+    from ablens.data.engine import DataReport, MomentsByArm
     from ablens.metrics.base import Metric
     from ablens.stats.adjusted import HCShares
     from ablens.stats.result import TestResult
@@ -295,6 +295,7 @@ def _analyze_table(
         team=team,
         max_segments=max_segments,
     )
+    _check_arms_found(computed, variant)
     strata = _strata_moments(
         data,
         metrics,
@@ -331,6 +332,50 @@ def _analyze_table(
         overall,
         segments=dict(sorted(by_segment.items())),
         data_report=replace(computed.report, warnings=tuple(notes)),
+    )
+
+
+def _check_arms_found(computed: MomentsByArm, variant: str) -> None:
+    """An empty table, or one arm only, said in the data's terms (not the moments')."""
+    report = computed.report
+    if not computed.overall:
+        if report.rows == 0:
+            raise DataError(
+                "the data have no rows: nothing to analyse; check the file, the table or the "
+                "source's filter"
+            )
+        raise DataError(
+            f"all {report.rows:,} rows have a NULL {variant!r}: no arm to compare; check the "
+            "variant column"
+        )
+    if len(computed.overall) == 1:
+        ((arm, moments),) = computed.overall.items()
+        raise DataError(
+            f"column {variant!r} holds one arm only, {arm!r} ({moments.count:,} rows): a "
+            "treatment arm is needed to compare; check the variant column or the source's filter"
+        )
+
+
+def _check_varies(
+    metric: Mean, control: Moments, treatment: Moments, names: tuple[str, str]
+) -> None:
+    """A metric constant within both arms, said in the user's terms (the arms, the values)."""
+    column = metric.column
+    if control.count < 2 or treatment.count < 2:
+        return
+    if control.variance(column) != 0 or treatment.variance(column) != 0:
+        return
+    low, high = control.mean_of(column), treatment.mean_of(column)
+    if low == high:
+        raise InputError(
+            f"metric {metric.name!r}: column {column!r} is {low:g} for every unit of both arms; "
+            "there is nothing to compare: check that the right column was chosen"
+        )
+    raise InputError(
+        f"metric {metric.name!r}: column {column!r} is constant within each arm ({names[0]} "
+        f"{low:g} for every unit, {names[1]} {high:g}): it differs between the arms but not "
+        "within them, so there is no variation to test the difference against; check that it "
+        "is the metric and not a value set per arm"
     )
 
 
@@ -480,6 +525,8 @@ def _compare(
         return table_metric.compare_table(context, confidence_level=confidence_level)
     stratified = _stratified_metric(metric)
     if stratified is None:
+        if isinstance(metric, Mean) and not metric.covariates:
+            _check_varies(metric, data[control], data[treatment], (control, treatment))
         if table is not None and isinstance(metric, Mean | Proportion | Ratio):
             exact = _exact_hc(metric, data, control, treatment, confidence_level, table)
             if exact is not None:

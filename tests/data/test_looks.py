@@ -74,5 +74,11 @@ def test_last_look_equals_the_whole_table(frame):
 
 
 def test_too_many_looks_is_a_data_error(frame):
-    with pytest.raises(ablens.DataError, match="max_segments == 5"):
+    # Said in the terms of looks (max_looks, a coarser time), not of segments (max_segments).
+    with pytest.raises(
+        ablens.DataError,
+        match=r"column 'day' \(the look time\) has more than 5 distinct values, more looks than "
+        r"ablens reads \(max_looks == 5\); use a coarser time",
+    ) as caught:
         cumulative_moments(frame, variant="arm", time="day", columns=["revenue"], max_looks=5)
+    assert "max_segments" not in str(caught.value)

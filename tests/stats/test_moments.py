@@ -539,8 +539,14 @@ def test_inconsistent_shapes_and_values_are_rejected() -> None:
         Moments(2, ("x", "y"), [0.0, 1.0], [[0.0]])
     with pytest.raises(InputError, match="comoment must be symmetric"):
         Moments(2, ("x", "y"), [0.0, 1.0], [[1.0, 0.5], [0.4, 1.0]])
-    with pytest.raises(InputError, match="sums of squares"):
+    with pytest.raises(
+        InputError, match=r"the sum of squares of column 'x' is -1.0, must be >= 0: a sum of"
+    ):
         Moments(2, ("x",), [0.0], [[-1.0]])
+    with pytest.raises(
+        InputError, match=r"column 'y' is nan, must be >= 0: its values are too large to square"
+    ):
+        Moments(2, ("x", "y"), [0.0, 0.0], [[1.0, 0.0], [0.0, np.nan]])
     with pytest.raises(InputError, match="must not repeat a name"):
         Moments(2, ("x", "x"), [0.0, 0.0], [[0.0, 0.0], [0.0, 0.0]])
     with pytest.raises(InputError, match=r"variance\['x'\] == -1.0, must be >= 0"):

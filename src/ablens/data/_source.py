@@ -10,7 +10,10 @@ that builds queries.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from numbers import Number
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,7 @@ from ablens._validation import optional_import
 from ablens.errors import DataError, InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 
 @dataclass
@@ -28,6 +31,106 @@ class Source:
     frame: Any  # narwhals.LazyFrame
     kind: str  # "duckdb", "ibis", "spark", "polars", "pandas", "pyarrow", ...
     duckdb_connection: Any = None  # set when ablens owns or was given the DuckDB connection
+    file: Path | None = None  # the file read, when ablens opened one (for its read errors)
+    names: list[str] | None = None  # the column names, once read
+    eager: Any = None  # the narwhals DataFrame behind ``frame``, for an in-memory table
+
+    def columns(self) -> list[str]:
+        """The table's column names, read once (a wide lazy frame's schema is not free)."""
+        if self.names is None:
+            self.names = column_names(self.frame)
+        return self.names
+
+
+class InternalNames:
+    """Names for ablens' own columns that none of the table's columns can take.
+
+    Every internal name is a prefix plus a suffix (``"__" + "n"``); the prefix is ``"__"``, with
+    one more underscore for as long as a column of the table starts with it. So a user's
+    column named ``__n`` or ``__arm`` is never shadowed, and the usual SQL keeps its usual names.
+
+    Examples:
+        >>> InternalNames(["variant", "x"])("n")
+        '__n'
+        >>> InternalNames(["variant", "__n", "___arm"])("n")
+        '____n'
+    """
+
+    def __init__(self, columns: Iterable[str]) -> None:
+        taken = [c for c in columns if c.startswith("__")]
+        prefix = "__"
+        while any(c.startswith(prefix) for c in taken):
+            prefix += "_"
+        self.prefix = prefix
+
+    def __call__(self, suffix: str) -> str:
+        """The internal column named ``suffix`` (``"n"`` -> ``"__n"``)."""
+        return self.prefix + suffix
+
+
+def column_names(frame: Any) -> list[str]:  # noqa: ANN401 - a narwhals LazyFrame
+    """The names of ``frame``'s columns (no rows are read)."""
+    return [str(c) for c in frame.columns]
+
+
+def narrow(source: Source, columns: Iterable[str]) -> Source:
+    """``source`` reading only ``columns`` (in that order, repeats dropped).
+
+    Every query of an analysis starts from this: a table with thousands of columns then costs
+    what one with the few named costs (schemas, query text and engine plans stay small).
+    """
+    nw = optional_import("narwhals", "data")
+    wanted = list(dict.fromkeys(columns))
+    if source.eager is not None:
+        # In memory, the selection is free (the columns are shared), and the lazy queries
+        # then plan over the few columns instead of all of them.
+        eager = source.eager.select(*(nw.col(c) for c in wanted))
+        return Source(eager.lazy(), source.kind, names=wanted, eager=eager)
+    frame = source.frame.select(*(nw.col(c) for c in wanted))
+    return Source(frame, source.kind, source.duckdb_connection, source.file, names=wanted)
+
+
+def is_null_key(value: object) -> bool:
+    """Whether a group key an engine returned is NULL.
+
+    pandas reports a NULL key as NaN, ``pd.NA`` or ``pd.NaT``; every other engine as None.
+    """
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in {"NAType", "NaTType"}
+
+
+def _label_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, Number):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def check_label_types(labels: Iterable[object], variant: str) -> None:
+    """Refuse an arm column mixing kinds of values (pandas' object columns can).
+
+    ``1`` and ``"1"`` would both become the arm ``"1"``, one group hiding the other.
+
+    Raises:
+        DataError: Naming the column and a value of each kind.
+    """
+    seen: dict[str, object] = {}
+    for label in labels:
+        if not is_null_key(label):
+            seen.setdefault(_label_kind(label), label)
+    if len(seen) > 1:
+        listed = ", ".join(f"{value!r} ({kind})" for kind, value in sorted(seen.items()))
+        raise DataError(
+            f"column {variant!r} mixes kinds of values: {listed}; an arm label must have one "
+            f"type, so that 1 and '1' are not read as one arm: convert the column first "
+            f"(pandas: df[{variant!r}] = df[{variant!r}].astype(str))"
+        )
 
 
 def is_duckdb_connection(value: object) -> bool:
@@ -35,6 +138,9 @@ def is_duckdb_connection(value: object) -> bool:
 
 
 def resolve(data: object) -> Source:
+    """``data`` as a `Source` (a `Source` already resolved is returned as it is)."""
+    if isinstance(data, Source):
+        return data
     nw = optional_import("narwhals", "data")
     if isinstance(data, str | Path):
         return resolve_path(Path(data), nw)
@@ -62,10 +168,12 @@ def resolve(data: object) -> Source:
             "or pyarrow table, a polars LazyFrame, a DuckDB relation, a (duckdb connection, "
             "'table') pair, a parquet/CSV path, an Ibis table or a PySpark DataFrame"
         ) from None
+    names = eager = None
     if isinstance(frame, nw.DataFrame):
-        frame = frame.lazy()
+        names = [str(c) for c in frame.columns]  # free on an eager frame, not once lazy
+        eager, frame = frame, frame.lazy()
     kind = str(frame.implementation).split(".")[-1].lower()
-    return Source(frame, kind)
+    return Source(frame, kind, names=names, eager=eager)
 
 
 def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals module
@@ -73,25 +181,164 @@ def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals modu
     if not path.exists():
         raise InputError(f"data == {str(path)!r}: no such file; check the path")
     suffix = path.suffix.lower()
-    connection = duckdb.connect()
-    if suffix in {".parquet", ".pq"}:
-        relation = connection.read_parquet(str(path))
-    elif suffix in {".csv", ".tsv", ".txt"}:
-        relation = connection.read_csv(str(path))
-    else:
+    if suffix not in PARQUET_SUFFIXES + TEXT_SUFFIXES:
         raise InputError(
             f"data == {str(path)!r} has suffix {suffix!r}, must be .parquet, .pq, .csv or .tsv"
         )
-    return Source(nw.from_native(relation), "duckdb", connection)
+    connection = duckdb.connect()
+    relation = read_file(connection, path)
+    return Source(nw.from_native(relation), "duckdb", connection, file=path)
 
 
-def check_columns(frame: Any, variant: str, columns: Sequence[str], others: Sequence[str]) -> None:  # noqa: ANN401
+PARQUET_SUFFIXES = (".parquet", ".pq")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+#: Leading bytes of the files most often mistaken for a table: what they are, and the fix.
+_EXPORT = "export the table as CSV (UTF-8 text) or parquet"
+_MAGIC = (
+    (b"\x89PNG", "a PNG image", _EXPORT),
+    (b"\xff\xd8\xff", "a JPEG image", _EXPORT),
+    (b"GIF8", "a GIF image", _EXPORT),
+    (b"%PDF", "a PDF document", _EXPORT),
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one)", _EXPORT),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"PAR1", "a parquet file", "name it .parquet"),
+    (b"SQLite format 3\x00", "an SQLite database", _EXPORT),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", _EXPORT),
+)
+_DUCKDB_MAGIC = b"DUCK"  # at byte 8 of a DuckDB database file
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def _looks_like(head: bytes) -> tuple[str, str] | None:
+    """What the leading bytes of a file say it is (and the fix), for known binary formats."""
+    for magic, kind, fix in _MAGIC:
+        if head.startswith(magic):
+            return kind, fix
+    if head[8:12] == _DUCKDB_MAGIC:
+        return "a DuckDB database", "read it as source: {duckdb: {file: ..., table: ...}}"
+    return None
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that cannot be the table its suffix promises, before DuckDB reads it.
+
+    The message names the file (its name only: the folder may be a server's) and the fix.
+
+    Raises:
+        DataError: An empty file, a binary file named ``.csv``, or a parquet file without its
+            ``PAR1`` markers (not parquet, or truncated).
+    """
+    name = path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{name} is empty: export the table again")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+        handle.seek(max(size - 4, 0))
+        tail = handle.read(4)
+    kind = _looks_like(head)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        if not head.startswith(b"PAR1"):
+            what = kind[0] if kind is not None else "text or another format"
+            raise DataError(
+                f"{name} is not a parquet file (it looks like {what}); write the table as "
+                "parquet, or give a .csv name to a CSV file"
+            )
+        if tail != b"PAR1" or size < 12:
+            raise DataError(
+                f"{name}: the parquet file is truncated or its footer is damaged (no PAR1 "
+                "marker at its end); copy or write it again"
+            )
+    elif kind is not None:
+        raise DataError(f"{name} is not a CSV: it looks like {kind[0]}; {kind[1]}")
+
+
+def file_error(path: Path, error: Exception) -> DataError:
+    """A DuckDB error while reading ``path``, said in the user's terms (no server path)."""
+    text = str(error)
+    name = path.name
+    if "unicode" in text.lower() or "utf-8" in text.lower() or "utf8" in text.lower():
+        return DataError(
+            f"{name} is not UTF-8 text (Latin-1 or another encoding?); save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8) and try again"
+        )
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return DataError(
+            f"{name}: the parquet file is truncated or not parquet ({_first_line(text, path)}); "
+            "write it again"
+        )
+    return DataError(
+        f"{name} cannot be read as a CSV table ({_first_line(text, path)}); check that it is "
+        "a delimited text file with a header row"
+    )
+
+
+def _first_line(text: str, path: Path) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    # DuckDB quotes the path, sometimes made absolute: keep the file's name only.
+    for shown in sorted({str(path.resolve()), str(path.absolute()), str(path)}, key=len)[::-1]:
+        line = line.replace(shown, path.name)
+    return line[:200]
+
+
+def read_file(connection: Any, path: Path) -> Any:  # noqa: ANN401 - DuckDB connection, relation
+    """``path`` (parquet or delimited text) as a DuckDB relation of ``connection``.
+
+    Raises:
+        DataError: The file is not what its suffix says, or DuckDB cannot read it.
+    """
+    duckdb = optional_import("duckdb", "duckdb")
+    check_file(path)
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            return connection.read_parquet(str(path))
+        return connection.read_csv(str(path))
+    except duckdb.Error as error:
+        raise file_error(path, error) from None
+
+
+def database_error(path: Path, error: Exception) -> DataError:
+    """A DuckDB database file that cannot be opened: locked by a writer, or not a database."""
+    text = str(error)
+    name = path.name
+    if "lock" in text.lower():
+        pid = _LOCK_PID.search(text)
+        holder = f" (pid {pid.group(1)})" if pid else ""
+        return DataError(
+            f"{name}: the database is locked by another process{holder} that is writing to it; "
+            "close that program (or wait for it to finish), or read a copy of the file"
+        )
+    return DataError(
+        f"{name} cannot be opened as a DuckDB database ({_first_line(text, path)}); check "
+        "that it is a DuckDB file written by a compatible DuckDB version"
+    )
+
+
+def check_columns(
+    frame: Any,  # noqa: ANN401 - a narwhals LazyFrame
+    variant: str,
+    columns: Sequence[str],
+    others: Sequence[str],
+    available: Sequence[str] | None = None,
+) -> None:
+    """Every named column exists; the metric ``columns`` are numeric or boolean.
+
+    ``available`` is the frame's column names when they were already read.
+    """
     nw = optional_import("narwhals", "data")
-    schema = frame.collect_schema()
-    available = list(schema.names())
+    available = column_names(frame) if available is None else list(available)
+    present = set(available)
     for name in (variant, *columns, *others):
-        if name not in schema:
-            raise DataError(f"column {name!r} is not in the data; available columns: {available}")
+        if name not in present:
+            listed = (
+                f"available columns: {available}"
+                if len(available) <= 50
+                else f"available columns ({len(available):,}, the first 50): {available[:50]}"
+            )
+            raise DataError(f"column {name!r} is not in the data; {listed}")
+    if not columns:
+        return
+    schema = frame.select(*(nw.col(c) for c in dict.fromkeys(columns))).collect_schema()
     for name in columns:
         dtype = schema[name]
         if not (dtype.is_numeric() or dtype == nw.Boolean):
@@ -120,6 +367,22 @@ def collect(
     team: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Run the query where it lives; send commented SQL where the engine allows."""
+    if source.file is not None:
+        duckdb = optional_import("duckdb", "duckdb")
+        try:
+            return _collect(source, query, comment, experiment_id, team)
+        except duckdb.Error as error:  # the file's content fails only once rows are read
+            raise file_error(source.file, error) from None
+    return _collect(source, query, comment, experiment_id, team)
+
+
+def _collect(
+    source: Source,
+    query: Any,  # noqa: ANN401 - a narwhals LazyFrame
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
     nw = optional_import("narwhals", "data")
     native = nw.to_native(query)
     if source.kind == "duckdb" and source.duckdb_connection is not None:
@@ -224,14 +487,17 @@ def check_arms(
 
 
 def check_nulls(
-    rows: list[dict[str, Any]], columns: Sequence[str], segments: Sequence[str]
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    segments: Sequence[str],
+    names: InternalNames,
 ) -> None:
     for r in rows:
         for i, column in enumerate(columns):
-            nulls = int(r["__n"]) - int(r[f"__nn{i}"])
+            nulls = int(r[names("n")]) - int(r[names(f"nn{i}")])
             if not nulls:
                 continue
-            where = f"arm {r['__arm']!r}"
+            where = f"arm {r[names('arm')]!r}"
             if segments:
                 where += f", segment {dict(zip(segments, (r[s] for s in segments), strict=True))}"
             raise DataError(

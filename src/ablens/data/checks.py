@@ -33,7 +33,16 @@ from ablens._validation import (
     check_open_unit_interval,
     optional_import,
 )
-from ablens.data._source import check_columns, collect, query_comment, resolve
+from ablens.data._source import (
+    InternalNames,
+    check_columns,
+    check_label_types,
+    collect,
+    is_null_key,
+    narrow,
+    query_comment,
+    resolve,
+)
 from ablens.errors import DataError, InputError
 from ablens.stats.srm import DEFAULT_SRM_ALPHA, SRMResult, srm_test
 
@@ -187,16 +196,18 @@ def exposure_mismatches(
     nw = optional_import("narwhals", "data")
     source = resolve(data)
     _check_exposure_column(source.frame, variant, exposure)
+    mismatch = InternalNames(source.columns())("mismatch")
+    source = narrow(source, [variant, exposure.column])
     query = (
-        source.frame.with_columns(_mismatch(variant, exposure).cast(nw.Int32).alias("__mismatch"))
+        source.frame.with_columns(_mismatch(variant, exposure).cast(nw.Int32).alias(mismatch))
         .filter(nw.col(variant).is_in(list(exposure.expected)).fill_null(False))  # noqa: FBT003
         .group_by(variant)
-        .agg(nw.col("__mismatch").sum().alias("__mismatch"))
+        .agg(nw.col(mismatch).sum().alias(mismatch))
     )
     rows, _ = collect(source, query, query_comment(experiment_id, team), experiment_id, team)
     counts = dict.fromkeys(exposure.expected, 0)
     for r in rows:
-        counts[str(r[variant])] = int(r["__mismatch"] or 0)
+        counts[str(r[variant])] = int(r[mismatch] or 0)
     return counts
 
 
@@ -425,8 +436,8 @@ class DataCheck:
 
 
 def _key(value: object) -> object:
-    """None for a NULL group key (pandas reports it as NaN, every other engine as None)."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """None for a NULL group key (pandas reports it as NaN or pd.NA, every other engine as None)."""
+    return None if is_null_key(value) else value
 
 
 def check_data(
@@ -497,9 +508,11 @@ def check_data(
     source = resolve(data)
     others = [*columns, *segments, *([unit] if unit else [])]
     others += [exposure.column] if exposure else []
-    check_columns(source.frame, variant, (), others)
+    check_columns(source.frame, variant, (), others, source.columns())
     if exposure is not None:
         _check_exposure_column(source.frame, variant, exposure)
+    names = InternalNames(source.columns())
+    source = narrow(source, [variant, *others])
     comment = query_comment(experiment_id, team)
 
     def run(query: Any) -> list[dict[str, Any]]:  # noqa: ANN401 - a narwhals LazyFrame
@@ -507,18 +520,18 @@ def check_data(
         return rows
 
     arm_rows, null_variant, null_values, mismatches = _per_arm(
-        source, run, variant=variant, unit=unit, columns=columns, exposure=exposure
+        source, run, variant=variant, unit=unit, columns=columns, exposure=exposure, names=names
     )
     repeated_rows: dict[str, int] = {}
     repeated_units: dict[str, int] = {}
     several = 0
     if unit is not None:
-        repeated_rows, repeated_units, several = _unit_repeats(source, run, variant, unit)
+        repeated_rows, repeated_units, several = _unit_repeats(source, run, variant, unit, names)
         repeated_rows = {a: repeated_rows.get(a, 0) for a in arm_rows}
         repeated_units = {a: repeated_units.get(a, 0) for a in arm_rows}
     segment_rows: dict[tuple[Any, ...], dict[str, int]] | None = {}
     if segments:
-        segment_rows = _segment_rows(source, run, variant, segments, max_segments)
+        segment_rows = _segment_rows(source, run, variant, segments, max_segments, names)
     expected = None if arms is None else [str(a) for a in arms]
     unknown = {} if expected is None else {a: n for a, n in arm_rows.items() if a not in expected}
     missing = () if expected is None else tuple(a for a in expected if a not in arm_rows)
@@ -552,41 +565,42 @@ def _per_arm(
     unit: str | None,
     columns: Sequence[str],
     exposure: ExposureCheck | None,
+    names: InternalNames,
 ) -> tuple[dict[str, int], int, dict[str, dict[str, int]], dict[str, int]]:
     """Rows per arm, NULL variant rows, NULLs per column and arm, mismatches: one query."""
     nw = optional_import("narwhals", "data")
+    arm, n, mismatch = names("arm"), names("n"), names("mismatch")
     extra = {}
     if exposure is not None:
-        extra["__mismatch"] = _mismatch(variant, exposure).cast(nw.Int32)
-    aggregations = [nw.len().alias("__n")]
-    aggregations += [nw.col(c).count().alias(f"__nn{i}") for i, c in enumerate(columns)]
+        extra[mismatch] = _mismatch(variant, exposure).cast(nw.Int32)
+    aggregations = [nw.len().alias(n)]
+    aggregations += [nw.col(c).count().alias(names(f"nn{i}")) for i, c in enumerate(columns)]
     if unit is not None:
-        aggregations.append(nw.col(unit).count().alias("__unit_nn"))
+        aggregations.append(nw.col(unit).count().alias(names("unit_nn")))
     if exposure is not None:
-        aggregations.append(nw.col("__mismatch").sum().alias("__mismatch"))
+        aggregations.append(nw.col(mismatch).sum().alias(mismatch))
     per_arm = run(
-        source.frame.with_columns(nw.col(variant).alias("__arm"), **extra)
-        .group_by("__arm")
+        source.frame.with_columns(nw.col(variant).alias(arm), **extra)
+        .group_by(arm)
         .agg(*aggregations)
     )
     for r in per_arm:
-        r["__arm"] = _key(r["__arm"])
-    labelled = sorted((r for r in per_arm if r["__arm"] is not None), key=lambda r: str(r["__arm"]))
-    arm_rows = {str(r["__arm"]): int(r["__n"]) for r in labelled}
-    null_variant = sum(int(r["__n"]) for r in per_arm if r["__arm"] is None)
+        r[arm] = _key(r[arm])
+    check_label_types((r[arm] for r in per_arm), variant)
+    labelled = sorted((r for r in per_arm if r[arm] is not None), key=lambda r: str(r[arm]))
+    arm_rows = {str(r[arm]): int(r[n]) for r in labelled}
+    null_variant = sum(int(r[n]) for r in per_arm if r[arm] is None)
     null_values: dict[str, dict[str, int]] = {}
-    keys = [(c, f"__nn{i}") for i, c in enumerate(columns)]
-    keys += [(unit, "__unit_nn")] if unit is not None else []
+    keys = [(c, names(f"nn{i}")) for i, c in enumerate(columns)]
+    keys += [(unit, names("unit_nn"))] if unit is not None else []
     for name, key in keys:
-        counts = {str(r["__arm"]): int(r["__n"]) - int(r[key]) for r in labelled}
+        counts = {str(r[arm]): int(r[n]) - int(r[key]) for r in labelled}
         if any(counts.values()):
-            null_values[name] = {a: n for a, n in counts.items() if n}
+            null_values[name] = {a: c for a, c in counts.items() if c}
     mismatches: dict[str, int] = {}
     if exposure is not None:
         mismatches = {
-            str(r["__arm"]): int(r["__mismatch"] or 0)
-            for r in labelled
-            if str(r["__arm"]) in exposure.expected
+            str(r[arm]): int(r[mismatch] or 0) for r in labelled if str(r[arm]) in exposure.expected
         }
     return arm_rows, null_variant, null_values, mismatches
 
@@ -596,31 +610,32 @@ def _unit_repeats(
     run: Any,  # noqa: ANN401 - query -> rows
     variant: str,
     unit: str,
+    names: InternalNames,
 ) -> tuple[dict[str, int], dict[str, int], int]:
     """Extra rows and repeated units per arm, and units in several arms: two queries."""
     nw = optional_import("narwhals", "data")
+    rows_, extra, repeated = names("rows"), names("extra"), names("repeated")
+    arms, several = names("arms"), names("several")
     per_unit_arm = (
         source.frame.drop_nulls(subset=[unit, variant])
         .group_by(unit, variant)
-        .agg(nw.len().alias("__rows"))
+        .agg(nw.len().alias(rows_))
     )
     flagged = per_unit_arm.with_columns(
-        (nw.col("__rows") - 1).alias("__extra"),
-        (nw.col("__rows") > 1).cast(nw.Int32).alias("__repeated"),
+        (nw.col(rows_) - 1).alias(extra),
+        (nw.col(rows_) > 1).cast(nw.Int32).alias(repeated),
     )
     repeated_rows: dict[str, int] = {}
     repeated_units: dict[str, int] = {}
-    for r in run(
-        flagged.group_by(variant).agg(nw.col("__extra").sum(), nw.col("__repeated").sum())
-    ):
-        repeated_rows[str(r[variant])] = int(r["__extra"] or 0)
-        repeated_units[str(r[variant])] = int(r["__repeated"] or 0)
+    for r in run(flagged.group_by(variant).agg(nw.col(extra).sum(), nw.col(repeated).sum())):
+        repeated_rows[str(r[variant])] = int(r[extra] or 0)
+        repeated_units[str(r[variant])] = int(r[repeated] or 0)
     (total,) = run(
         per_unit_arm.group_by(unit)
-        .agg(nw.len().alias("__arms"))
-        .select((nw.col("__arms") > 1).cast(nw.Int32).sum().alias("__several"))
+        .agg(nw.len().alias(arms))
+        .select((nw.col(arms) > 1).cast(nw.Int32).sum().alias(several))
     )
-    return repeated_rows, repeated_units, int(total["__several"] or 0)
+    return repeated_rows, repeated_units, int(total[several] or 0)
 
 
 def _segment_rows(
@@ -629,15 +644,17 @@ def _segment_rows(
     variant: str,
     segments: Sequence[str],
     max_segments: int,
+    names: InternalNames,
 ) -> dict[tuple[Any, ...], dict[str, int]] | None:
     """Segment values -> arm -> rows (one query), or None past ``max_segments`` values."""
     nw = optional_import("narwhals", "data")
+    n = names("n")
     # Guard the result's size as compute_moments does: a segment by an id would be huge.
     limit = (max_segments + 1) * 64
     rows = run(
         source.frame.drop_nulls(subset=[variant])
         .group_by(*segments, variant)
-        .agg(nw.len().alias("__n"))
+        .agg(nw.len().alias(n))
         .head(limit)
     )
     if len(rows) >= limit:
@@ -645,7 +662,7 @@ def _segment_rows(
     out: dict[tuple[Any, ...], dict[str, int]] = {}
     for r in rows:
         key = tuple(_key(r[s]) for s in segments)
-        out.setdefault(key, {})[str(r[variant])] = int(r["__n"])
+        out.setdefault(key, {})[str(r[variant])] = int(r[n])
     if len(out) > max_segments:
         return None
     return {

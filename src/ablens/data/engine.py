@@ -25,11 +25,16 @@ import numpy as np
 
 from ablens._validation import check_count, check_name, optional_import
 from ablens.data._source import (
+    InternalNames,
     Source,
     check_arms,
     check_columns,
+    check_label_types,
     check_nulls,
     collect,
+    column_names,
+    is_null_key,
+    narrow,
     query_comment,
     resolve,
 )
@@ -39,7 +44,13 @@ from ablens.stats.moments import Moments
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["DataReport", "MomentsByArm", "compute_moments", "moments_query"]
+__all__ = [
+    "DataReport",
+    "MomentsByArm",
+    "TooManySegmentsError",
+    "compute_moments",
+    "moments_query",
+]
 
 PILOT_ROWS = 10_000
 #: Rows the grouped result may have per allowed segment before the cap is declared exceeded.
@@ -120,32 +131,46 @@ def moments_query(
     pilots: Sequence[float],
     segments: Sequence[str] = (),
     unit: str | None = None,
+    names: InternalNames | None = None,
 ) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
     """The grouped aggregation, as a narwhals LazyFrame (nothing runs until it is collected).
 
-    Output columns: the segment columns, ``__arm``, ``__n`` (rows), ``__nn{i}`` (non-null
-    values of column i), ``__s{i}`` (sum of ``x_i - K_i``), ``__c{i}_{j}`` (sum of products of
-    shifted columns i and j, for squares and requested pairs) and, with a unit column,
-    ``__unit_nn`` (non-null unit ids).
+    Output columns (with ``names``' prefix, ``__`` unless a column of the table starts with
+    it): the segment columns, ``__arm``, ``__n`` (rows), ``__nn{i}`` (non-null values of column
+    i), ``__s{i}`` (sum of ``x_i - K_i``), ``__c{i}_{j}`` (sum of products of shifted columns i
+    and j, for squares and requested pairs) and, with a unit column, ``__unit_nn`` (non-null
+    unit ids).
+
+    Only the columns named are read: the first step selects them, so a table with thousands of
+    other columns costs no more than one without them.
     """
     nw = optional_import("narwhals", "data")
+    name = InternalNames(column_names(frame)) if names is None else names
     schema = frame.collect_schema()
+    kept = list(dict.fromkeys([*segments, *([unit] if unit is not None else [])]))
     shifted = {
-        f"__d{i}": as_float(c, schema[c]) - nw.lit(float(pilots[i])) for i, c in enumerate(columns)
+        name(f"d{i}"): as_float(c, schema[c]) - nw.lit(float(pilots[i]))
+        for i, c in enumerate(columns)
     }
     products = {
-        f"__c{i}_{j}": nw.col(f"__d{i}") * nw.col(f"__d{j}")
+        name(f"c{i}_{j}"): nw.col(name(f"d{i}")) * nw.col(name(f"d{j}"))
         for i, j in _product_indices(columns, pairs)
     }
-    keys = [*segments, "__arm"]
-    aggregations = [nw.len().alias("__n")]
-    aggregations += [nw.col(f"__d{i}").count().alias(f"__nn{i}") for i in range(len(columns))]
-    aggregations += [nw.col(f"__d{i}").sum().alias(f"__s{i}") for i in range(len(columns))]
-    aggregations += [nw.col(name).sum() for name in products]
+    keys = [*segments, name("arm")]
+    aggregations = [nw.len().alias(name("n"))]
+    aggregations += [
+        nw.col(name(f"d{i}")).count().alias(name(f"nn{i}")) for i in range(len(columns))
+    ]
+    aggregations += [nw.col(name(f"d{i}")).sum().alias(name(f"s{i}")) for i in range(len(columns))]
+    aggregations += [nw.col(product).sum() for product in products]
     if unit is not None:
-        aggregations.append(nw.col(unit).count().alias("__unit_nn"))
+        aggregations.append(nw.col(unit).count().alias(name("unit_nn")))
     return (
-        frame.with_columns(nw.col(variant).alias("__arm"), **shifted)
+        frame.select(
+            *(nw.col(c) for c in kept),
+            nw.col(variant).alias(name("arm")),
+            *(expression.alias(alias) for alias, expression in shifted.items()),
+        )
         .with_columns(**products)
         .group_by(*keys)
         .agg(*aggregations)
@@ -178,19 +203,25 @@ def _pilots(
     experiment_id: str | None,
     team: str | None,
     statements: list[str],
+    names: InternalNames,
 ) -> list[float]:
     schema = source.frame.collect_schema()
-    query = source.frame.head(PILOT_ROWS).select(
-        # The median of the first rows is (close to) a data value: near the mean in standard
-        # deviations, and on integer or zero-inflated columns x - K is then exact, where a
-        # mean pilot (an arbitrary double) would round on every row.
-        *(as_float(c, schema[c]).median().alias(f"__p{i}") for i, c in enumerate(columns))
+    nw = optional_import("narwhals", "data")
+    query = (
+        source.frame.select(*(nw.col(c) for c in columns))
+        .head(PILOT_ROWS)
+        .select(
+            # The median of the first rows is (close to) a data value: near the mean in
+            # standard deviations, and on integer or zero-inflated columns x - K is then exact,
+            # where a mean pilot (an arbitrary double) would round on every row.
+            *(as_float(c, schema[c]).median().alias(names(f"p{i}")) for i, c in enumerate(columns))
+        )
     )
     (sample,), sent = collect(source, query, comment, experiment_id, team)
     statements.extend(sent)
     pilots = []
     for i in range(len(columns)):
-        value = sample[f"__p{i}"]
+        value = sample[names(f"p{i}")]
         # A NULL pilot (no values in the first rows) is harmless: any finite shift is exact
         # for the merge, only less precise; the NULL check below reports the real problem.
         pilots.append(float(value) if value is not None and math.isfinite(value) else 0.0)
@@ -267,12 +298,14 @@ def compute_moments(
     expected_arms = None if arms is None else [str(a) for a in arms]
 
     source = resolve(data)
-    check_columns(
-        source.frame, variant, columns, [*segments, *([unit] if unit is not None else [])]
-    )
+    others = [*segments, *([unit] if unit is not None else [])]
+    available = source.columns()
+    check_columns(source.frame, variant, columns, others, available)
+    names = InternalNames(available)
+    source = narrow(source, [variant, *others, *columns])
     comment = query_comment(experiment_id, team)
     statements: list[str] = []
-    pilots = _pilots(source, columns, comment, experiment_id, team, statements)
+    pilots = _pilots(source, columns, comment, experiment_id, team, statements, names)
     query = moments_query(
         source.frame,
         variant=variant,
@@ -281,13 +314,21 @@ def compute_moments(
         pilots=pilots,
         segments=segments,
         unit=unit,
+        names=names,
     )
     if segments:
         query = query.head((max_segments + 1) * _ROWS_PER_SEGMENT_GUARD)
-    rows, sent = collect(source, query, comment, experiment_id, team)
+    try:
+        rows, sent = collect(source, query, comment, experiment_id, team)
+    except Exception as error:
+        # PostgreSQL raises on a float sum that overflows (the others return infinity): find
+        # the column and arm, to say it as every other engine does.
+        if "overflow" not in str(error).lower():
+            raise
+        raise _overflow(source, variant, columns, comment, experiment_id, team, names) from None
     statements.extend(sent)
     unit_counts = (
-        _unit_counts(source, unit, variant, comment, experiment_id, team, statements)
+        _unit_counts(source, unit, variant, comment, experiment_id, team, statements, names)
         if unit is not None
         else (0, 0)
     )
@@ -303,6 +344,7 @@ def compute_moments(
         max_segments=max_segments,
         unit_counts=unit_counts,
         statements=statements,
+        names=names,
     )
 
 
@@ -314,48 +356,66 @@ def _unit_counts(
     experiment_id: str | None,
     team: str | None,
     statements: list[str],
+    names: InternalNames,
 ) -> tuple[int, int]:
     """Rows beyond one per unit id, and units seen in more than one arm: one query.
 
     Grouping by unit and comparing the smallest and largest arm label avoids COUNT(DISTINCT),
-    which some engine dialects cannot express for every type.
+    which some engine dialects cannot express for every type. Rows with a NULL arm are left
+    out, as from every arm (pandas would compare their NaN labels as different).
     """
     nw = optional_import("narwhals", "data")
+    rows_, lo, hi, several = names("rows"), names("lo"), names("hi"), names("several")
     per_unit = (
-        source.frame.drop_nulls(subset=[unit])
+        source.frame.select(nw.col(unit), nw.col(variant))
+        .drop_nulls(subset=[unit, variant])
         .group_by(unit)
         .agg(
-            nw.len().alias("__rows"),
-            nw.col(variant).min().alias("__lo"),
-            nw.col(variant).max().alias("__hi"),
+            nw.len().alias(rows_),
+            nw.col(variant).min().alias(lo),
+            nw.col(variant).max().alias(hi),
         )
         # Int32: PostgreSQL casts boolean to integer, not to bigint.
-        .with_columns((nw.col("__lo") != nw.col("__hi")).cast(nw.Int32).alias("__several"))
+        .with_columns((nw.col(lo) != nw.col(hi)).cast(nw.Int32).alias(several))
     )
     query = per_unit.select(
-        (nw.col("__rows").sum() - nw.len()).alias("repeated"),
-        nw.col("__several").sum().alias("several"),
+        (nw.col(rows_).sum() - nw.len()).alias(names("repeated")),
+        nw.col(several).sum().alias(names("several_units")),
     )
     (result,), sent = collect(source, query, comment, experiment_id, team)
     statements.extend(sent)
-    return int(result["repeated"] or 0), int(result["several"] or 0)
+    return int(result[names("repeated")] or 0), int(result[names("several_units")] or 0)
+
+
+class TooManySegmentsError(DataError):
+    """The segment columns hold more distinct values than allowed (the caller may reword it).
+
+    Attributes:
+        segments: The segment columns.
+        max_segments: The limit that was passed.
+    """
+
+    def __init__(self, segments: Sequence[str], max_segments: int) -> None:
+        self.segments = tuple(segments)
+        self.max_segments = max_segments
+        super().__init__(
+            f"segments {list(segments)} have more than max_segments == {max_segments} distinct "
+            "values; segment by a coarser column, or raise max_segments"
+        )
 
 
 def _check_segments(rows: list[dict[str, Any]], segments: Sequence[str], max_segments: int) -> None:
     distinct = {tuple(r[s] for s in segments) for r in rows}
     truncated = bool(segments) and len(rows) >= (max_segments + 1) * _ROWS_PER_SEGMENT_GUARD
     if len(distinct) > max_segments or truncated:
-        raise DataError(
-            f"segments {list(segments)} have more than max_segments == {max_segments} distinct "
-            "values; segment by a coarser column, or raise max_segments"
-        )
+        raise TooManySegmentsError(segments, max_segments)
 
 
 def _check_units(
-    rows: list[dict[str, Any]], unit: str, unit_counts: tuple[int, int]
+    rows: list[dict[str, Any]], unit: str, unit_counts: tuple[int, int], names: InternalNames
 ) -> tuple[int, int, int]:
     """Return (NULL unit ids, repeated rows, units in several arms); raise when any is > 0."""
-    null_unit = sum(int(r["__n"]) - int(r["__unit_nn"]) for r in rows)
+    null_unit = sum(int(r[names("n")]) - int(r[names("unit_nn")]) for r in rows)
     if null_unit:
         raise DataError(f"column {unit!r} (the unit id) has {null_unit:,} NULL value(s)")
     repeated, several = unit_counts
@@ -374,6 +434,73 @@ def _check_units(
     return null_unit, repeated, several
 
 
+def _check_finite_sums(
+    r: dict[str, Any],
+    columns: Sequence[str],
+    indices: Sequence[tuple[int, int]],
+    arm: str,
+    names: InternalNames,
+) -> None:
+    """Refuse sums that overflowed: values beyond about 1e154 square past the largest double."""
+
+    def finite(value: object) -> bool:
+        return value is None or math.isfinite(float(value))  # type: ignore[arg-type]
+
+    for i, j in sorted(indices, key=lambda ij: ij[0] != ij[1]):  # squares first
+        if finite(r[names(f"s{i}")]) and finite(r[names(f"c{i}_{j}")]):
+            continue
+        which = (
+            f"column {columns[i]!r} holds"
+            if i == j
+            else f"columns {columns[i]!r} and {columns[j]!r} hold"
+        )
+        raise DataError(
+            f"{which} values too large for floating-point sums in arm {arm!r} (beyond about "
+            "1e154 their squares overflow to infinity); rescale them (e.g. divide by 1e6) or "
+            "look for corrupt values"
+        )
+
+
+#: Beyond this absolute value a double's square overflows (sqrt of the largest double).
+_SQUARE_LIMIT = 1.3e154
+
+
+def _overflow(
+    source: Source,
+    variant: str,
+    columns: Sequence[str],
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    names: InternalNames,
+) -> DataError:
+    """The overflow error of the first (arm, column) whose largest value cannot be squared."""
+    schema = source.frame.collect_schema()
+    query = (
+        source.frame.drop_nulls(subset=[variant])
+        .group_by(variant)
+        .agg(
+            *(
+                as_float(c, schema[c]).abs().max().alias(names(f"m{i}"))
+                for i, c in enumerate(columns)
+            )
+        )
+    )
+    rows, _ = collect(source, query, comment, experiment_id, team)
+    found = [
+        (str(r[variant]), i, float(r[names(f"m{i}")] or 0.0))
+        for r in rows
+        for i in range(len(columns))
+    ]
+    found.sort(key=lambda item: (item[2] <= _SQUARE_LIMIT, item[0], item[1]))
+    arm, i, _ = found[0] if found else ("?", 0, 0.0)
+    return DataError(
+        f"column {columns[i]!r} holds values too large for floating-point sums in arm {arm!r} "
+        "(beyond about 1e154 their squares overflow to infinity); rescale them (e.g. divide by "
+        "1e6) or look for corrupt values"
+    )
+
+
 def _assemble(
     rows: list[dict[str, Any]],
     *,
@@ -387,26 +514,31 @@ def _assemble(
     max_segments: int,
     unit_counts: tuple[int, int],
     statements: Sequence[str],
+    names: InternalNames,
 ) -> MomentsByArm:
     k = len(columns)
     indices = _product_indices(columns, pairs)
-    for r in rows:  # pandas reports a NULL group key as NaN; every other engine as None
-        for name in ("__arm", *segments):
-            if isinstance(r[name], float) and math.isnan(r[name]):
+    arm, n = names("arm"), names("n")
+    for r in rows:  # pandas reports a NULL group key as NaN (or pd.NA); every other as None
+        for name in (arm, *segments):
+            if is_null_key(r[name]):
                 r[name] = None
-    total_rows = sum(int(r["__n"]) for r in rows)
-    null_variant = sum(int(r["__n"]) for r in rows if r["__arm"] is None)
-    rows = [r for r in rows if r["__arm"] is not None]
+    check_label_types((r[arm] for r in rows), variant)
+    total_rows = sum(int(r[n]) for r in rows)
+    null_variant = sum(int(r[n]) for r in rows if r[arm] is None)
+    rows = [r for r in rows if r[arm] is not None]
     _check_segments(rows, segments, max_segments)
     arm_rows: dict[str, int] = {}
     for r in rows:
-        label = str(r["__arm"])
-        arm_rows[label] = arm_rows.get(label, 0) + int(r["__n"])
+        label = str(r[arm])
+        arm_rows[label] = arm_rows.get(label, 0) + int(r[n])
     check_arms(arm_rows, variant, expected_arms)
-    check_nulls(rows, columns, segments)
+    check_nulls(rows, columns, segments, names)
     null_unit = repeated = several = 0
     if unit is not None:
-        null_unit, repeated, several = _check_units(rows, unit, unit_counts)
+        null_unit, repeated, several = _check_units(rows, unit, unit_counts, names)
+    for r in sorted(rows, key=lambda r: str(r[arm])):
+        _check_finite_sums(r, columns, indices, str(r[arm]), names)
     warnings: list[str] = []
     if null_variant:
         warnings.append(
@@ -416,24 +548,24 @@ def _assemble(
     def to_moments(r: dict[str, Any]) -> Moments:
         cross = np.full((k, k), np.nan)
         for i, j in indices:
-            cross[i, j] = cross[j, i] = float(r[f"__c{i}_{j}"] or 0.0)
+            cross[i, j] = cross[j, i] = float(r[names(f"c{i}_{j}")] or 0.0)
         return Moments.from_shifted_sums(
-            int(r["__n"]),
+            int(r[n]),
             columns,
             pilots,
-            [float(r[f"__s{i}"] or 0.0) for i in range(k)],
+            [float(r[names(f"s{i}")] or 0.0) for i in range(k)],
             cross,
         )
 
     by_segment: dict[tuple[Any, ...], dict[str, Moments]] = {}
     # Arms in label order in every segment, as overall, whatever order the engine returned.
-    for r in sorted(rows, key=lambda r: str(r["__arm"])):
+    for r in sorted(rows, key=lambda r: str(r[arm])):
         key = tuple(r[s] for s in segments)
-        by_segment.setdefault(key, {})[str(r["__arm"])] = to_moments(r)
+        by_segment.setdefault(key, {})[str(r[arm])] = to_moments(r)
     overall: dict[str, Moments] = {}
-    for arm in sorted({str(r["__arm"]) for r in rows}):
-        overall[arm] = Moments.merge_all(
-            parts[arm] for parts in by_segment.values() if arm in parts
+    for label in sorted({str(r[arm]) for r in rows}):
+        overall[label] = Moments.merge_all(
+            parts[label] for parts in by_segment.values() if label in parts
         )
     report = DataReport(
         rows=total_rows,

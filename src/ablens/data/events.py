@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens._validation import check_choice, check_name, optional_import
-from ablens.data._source import resolve
+from ablens.data._source import InternalNames, narrow, resolve
 from ablens.data.engine import as_float
 from ablens.errors import InputError
 
@@ -95,6 +95,13 @@ def aggregate_events(
         raise InputError("a window (start, end or window_after_exposure) needs timestamp=")
 
     source = resolve(events)
+    internal = InternalNames(source.columns())
+    used = [unit, variant, *(column for _, column in metrics.values())]
+    used += [timestamp] if timestamp is not None else []
+    # Only the columns used (the missing ones are left for the engine to name).
+    present = set(source.columns())
+    if all(c in present for c in used):
+        source = narrow(source, used)
     frame = source.frame
     native_is_eager = source.kind in {"pandas", "pyarrow", "modin", "cudf"} or (
         source.kind == "polars" and not _is_lazy(events)
@@ -108,15 +115,19 @@ def aggregate_events(
         # compiles a window function inside a filter to invalid SQL (PostgreSQL: missing
         # FROM-clause entry for table "t0").
         frame = (
-            frame.with_columns(nw.col(timestamp).min().over(unit).alias("__exposure"))
-            .filter(nw.col(timestamp) < nw.col("__exposure") + nw.lit(window_after_exposure))
-            .drop("__exposure")
+            frame.with_columns(nw.col(timestamp).min().over(unit).alias(internal("exposure")))
+            .filter(
+                nw.col(timestamp) < nw.col(internal("exposure")) + nw.lit(window_after_exposure)
+            )
+            .drop(internal("exposure"))
         )
 
     # Derived columns first, then only simple aggregations: pandas runs those natively.
     schema = frame.collect_schema()
     flags = {
-        f"__any_{name}": (as_float(column, schema[column]).fill_null(0.0) != 0).cast(nw.Int32)
+        internal(f"any_{name}"): (as_float(column, schema[column]).fill_null(0.0) != 0).cast(
+            nw.Int32
+        )
         for name, (kind, column) in metrics.items()
         if kind == "any"
     }
@@ -125,7 +136,7 @@ def aggregate_events(
 
     def aggregate(name: str, kind: str, column: str) -> Any:  # noqa: ANN401 - narwhals Expr
         if kind == "any":
-            return nw.col(f"__any_{name}").max().alias(name)
+            return nw.col(internal(f"any_{name}")).max().alias(name)
         return getattr(nw.col(column), kind)().alias(name)
 
     keys = [unit, variant]
@@ -135,7 +146,7 @@ def aggregate_events(
     if timestamp is not None:
         aggregations.append(nw.col(timestamp).min().alias(exposure_column))
     if not aggregations:
-        aggregations.append(nw.len().alias("__events"))
+        aggregations.append(nw.len().alias(internal("events")))
     result = frame.group_by(*keys).agg(*aggregations)
     # Distinct counts as distinct (unit, variant, value) rows counted per unit: portable SQL
     # that ignores NULLs, where COUNT(DISTINCT) differs between engines.
@@ -150,8 +161,8 @@ def aggregate_events(
             .agg(nw.len().alias(name))
         )
         result = result.join(distinct, on=keys, how="left").with_columns(nw.col(name).fill_null(0))
-    if "__events" in result.collect_schema().names():
-        result = result.drop("__events")
+    if internal("events") in result.collect_schema().names():
+        result = result.drop(internal("events"))
     if native_is_eager:
         return result.collect().to_native()
     return result.to_native()

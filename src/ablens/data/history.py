@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 from ablens._validation import check_choice, check_real, optional_import
-from ablens.data._source import collect, query_comment, resolve
+from ablens.data._source import check_columns, collect, query_comment, resolve
 from ablens.data.engine import compute_moments
 from ablens.errors import DataError, InputError
 
@@ -157,7 +157,11 @@ def read_history(
         _as_bound(name, bound, column_kind, zone)
         for name, bound in (("start", start), ("end", end))
     )
-    frame = source.frame
+    # Only the columns used: a wide table then costs what a narrow one does.
+    check_columns(source.frame, date, list(columns), [], available)
+    used = [date, *(c for c in (unit, variant) if c is not None), *columns]
+    used += [c for pair in pairs for c in pair]
+    frame = source.frame.select(*(nw.col(c) for c in dict.fromkeys(used) if c in schema))
     if variant is not None:
         label = _as_label(arm, variant, schema[variant], nw)
         frame = frame.filter(nw.col(variant) == nw.lit(label))

@@ -34,16 +34,19 @@ arm).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_name, check_open_unit_interval, optional_import
 from ablens.data._source import (
+    InternalNames,
     Source,
     check_arms,
     check_columns,
+    check_label_types,
     check_nulls,
     collect,
+    is_null_key,
+    narrow,
     query_comment,
     resolve,
 )
@@ -111,7 +114,9 @@ def compute_quantile_summaries(
     expected_arms = None if arms is None else [str(a) for a in arms]
 
     source = resolve(data)
-    check_columns(source.frame, variant, [column], [])
+    check_columns(source.frame, variant, [column], [], source.columns())
+    names = InternalNames(source.columns())
+    source = narrow(source, [variant, column])
     nw = optional_import("narwhals", "data")
     if source.frame.collect_schema()[column] == nw.Boolean:
         raise DataError(
@@ -119,12 +124,13 @@ def compute_quantile_summaries(
             "no informative quantile (compare it as a proportion)"
         )
     comment = query_comment(experiment_id, team)
-    counts = _count_by_arm(source, variant, column, comment, experiment_id, team)
-    arm_rows = {str(r["__arm"]): int(r["__n"]) for r in counts}
+    counts = _count_by_arm(source, variant, column, comment, experiment_id, team, names)
+    arm, n = names("arm"), names("n")
+    arm_rows = {str(r[arm]): int(r[n]) for r in counts}
     check_arms(arm_rows, variant, expected_arms)
-    check_nulls(counts, [column], [])
-    _check_finite(counts, column)
-    labels = sorted((r["__arm"] for r in counts), key=str)
+    check_nulls(counts, [column], [], names)
+    _check_finite(counts, column, names)
+    labels = sorted((r[arm] for r in counts), key=str)
     probabilities = {
         str(label): _arm_probabilities(
             str(label), arm_rows[str(label)], column, probability, bracket_level
@@ -132,7 +138,7 @@ def compute_quantile_summaries(
         for label in labels
     }
     values = _quantiles_by_arm(
-        source, variant, column, labels, probabilities, comment, experiment_id, team
+        source, variant, column, labels, probabilities, comment, experiment_id, team, names
     )
     return {
         str(label): QuantileSummary(
@@ -154,40 +160,38 @@ def _count_by_arm(
     comment: str,
     experiment_id: str | None,
     team: str | None,
+    names: InternalNames,
 ) -> list[dict[str, Any]]:
     """Rows, non-NULL and finite values of ``column`` per arm (NULL-label rows dropped)."""
     nw = optional_import("narwhals", "data")
+    arm, x, finite = names("arm"), names("x"), names("finite")
     query = (
         source.frame.with_columns(
-            nw.col(variant).alias("__arm"), nw.col(column).cast(nw.Float64).alias("__x")
+            nw.col(variant).alias(arm), nw.col(column).cast(nw.Float64).alias(x)
         )
         # The finite values, masked before the aggregation so that every engine (pandas,
         # pyarrow) sees a plain count; PostgreSQL cannot cast a boolean to BIGINT to sum it.
-        .with_columns(nw.when(nw.col("__x").is_finite()).then(nw.col("__x")).alias("__finite"))
-        .group_by("__arm")
+        .with_columns(nw.when(nw.col(x).is_finite()).then(nw.col(x)).alias(finite))
+        .group_by(arm)
         .agg(
-            nw.len().alias("__n"),
-            nw.col("__x").count().alias("__nn0"),
-            nw.col("__finite").count().alias("__nf"),
+            nw.len().alias(names("n")),
+            nw.col(x).count().alias(names("nn0")),
+            nw.col(finite).count().alias(names("nf")),
         )
     )
     rows, _ = collect(source, query, comment, experiment_id, team)
-    kept = []
-    for r in rows:  # pandas reports a NULL group key as NaN; every other engine as None
-        label = r["__arm"]
-        if label is None or (isinstance(label, float) and math.isnan(label)):
-            continue
-        kept.append(r)
-    return kept
+    check_label_types((r[arm] for r in rows), variant)
+    return [r for r in rows if not is_null_key(r[arm])]
 
 
-def _check_finite(rows: Sequence[dict[str, Any]], column: str) -> None:
+def _check_finite(rows: Sequence[dict[str, Any]], column: str, names: InternalNames) -> None:
     for r in rows:
-        bad = int(r["__nn0"]) - int(r["__nf"])
+        bad = int(r[names("nn0")]) - int(r[names("nf")])
         if bad:
             raise DataError(
-                f"column {column!r} has {bad:,} NaN or infinite value(s) in arm {r['__arm']!r}; "
-                "a quantile needs finite values: filter or fill them before analysis"
+                f"column {column!r} has {bad:,} NaN or infinite value(s) in arm "
+                f"{r[names('arm')]!r}; a quantile needs finite values: filter or fill them "
+                "before analysis"
             )
 
 
@@ -213,16 +217,17 @@ def _quantiles_by_arm(
     comment: str,
     experiment_id: str | None,
     team: str | None,
+    names: InternalNames,
 ) -> dict[str, tuple[float, float, float]]:
     """The three quantiles of every arm, in one aggregation over arm-masked columns."""
     nw = optional_import("narwhals", "data")
     value = nw.col(column).cast(nw.Float64)
     masked = [
-        nw.when(nw.col(variant) == nw.lit(label)).then(value).alias(f"__x{i}")
+        nw.when(nw.col(variant) == nw.lit(label)).then(value).alias(names(f"x{i}"))
         for i, label in enumerate(labels)
     ]
     aggregations = [
-        nw.col(f"__x{i}").quantile(p, INTERPOLATION).alias(f"__q{i}_{j}")
+        nw.col(names(f"x{i}")).quantile(p, INTERPOLATION).alias(names(f"q{i}_{j}"))
         for i, label in enumerate(labels)
         for j, p in enumerate(probabilities[str(label)])
     ]
@@ -239,7 +244,7 @@ def _quantiles_by_arm(
         raise
     result: dict[str, tuple[float, float, float]] = {}
     for i, label in enumerate(labels):
-        lower, middle, upper = (_as_float(row[f"__q{i}_{j}"], label) for j in range(3))
+        lower, middle, upper = (_as_float(row[names(f"q{i}_{j}")], label) for j in range(3))
         result[str(label)] = (lower, middle, upper)
     return result
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ablens._validation import check_count, check_name, optional_import
-from ablens.data._source import collect, query_comment, resolve
+from ablens.data._source import InternalNames, collect, narrow, query_comment, resolve
 from ablens.errors import DataError
 from ablens.stats.nonparametric import RankSummary, ValueCounts, rank_summary_from_arrays
 
@@ -68,18 +68,21 @@ def compute_rank_summary(
     check_name("variant", variant)
     check_name("column", column)
     source = resolve(data)
+    name = InternalNames(source.columns())
+    source = narrow(source, [variant, column])
     comment = query_comment(experiment_id, team)
     pair = source.frame.filter(nw.col(variant).is_in([control, treatment]))
     if source.kind == "pyarrow":
         # pyarrow has no average-rank kernel; its table is already in memory, so rank there.
         return _in_memory(pair, variant, column, control, treatment)
+    rank, n, nn, ranks = name("rank"), name("n"), name("nn"), name("ranks")
     ranked = (
-        pair.with_columns(nw.col(column).cast(nw.Float64).rank(method="average").alias("__rank"))
+        pair.with_columns(nw.col(column).cast(nw.Float64).rank(method="average").alias(rank))
         .group_by(variant)
         .agg(
-            nw.len().alias("__n"),
-            nw.col(column).count().alias("__nn"),
-            nw.col("__rank").sum().alias("__ranks"),
+            nw.len().alias(n),
+            nw.col(column).count().alias(nn),
+            nw.col(rank).sum().alias(ranks),
         )
     )
     rows, _ = collect(source, ranked, comment, experiment_id, team)
@@ -87,23 +90,24 @@ def compute_rank_summary(
     for arm in (control, treatment):
         if arm not in by_arm:
             raise DataError(f"arm {arm!r} has no rows in column {variant!r}")
-        nulls = int(by_arm[arm]["__n"]) - int(by_arm[arm]["__nn"])
+        nulls = int(by_arm[arm][n]) - int(by_arm[arm][nn])
         if nulls:
             raise DataError(
                 f"column {column!r} has {nulls:,} NULL value(s) in arm {arm!r}; fill or filter them"
             )
+    t, tie_sum = name("t"), name("ties")
     ties = (
         pair.group_by(column)
-        .agg(nw.len().alias("__t"))
-        .with_columns(nw.col("__t").cast(nw.Float64))
-        .select(((nw.col("__t") ** 3) - nw.col("__t")).sum().alias("__ties"))
+        .agg(nw.len().alias(t))
+        .with_columns(nw.col(t).cast(nw.Float64))
+        .select(((nw.col(t) ** 3) - nw.col(t)).sum().alias(tie_sum))
     )
     (tie_row,), _ = collect(source, ties, comment, experiment_id, team)
     return RankSummary(
-        n_control=int(by_arm[control]["__n"]),
-        n_treatment=int(by_arm[treatment]["__n"]),
-        rank_sum_treatment=float(by_arm[treatment]["__ranks"]),
-        tie_term=float(tie_row["__ties"] or 0.0),
+        n_control=int(by_arm[control][n]),
+        n_treatment=int(by_arm[treatment][n]),
+        rank_sum_treatment=float(by_arm[treatment][ranks]),
+        tie_term=float(tie_row[tie_sum] or 0.0),
     )
 
 
@@ -197,6 +201,8 @@ def compute_value_counts(
     check_name("column", column)
     limit = check_count("max_values", max_values, minimum=2)
     source = resolve(data)
+    name = InternalNames(source.columns())
+    source = narrow(source, [variant, column])
     comment = query_comment(experiment_id, team)
     pair = source.frame.filter(nw.col(variant).is_in([control, treatment]))
     if source.kind == "pyarrow":
@@ -205,13 +211,14 @@ def compute_value_counts(
         if sum(v.values.size for v in counted.values()) > limit:
             return None
         return counted[control], counted[treatment]
+    count, as_value = name("count"), name("value")
     grouped = (
         pair.group_by(variant, column)
-        .agg(nw.len().alias("__count"))
+        .agg(nw.len().alias(count))
         .select(
             nw.col(variant),
-            nw.col(column).cast(nw.Float64).alias("__value"),
-            nw.col("__count"),
+            nw.col(column).cast(nw.Float64).alias(as_value),
+            nw.col(count),
         )
         .head(limit + 1)
     )
@@ -220,10 +227,10 @@ def compute_value_counts(
         return None
     by_arm: dict[str, dict[float, int]] = {control: {}, treatment: {}}
     for row in rows:
-        value = row["__value"]
+        value = row[as_value]
         if value is None:
             raise DataError(f"column {column!r} has NULL values; fill or filter them")
-        by_arm[str(row[variant])][float(value)] = int(row["__count"])
+        by_arm[str(row[variant])][float(value)] = int(row[count])
     counted = {}
     for arm, counts in by_arm.items():
         if not counts:

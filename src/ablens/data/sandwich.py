@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ablens._validation import check_choice, check_name, optional_import
-from ablens.data._source import collect, query_comment, resolve
+from ablens.data._source import InternalNames, collect, narrow, query_comment, resolve
 from ablens.errors import DataError, InputError
 from ablens.stats.adjusted import HCShares, SandwichDesign, checked_share, sandwich_terms
 
@@ -96,8 +96,10 @@ def compute_sandwich_shares(
             "(ablens.stats.adjusted.sandwich_design)"
         )
     source = resolve(data)
-    comment = query_comment(experiment_id, team)
     columns = design.columns()
+    internal = InternalNames(source.columns())
+    source = narrow(source, [variant, *(segment or {}), *columns])
+    comment = query_comment(experiment_id, team)
 
     def column(name: str) -> Any:  # noqa: ANN401 - a narwhals expression
         return nw.col(name).cast(nw.Float64)
@@ -117,14 +119,17 @@ def compute_sandwich_shares(
     for name, value in (segment or {}).items():
         check_name("segment", name)
         frame = frame.filter(nw.col(name).is_null() if value is None else nw.col(name) == value)
+    term_, hat_, n, total_, max_hat = (
+        internal(suffix) for suffix in ("term", "hat", "n", "sum", "max_hat")
+    )
     query = (
-        frame.with_columns(term.alias("__term"), hat.alias("__hat"))
+        frame.with_columns(term.alias(term_), hat.alias(hat_))
         .group_by(variant)
         .agg(
-            nw.len().alias("__n"),
-            *(nw.col(c).count().alias(f"__nn{i}") for i, c in enumerate(columns)),
-            nw.col("__term").sum().alias("__sum"),
-            nw.col("__hat").max().alias("__max_hat"),
+            nw.len().alias(n),
+            *(nw.col(c).count().alias(internal(f"nn{i}")) for i, c in enumerate(columns)),
+            nw.col(term_).sum().alias(total_),
+            nw.col(hat_).max().alias(max_hat),
         )
     )
     rows, _ = collect(source, query, comment, experiment_id, team)
@@ -134,9 +139,9 @@ def compute_sandwich_shares(
         if label not in by_arm:
             raise DataError(f"arm {label!r} has no rows in column {variant!r}")
         row = by_arm[label]
-        count = int(row["__n"])
+        count = int(row[n])
         for i, name in enumerate(columns):
-            nulls = count - int(row[f"__nn{i}"])
+            nulls = count - int(row[internal(f"nn{i}")])
             if nulls:
                 raise DataError(
                     f"column {name!r} has {nulls:,} NULL value(s) in arm {label!r}; fill or "
@@ -147,8 +152,8 @@ def compute_sandwich_shares(
                 f"arm {label!r} has {count:,} rows, the design {arm_design.count:,}: compute "
                 "the design from the moments of the same rows"
             )
-        total = float(row["__sum"])
-        largest = float(row["__max_hat"])
+        total = float(row[total_])
+        largest = float(row[max_hat])
         sums.append(checked_share(total, largest, vcov, f"{label!r}"))
     factor = design.factor(vcov)
     return HCShares(vcov, sums[0] * factor, sums[1] * factor)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ablens._validation import optional_import
+from ablens.data._source import database_error, read_file
 from ablens.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ BACKENDS: tuple[Backend, ...] = ("postgres", "bigquery", "snowflake")
 SOURCE_KINDS = ("path", "duckdb", "warehouse", "spark")
 #: File endings a `PathSource` reads (parquet, or delimited text).
 FILE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 
 #: Connection parameters each warehouse backend takes (any may instead be read from an
 #: environment variable: ``<param>_env: VARIABLE``), and the secret ones, which may only be.
@@ -406,12 +406,10 @@ def _open_path(
         raise SourceError(key, f"{where(key)}: source.path: no such file {path}")
     duckdb = optional_import("duckdb", "duckdb")
     with duckdb.connect() as connection:
-        read = (
-            connection.read_parquet
-            if path.suffix.lower() in _PARQUET_SUFFIXES
-            else connection.read_csv
-        )
-        relation = read(str(path))
+        try:
+            relation = read_file(connection, path)
+        except DataError as error:
+            raise SourceError(key, f"{where(key)}: {key}: {error}") from None
         if source.sql is None and not source.filter:
             columns = list(relation.columns)
         else:
@@ -429,7 +427,11 @@ def _open_duckdb(
     if not path.is_file():
         raise SourceError(key, f"{where(key)}: source.duckdb.file: no such file {path}")
     duckdb = optional_import("duckdb", "duckdb")
-    with duckdb.connect(str(path), read_only=True) as connection:
+    try:
+        opened = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:  # locked by a writer, not a database, a newer format
+        raise SourceError(key, f"{where(key)}: {key}: {database_error(path, error)}") from None
+    with opened as connection:
         if source.sql is not None:
             yield _cleaned_view(connection, duckdb, None, source, where)
             return

@@ -111,8 +111,19 @@ class Moments:
                 "fill those rows before analysis"
             )
         diagonal = np.diag(comoment)
-        if np.any(np.isnan(diagonal)) or np.any(diagonal < 0):
-            raise InputError("the diagonal of comoment (sums of squares) must be >= 0 and not NaN")
+        bad = [(c, d) for c, d in zip(self.columns, diagonal, strict=True) if not d >= 0]
+        if bad:
+            column, value = bad[0]
+            why = (
+                "a sum of squared deviations cannot be negative"
+                if value < 0
+                else "its values are too large to square in floating point (beyond about 1e154) "
+                "or hold NaN or infinity; rescale the column (e.g. divide by 1e6) or remove the "
+                "bad values"
+            )
+            raise InputError(
+                f"the sum of squares of column {column!r} is {value}, must be >= 0: {why}"
+            )
         if not np.allclose(comoment, comoment.T, equal_nan=True, rtol=1e-12, atol=0.0):
             raise InputError("comoment must be symmetric")
         # An empty mean_low (the default) means "no low-order part known": zeros.
