@@ -702,7 +702,8 @@ def _read_table(
     if sql is not None and inner.get("table") is not None:
         check.fail(
             f"{base}.table",
-            f"{base}.table and {base.rpartition('.')[0]}.sql are both given; keep one: the sql reads the tables",
+            f"{base}.table and {base.rpartition('.')[0]}.sql are both given; keep one: the sql "
+            "reads the tables",
         )
         return None
     if sql is not None:
@@ -720,7 +721,7 @@ def _check_env_references(file: str | None, key: str, check: _Checker) -> None:
 def _read_filter(
     value: object, check: _Checker, key: str = "source.filter"
 ) -> tuple[RowFilter, ...]:
-    """``source.filter`` (or the filter at ``key``): a list of ``{column, op, value}`` conditions (all must hold)."""
+    """``source.filter`` (or the filter at ``key``): ``{column, op, value}`` conditions, all met."""
     if value is None:
         return ()
     if isinstance(value, Mapping):
