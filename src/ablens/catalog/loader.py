@@ -278,7 +278,9 @@ class _Reader:
             if kind is not None
             else tuple(dict.fromkeys((*SOURCE_KEYS["exposure"], *SOURCE_KEYS["facts"])))
         )
-        check.keys(mapping, key, allowed, f"a {kind or 'catalog'} source")
+        described = {"exposure": "an exposure source", "facts": "a fact table"}
+        # sql is refused with its own message by _read_location
+        check.keys(mapping, key, (*allowed, "sql"), described.get(kind or "", "a catalog source"))
         location = _read_location(mapping, key, check)
         description = check.text(mapping, "description", f"{key}.description")
         owner = check.text(mapping, "owner", f"{key}.owner")
@@ -470,7 +472,10 @@ class _Reader:
                 continue
             source = self.sources.get(metric.source or "")
             if source is None and metric.source not in self.defined_sources:
-                check.fail(f"{key}.source", _unknown(key, "source", metric.source, self.sources))
+                check.fail(
+                    f"{key}.source",
+                    _unknown(f"{key}.source", "source", metric.source, self.sources),
+                )
             elif isinstance(source, ExposureSource):
                 check.fail(
                     f"{key}.source",
