@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from catalog_helpers import EXAMPLE, SOURCES, errors, metrics_errors, write
 
 from ablens.analysis_plan import DuckDBSource, PathSource, RowFilter
 from ablens.catalog import (
@@ -20,7 +21,6 @@ from ablens.catalog import (
     load_catalog,
 )
 from ablens.errors import ConfigError
-from catalog_helpers import EXAMPLE, SOURCES, errors, metrics_errors, write
 
 
 # ----------------------------------------------------------------------------- the example
@@ -91,7 +91,9 @@ def test_the_example_sources_keep_their_location_and_columns():
     assert exposures.location == TableRef("analytics.exposures")
     orders = catalog.source("orders")
     assert isinstance(orders, FactTable)
-    assert orders.location == TableRef("analytics.orders", (RowFilter("is_test", "==", False),))
+    assert orders.location == TableRef(
+        "analytics.orders", (RowFilter("is_test", "==", value=False),)
+    )
     assert orders.offered == ("order_id", "revenue", "status", "country", "user_id", "ordered_at")
     sessions = catalog.source("sessions")
     assert sessions.location == PathSource("events/sessions/*.parquet")
@@ -219,8 +221,10 @@ def test_a_metric_defined_in_two_files_names_both_files_and_lines(tmp_path):
     metric = "metrics:\n  revenue:\n    owner: a\n    source: orders\n    aggregation: count\n"
     write(tmp_path, {"s.yaml": SOURCES, "a/one.yaml": metric, "b/two.yaml": "\n\n" + metric})
     assert errors(tmp_path) == [
-        f"{tmp_path / 'b' / 'two.yaml'}:4: metric 'revenue' is defined twice: here and in "
-        f"{tmp_path / 'a' / 'one.yaml'}:2; keep one definition (or rename one metric)"
+        (
+            f"{tmp_path / 'b' / 'two.yaml'}:4: metric 'revenue' is defined twice: here and in "
+            f"{tmp_path / 'a' / 'one.yaml'}:2; keep one definition (or rename one metric)"
+        )
     ]
 
 
@@ -228,18 +232,24 @@ def test_a_source_defined_in_two_files_names_both(tmp_path):
     write(tmp_path, {"a.yaml": SOURCES, "b.yaml": SOURCES})
     messages = errors(tmp_path)
     assert messages == [
-        f"{tmp_path / 'b.yaml'}:2: source 'exposures' is defined twice: here and in "
-        f"{tmp_path / 'a.yaml'}:2; keep one definition (or rename one source)",
-        f"{tmp_path / 'b.yaml'}:9: source 'orders' is defined twice: here and in "
-        f"{tmp_path / 'a.yaml'}:9; keep one definition (or rename one source)",
+        (
+            f"{tmp_path / 'b.yaml'}:2: source 'exposures' is defined twice: here and in "
+            f"{tmp_path / 'a.yaml'}:2; keep one definition (or rename one source)"
+        ),
+        (
+            f"{tmp_path / 'b.yaml'}:9: source 'orders' is defined twice: here and in "
+            f"{tmp_path / 'a.yaml'}:9; keep one definition (or rename one source)"
+        ),
     ]
 
 
 def test_two_catalog_blocks_are_refused(tmp_path):
     write(tmp_path, {"a.yaml": "catalog: {name: x}\n", "b.yaml": "catalog: {name: y}\n"})
     assert errors(tmp_path) == [
-        f"{tmp_path / 'b.yaml'}:1: catalog: is also given in {tmp_path / 'a.yaml'}:1; keep one "
-        "catalog: block in one file"
+        (
+            f"{tmp_path / 'b.yaml'}:1: catalog: is also given in {tmp_path / 'a.yaml'}:1; keep one "
+            "catalog: block in one file"
+        )
     ]
 
 
@@ -248,9 +258,11 @@ def test_an_unknown_source_suggests_the_closest(tmp_path):
         tmp_path, "metrics:\n  n:\n    owner: a\n    source: order\n    aggregation: count\n"
     )
     assert messages == [
-        f"{tmp_path / 'metrics.yaml'}:4: metrics.n.source == 'order' is not a source of the "
-        "catalog (did you mean 'orders'?); its sources: exposures, orders; define it or fix "
-        "the name"
+        (
+            f"{tmp_path / 'metrics.yaml'}:4: metrics.n.source == 'order' is not a source of the "
+            "catalog (did you mean 'orders'?); its sources: exposures, orders; define it or fix "
+            "the name"
+        )
     ]
 
 
@@ -259,8 +271,11 @@ def test_a_metric_on_an_exposure_source_is_refused(tmp_path):
         tmp_path, "metrics:\n  n:\n    owner: a\n    source: exposures\n    aggregation: count\n"
     )
     assert messages == [
-        f"{tmp_path / 'metrics.yaml'}:4: metrics.n.source == 'exposures' is an exposure source; "
-        "a metric aggregates a fact table (kind: facts): name one"
+        (
+            f"{tmp_path / 'metrics.yaml'}:4: metrics.n.source == 'exposures' is an exposure "
+            "source; "
+            "a metric aggregates a fact table (kind: facts): name one"
+        )
     ]
 
 
@@ -273,8 +288,10 @@ COUNT = "  n:\n    owner: a\n    source: orders\n    aggregation: count\n"
 def test_an_unknown_ratio_part_suggests_the_closest(tmp_path):
     text = "metrics:\n" + COUNT + RATIO.format(name="r", numerator="nn", denominator="n")
     assert metrics_errors(tmp_path, text) == [
-        f"{tmp_path / 'metrics.yaml'}:8: metrics.r.ratio.numerator == 'nn' is not a metric of "
-        "the catalog (did you mean 'n'?); its metrics: n, r; define it or fix the name"
+        (
+            f"{tmp_path / 'metrics.yaml'}:8: metrics.r.ratio.numerator == 'nn' is not a metric of "
+            "the catalog (did you mean 'n'?); its metrics: n, r; define it or fix the name"
+        )
     ]
 
 
@@ -288,10 +305,15 @@ def test_ratio_cycles_are_named(tmp_path):
     )
     file = tmp_path / "metrics.yaml"
     assert metrics_errors(tmp_path, text) == [
-        f"{file}:8: metrics.a.ratio refers back to itself: a -> b -> a; a ratio's numerator and "
-        "denominator must be simple metrics (source and aggregation), so break the loop",
-        f"{file}:14: metrics.c.ratio refers back to itself: c -> c; a ratio's numerator and "
-        "denominator must be simple metrics (source and aggregation), so break the loop",
+        (
+            f"{file}:8: metrics.a.ratio refers back to itself: a -> b -> a; a ratio's numerator "
+            "and "
+            "denominator must be simple metrics (source and aggregation), so break the loop"
+        ),
+        (
+            f"{file}:14: metrics.c.ratio refers back to itself: c -> c; a ratio's numerator and "
+            "denominator must be simple metrics (source and aggregation), so break the loop"
+        ),
     ]
 
 
@@ -313,10 +335,14 @@ def test_a_window_longer_than_the_declared_maximum(tmp_path):
     text = "metrics:\n" + COUNT + "    window: [0, 28]\n    cuped_window: [-30, 0]\n"
     file, settings = tmp_path / "metrics.yaml", tmp_path / "catalog.yaml"
     assert metrics_errors(tmp_path, text) == [
-        f"{file}:6: metrics.n.window == [0, 28] lasts 28 days, longer than "
-        f"catalog.max_window_days == 14 ({settings}:1); shorten the window or raise the maximum",
-        f"{file}:7: metrics.n.cuped_window == [-30, 0] lasts 30 days, longer than "
-        f"catalog.max_window_days == 14 ({settings}:1); shorten the window or raise the maximum",
+        (
+            f"{file}:6: metrics.n.window == [0, 28] lasts 28 days, longer than "
+            f"catalog.max_window_days == 14 ({settings}:1); shorten the window or raise the maximum"
+        ),
+        (
+            f"{file}:7: metrics.n.cuped_window == [-30, 0] lasts 30 days, longer than "
+            f"catalog.max_window_days == 14 ({settings}:1); shorten the window or raise the maximum"
+        ),
     ]
 
 
@@ -335,12 +361,17 @@ def test_columns_a_fact_table_does_not_offer(tmp_path):
     file = tmp_path / "metrics.yaml"
     offered = "revenue, status, user_id, ordered_at"
     assert metrics_errors(tmp_path, text) == [
-        f"{file}:6: metrics.n.column == 'revenu' is not a column fact table 'orders' "
-        f"({tmp_path / 'sources.yaml'}:9) offers (did you mean 'revenue'?); its columns: "
-        f"{offered}; fix the name or add the column to its columns:",
-        f"{file}:9: metrics.n.filter[1].column == 'country' is not a column fact table 'orders' "
-        f"({tmp_path / 'sources.yaml'}:9) offers; its columns: {offered}; fix the name or add "
-        "the column to its columns:",
+        (
+            f"{file}:6: metrics.n.column == 'revenu' is not a column fact table 'orders' "
+            f"({tmp_path / 'sources.yaml'}:9) offers (did you mean 'revenue'?); its columns: "
+            f"{offered}; fix the name or add the column to its columns:"
+        ),
+        (
+            f"{file}:9: metrics.n.filter[1].column == 'country' is not a column fact table "
+            "'orders' "
+            f"({tmp_path / 'sources.yaml'}:9) offers; its columns: {offered}; fix the name or add "
+            "the column to its columns:"
+        ),
     ]
 
 
@@ -349,12 +380,16 @@ def test_a_fact_table_without_its_unit_column(tmp_path):
     write(
         tmp_path,
         {
-            "s.yaml": "sources:\n  t:\n    kind: facts\n    table: t\n    time: at\n    columns: [x]\n"
+            "s.yaml": "sources:\n  t:\n    kind: facts\n    table: t\n    time: at\n"
+            "    columns: [x]\n"
         },
     )
     assert errors(tmp_path) == [
-        f"{tmp_path / 's.yaml'}:2: sources.t.unit is missing; add unit: <the column identifying "
-        "the unit (user, device, ...)>; a fact table joins exposures on it"
+        (
+            f"{tmp_path / 's.yaml'}:2: sources.t.unit is missing; add unit: <the column "
+            "identifying "
+            "the unit (user, device, ...)>; a fact table joins exposures on it"
+        )
     ]
 
 
@@ -366,23 +401,32 @@ def test_a_fact_table_without_its_unit_column(tmp_path):
             ":4: sources.s.arm is missing; add arm: <the column holding the arm label>",
         ),
         (
-            "    table: e\n    sql: SELECT 1\n    experiment: e\n    unit: u\n    arm: a\n"
-            "    time: t\n",
+            (
+                "    table: e\n    sql: SELECT 1\n    experiment: e\n    unit: u\n    arm: a\n"
+                "    time: t\n"
+            ),
             ":7: sources.s.sql is refused: catalog sources are SQL-free",
         ),
         (
             "    experiment: e\n    unit: u\n    arm: a\n    time: t\n",
-            ":4: sources.s has no location; give exactly one of table, path, duckdb, warehouse, "
-            "spark",
+            (
+                ":4: sources.s has no location; give exactly one of table, path, duckdb, "
+                "warehouse, "
+                "spark"
+            ),
         ),
         (
-            "    table: e\n    path: e.parquet\n    experiment: e\n    unit: u\n    arm: a\n"
-            "    time: t\n",
+            (
+                "    table: e\n    path: e.parquet\n    experiment: e\n    unit: u\n    arm: a\n"
+                "    time: t\n"
+            ),
             ":4: sources.s has table and path; give exactly one of",
         ),
         (
-            "    warehouse: {backend: postgres, table: e, password: hunter2}\n"
-            "    experiment: e\n    unit: u\n    arm: a\n    time: t\n",
+            (
+                "    warehouse: {backend: postgres, table: e, password: hunter2}\n"
+                "    experiment: e\n    unit: u\n    arm: a\n    time: t\n"
+            ),
             ":6: sources.s.warehouse.password is a literal secret and is refused",
         ),
         (
@@ -390,8 +434,10 @@ def test_a_fact_table_without_its_unit_column(tmp_path):
             ":6: sources.s.path == 'exposures.json', must end in one of .parquet",
         ),
         (
-            "    table: e\n    experiment: e\n    unit: u\n    arm: a\n    time: t\n"
-            "    columns: [x]\n",
+            (
+                "    table: e\n    experiment: e\n    unit: u\n    arm: a\n    time: t\n"
+                "    columns: [x]\n"
+            ),
             ":11: sources.s.columns is not a key of an exposure source",
         ),
     ],
@@ -426,23 +472,33 @@ def test_a_source_without_kind_and_a_bad_name(tmp_path):
         ),
         (
             "    owner: a\n    source: orders\n    aggregation: count\n    column: revenue\n",
-            ":6: metrics.m.column is given, but aggregation count counts the rows that meet the "
-            "filter; remove column (to skip NULLs add filter: [{column: revenue, op: not-null}])",
+            (
+                ":6: metrics.m.column is given, but aggregation count counts the rows that meet "
+                "the filter; remove column (to skip NULLs add filter: [{column: revenue, op: "
+                "not-null}])"
+            ),
         ),
         (
             "    owner: a\n    source: orders\n    aggregation: median\n",
-            ":5: metrics.m.aggregation == 'median', must be one of 'sum', 'count', "
-            "'count_distinct', 'mean', 'any', 'max'",
+            (
+                ":5: metrics.m.aggregation == 'median', must be one of 'sum', 'count', "
+                "'count_distinct', 'mean', 'any', 'max'"
+            ),
         ),
         ("    owner: a\n    aggregation: count\n", ":2: metrics.m.source is missing"),
         (
             "    owner: a\n    source: orders\n    aggregation: count\n    margin: 0.02\n",
-            ":6: metrics.m.margin is a guardrail's non-inferiority margin, and the metric's role "
-            "is not set; add role: guardrail or remove margin",
+            (
+                ":6: metrics.m.margin is a guardrail's non-inferiority margin, and the metric's "
+                "role "
+                "is not set; add role: guardrail or remove margin"
+            ),
         ),
         (
-            "    owner: a\n    source: orders\n    aggregation: count\n    role: guardrail\n"
-            "    margin: 2\n",
+            (
+                "    owner: a\n    source: orders\n    aggregation: count\n    role: guardrail\n"
+                "    margin: 2\n"
+            ),
             ":7: metrics.m.margin == 2, must be a relative margin in (0, 1)",
         ),
         (
@@ -454,8 +510,10 @@ def test_a_source_without_kind_and_a_bad_name(tmp_path):
             ":2: metrics.m.currency is missing; format: currency needs e.g. currency: EUR",
         ),
         (
-            "    owner: a\n    source: orders\n    aggregation: count\n    format: percent\n"
-            "    currency: EUR\n",
+            (
+                "    owner: a\n    source: orders\n    aggregation: count\n    format: percent\n"
+                "    currency: EUR\n"
+            ),
             ":7: metrics.m.currency is given with format: percent",
         ),
         (
@@ -468,8 +526,10 @@ def test_a_source_without_kind_and_a_bad_name(tmp_path):
         ),
         (
             "    owner: a\n    source: orders\n    aggregation: count\n    window: 7\n",
-            ":6: metrics.m.window == 7, must be [start, end] in days from first exposure, "
-            "e.g. [0, 7]",
+            (
+                ":6: metrics.m.window == 7, must be [start, end] in days from first exposure, "
+                "e.g. [0, 7]"
+            ),
         ),
         (
             "    owner: a\n    source: orders\n    aggregation: count\n    cuped_window: [-7, 1]\n",
@@ -485,16 +545,20 @@ def test_a_source_without_kind_and_a_bad_name(tmp_path):
         ),
         (
             "    owner: a\n    ratio: {numerator: x, denominator: y}\n    window: [0, 7]\n",
-            ":5: metrics.m.window is given, but a ratio metric takes it from its numerator and "
-            "denominator metrics",
+            (
+                ":5: metrics.m.window is given, but a ratio metric takes it from its numerator and "
+                "denominator metrics"
+            ),
         ),
         (
             "    owner: a\n    ratio: {numerator: x}\n",
             ":4: metrics.m.ratio.denominator is missing; name a metric of the catalog",
         ),
         (
-            "    owner: a\n    source: orders\n    aggregation: count\n"
-            "    filter: [{column: status, op: like, value: p}]\n",
+            (
+                "    owner: a\n    source: orders\n    aggregation: count\n"
+                "    filter: [{column: status, op: like, value: p}]\n"
+            ),
             ":6: metrics.m.filter[0].op == 'like', must be one of '==', '!='",
         ),
     ],

@@ -487,8 +487,11 @@ class Catalog:
             >>> catalog.changed_since(catalog)
             ()
             >>> old = dict(catalog.definition_hashes(), **{"source:orders": "0" * 64})
-            >>> [str(c) for c in catalog.changed_since(old)][:2]  # doctest: +ELLIPSIS
-            ['source orders changed (examples/catalog/sources.yaml:...)', 'metric revenue ...']
+            >>> changes = catalog.changed_since(old)
+            >>> print(changes[0])
+            source orders changed (examples/catalog/sources.yaml:15)
+            >>> changes[1].name, changes[1].because
+            ('revenue_7d', 'source orders changed')
         """
         before = other.definition_hashes() if isinstance(other, Catalog) else dict(other)
         now = self.definition_hashes()
