@@ -594,3 +594,28 @@ def test_an_empty_file_defines_nothing(tmp_path):
     write(tmp_path, {"s.yaml": SOURCES, "empty.yaml": "# nothing yet\n"})
     assert list(load_catalog(tmp_path).sources) == ["exposures", "orders"]
     assert Path(tmp_path / "empty.yaml").is_file()
+
+
+# ----------------------------------------------------------------------------- the data
+def test_a_table_without_the_declared_unit_column_names_the_definition(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    database = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.sql("CREATE TABLE orders (uid INT, ordered_at TIMESTAMP, revenue DOUBLE)")
+        columns = [row[0] for row in connection.sql("DESCRIBE orders").fetchall()]
+    write(tmp_path, {"sources.yaml": SOURCES})
+    catalog = load_catalog(tmp_path)
+    with pytest.raises(CatalogError) as caught:
+        catalog.check_columns("orders", columns, table="orders")
+    file = tmp_path / "sources.yaml"
+    found = "(its columns: uid, ordered_at, revenue); fix the catalog or the table"
+    assert caught.value.messages == (
+        f"{file}:9: sources.orders.unit == 'user_id' is not a column of the table orders {found}",
+        f"{file}:9: sources.orders.columns[1] == 'status' is not a column of the table orders "
+        + found,
+    )
+    catalog.check_columns("orders", ["user_id", "ordered_at", "revenue", "status"], table="o")
+    with pytest.raises(CatalogError, match=r"sources.exposures.arm == 'variant' is not a column"):
+        catalog.check_columns(
+            "exposures", ["experiment_id", "user_id", "exposed_at"], table="exposures"
+        )

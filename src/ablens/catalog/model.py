@@ -435,6 +435,49 @@ class Catalog:
             f"(its {what}s: {names}); add it to a catalog file or fix the name"
         )
 
+    def check_columns(self, source: str, columns: Iterable[str], *, table: str) -> None:
+        """Check that a source's table has every column its definition names.
+
+        A compiler calls it with the column names read from the engine's schema (no rows)
+        before building a query, so that a table without the declared unit column fails by
+        the definition's file and line rather than deep in the engine.
+
+        Args:
+            source: The source's name.
+            columns: The table's column names.
+            table: How to name the table in the message (``analytics.orders``).
+
+        Raises:
+            CatalogError: A declared column is missing; one message per column.
+
+        Examples:
+            >>> from ablens.catalog import load_catalog
+            >>> catalog = load_catalog("examples/catalog")
+            >>> catalog.check_columns(
+            ...     "orders",
+            ...     ["uid", "ordered_at", "order_id", "revenue", "status", "country"],
+            ...     table="analytics.orders",
+            ... )
+            Traceback (most recent call last):
+            ...
+            ablens.catalog.CatalogError: examples/catalog/sources.yaml:15: sources.orders.unit ...
+        """
+        definition = self.source(source)
+        found = list(columns)
+        declared: list[tuple[str, str]] = [("unit", definition.unit), ("time", definition.time)]
+        if isinstance(definition, ExposureSource):
+            declared += [("experiment", definition.experiment), ("arm", definition.arm)]
+        else:
+            declared += [(f"columns[{i}]", c) for i, c in enumerate(definition.columns)]
+        problems = [
+            f"{definition.defined_at}: sources.{source}.{key} == {column!r} is not a column of "
+            f"the table {table} (its columns: {', '.join(found)}); fix the catalog or the table"
+            for key, column in declared
+            if column not in found
+        ]
+        if problems:
+            raise CatalogError(problems)
+
     @property
     def exposure_sources(self) -> tuple[ExposureSource, ...]:
         """The exposure tables, in file order."""
