@@ -544,14 +544,14 @@ def test_a_source_without_kind_and_a_bad_name(tmp_path):
             ":6: metrics.m.direction == 'up', must be one of 'increase', 'decrease'",
         ),
         (
-            "    owner: a\n    ratio: {numerator: x, denominator: y}\n    window: [0, 7]\n",
+            "    owner: a\n    ratio: {numerator: m, denominator: m}\n    window: [0, 7]\n",
             (
                 ":5: metrics.m.window is given, but a ratio metric takes it from its numerator and "
                 "denominator metrics"
             ),
         ),
         (
-            "    owner: a\n    ratio: {numerator: x}\n",
+            "    owner: a\n    ratio: {numerator: m}\n",
             ":4: metrics.m.ratio.denominator is missing; name a metric of the catalog",
         ),
         (
@@ -619,3 +619,27 @@ def test_a_table_without_the_declared_unit_column_names_the_definition(tmp_path)
         catalog.check_columns(
             "exposures", ["experiment_id", "user_id", "exposed_at"], table="exposures"
         )
+
+
+def test_an_invalid_metric_still_has_its_references_checked(tmp_path):
+    text = """\
+    metrics:
+      m:
+        owner: a
+        source: order
+        aggregation: sum
+        windw: [0, 7]
+      r:
+        ratio: {numerator: mm, denominator: m}
+    """
+    file = tmp_path / "metrics.yaml"
+    messages = metrics_errors(tmp_path, text)
+    assert [message.split(" ==")[0].split(" is ")[0] for message in messages] == [
+        f"{file}:2: metrics.m.column",
+        f"{file}:4: metrics.m.source",
+        f"{file}:6: metrics.m.windw",
+        f"{file}:7: metrics.r.owner",
+        f"{file}:8: metrics.r.ratio.numerator",
+    ]
+    assert "(did you mean 'orders'?)" in messages[1]
+    assert "(did you mean 'm'?)" in messages[4]

@@ -474,7 +474,7 @@ class _Reader:
             if source is None and metric.source not in self.defined_sources:
                 check.fail(
                     f"{key}.source",
-                    _unknown(f"{key}.source", "source", metric.source, self.sources),
+                    _unknown(f"{key}.source", "source", metric.source, self.defined_sources),
                 )
             elif isinstance(source, ExposureSource):
                 check.fail(
@@ -498,6 +498,23 @@ class _Reader:
                         "shorten the window or raise the maximum",
                     )
         self._check_cycles()
+        self._check_references_of_invalid_metrics()
+
+    def _check_references_of_invalid_metrics(self) -> None:
+        """Unknown names in metrics that failed on other keys: every problem at once."""
+        for name, defined in self.defined_metrics.items():
+            if name in self.metrics:
+                continue
+            source = defined.mapping.get("source")
+            if isinstance(source, str) and source not in self.defined_sources:
+                path = f"{defined.key}.source"
+                defined.check.fail(path, _unknown(path, "source", source, self.defined_sources))
+            ratio = defined.mapping.get("ratio")
+            for part_key in ("numerator", "denominator"):
+                part = ratio.get(part_key) if isinstance(ratio, dict) else None
+                if isinstance(part, str) and part not in self.defined_metrics:
+                    path = f"{defined.key}.ratio.{part_key}"
+                    defined.check.fail(path, _unknown(path, "metric", part, self.defined_metrics))
 
     def _check_columns(self, metric: CatalogMetric, source: FactTable, defined: _Defined) -> None:
         check, key = defined.check, defined.key
@@ -529,7 +546,7 @@ class _Reader:
             path = f"{defined.key}.ratio.{part_key}"
             target = self.metrics.get(part)
             if target is None and part not in self.defined_metrics:
-                defined.check.fail(path, _unknown(path, "metric", part, self.metrics))
+                defined.check.fail(path, _unknown(path, "metric", part, self.defined_metrics))
             elif target is not None and target.ratio is not None and not self._in_cycle(part):
                 defined.check.fail(
                     path,
