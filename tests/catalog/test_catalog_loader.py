@@ -643,3 +643,11 @@ def test_an_invalid_metric_still_has_its_references_checked(tmp_path):
     ]
     assert "(did you mean 'orders'?)" in messages[1]
     assert "(did you mean 'm'?)" in messages[4]
+
+
+def test_a_loaded_catalog_is_read_only():
+    catalog = load_catalog(EXAMPLE)
+    with pytest.raises(TypeError):
+        catalog.metrics["new"] = catalog.metric("revenue_7d")  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        catalog.metric("revenue_7d").window = Window(0, 1)  # type: ignore[misc]

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from ablens.analysis_plan import PlanError
@@ -133,8 +134,8 @@ def load_catalog(path: str | Path) -> Catalog:
     digest = content_hash(base, files)
     return Catalog(
         path=root,
-        sources=reader.sources,
-        metrics=reader.metrics,
+        sources=MappingProxyType(reader.sources),  # read-only: a catalog is a value
+        metrics=MappingProxyType(reader.metrics),
         files=tuple(files),
         version=catalog_version(root, files, digest),
         content_hash=digest,
