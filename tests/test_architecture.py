@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ablens.data",),
     ("ablens.metrics", "ablens.results"),
     ("ablens.analysis", "ablens.sequential", "ablens.planning", "ablens.calculator"),
-    ("ablens.analysis_plan",),
+    ("ablens.analysis_plan", "ablens.catalog"),
     ("ablens.decision", "ablens.decision_context"),
     ("ablens.readout",),
     ("ablens.report", "ablens.demo"),

@@ -885,3 +885,10 @@ from ablens.cli.project import new_command, update_command  # noqa: E402 - regis
 
 app.command("new")(new_command)
 app.command("update")(update_command)
+
+# ---------------------------------------------------------------------------- catalog commands
+# The metric catalog (validate, list, show, schema); its code is in ablens.cli.catalog.
+from ablens.cli.catalog import catalog_app, schema_command  # noqa: E402 - registered here
+
+app.add_typer(catalog_app, name="catalog")
+app.command("catalog-schema")(schema_command)
