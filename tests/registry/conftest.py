@@ -14,8 +14,13 @@ from ablens.registry import plan_moments
 
 PLAN = Path(__file__).resolve().parents[2] / "src" / "ablens" / "demo_plan.yaml"
 USERS = 20_000
-TABLES = ("ablens_schema_version", "ablens_runs", "ablens_comparisons", "ablens_moments",
-          "ablens_comoments")
+TABLES = (
+    "ablens_schema_version",
+    "ablens_runs",
+    "ablens_comparisons",
+    "ablens_moments",
+    "ablens_comoments",
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +36,8 @@ def experiment(tmp_path_factory):
         "source:\n  path: users.parquet\n",
     )
     text = text.replace("sequential: none", "sequential: none\ntime: exposure_day")
-    assert "path: users.parquet" in text and "time: exposure_day" in text
+    assert "path: users.parquet" in text
+    assert "time: exposure_day" in text
     plan_file = folder / "plan.yaml"
     plan_file.write_text(text)
     plan = load_plan(plan_file)

@@ -42,28 +42,41 @@ def test_a_stored_readout_reads_back_to_1e_12(registry_url, experiment):
     original = readout.to_dict()
     document = stored.to_dict()
     assert_records_close(document["comparisons"], original["comparisons"])
-    assert set(document["segments"]) == set(original["segments"]) == {
-        "platform=android",
-        "platform=ios",
-        "platform=web",
-    }
+    assert (
+        set(document["segments"])
+        == set(original["segments"])
+        == {
+            "platform=android",
+            "platform=ios",
+            "platform=web",
+        }
+    )
     for label, segment in original["segments"].items():
         assert_records_close(document["segments"][label]["comparisons"], segment["comparisons"])
     # Not only close: the doubles come back bit for bit.
     assert document["comparisons"][0]["p_value"] == original["comparisons"][0]["p_value"]
 
     run = stored.run
-    assert (run.experiment_id, run.as_of, run.verdict) == ("ablens-demo", DAY, readout.verdict.label)
+    assert (run.experiment_id, run.as_of, run.verdict) == (
+        "ablens-demo",
+        DAY,
+        readout.verdict.label,
+    )
     assert run.verdict_reason == readout.verdict.reason
-    assert run.plan_hash == plan.sha256 and len(run.plan_hash) == 64
+    assert run.plan_hash == plan.sha256
+    assert len(run.plan_hash) == 64
     assert run.catalog_version == "abc123"
-    assert run.counts == tuple(readout.result.counts) and sum(run.counts) == 20_000
-    assert run.arms == ("control", "new_checkout") and run.daily
+    assert run.counts == tuple(readout.result.counts)
+    assert sum(run.counts) == 20_000
+    assert run.arms == ("control", "new_checkout")
+    assert run.daily
     assert run.srm_p_value == readout.result.srm.p_value
 
     back = registry.moments("ablens-demo")
-    assert not back.whole_period and back.days == moments.days
-    assert len(moments.days) == 14 and moments.days[:3] == ("0", "1", "2")
+    assert not back.whole_period
+    assert back.days == moments.days
+    assert len(moments.days) == 14
+    assert moments.days[:3] == ("0", "1", "2")
     assert set(back.cells) == set(moments.cells)
     for key, value in moments.cells.items():
         assert back.cells[key] == value, key  # exact: count, both parts of each mean, comoments
@@ -93,7 +106,8 @@ def test_storing_the_same_experiment_and_day_again_replaces_it(registry_url, exp
     registry = open_registry(registry_url)
     registry.store(readout, moments, as_of=DAY)
     counts = {t: len(registry.rows(t)) for t in ("runs", "comparisons", "moments", "comoments")}
-    assert counts["runs"] == 1 and counts["comparisons"] == 6 + 3 * 4
+    assert counts["runs"] == 1
+    assert counts["comparisons"] == 6 + 3 * 4
 
     # The same day again, with one day's moments changed: replaced, nothing doubled.
     day = moments.days[0]
@@ -125,17 +139,22 @@ def test_storing_the_same_experiment_and_day_again_replaces_it(registry_url, exp
 def test_whole_period_moments_have_a_marker_and_replace_the_days(tmp_path, experiment):
     _, _, readout, moments = experiment
     whole = StoredMoments(
-        {(None, segment, arm): moments.total(arm, segment)
-         for segment in moments.segments for arm in moments.arms},
+        {
+            (None, segment, arm): moments.total(arm, segment)
+            for segment in moments.segments
+            for arm in moments.arms
+        },
         whole_period=True,
     )
     registry = open_registry(tmp_path / "r.duckdb")
     registry.store(readout, moments, as_of=DAY)
     registry.store(readout, whole, as_of=DAY)
     rows = registry.rows("moments")
-    assert {row["day"] for row in rows} == {None} and all(row["whole_period"] for row in rows)
+    assert {row["day"] for row in rows} == {None}
+    assert all(row["whole_period"] for row in rows)
     back = registry.moments("ablens-demo")
-    assert back.whole_period and back.cells == whole.cells
+    assert back.whole_period
+    assert back.cells == whole.cells
     assert not registry.runs("ablens-demo")[0].daily
 
 
@@ -191,7 +210,9 @@ def test_an_unknown_experiment_names_the_stored_ones(tmp_path, experiment):
     _, _, readout, moments = experiment
     registry = open_registry(tmp_path / "r.duckdb")
     registry.store(readout, moments, as_of=DAY)
-    with pytest.raises(RegistryError, match=r"'nope' has no run .* stored experiments: \['ablens-demo'\]"):
+    with pytest.raises(
+        RegistryError, match=r"'nope' has no run .* stored experiments: \['ablens-demo'\]"
+    ):
         registry.latest("nope")
 
 
@@ -219,29 +240,44 @@ def test_tables_as_pandas_and_polars(tmp_path, experiment):
     )
     assert conversion["p_value"].item() == readout.result.comparison("conversion").result.p_value
     frame = registry.latest("ablens-demo").to_pandas()
-    assert len(frame) == 18 and set(frame["segment"]) == {"", "platform=android", "platform=ios", "platform=web"}
+    assert len(frame) == 18
+    assert set(frame["segment"]) == {
+        "",
+        "platform=android",
+        "platform=ios",
+        "platform=web",
+    }
     assert registry.to_polars("moments").height == len(registry.rows("moments"))
 
 
 def test_bigquery_statements_compile_with_exact_literals(experiment):
     _, _, readout, moments = experiment
     statements = store_statements(
-        readout, moments, dialect="bigquery", dataset="experiments",
-        run_at=dt.datetime(2026, 3, 14, 9, 30), as_of=DAY,
+        readout,
+        moments,
+        dialect="bigquery",
+        dataset="experiments",
+        run_at=dt.datetime(2026, 3, 14, 9, 30),
+        as_of=DAY,
     )
     assert statements[1].startswith(
         "CREATE TABLE IF NOT EXISTS experiments.ablens_runs (`run_id` STRING, "
         "`experiment_id` STRING, `as_of` DATE, `run_at` DATETIME, "
     )
-    assert "`alpha` FLOAT64" in statements[1] and "`catalog_version` STRING)" in statements[1]
-    assert f"DELETE FROM experiments.ablens_runs WHERE `run_id` = 'ablens-demo@{DAY}'" in statements
+    assert "`alpha` FLOAT64" in statements[1]
+    assert "`catalog_version` STRING)" in statements[1]
+    run_key = f"'ablens-demo@{DAY}'"
+    delete_run = "DELETE FROM experiments.ablens_runs WHERE `run_id` = " + run_key  # noqa: S608
+    assert delete_run in statements
     assert (
         "DELETE FROM experiments.ablens_moments WHERE `experiment_id` = 'ablens-demo' AND "
         "`day` = '0'"
     ) in statements
     (runs,) = [s for s in statements if s.startswith("INSERT INTO experiments.ablens_runs")]
     assert "CAST('2026-03-14' AS DATE), CAST('2026-03-14 09:30:00' AS DATETIME)" in runs
-    (comparisons,) = [s for s in statements if s.startswith("INSERT INTO experiments.ablens_comparisons")]
+    (comparisons,) = [
+        s for s in statements if s.startswith("INSERT INTO experiments.ablens_comparisons")
+    ]
     p_value = readout.result.comparison("conversion").result.p_value
     assert repr(p_value) in comparisons  # the shortest text that reads back to the same double
     assert float(repr(p_value)) == p_value
@@ -271,7 +307,9 @@ def test_two_processes_writing_one_duckdb_file(tmp_path, experiment):
     writers = [
         subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
             [sys.executable, "-c", script, str(plan_file), str(path), str(start)],
-            env=env, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for start in (0, 4)  # days 4-7 are written by both
     ]
@@ -282,7 +320,10 @@ def test_two_processes_writing_one_duckdb_file(tmp_path, experiment):
     runs = registry.runs("ablens-demo")
     assert [r.as_of.day for r in runs] == list(range(1, 13))
     assert len(registry.rows("comparisons")) == 12 * 18
-    assert len({(r["run_id"], r["segment"], r["position"]) for r in registry.rows("comparisons")}) == 12 * 18
+    assert (
+        len({(r["run_id"], r["segment"], r["position"]) for r in registry.rows("comparisons")})
+        == 12 * 18
+    )
 
 
 def test_a_locked_duckdb_file_is_waited_for_then_refused(tmp_path, experiment):
@@ -328,13 +369,16 @@ def test_two_processes_writing_one_postgres_registry(postgres_url, experiment):
         "plan = load_plan(sys.argv[1]); readout = run_readout(plan); moments = plan_moments(plan)\n"
         "registry = open_registry(sys.argv[2])\n"
         "for i in range(8):\n"
-        "    registry.store(readout, moments, as_of=dt.date(2026, 1, 1) + dt.timedelta(days=i % 4))\n"
+        "    day = dt.date(2026, 1, 1) + dt.timedelta(days=i % 4)\n"
+        "    registry.store(readout, moments, as_of=day)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     writers = [
         subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
             [sys.executable, "-c", script, str(plan_file), postgres_url],
-            env=env, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(2)
     ]

@@ -85,11 +85,7 @@ def list_command(
     with usage_errors():
         experiments = _open(url).experiments()
     if as_json:
-        echo(
-            json_text(
-                {"schema_version": 1, "experiments": [e.to_dict() for e in experiments]}
-            )
-        )
+        echo(json_text({"schema_version": 1, "experiments": [e.to_dict() for e in experiments]}))
         return
     if not experiments:
         echo("ablens: the registry holds no runs yet", err=True)
@@ -109,13 +105,13 @@ def list_command(
 
 
 @registry_app.command("show")
-def show_command(url: UrlArgument, experiment: ExperimentArgument, as_json: JsonOption = False) -> None:
+def show_command(
+    url: UrlArgument, experiment: ExperimentArgument, as_json: JsonOption = False
+) -> None:
     """The latest stored readout of an experiment, from the stored numbers."""
     with usage_errors():
         stored = _open(url).latest(experiment)
-    from ablens.cli.app import _finite  # noqa: PLC0415 - strict JSON, as analyze --json
-
-    echo(json_text(_finite(stored.to_dict())) if as_json else stored.to_text())
+    echo(json_text(stored.to_dict()) if as_json else stored.to_text())
 
 
 @registry_app.command("history")

@@ -16,14 +16,12 @@ combine stored days with new ones without reading rows again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ablens._validation import optional_import
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-    from sqlglot import exp
 
 __all__ = [
     "COMPARISON_FIELDS",
@@ -31,10 +29,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
+    "SqlExpression",
     "Table",
     "create_statements",
     "tables_at",
 ]
+
+#: A sqlglot expression (sqlglot is an optional dependency, imported on use).
+SqlExpression: TypeAlias = Any
 
 #: The schema version this ablens writes and reads.
 SCHEMA_VERSION = 2
@@ -205,13 +207,13 @@ def tables_at(version: int) -> dict[str, tuple[Column, ...]]:
     return {table.name: table.columns_at(version) for table in TABLES}
 
 
-def table_ref(name: str, dataset: str | None = None) -> exp.Table:
+def table_ref(name: str, dataset: str | None = None) -> SqlExpression:
     """The table ``name``, qualified by ``dataset`` (BigQuery) or the connection's schema."""
     sqlglot = optional_import("sqlglot", "registry")
     return sqlglot.exp.to_table(name if dataset is None else f"{dataset}.{name}")
 
 
-def create_table(table: Table, version: int, dataset: str | None = None) -> exp.Expression:
+def create_table(table: Table, version: int, dataset: str | None = None) -> SqlExpression:
     """``CREATE TABLE IF NOT EXISTS`` of ``table`` as it is at schema ``version``."""
     exp = optional_import("sqlglot", "registry").exp
     columns = [
@@ -222,12 +224,14 @@ def create_table(table: Table, version: int, dataset: str | None = None) -> exp.
     return exp.Create(this=schema, kind="TABLE", exists=True)
 
 
-def create_statements(version: int = SCHEMA_VERSION, dataset: str | None = None) -> list[object]:
+def create_statements(
+    version: int = SCHEMA_VERSION, dataset: str | None = None
+) -> list[SqlExpression]:
     """The statements creating every table at schema ``version`` (sqlglot expressions)."""
     return [create_table(table, version, dataset) for table in TABLES]
 
 
-def _add_catalog_version(dataset: str | None) -> list[object]:
+def _add_catalog_version(dataset: str | None) -> list[SqlExpression]:
     """1 -> 2: runs record the metric catalog's version (git commit or content hash)."""
     exp = optional_import("sqlglot", "registry").exp
     column = next(c for c in RUNS.columns if c.name == "catalog_version")
@@ -246,4 +250,4 @@ def _add_catalog_version(dataset: str | None) -> list[object]:
 
 
 #: Version ``v`` to the statements that turn a registry at ``v`` into one at ``v + 1``.
-MIGRATIONS: dict[int, Callable[[str | None], Sequence[object]]] = {1: _add_catalog_version}
+MIGRATIONS: dict[int, Callable[[str | None], Sequence[SqlExpression]]] = {1: _add_catalog_version}

@@ -44,8 +44,8 @@ from ablens.registry.schema import (
     MOMENTS,
     RUNS,
     SCHEMA_VERSION,
-    TABLES,
     VERSION_TABLE,
+    SqlExpression,
     Table,
     create_statements,
     table_ref,
@@ -53,9 +53,7 @@ from ablens.registry.schema import (
 from ablens.stats.moments import Moments
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
-
-    from sqlglot import exp
+    from collections.abc import Iterator, Mapping, Sequence
 
     from ablens.readout import Readout
 
@@ -266,9 +264,11 @@ def _comparison_table(
         else:
             effect = render.format_number(c["effect"], signed=True)
             interval = render.format_interval(low, high)
+        lift_interval = render.format_interval(
+            c["relative_ci_lower"], c["relative_ci_upper"], percent=True
+        )
         lift = (
-            f"{render.format_percent(c['relative_effect'])} "
-            f"{render.format_interval(c['relative_ci_lower'], c['relative_ci_upper'], percent=True)}"
+            f"{render.format_percent(c['relative_effect'])} {lift_interval}"
             if c["relative_effect"] is not None
             else "—"
         )
@@ -300,8 +300,10 @@ def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
 
 
 def _records(comparisons: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """JSON-ready records, all with the same keys (None where a result has no such field),
-    as `ablens.AnalysisResult.to_records` gives them."""
+    """JSON-ready records, all with the same keys, as `ablens.AnalysisResult.to_records`.
+
+    A key only some results carry (a proportion's odds ratio) is None in the other rows.
+    """
     keys = list(dict.fromkeys(key for row in comparisons for key in row))
     return [{key: _finite(row.get(key)) for key in keys} for row in comparisons]
 
@@ -313,7 +315,7 @@ def _exp() -> Any:  # noqa: ANN401 - the sqlglot.exp module
     return optional_import("sqlglot", "registry").exp
 
 
-def _literal(value: object) -> exp.Expression:
+def _literal(value: object) -> SqlExpression:
     """``value`` as a SQL literal (for statements compiled to text, e.g. for BigQuery)."""
     e = _exp()
     if value is None:
@@ -337,7 +339,7 @@ def _literal(value: object) -> exp.Expression:
 class _Statement:
     """One statement with its parameters (one tuple per execution)."""
 
-    expression: exp.Expression
+    expression: SqlExpression
     rows: list[tuple[object, ...]]
 
 
@@ -405,7 +407,7 @@ class _Write:
 
 def _conditions(
     equal: Sequence[tuple[str, object]], extra: str | None
-) -> tuple[exp.Expression, tuple[object, ...]]:
+) -> tuple[SqlExpression, tuple[object, ...]]:
     e = _exp()
     parts = [e.column(name, quoted=True).eq(e.Placeholder()) for name, _ in equal]
     values = [value for _, value in equal]
@@ -414,7 +416,7 @@ def _conditions(
     return e.and_(*parts), tuple(values)
 
 
-def _literal_conditions(equal: Sequence[tuple[str, object]], extra: str | None) -> exp.Expression:
+def _literal_conditions(equal: Sequence[tuple[str, object]], extra: str | None) -> SqlExpression:
     e = _exp()
     parts = [e.column(name, quoted=True).eq(_literal(value)) for name, value in equal]
     if extra is not None:
@@ -425,7 +427,8 @@ def _literal_conditions(equal: Sequence[tuple[str, object]], extra: str | None) 
 def _moment_rows(
     experiment_id: str, run_id: str, moments: StoredMoments
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    means, comoments = [], []
+    means: list[tuple[object, ...]] = []
+    comoments: list[tuple[object, ...]] = []
     for (day, segment, arm), m in moments.cells.items():
         key = (experiment_id, run_id, day, moments.whole_period, segment, arm)
         for position, column in enumerate(m.columns):
@@ -504,9 +507,9 @@ def _plan_write(
             )
         experiment_id = plan.experiment_id
     if run_at is None:
-        run_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     elif run_at.tzinfo is not None:
-        run_at = run_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        run_at = run_at.astimezone(dt.UTC).replace(tzinfo=None)
     as_of = as_of if as_of is not None else _as_of(moments, run_at)
     result = readout.result
     run_id = f"{experiment_id}@{as_of.isoformat()}"
@@ -608,7 +611,9 @@ class _Session(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
-    def fetch(self, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+    def fetch(
+        self, sql: str, params: Sequence[object] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
 
 class _Driver(Protocol):
@@ -635,7 +640,9 @@ class _DBAPISession:
         with self.connection.cursor() as cursor:  # psycopg: cursors share the transaction
             cursor.executemany(sql, values)
 
-    def fetch(self, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def fetch(
+        self, sql: str, params: Sequence[object] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         cursor = self.connection.execute(sql, list(params))
         names = [d[0] for d in cursor.description]
         return names, [tuple(row) for row in cursor.fetchall()]
@@ -685,7 +692,7 @@ class _DuckDBDriver:
                 ) from None
 
     @contextmanager
-    def session(self, *, write: bool) -> Iterator[_Session]:  # noqa: ARG002 - one kind of lock
+    def session(self, *, write: bool) -> Iterator[_Session]:
         connection = self._connect()
         try:
             connection.execute("BEGIN TRANSACTION")
@@ -819,7 +826,7 @@ class Registry:
                 )
             for step in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[step](None):
-                    session.execute(statement.sql(self._driver.dialect))  # type: ignore[attr-defined]
+                    session.execute(statement.sql(self._driver.dialect))
                 self._record_version(session, step + 1)
             return SCHEMA_VERSION
 
@@ -828,7 +835,7 @@ class Registry:
             inserts=[
                 (
                     VERSION_TABLE,
-                    [(version, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), __version__)],
+                    [(version, dt.datetime.now(dt.UTC).replace(tzinfo=None), __version__)],
                 )
             ]
         ).statements()[0]
@@ -884,8 +891,13 @@ class Registry:
     def rows(
         self, table: str, *, experiment_id: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Every row of ``table`` ("runs", "comparisons", "moments", "comoments",
-        "schema_version"), optionally of one experiment or run, as dictionaries."""
+        """Every row of a table, optionally of one experiment or run, as dictionaries.
+
+        Args:
+            table: "runs", "comparisons", "moments", "comoments" or "schema_version".
+            experiment_id: Only this experiment's rows.
+            run_id: Only this run's rows.
+        """
         spec = self._table(table)
         e = _exp()
         query = e.select(*(e.column(n, quoted=True) for n in spec.names)).from_(
@@ -918,9 +930,7 @@ class Registry:
         polars = optional_import("polars", "polars")
         rows = self.rows(table)
         names = list(self._table(table).names)
-        return polars.DataFrame(
-            {name: [row[name] for row in rows] for name in names}, strict=False
-        )
+        return polars.DataFrame({name: [row[name] for row in rows] for name in names}, strict=False)
 
     def runs(self, experiment_id: str) -> tuple[RunRecord, ...]:
         """The stored runs of an experiment, oldest first (by day, then time stored)."""
@@ -934,9 +944,7 @@ class Registry:
             record = _run_record(row)
             by_experiment.setdefault(record.experiment_id, []).append(record)
         return tuple(
-            ExperimentSummary(
-                name, len(records), max(records, key=lambda r: (r.as_of, r.run_at))
-            )
+            ExperimentSummary(name, len(records), max(records, key=lambda r: (r.as_of, r.run_at)))
             for name, records in sorted(by_experiment.items())
         )
 
@@ -965,7 +973,9 @@ class Registry:
         overall: list[dict[str, Any]] = []
         segments: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            target = overall if row["segment"] == OVERALL else segments.setdefault(row["segment"], [])
+            target = (
+                overall if row["segment"] == OVERALL else segments.setdefault(row["segment"], [])
+            )
             target.append(_comparison(row))
         return StoredReadout(
             found[0], tuple(overall), {label: tuple(c) for label, c in segments.items()}
@@ -1014,7 +1024,9 @@ def _run_record(row: Mapping[str, Any]) -> RunRecord:
         run_id=row["run_id"],
         experiment_id=row["experiment_id"],
         as_of=as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)),
-        run_at=run_at if isinstance(run_at, dt.datetime) else dt.datetime.fromisoformat(str(run_at)),
+        run_at=run_at
+        if isinstance(run_at, dt.datetime)
+        else dt.datetime.fromisoformat(str(run_at)),
         plan_hash=row["plan_hash"],
         catalog_version=row.get("catalog_version"),
         ablens_version=row["ablens_version"],
@@ -1090,5 +1102,5 @@ def open_registry(
             "(ablens analyze PLAN --registry URL) or check the path"
         )
     registry = Registry(driver)
-    registry._prepare(create=create)  # noqa: SLF001 - the registry's own set-up
+    registry._prepare(create=create)
     return registry
