@@ -69,6 +69,8 @@ __all__ = [
     "store_statements",
 ]
 
+#: The version of the JSON documents the registry's read side gives (not the tables' schema).
+DOCUMENT_VERSION = 1
 #: The environment variable naming the registry when no URL is given.
 REGISTRY_VARIABLE = "ABLENS_REGISTRY"
 #: The registry used when neither a URL nor ``ABLENS_REGISTRY`` is given.
@@ -197,7 +199,7 @@ class StoredReadout:
         and ``segments[label]["comparisons"]`` those of its segments.
         """
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": DOCUMENT_VERSION,
             "run": self.run.to_dict(),
             "comparisons": _records(self.comparisons),
             "segments": {
