@@ -227,6 +227,16 @@ def test_unsupported_urls_are_refused_with_the_way_out(tmp_path):
         open_registry(text)
 
 
+def test_an_unreachable_postgres_registry_is_named_without_its_password():
+    with pytest.raises(RegistryError) as caught:
+        open_registry("postgresql://ablens:secret@127.0.0.1:1/results")
+    message = str(caught.value)
+    assert message.startswith(
+        "registry postgresql://ablens:***@127.0.0.1:1/results cannot be reached: "
+    )
+    assert "secret" not in message
+
+
 def test_tables_as_pandas_and_polars(tmp_path, experiment):
     _, _, readout, moments = experiment
     registry = open_registry(tmp_path / "r.duckdb")

@@ -53,8 +53,9 @@ def store_readout(readout: Readout, url: str) -> RunRecord:
     if readout.plan is None:  # run_readout always has one; guard for other callers
         raise typer.BadParameter("a readout without a plan cannot be stored")
     moments = plan_moments(readout.plan)
-    record = open_registry(url).store(readout, moments)
-    echo(f"ablens: stored run {record.run_id} in registry {url}", err=True)
+    registry = open_registry(url)
+    record = registry.store(readout, moments)
+    echo(f"ablens: stored run {record.run_id} in registry {registry.name}", err=True)
     return record
 
 
