@@ -281,7 +281,7 @@ def test_bigquery_statements_compile_with_exact_literals(experiment):
     assert delete_run in statements
     assert (
         "DELETE FROM experiments.ablens_moments WHERE `experiment_id` = 'ablens-demo' AND "
-        "`day` = '0'"
+        "`day` IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13')"
     ) in statements
     (runs,) = [s for s in statements if s.startswith("INSERT INTO experiments.ablens_runs")]
     assert "CAST('2026-03-14' AS DATE), CAST('2026-03-14 09:30:00' AS DATETIME)" in runs

@@ -411,8 +411,15 @@ def _conditions(
     equal: Sequence[tuple[str, object]], extra: str | None
 ) -> tuple[SqlExpression, tuple[object, ...]]:
     e = _exp()
-    parts = [e.column(name, quoted=True).eq(e.Placeholder()) for name, _ in equal]
-    values = [value for _, value in equal]
+    parts = []
+    values: list[object] = []
+    for name, value in equal:
+        if isinstance(value, tuple):  # one of several values
+            parts.append(e.column(name, quoted=True).isin(*(e.Placeholder() for _ in value)))
+            values += value
+        else:
+            parts.append(e.column(name, quoted=True).eq(e.Placeholder()))
+            values.append(value)
     if extra is not None:
         parts.append(e.column(extra, quoted=True))
     return e.and_(*parts), tuple(values)
@@ -420,7 +427,12 @@ def _conditions(
 
 def _literal_conditions(equal: Sequence[tuple[str, object]], extra: str | None) -> SqlExpression:
     e = _exp()
-    parts = [e.column(name, quoted=True).eq(_literal(value)) for name, value in equal]
+    parts = [
+        e.column(name, quoted=True).isin(*map(_literal, value))
+        if isinstance(value, tuple)
+        else e.column(name, quoted=True).eq(_literal(value))
+        for name, value in equal
+    ]
     if extra is not None:
         parts.append(e.column(extra, quoted=True))
     return e.and_(*parts)
@@ -555,10 +567,9 @@ def _plan_write(
                 write.deletes.append((table, [("experiment_id", experiment_id)], None))
                 continue
             write.deletes.append((table, [("experiment_id", experiment_id)], "whole_period"))
-            write.deletes += [
-                (table, [("experiment_id", experiment_id), ("day", day)], None)
-                for day in moments.days
-            ]
+            if moments.days:
+                days = ("day", tuple(moments.days))
+                write.deletes.append((table, [("experiment_id", experiment_id), days], None))
         means, comoments = _moment_rows(experiment_id, run_id, moments)
         write.inserts += [(MOMENTS, means), (COMOMENTS, comoments)]
     return record, write
