@@ -61,3 +61,10 @@ def registry_url(request, tmp_path) -> str:
     url = request.getfixturevalue("postgres_url")
     drop_tables(url)
     return url
+
+
+@pytest.fixture
+def empty_postgres(postgres_url) -> str:
+    """The test PostgreSQL database with the registry's tables dropped."""
+    drop_tables(postgres_url)
+    return postgres_url

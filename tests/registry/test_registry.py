@@ -361,15 +361,13 @@ def test_a_locked_duckdb_file_is_waited_for_then_refused(tmp_path, experiment):
     assert len(open_registry(path).runs("ablens-demo")) == 1
 
 
-def test_two_processes_writing_one_postgres_registry(postgres_url, experiment):
+def test_two_processes_writing_one_postgres_registry(empty_postgres, experiment):
     import os  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from conftest import drop_tables  # noqa: PLC0415 - tests/registry/conftest.py
-
-    drop_tables(postgres_url)
+    postgres_url = empty_postgres
     plan_file, _, _, _ = experiment
     script = (
         "import datetime as dt, sys\n"

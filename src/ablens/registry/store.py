@@ -173,8 +173,10 @@ class ExperimentSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
-        return {"experiment_id": self.experiment_id, "runs": self.runs} | {
-            "latest": self.latest.to_dict()
+        return {
+            "experiment_id": self.experiment_id,
+            "runs": self.runs,
+            "latest": self.latest.to_dict(),
         }
 
 
