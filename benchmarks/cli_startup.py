@@ -19,7 +19,7 @@ cached in ``--data-dir``.
 Run: ``python benchmarks/cli_startup.py --rows 10000 10000000 --rounds 15``
 """
 
-# ruff: noqa: S603, PLC0415 - our own processes; each worker pays for exactly its own imports
+# ruff: noqa: S603 - our own processes; each worker pays for exactly its own imports
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from data_layer import data_path, generate  # noqa: E402 - the data of the data-layer benchmark
+from data_layer import data_path, generate
 
 PLAN = """\
 experiment_id: cli-benchmark
@@ -170,7 +170,10 @@ def main() -> None:
         plan.write_text(PLAN.format(path=path))
         commands[f"floor, {rows:,} rows"] = [sys.executable, "-c", FLOOR, str(path)]
         commands[f"ablens analyze --json, {rows:,} rows"] = [
-            str(script), "analyze", str(plan), "--json",
+            str(script),
+            "analyze",
+            str(plan),
+            "--json",
         ]
     for command in commands.values():  # warm bytecode caches and the page cache
         run(command, env)
@@ -183,8 +186,10 @@ def main() -> None:
             times[name].append(run(commands[name], env))
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
     print(versions())
-    print(f"load average (1 min): {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
-    print(f"rounds: {args.rounds}; child CPU total {resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime:.0f} s")
+    load_end = os.getloadavg()[0]
+    print(f"load average (1 min): {load_start:.2f} at the start, {load_end:.2f} at the end")
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    print(f"rounds: {args.rounds}; CPU of all children {cpu:.0f} s")
     print()
     print("| process | median wall (s) | x floor | median peak RSS (MiB) |")
     print("| --- | ---: | ---: | ---: |")

@@ -77,7 +77,8 @@ if _TYPE_CHECKING:
         power_plan_from_history,
     )
     from ablens.readout import Readout, run_readout
-    from ablens.report import data_fingerprint, render_readout, render_report, write_report
+    from ablens.report import render_readout, render_report, write_report
+    from ablens.results import data_fingerprint
     from ablens.sequential import LookRow, LooksResult, analyze_looks
     from ablens.stats import (
         AlwaysValidDesign,
@@ -190,7 +191,7 @@ _LAZY = {
     "power_plan_from_history": "ablens.planning",
     "Readout": "ablens.readout",
     "run_readout": "ablens.readout",
-    "data_fingerprint": "ablens.report",
+    "data_fingerprint": "ablens.results",
     "render_readout": "ablens.report",
     "render_report": "ablens.report",
     "write_report": "ablens.report",

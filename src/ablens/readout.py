@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
+from ablens._lazy import lazy_attributes
 from ablens.analysis_plan.run import analyze_opened, open_plan_source
 from ablens.data.checks import filter_exposure
 from ablens.decision import Verdict, verdict
@@ -47,7 +48,6 @@ from ablens.decision_context import (
 )
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
-from ablens.sequential import SequentialReading, analyze_looks
 from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.results import AnalysisResult, Comparison
-    from ablens.sequential import LooksResult
+    from ablens.sequential import LooksResult, SequentialReading
     from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
 
 __all__ = [
@@ -72,6 +72,9 @@ __all__ = [
     "run_readout",
     "sequential_readout",
 ]
+
+# The sequential readings (and their always-valid and group-sequential maths) load on first use.
+__getattr__, __dir__ = lazy_attributes(__name__, {"SequentialReading": "ablens.sequential"})
 
 
 def _finite(value: float | None) -> float | None:
@@ -102,6 +105,9 @@ def sequential_readings(
     """
     if plan.sequential == "none" or plan.time is None:
         return ()
+    # The sequential readings load on first use: a fixed-horizon readout never needs them.
+    from ablens.sequential import SequentialReading, analyze_looks  # noqa: PLC0415
+
     time = plan.time
     specs = {spec.name: spec for spec in plan.metrics}
     readings = []
