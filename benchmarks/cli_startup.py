@@ -12,8 +12,9 @@ Each round starts, in a shuffled order, fresh processes of:
 * ``ablens --help`` (no data).
 * ``python -c pass`` (the interpreter alone).
 
-It prints the median wall time and the median peak RSS of each, the ratio to the floor, the
-machine's load, and the versions. Data are made by ``benchmarks/data_layer.py``'s generator and
+It prints the median wall time, CPU time (user + system: it moves far less than wall time on a
+shared machine) and peak RSS of each, the ratios to the floor, the machine's load, and the
+versions. Data are made by ``benchmarks/data_layer.py``'s generator and
 cached in ``--data-dir``.
 
 Run: ``python benchmarks/cli_startup.py --rows 10000 10000000 --rounds 15``
@@ -130,15 +131,15 @@ print(json.dumps(out))
 """
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one whole process."""
+def run(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one whole process."""
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{command} exited {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def versions() -> str:
@@ -152,38 +153,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/ablens-bench"))  # noqa: S108
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another checkout's src folder: its `ablens analyze` runs in the same rounds",
+    )
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     script = Path(sys.executable).parent / "ablens"
-    env = dict(os.environ)
     src = Path(__file__).resolve().parent.parent / "src"
-    env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    commands: dict[str, list[str]] = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "ablens --help": [str(script), "--help"],
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    baseline_env = {**env, "PYTHONPATH": str(args.baseline_src)}
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -c pass": ([sys.executable, "-c", "pass"], env),
+        "ablens --help": ([str(script), "--help"], env),
     }
+    if args.baseline_src:
+        commands["baseline: ablens --help"] = ([str(script), "--help"], baseline_env)
     for rows in args.rows:
         path = data_path(args.data_dir, rows, args.seed)
         if not path.exists():
             generate(path, rows, args.seed, 5_000_000)
         plan = args.data_dir / f"plan-{rows}.yaml"
         plan.write_text(PLAN.format(path=path))
-        commands[f"floor, {rows:,} rows"] = [sys.executable, "-c", FLOOR, str(path)]
-        commands[f"ablens analyze --json, {rows:,} rows"] = [
-            str(script),
-            "analyze",
-            str(plan),
-            "--json",
-        ]
-    for command in commands.values():  # warm bytecode caches and the page cache
-        run(command, env)
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        commands[f"floor, {rows:,} rows"] = ([sys.executable, "-c", FLOOR, str(path)], env)
+        analyze = [str(script), "analyze", str(plan), "--json"]
+        commands[f"ablens analyze --json, {rows:,} rows"] = (analyze, env)
+        if args.baseline_src:
+            commands[f"baseline: ablens analyze --json, {rows:,} rows"] = (analyze, baseline_env)
+    for command, command_env in commands.values():  # warm bytecode caches and the page cache
+        run(command, command_env)
+    times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     load_start = os.getloadavg()[0]
     for _ in range(args.rounds):
         order = list(commands)
         random.shuffle(order)
         for name in order:
-            times[name].append(run(commands[name], env))
+            times[name].append(run(*commands[name]))
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
     print(versions())
     load_end = os.getloadavg()[0]
@@ -191,20 +197,28 @@ def main() -> None:
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     print(f"rounds: {args.rounds}; CPU of all children {cpu:.0f} s")
     print()
-    print("| process | median wall (s) | x floor | median peak RSS (MiB) |")
-    print("| --- | ---: | ---: | ---: |")
+    table(times)
+
+
+def table(times: dict[str, list[tuple[float, float, float]]]) -> None:
+    """Print the medians and the ratios of each `ablens analyze` to its floor (same rows)."""
+    print(
+        "| process | median wall (s) | wall x floor (paired) | median CPU (s) | CPU x floor "
+        "| median peak RSS (MiB) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, values in times.items():
         wall = statistics.median(v[0] for v in values)
         rss = statistics.median(v[1] for v in values)
-        ratio = ""
-        if name.startswith("ablens analyze"):
-            floor_name = "floor," + name.split(",", 1)[1]
-            floor = statistics.median(v[0] for v in times[floor_name])
-            paired = statistics.median(
-                a[0] / f[0] for a, f in zip(values, times[floor_name], strict=True)
-            )
-            ratio = f"{wall / floor:.2f} (paired {paired:.2f})"
-        print(f"| {name} | {wall:.3f} | {ratio} | {rss:.0f} |")
+        cpu = statistics.median(v[2] for v in values)
+        ratio = cpu_ratio = ""
+        if "ablens analyze" in name:
+            floor_runs = times["floor," + name.split(",", 1)[1]]
+            floor = statistics.median(v[0] for v in floor_runs)
+            paired = statistics.median(a[0] / f[0] for a, f in zip(values, floor_runs, strict=True))
+            ratio = f"{wall / floor:.2f} ({paired:.2f})"
+            cpu_ratio = f"{cpu / statistics.median(v[2] for v in floor_runs):.2f}"
+        print(f"| {name} | {wall:.3f} | {ratio} | {cpu:.3f} | {cpu_ratio} | {rss:.0f} |")
 
 
 if __name__ == "__main__":
