@@ -25,20 +25,20 @@ which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
 
 from __future__ import annotations
 
-import asyncio
 import html
 import ipaddress
 import math
+import os
 import secrets
 import shutil
 import signal
 import tempfile
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -57,18 +57,57 @@ from ablens.calculator import (
 )
 from ablens.errors import AblensError
 from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
+from ablens.web.compute import ComputePool, TimeLimitExceeded, WorkerLost, default_workers
+from ablens.web.guards import (
+    REPORT_CSP,
+    UPLOAD_PREFIX,
+    RequestBodyTimeout,
+    SecurityHeaders,
+    remove_stale_uploads,
+    upload_folder,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
     from types import FrameType
 
     from ablens.analysis_plan import AnalysisPlan
     from ablens.planning import PowerPlan
     from ablens.readout import Readout
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_READOUT_TIME_LIMIT",
+    "DEFAULT_TIME_LIMIT",
+    "GLOSSARY",
+    "TimeLimits",
+    "create_app",
+    "serve",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Longest a calculator plan (or a plan from history) may compute, in seconds.
+DEFAULT_TIME_LIMIT = 30.0
+#: Longest a readout (analysis and report) may compute, in seconds.
+DEFAULT_READOUT_TIME_LIMIT = 300.0
+#: Longest wait for the next piece of a request body (a stalled upload), in seconds.
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Calculator answers kept for repeated inputs (the same form gives the same plan).
+CALCULATOR_CACHE_SIZE = 512
+#: Modules a compute worker imports before its first calculation.
+_WARM_MODULES = (
+    "ablens.calculator",
+    "ablens.planning",
+    "scipy.stats",
+    "duckdb",
+    "ablens.readout",
+    "ablens.report",
+    "ablens.web.app",
+)
 #: Reports kept in memory for their download link (oldest dropped first).
 MAX_KEPT_REPORTS = 32
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
@@ -217,6 +256,53 @@ class UploadError(ValueError):
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.status = status
+
+    def __reduce__(self) -> tuple[type[UploadError], tuple[str, int]]:
+        """Pickle with the status (the error may come back from a compute worker)."""
+        return (type(self), (str(self), self.status))
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """How long each kind of work may compute before it is stopped, in seconds.
+
+    Attributes:
+        calculator: A calculator plan, or a plan estimated from past data.
+        readout: A readout: the analysis of an upload or a plan's data, and its report.
+    """
+
+    calculator: float = DEFAULT_TIME_LIMIT
+    readout: float = DEFAULT_READOUT_TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        for name in ("calculator", "readout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"time limit {name} == {value!r}, must be a positive number")
+
+
+#: The kinds of work `create_app`'s routes send off the event loop, by the limit they use.
+Work = Literal["calculator", "readout"]
+
+
+def time_limit_message(error: TimeLimitExceeded | WorkerLost, work: Work) -> str:
+    """What a page says when its calculation was stopped."""
+    if isinstance(error, WorkerLost):
+        return "the calculation stopped unexpectedly (out of memory?); try smaller inputs."
+    if error.waited:
+        return (
+            f"the server was busy with other calculations for {error.seconds:g} s; "
+            "try again in a moment."
+        )
+    if work == "calculator":
+        return (
+            f"this calculation took longer than {error.seconds:g} s and was stopped; use fewer "
+            "looks, a larger MDE or fewer arms (or ablens power on the command line)."
+        )
+    return (
+        f"this analysis took longer than {error.seconds:g} s and was stopped; analyze the file "
+        "with the command line (ablens analyze), or ask for fewer metrics or looks."
+    )
 
 
 def _human_bytes(size: int) -> str:
@@ -381,41 +467,110 @@ def _report_page(readout: Readout) -> str:
     return render_readout(readout)
 
 
+def _analyze_to_report(
+    path: Path | None, request: ReadoutRequest, plan: AnalysisPlan | None
+) -> str:
+    """The readout's report page (runs in a compute worker)."""
+    return _report_page(_analyze_file(path, request, plan))
+
+
 # ------------------------------------------------------------------------------- the app
 def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
-    *, plans: Sequence[Path] = (), max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    *,
+    plans: Sequence[Path] = (),
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    time_limits: TimeLimits | None = None,
+    compute_workers: int | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """The web application (an ASGI app; serve it with `serve` or any ASGI server).
+
+    CPU-heavy work (calculator plans, readouts) runs in a pool of worker processes
+    (`ablens.web.compute.ComputePool`, started on the app's start-up or first use and stopped on
+    its shutdown), so a slow calculation never holds up other pages, and is stopped at its time
+    limit. Start-up also removes upload folders left by a server that was killed.
 
     Args:
         plans: Analysis plan files offered on the readout page (their data sources are read
             when chosen; an uploaded file can replace the source).
         max_upload_bytes: Largest upload accepted, in bytes.
+        time_limits: How long a calculation may take before it is stopped with a message;
+            `TimeLimits()` (30 s for the calculator, 300 s for a readout) by default.
+        compute_workers: Calculations that may run at once (worker processes); by default two,
+            or one per CPU core.
+        body_timeout: Longest wait, in seconds, for the next piece of a request body before the
+            request is answered 408 (a stalled upload).
 
     Returns:
         The FastAPI application.
     """
     if max_upload_bytes <= 0:
         raise ValueError(f"max_upload_bytes == {max_upload_bytes!r}, must be positive")
+    limits = TimeLimits() if time_limits is None else time_limits
+    pool = ComputePool(
+        default_workers() if compute_workers is None else compute_workers, warm=_WARM_MODULES
+    )
     plan_paths = tuple(Path(p) for p in plans)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        remove_stale_uploads()
+        pool.start()
+        try:
+            yield
+        finally:
+            pool.close()
+
     app = FastAPI(
         title="ablens",
         version=__version__,
         docs_url=None,  # the Swagger page loads its assets from a CDN
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
+    app.state.compute = pool
+    app.state.time_limits = limits
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals.update(glossary=GLOSSARY, version=__version__)
     reports: OrderedDict[str, tuple[str, str]] = OrderedDict()
+    plan_cache: OrderedDict[tuple[tuple[str, str], ...], PowerPlan | Exception] = OrderedDict()
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
         return templates.TemplateResponse(request, name, context, status_code=status)
 
-    def calculator_context(values: Mapping[str, str]) -> dict[str, Any]:
+    async def compute(work: Work, function: Callable[P, T], *args: Any) -> T:  # noqa: ANN401
+        """Run `function(*args)` off the event loop within `work`'s time limit."""
+        limit = limits.calculator if work == "calculator" else limits.readout
+        return await pool.run(function, *args, time_limit=limit)
+
+    async def plan_off_loop(values: Mapping[str, str]) -> PowerPlan:
+        """`calculator_plan` in a worker, remembered for repeated inputs (errors included)."""
+        key = tuple(sorted(values.items()))
+        kept = plan_cache.get(key)
+        if kept is None:
+            try:
+                kept = await compute("calculator", calculator_plan, dict(values))
+            except (AblensError, ValueError, TimeLimitExceeded) as error:
+                if isinstance(error, TimeLimitExceeded) and error.waited:
+                    raise  # busy, not slow: the same input may well be quick next time
+                kept = error
+            plan_cache[key] = kept
+            while len(plan_cache) > CALCULATOR_CACHE_SIZE:
+                plan_cache.popitem(last=False)
+        else:
+            plan_cache.move_to_end(key)
+        if isinstance(kept, Exception):
+            raise kept.with_traceback(None)
+        return kept
+
+    async def calculator_context(values: Mapping[str, str]) -> dict[str, Any]:
         try:
-            result = calculator_plan(values)
+            result = await plan_off_loop(values)
+        except (TimeLimitExceeded, WorkerLost) as error:
+            message = time_limit_message(error, "calculator")
+            return {"values": values, "plan": None, "error": message, "chart": Markup("")}
         except (FieldError, AblensError, ValueError) as error:
             return {"values": values, "plan": None, "error": str(error), "chart": Markup("")}
         query = calculator_query(values)
@@ -433,9 +588,9 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         return page(request, "home.html", plans=len(plan_paths))
 
     @app.get("/calculator", response_class=HTMLResponse)
-    def calculator(request: Request) -> HTMLResponse:
+    async def calculator(request: Request) -> HTMLResponse:
         values = calculator_form(request.query_params)
-        return page(request, "calculator.html", **calculator_context(values))
+        return page(request, "calculator.html", **await calculator_context(values))
 
     @app.api_route("/calculator/result", methods=["GET", "POST"], response_class=HTMLResponse)
     async def calculator_result(request: Request) -> HTMLResponse:
@@ -444,7 +599,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             source: Mapping[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             source = request.query_params
-        context = calculator_context(calculator_form(source))
+        context = await calculator_context(calculator_form(source))
         response = page(request, "_calculator_result.html", **context)
         if context["plan"] is not None:
             # Replace (not push) the URL: every keystroke would otherwise add a history entry.
@@ -480,7 +635,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         return context
 
     @app.post("/readout", response_class=HTMLResponse)
-    async def readout_post(request: Request) -> HTMLResponse:
+    async def readout_post(request: Request) -> HTMLResponse:  # noqa: PLR0912 - a status per failure
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             return page(
@@ -510,7 +665,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             "bayesian": fields.get("bayesian", ""),
         }
         upload = form.get("file")
-        folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
+        folder = upload_folder()
         try:
             time, sequential, planned, spending, bayesian = _parse_options(shown)
             parsed = ReadoutRequest(
@@ -541,8 +696,10 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             path = None
             if isinstance(upload, UploadFile) and (upload.filename or upload.size):
                 path = await _save_upload(upload, folder, max_upload_bytes)
-            readout = await asyncio.to_thread(_analyze_file, path, parsed, plan)
-            report = await asyncio.to_thread(_report_page, readout)
+            report = await compute("readout", _analyze_to_report, path, parsed, plan)
+        except (TimeLimitExceeded, WorkerLost) as error:
+            message = time_limit_message(error, "readout")
+            return page(request, "readout.html", 503, **readout_context(error=message, form=shown))
         except UploadError as error:
             return page(
                 request,
@@ -578,20 +735,15 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 status_code=404,
             )
         report, title = kept
-        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        headers = {"Content-Security-Policy": REPORT_CSP}
         if download:
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in title)
             headers["Content-Disposition"] = f'attachment; filename="{safe}"'
         return HTMLResponse(report, headers=headers)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:  # noqa: ANN401
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
-
+    # Plain ASGI middleware (the last added runs first): cheaper than @app.middleware("http").
+    app.add_middleware(RequestBodyTimeout, seconds=body_timeout)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -626,6 +778,9 @@ def serve(
     port: int = 8000,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     demo: bool = False,
+    time_limits: TimeLimits | None = None,
+    compute_workers: int | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted (``ablens serve``).
 
@@ -640,15 +795,26 @@ def serve(
         demo: Also simulate the demo experiment (200,000 users) into a temporary folder, removed
             when the server stops, and offer its plan first: a readout with nothing to
             install or upload.
+        time_limits: How long a calculator plan and a readout may compute (`create_app`).
+        compute_workers: Calculations that may run at once (`create_app`).
+        body_timeout: Longest wait for the next piece of a request body (`create_app`).
     """
     import uvicorn  # noqa: PLC0415 - the server is only needed here
 
-    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix="ablens-demo-") as scratch:
+    # Named like the upload folders, so a server killed with SIGKILL leaves nothing for long.
+    demo_prefix = f"{UPLOAD_PREFIX}{os.getpid()}-demo-"
+    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix=demo_prefix) as scratch:
         if demo:
             from ablens.demo import write_demo  # noqa: PLC0415 - needs the duckdb extra
 
             plans = (write_demo(scratch), *plans)
-        app = create_app(plans=plans, max_upload_bytes=max_upload_bytes)
+        app = create_app(
+            plans=plans,
+            max_upload_bytes=max_upload_bytes,
+            time_limits=time_limits,
+            compute_workers=compute_workers,
+            body_timeout=body_timeout,
+        )
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:

@@ -1,0 +1,55 @@
+"""Deliberately slow stand-ins for the web server's CPU work, for the server's own tests.
+
+They are module-level functions in a module of their own because the server sends its work to
+worker processes by name: a worker imports this module (the tests' folder is on its path).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ablens.calculator import calculator_plan
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+#: A design read at this many looks or more takes `SLOW_SECONDS` of CPU here.
+SLOW_LOOKS = 900
+SLOW_SECONDS = 60.0
+#: A readout here takes this long before it starts.
+SLOW_READOUT_SECONDS = 2.5
+
+
+def burn(seconds: float) -> None:
+    """Hold the CPU (and this process's GIL) for `seconds`, as a heavy calculation does."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(1000))
+
+
+def plan_slowly_at_many_looks(values: Mapping[str, str]) -> Any:
+    """The calculator, except that a design read at 900+ looks burns a minute of CPU first.
+
+    Before the sequential planner was made fast, 1,000 looks took 39-90 s; this keeps the
+    server's tests independent of the planner's speed.
+    """
+    if values.get("sequential", "none") != "none" and int(values.get("looks") or 0) >= SLOW_LOOKS:
+        burn(SLOW_SECONDS)
+    return calculator_plan(values)
+
+
+def analyze_slowly(path: Path | None, request: Any, plan: Any) -> str:
+    """The readout, `SLOW_READOUT_SECONDS` slower."""
+    from ablens.web.app import _analyze_to_report  # noqa: PLC0415
+
+    burn(SLOW_READOUT_SECONDS)
+    return _analyze_to_report(path, request, plan)
+
+
+def fail_with_a_plan_error() -> None:
+    """Raise an error whose class takes a list of messages (it must come back intact)."""
+    from ablens.analysis_plan import PlanError  # noqa: PLC0415
+
+    raise PlanError(["plan.yaml:3: metrics: first problem", "plan.yaml:7: alpha: second"])
