@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 #: A design read at this many looks or more takes `SLOW_SECONDS` of CPU here.
 SLOW_LOOKS = 900
 SLOW_SECONDS = 60.0
+#: With this daily traffic it takes `A_WHILE_SECONDS`, then answers.
+A_WHILE_TRAFFIC = "12345"
+A_WHILE_SECONDS = 2.5
 #: A readout here takes this long before it starts.
 SLOW_READOUT_SECONDS = 2.5
 
@@ -33,10 +36,14 @@ def plan_slowly_at_many_looks(values: Mapping[str, str]) -> Any:
     """The calculator, except that a design read at 900+ looks burns a minute of CPU first.
 
     Before the sequential planner was made fast, 1,000 looks took 39-90 s; this keeps the
-    server's tests independent of the planner's speed.
+    server's tests independent of the planner's speed. With a daily traffic of 12345 it takes
+    2.5 s.
     """
-    if values.get("sequential", "none") != "none" and int(values.get("looks") or 0) >= SLOW_LOOKS:
+    looks = int(values.get("looks") or 0) if values.get("sequential", "none") != "none" else 0
+    if looks >= SLOW_LOOKS:
         burn(SLOW_SECONDS)
+    elif values.get("traffic") == A_WHILE_TRAFFIC:
+        burn(A_WHILE_SECONDS)
     return calculator_plan(values)
 
 

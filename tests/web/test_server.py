@@ -13,14 +13,9 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -35,6 +30,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 import slow_work  # noqa: E402 - tests/web is on the path: this module's own folder
+from serving import fetch, running  # noqa: E402
 
 import ablens.web.app as web_app  # noqa: E402
 from ablens.analysis_plan import PlanError  # noqa: E402
@@ -52,38 +48,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 SLOW_FORM = {"baseline": "10%", "mde": "5%", "sequential": "msprt", "looks": "1000"}
-
-
-@contextmanager
-def running(app):
-    """Serve `app` with uvicorn in a thread on a free loopback port; yield its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def fetch(url: str, form: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str]:
-    """GET `url`, or POST `form` to it; the status and the body."""
-    data = None if form is None else urllib.parse.urlencode(form).encode()
-    try:
-        with urllib.request.urlopen(url, data=data, timeout=timeout) as response:  # noqa: S310
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def timed(url: str, form: dict[str, str] | None = None) -> tuple[float, int, str]:
