@@ -110,7 +110,7 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-/* On a phone a wide table scrolls on its own; the page around it keeps the screen's width. */
+/* On a phone a wide table scrolls on its own (focusable: the keyboard scrolls it too); the page around it keeps the screen's width. */
 .wide { overflow-x: auto; }
 th, td { text-align: right; padding: 6px 8px; border-bottom: 1px solid var(--line);
   vertical-align: middle; }
@@ -562,7 +562,7 @@ def _metrics_section(
         "direction; red: significant against it; grey: not significant.</p>"
     )
     return (
-        f'<section><h2>Metrics</h2><div class="wide"><table class="{one_arm}"><thead>{head}</thead>'
+        f'<section><h2>Metrics</h2><div class="wide" tabindex="0"><table class="{one_arm}"><thead>{head}</thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{legend}{_bayes_legend(bayesian)}</section>"
     )
 
@@ -583,7 +583,7 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
     )
     return (
         '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>'
-        '<div class="wide"><table><thead><tr>'
+        '<div class="wide" tabindex="0"><table><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "".join(rows)
@@ -668,7 +668,7 @@ def _sequential_section(sequential: Sequence[SequentialReading], plan: AnalysisP
         css = css if reading.stopped else "muted"
         sentence = reading.sentence()
         parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
-        parts.append(f'<div class="wide">{_strip_namespace(reading.looks.to_html())}</div>')
+        parts.append(f'<div class="wide" tabindex="0">{_strip_namespace(reading.looks.to_html())}</div>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -708,7 +708,7 @@ def _segments_section(result: AnalysisResult) -> str:
         "is off.</p>"
     )
     return (
-        f'<section><h2>Segments</h2>{note}<div class="wide"><table class="{one_arm}">'
+        f'<section><h2>Segments</h2>{note}<div class="wide" tabindex="0"><table class="{one_arm}">'
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
