@@ -110,7 +110,8 @@ h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line);
 ul.checks { list-style: none; padding: 0; margin: 8px 0; }
 ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-/* On a phone a wide table scrolls on its own (focusable: the keyboard scrolls it too); the page around it keeps the screen's width. */
+/* On a phone a wide table scrolls on its own (focusable, so the keyboard scrolls it too); the
+   page around it keeps the screen's width. */
 .wide { overflow-x: auto; }
 th, td { text-align: right; padding: 6px 8px; border-bottom: 1px solid var(--line);
   vertical-align: middle; }
@@ -562,7 +563,8 @@ def _metrics_section(
         "direction; red: significant against it; grey: not significant.</p>"
     )
     return (
-        f'<section><h2>Metrics</h2><div class="wide" tabindex="0"><table class="{one_arm}"><thead>{head}</thead>'
+        '<section><h2>Metrics</h2><div class="wide" tabindex="0">'
+        f'<table class="{one_arm}"><thead>{head}</thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{legend}{_bayes_legend(bayesian)}</section>"
     )
 
@@ -668,7 +670,8 @@ def _sequential_section(sequential: Sequence[SequentialReading], plan: AnalysisP
         css = css if reading.stopped else "muted"
         sentence = reading.sentence()
         parts.append(f'<p class="{css}">{_e(sentence[0].upper() + sentence[1:])}.</p>')
-        parts.append(f'<div class="wide" tabindex="0">{_strip_namespace(reading.looks.to_html())}</div>')
+        looks = _strip_namespace(reading.looks.to_html())
+        parts.append(f'<div class="wide" tabindex="0">{looks}</div>')
     parts.append("</section>")
     return "".join(parts)
 
