@@ -48,8 +48,6 @@ T = TypeVar("T")
 
 #: How often an idle worker checks that the server that started it is still alive, in seconds.
 _PARENT_CHECK_SECONDS = 1.0
-#: How often a call waiting for a free worker looks again, in seconds.
-_IDLE_POLL_SECONDS = 0.005
 #: Longest a new worker may take to start (its imports), in seconds; not counted in time limits.
 START_TIMEOUT_SECONDS = 180.0
 #: What a worker sends once its imports are done.
@@ -198,6 +196,11 @@ class _Worker:
         self.connection.close()
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def _stop_all(workers: set[_Worker]) -> None:
     for worker in list(workers):
         worker.stop()
@@ -226,6 +229,10 @@ class ComputePool:
         self.workers = workers
         self.warm = tuple(warm)
         self._idle: deque[_Worker] = deque()
+        # Calls waiting for an idle worker, first come first served. Each future belongs to its
+        # caller's event loop (test clients run each request on a loop of its own), so it is
+        # woken through that loop.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._all: set[_Worker] = set()
         self._started = False
         # Workers still running when the pool is dropped (or at exit) are stopped, not leaked.
@@ -253,7 +260,33 @@ class ComputePool:
     def _spawn(self) -> None:
         worker = _Worker(self.warm)
         self._all.add(worker)
+        self._release(worker)
+
+    def _release(self, worker: _Worker) -> None:
+        """Make `worker` idle and wake the first call waiting for one."""
         self._idle.append(worker)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+                return
+
+    async def _acquire(self, deadline: float, time_limit: float) -> _Worker:
+        """An idle worker, waiting for one until `deadline` (a monotonic time)."""
+        while not self._idle:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeLimitExceeded(time_limit, waited=True)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, timeout=remaining)
+            except TimeoutError:
+                raise TimeLimitExceeded(time_limit, waited=True) from None
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return self._idle.popleft()
 
     def _retire(self, worker: _Worker) -> None:
         """Kill a worker whose state is unknown (timed out, died) and start a fresh one."""
@@ -290,13 +323,7 @@ class ComputePool:
         """
         self.start()
         deadline = time.monotonic() + time_limit
-        # Poll for an idle worker rather than queue on an asyncio primitive: a primitive is tied
-        # to one event loop, and test clients run each request on a loop of its own.
-        while not self._idle:
-            if time.monotonic() >= deadline:
-                raise TimeLimitExceeded(time_limit, waited=True)
-            await asyncio.sleep(_IDLE_POLL_SECONDS)
-        worker = self._idle.popleft()
+        worker = await self._acquire(deadline, time_limit)
         if not worker.ready:
             # A worker still importing: its start-up is not the calculation's time.
             try:
@@ -320,7 +347,7 @@ class ComputePool:
             if isinstance(error, asyncio.CancelledError):
                 raise
             raise WorkerLost(f"the calculation stopped unexpectedly ({error!r})") from None
-        self._idle.append(worker)
+        self._release(worker)
         if ok:
             return value  # type: ignore[no-any-return]
         raise value
