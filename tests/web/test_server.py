@@ -8,6 +8,7 @@ these tests do not depend on how fast the planner is.
 from __future__ import annotations
 
 import asyncio
+import operator
 import os
 import re
 import socket
@@ -375,3 +376,18 @@ def test_serve_passes_its_time_limits_and_workers_to_the_app(monkeypatch):
     assert seen["options"]["host"] == "127.0.0.1"
     refused = CliRunner().invoke(cli_app, ["serve", "--time-limit", "0"])
     assert refused.exit_code == 2
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_large_answers_come_back_whole_on_either_event_loop(loop):
+    """uvloop leaves a watched pipe non-blocking: a large answer must still be read whole."""
+
+    async def scenario():
+        async with ComputePool(workers=1) as pool:
+            return [len(await pool.run(operator.mul, "x", 3_000_000, time_limit=60)) for _ in "ab"]
+
+    if loop == "uvloop":
+        uvloop = pytest.importorskip("uvloop", reason="the web extra installs uvloop")
+        assert uvloop.run(scenario()) == [3_000_000, 3_000_000]
+    else:
+        assert asyncio.run(scenario()) == [3_000_000, 3_000_000]

@@ -377,6 +377,9 @@ class ComputePool:
                 raise TimeLimitExceeded(seconds) from None
             finally:
                 loop.remove_reader(connection.fileno())
+                # uvloop makes a watched descriptor non-blocking; the pipe's reads and writes
+                # expect a blocking one (a large answer arrives in several pieces).
+                os.set_blocking(connection.fileno(), True)
         return connection.recv()
 
 
