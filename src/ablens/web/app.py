@@ -25,6 +25,7 @@ which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import math
@@ -536,6 +537,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     templates.env.globals.update(glossary=GLOSSARY, version=__version__)
     reports: OrderedDict[str, tuple[str, str]] = OrderedDict()
     plan_cache: OrderedDict[tuple[tuple[str, str], ...], PowerPlan | Exception] = OrderedDict()
+    computing: dict[tuple[tuple[str, str], ...], asyncio.Future[PowerPlan | Exception]] = {}
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -546,19 +548,36 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         return await pool.run(function, *args, time_limit=limit)
 
     async def plan_off_loop(values: Mapping[str, str]) -> PowerPlan:
-        """`calculator_plan` in a worker, remembered for repeated inputs (errors included)."""
+        """`calculator_plan` in a worker, remembered for repeated inputs (errors included).
+
+        Requests for inputs already being computed wait for that computation instead of
+        starting their own: a shared link opened by many at once is computed once.
+        """
         key = tuple(sorted(values.items()))
         kept = plan_cache.get(key)
         if kept is None:
-            try:
-                kept = await compute("calculator", calculator_plan, dict(values))
-            except (AblensError, ValueError, TimeLimitExceeded) as error:
-                if isinstance(error, TimeLimitExceeded) and error.waited:
-                    raise  # busy, not slow: the same input may well be quick next time
-                kept = error
-            plan_cache[key] = kept
-            while len(plan_cache) > CALCULATOR_CACHE_SIZE:
-                plan_cache.popitem(last=False)
+            running = computing.get(key)
+            if running is not None and running.get_loop() is asyncio.get_running_loop():
+                kept = await asyncio.shield(running)
+            else:
+                done: asyncio.Future[PowerPlan | Exception] = (
+                    asyncio.get_running_loop().create_future()
+                )
+                computing[key] = done
+                try:
+                    kept = await compute("calculator", calculator_plan, dict(values))
+                except (AblensError, ValueError, TimeLimitExceeded) as error:
+                    kept = error
+                    if isinstance(error, TimeLimitExceeded) and error.waited:
+                        done.set_result(error)
+                        raise  # busy, not slow: the same input may well be quick next time
+                finally:
+                    del computing[key]
+                    if not done.done():
+                        done.set_result(kept if kept is not None else WorkerLost("stopped"))
+                plan_cache[key] = kept
+                while len(plan_cache) > CALCULATOR_CACHE_SIZE:
+                    plan_cache.popitem(last=False)
         else:
             plan_cache.move_to_end(key)
         if isinstance(kept, Exception):
