@@ -25,9 +25,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ablens.data",),
     ("ablens.metrics", "ablens.results"),
     ("ablens.analysis", "ablens.sequential", "ablens.planning", "ablens.calculator"),
-    ("ablens.analysis_plan",),
+    ("ablens.analysis_plan", "ablens.catalog"),
     ("ablens.decision", "ablens.decision_context"),
     ("ablens.readout",),
+    ("ablens.registry",),
     ("ablens.report", "ablens.demo"),
     ("ablens.cli", "ablens.web", "ablens.project"),
     ("ablens", "ablens.config"),
@@ -169,7 +170,7 @@ def test_no_module_imports_another_modules_private_names():
 
 @pytest.mark.parametrize(
     ("module", "expected"),
-    [("ablens.stats.power", 1), ("ablens.data.sources", 2), ("ablens.web.app", 9)],
+    [("ablens.stats.power", 1), ("ablens.data.sources", 2), ("ablens.web.app", 10)],
 )
 def test_the_layer_lookup_finds_the_deepest_prefix(module, expected):
     assert _layer(module) == expected

@@ -18,6 +18,7 @@ import pytest
 
 import ablens
 from ablens.data import check_data, cumulative_moments
+from ablens.data._source import wide_csv_layout
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,3 +96,65 @@ def test_analysis_of_a_table_with_100_000_columns_is_fast(
     )
     assert dict(report.arm_rows) == {"a": 10, "b": 10}
     assert list(looks) == [1, 2, 3, 4]
+
+
+def test_a_csv_path_with_5_000_columns_is_typed_by_ablens_and_gives_the_same_numbers(
+    tmp_path: Path,
+) -> None:
+    """DuckDB's CSV sniffer is slow on very wide files; ablens types their columns itself."""
+    columns = 5_000
+    path = tmp_path / "wide.csv"
+    rng = np.random.default_rng(5)
+    filler = ",".join(f"c{i}" for i in range(columns - 6))
+    lines = [f"variant,user,x,flag,day,name,{filler}"]
+    ones = ",".join(["1.5"] * (columns - 6))
+    for row in range(40):
+        arm = "a" if row % 2 == 0 else "b"
+        lines.append(
+            f"{arm},{row},{rng.normal(10.0, 2.0):.6f},{'true' if row % 3 else 'false'},"
+            f"2026-03-{1 + row // 10:02d},n{row},{ones}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    layout = wide_csv_layout(path)
+    assert layout is not None
+    delimiter, types = layout
+    assert delimiter == ","
+    assert [types[c] for c in ("variant", "user", "x", "flag", "day", "name", "c0")] == [
+        "VARCHAR",
+        "BIGINT",
+        "DOUBLE",
+        "BOOLEAN",
+        "DATE",
+        "VARCHAR",
+        "DOUBLE",
+    ]
+    frame = pl.read_csv(path, columns=["variant", "user", "x", "flag"])
+    metrics = [ablens.Mean("x"), ablens.Proportion("flag")]
+    expected = ablens.analyze(frame, metrics, control="a", unit="user")
+    start = time.perf_counter()
+    result = ablens.analyze(str(path), metrics, control="a", unit="user")
+    seconds = time.perf_counter() - start
+    print(f"\nCSV path, {columns:,} columns: {seconds:.2f} s")  # noqa: T201 - the measure
+    assert seconds < LIMIT
+    for name in ("x", "flag"):
+        assert result.comparison(name).result.p_value == pytest.approx(
+            expected.comparison(name).result.p_value, rel=1e-12
+        )
+
+
+def test_a_narrow_csv_is_left_to_duckdb(tmp_path: Path) -> None:
+    path = tmp_path / "narrow.csv"
+    path.write_text("variant,x\na,1\nb,2\n")
+    assert wide_csv_layout(path) is None
+
+
+def test_a_wide_csv_with_a_late_row_that_breaks_its_type_names_the_file(tmp_path: Path) -> None:
+    columns = 1_500
+    path = tmp_path / "late.csv"
+    rows = [",".join(["variant", "x", *(f"c{i}" for i in range(columns - 2))])]
+    filler = ",".join(["1"] * (columns - 2))
+    rows += [f"{'a' if r % 2 else 'b'},{r},{filler}" for r in range(2_000)]
+    rows.append(f"a,not a number,{filler}")  # beyond the typed sample of 1,333 rows
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ablens.AblensError, match=r"late\.csv"):
+        ablens.analyze(str(path), [ablens.Mean("x")], control="a")

@@ -82,10 +82,14 @@ CASES: list[Case] = [
     ),
     Case("empty-arm", ("treatment",), rows=only_control, faces=CHECKED_DATA_FACES),
     Case("single-unit-arm", ("revenue", "treatment"), rows=one_treated_unit),
-    Case("zero-variance", ("revenue", "does not vary"), rows=with_columns(revenue=[5.0] * N)),
+    Case(
+        "zero-variance",
+        ("revenue", "for every unit", "nothing to compare"),
+        rows=with_columns(revenue=[5.0] * N),
+    ),
     Case(
         "constant-within-each-arm",
-        ("revenue", "does not vary"),
+        ("revenue", "constant within each arm"),
         rows=with_columns(revenue=[5.0, 6.0] * (N // 2)),
     ),
     Case(

@@ -546,9 +546,9 @@ def _png() -> bytes:
         (
             "truncated.parquet",
             b"PAR1" + b"\x15\x04\x00" * 50,
-            "truncated.parquet could not be read",
+            "truncated.parquet: the parquet file is truncated or its footer is damaged",
         ),
-        ("cut.parquet", None, "cut.parquet could not be read"),
+        ("cut.parquet", None, "cut.parquet: the parquet file is truncated or its footer"),
     ],
 )
 def test_unreadable_files_get_a_message_without_server_paths(

@@ -81,7 +81,16 @@ if TYPE_CHECKING:
 
     from ablens.metrics.base import PlanKey
 
-__all__ = ["TOP_KEYS", "load_plan", "parse_plan", "plan_from_dict"]
+__all__ = [
+    "TOP_KEYS",
+    "KeyChecker",
+    "compose_yaml",
+    "load_plan",
+    "parse_plan",
+    "plan_from_dict",
+    "read_filter",
+    "read_source",
+]
 
 #: The keys of a plan, in the order `AnalysisPlan.to_dict` writes them.
 TOP_KEYS = (
@@ -640,53 +649,54 @@ def _build(
 _CLEANING_KEYS = ("sql", "filter")
 
 
-def _read_source(value: object, check: _Checker) -> DataSource | None:
+def _read_source(value: object, check: _Checker, key: str = "source") -> DataSource | None:
+    """A ``source`` mapping (at ``key``: the plan's ``source``, or a catalog source's)."""
     kinds = SOURCE_KINDS
     if value is _MISSING or value is None:
-        check.fail("source", "source is missing; give one of: path, duckdb, warehouse, spark")
+        check.fail(key, f"{key} is missing; give one of: path, duckdb, warehouse, spark")
         return None
-    mapping = check.mapping(value, "source", "one of: path, duckdb, warehouse, spark")
+    mapping = check.mapping(value, key, "one of: path, duckdb, warehouse, spark")
     if mapping is None:
         return None
-    check.keys(mapping, "source", (*kinds, *_CLEANING_KEYS), "source")
+    check.keys(mapping, key, (*kinds, *_CLEANING_KEYS), key)
     given = [k for k in kinds if k in mapping]
     if len(given) != 1:
         if not mapping or all(k in (*kinds, *_CLEANING_KEYS) for k in mapping):
             check.fail(
-                "source",
-                f"source has {', '.join(given) or 'nothing'}, must have exactly one of: "
+                key,
+                f"{key} has {', '.join(given) or 'nothing'}, must have exactly one of: "
                 + ", ".join(kinds),
             )
         return None
     kind = given[0]
-    sql = check.text(mapping, "sql", "source.sql")
-    row_filter = _read_filter(mapping.get("filter"), check)
+    sql = check.text(mapping, "sql", f"{key}.sql")
+    row_filter = _read_filter(mapping.get("filter"), check, f"{key}.filter")
     if kind == "path":
-        file = check.text(mapping, "path", "source.path", required=True)
+        file = check.text(mapping, "path", f"{key}.path", required=True)
         if file is not None and Path(file).suffix.lower() not in FILE_SUFFIXES:
             check.fail(
-                "source.path",
-                f"source.path == {file!r}, must end in one of {', '.join(FILE_SUFFIXES)}",
+                f"{key}.path",
+                f"{key}.path == {file!r}, must end in one of {', '.join(FILE_SUFFIXES)}",
             )
             return None
-        _check_env_references(file, "source.path", check)
+        _check_env_references(file, f"{key}.path", check)
         return None if file is None else PathSource(file, sql, row_filter)
-    inner = check.mapping(mapping[kind], f"source.{kind}", "connection keys")
+    inner = check.mapping(mapping[kind], f"{key}.{kind}", "connection keys")
     if inner is None:
         return None
     if kind == "duckdb":
-        check.keys(inner, "source.duckdb", ("file", "table"), "source.duckdb")
-        file = check.text(inner, "file", "source.duckdb.file", required=True)
-        _check_env_references(file, "source.duckdb.file", check)
-        table = _read_table(inner, "source.duckdb", sql, check)
+        check.keys(inner, f"{key}.duckdb", ("file", "table"), f"{key}.duckdb")
+        file = check.text(inner, "file", f"{key}.duckdb.file", required=True)
+        _check_env_references(file, f"{key}.duckdb.file", check)
+        table = _read_table(inner, f"{key}.duckdb", sql, check)
         if file is None or (table is None and sql is None):
             return None
         return DuckDBSource(file, table, sql, row_filter)
     if kind == "spark":
-        check.keys(inner, "source.spark", ("table",), "source.spark")
-        table = _read_table(inner, "source.spark", sql, check)
+        check.keys(inner, f"{key}.spark", ("table",), f"{key}.spark")
+        table = _read_table(inner, f"{key}.spark", sql, check)
         return None if table is None and sql is None else SparkSource(table, sql, row_filter)
-    warehouse = _read_warehouse(inner, sql, check)
+    warehouse = _read_warehouse(inner, sql, check, f"{key}.warehouse")
     return None if warehouse is None else replace(warehouse, sql=sql, filter=row_filter)
 
 
@@ -697,7 +707,8 @@ def _read_table(
     if sql is not None and inner.get("table") is not None:
         check.fail(
             f"{base}.table",
-            f"{base}.table and source.sql are both given; keep one: the sql reads the tables",
+            f"{base}.table and {base.rpartition('.')[0]}.sql are both given; keep one: the sql "
+            "reads the tables",
         )
         return None
     if sql is not None:
@@ -712,22 +723,24 @@ def _check_env_references(file: str | None, key: str, check: _Checker) -> None:
             check.fail(key, f"{key} == {file!r}: ${{{name}}} is not an environment variable name")
 
 
-def _read_filter(value: object, check: _Checker) -> tuple[RowFilter, ...]:
-    """``source.filter``: a list of ``{column, op, value}`` conditions (all must hold)."""
+def _read_filter(
+    value: object, check: _Checker, key: str = "source.filter"
+) -> tuple[RowFilter, ...]:
+    """``source.filter`` (or the filter at ``key``): ``{column, op, value}`` conditions, all met."""
     if value is None:
         return ()
     if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, list):
         check.fail(
-            "source.filter",
-            f"source.filter == {value!r}, must be a list of conditions like "
+            key,
+            f"{key} == {value!r}, must be a list of conditions like "
             "{column: country, op: in, value: [DE, FR]}",
         )
         return ()
     conditions: list[RowFilter] = []
     for index, item in enumerate(value):
-        condition = _read_condition(item, f"source.filter[{index}]", check)
+        condition = _read_condition(item, f"{key}[{index}]", check)
         if condition is not None:
             conditions.append(condition)
     return tuple(conditions)
@@ -778,9 +791,8 @@ _FILTER_KEYS = ("column", "op", "value")
 
 
 def _read_warehouse(
-    inner: Mapping[str, Any], sql: str | None, check: _Checker
+    inner: Mapping[str, Any], sql: str | None, check: _Checker, base: str = "source.warehouse"
 ) -> WarehouseSource | None:
-    base = "source.warehouse"
     backend = check.choice(inner, "backend", f"{base}.backend", BACKENDS, None)
     if "backend" not in inner:
         check.fail(base, f"{base}.backend is missing; it is one of {', '.join(BACKENDS)}")
@@ -795,7 +807,7 @@ def _read_warehouse(
     allowed = ("backend", "table", *plain, *(f"{p}_env" for p in (*plain, *secrets)))
     for key, value in inner.items():
         if key not in ("backend", "table"):
-            _read_warehouse_entry(str(key), value, kind, allowed, params, env, check)
+            _read_warehouse_entry(str(key), value, kind, allowed, params, env, check, base)
     for key in env:
         if key in params:
             check.fail(f"{base}.{key}_env", f"{base}.{key} and {base}.{key}_env are both given")
@@ -812,8 +824,9 @@ def _read_warehouse_entry(
     params: dict[str, str | int],
     env: dict[str, str],
     check: _Checker,
+    base: str = "source.warehouse",
 ) -> None:
-    path = f"source.warehouse.{key}"
+    path = f"{base}.{key}"
     if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith("_env"):
         variable = SECRET_ENV_HINT.get(kind, "A_VARIABLE")
         check.fail(
@@ -822,7 +835,7 @@ def _read_warehouse_entry(
             f"write {key}_env: {variable} and set that environment variable instead",
         )
     elif key not in allowed:
-        check.keys({key: value}, "source.warehouse", allowed, f"a {kind} warehouse source")
+        check.keys({key: value}, base, allowed, f"a {kind} warehouse source")
     elif key.endswith("_env"):
         if isinstance(value, str) and ENV_NAME.fullmatch(value):
             env[key[: -len("_env")]] = value
@@ -1116,3 +1129,16 @@ def _read_expected(raw: object, arms: Sequence[str] | None, check: _Checker) -> 
                     f"exposure.expected names no value for arm(s) {absent}; give every arm's",
                 )
     return expected
+
+
+# ------------------------------------------------------------------------------- shared readers
+# The metric catalog (ablens.catalog) reads its YAML files, keys, sources and filters with the
+# plan's own readers, so both refuse the same bombs and word their messages alike.
+#: YAML text -> (value, key path -> line), within `MAX_PLAN_DEPTH` and `MAX_PLAN_NODES`.
+compose_yaml = _compose
+#: Collects ``file:line: key ...`` messages while reading a mapping.
+KeyChecker = _Checker
+#: A source mapping (path, duckdb, warehouse, spark; sql; filter) at a key path.
+read_source = _read_source
+#: A list of ``{column, op, value}`` conditions at a key path.
+read_filter = _read_filter

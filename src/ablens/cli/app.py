@@ -508,6 +508,17 @@ def analyze_command(
     fail_on_incomplete: FailOnIncomplete = False,
     data: DataOption = None,
     fail_on: FailOn = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            envvar="ABLENS_REGISTRY",
+            help="Also store the run (readout, comparisons, per-day moments) in this results "
+            "registry: a DuckDB file or postgresql:// URL. Off unless given (or ABLENS_REGISTRY "
+            "is set).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Analyze the experiment a plan describes: verdict, health gates and every metric.
 
@@ -535,6 +546,8 @@ def analyze_command(
             echo(f"ablens: wrote {output}", err=True)
         elif text is not None:
             echo(text)
+        if registry:
+            store_readout(readout, registry)
     _health_exit(readout.verdict, fail_on_incomplete=fail_on_incomplete, fail_on=fail_on_keys)
 
 
@@ -918,3 +931,16 @@ from ablens.cli.project import new_command, update_command  # noqa: E402 - regis
 
 app.command("new")(new_command)
 app.command("update")(update_command)
+
+# ---------------------------------------------------------------------------- catalog commands
+# The metric catalog (validate, list, show, schema); its code is in ablens.cli.catalog.
+from ablens.cli.catalog import catalog_app, schema_command  # noqa: E402 - registered here
+
+app.add_typer(catalog_app, name="catalog")
+app.command("catalog-schema")(schema_command)
+
+# ---------------------------------------------------------------------------- registry commands
+# The results registry (ablens[registry]); the work is in ablens.registry.
+from ablens.cli.registry import registry_app, store_readout  # noqa: E402 - registered here
+
+app.add_typer(registry_app)

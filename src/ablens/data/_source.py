@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass
 from numbers import Number
 from pathlib import Path
@@ -34,6 +35,7 @@ class Source:
     file: Path | None = None  # the file read, when ablens opened one (for its read errors)
     names: list[str] | None = None  # the column names, once read
     eager: Any = None  # the narwhals DataFrame behind ``frame``, for an in-memory table
+    wide: bool = False  # a file with very many columns: `narrow` copies the few it needs
 
     def columns(self) -> list[str]:
         """The table's column names, read once (a wide lazy frame's schema is not free)."""
@@ -87,6 +89,16 @@ def narrow(source: Source, columns: Iterable[str]) -> Source:
         eager = source.eager.select(*(nw.col(c) for c in wanted))
         return Source(eager.lazy(), source.kind, names=wanted, eager=eager)
     frame = source.frame.select(*(nw.col(c) for c in wanted))
+    if source.wide and source.duckdb_connection is not None and source.file is not None:
+        # Every query over a relation of a 100,000-column CSV binds all its columns again
+        # (a second each): read the few needed columns once into a temporary table.
+        duckdb = optional_import("duckdb", "duckdb")
+        table = f"ablens_columns_{secrets.token_hex(8)}"
+        try:
+            frame.to_native().create(table)
+        except duckdb.Error as error:
+            raise file_error(source.file, error) from None
+        frame = nw.from_native(source.duckdb_connection.table(table))
     return Source(frame, source.kind, source.duckdb_connection, source.file, names=wanted)
 
 
@@ -187,7 +199,9 @@ def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals modu
         )
     connection = duckdb.connect()
     relation = read_file(connection, path)
-    return Source(nw.from_native(relation), "duckdb", connection, file=path)
+    names = [str(c) for c in relation.columns]
+    wide = suffix in TEXT_SUFFIXES and len(names) > WIDE_CSV_COLUMNS
+    return Source(nw.from_native(relation), "duckdb", connection, file=path, names=names, wide=wide)
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -292,9 +306,98 @@ def read_file(connection: Any, path: Path) -> Any:  # noqa: ANN401 - DuckDB conn
     try:
         if path.suffix.lower() in PARQUET_SUFFIXES:
             return connection.read_parquet(str(path))
+        wide = wide_csv_layout(path)
+        if wide is not None:
+            delimiter, columns = wide
+            return connection.read_csv(
+                str(path), header=True, auto_detect=False, delimiter=delimiter, columns=columns
+            )
         return connection.read_csv(str(path))
     except duckdb.Error as error:
         raise file_error(path, error) from None
+
+
+#: Above this many columns, DuckDB's CSV sniffer costs seconds to minutes (20,000 columns:
+#: ~13 s; 100,000: ~5 min), so ablens types the columns itself from a sample of rows.
+WIDE_CSV_COLUMNS = 1_000
+#: Cells typed from the sample of a wide CSV (rows = this / columns, at least 20).
+_WIDE_SAMPLE_CELLS = 2_000_000
+
+
+def wide_csv_layout(path: Path) -> tuple[str, dict[str, str]] | None:
+    """The delimiter and column types of a CSV with very many columns, or None for others.
+
+    DuckDB's CSV sniffer takes time that grows faster than the number of columns, even when
+    a query then reads two of them. For a file with more than `WIDE_CSV_COLUMNS` columns, the
+    types are read here from the first rows (integers, decimals, true/false, ISO dates and
+    timestamps, else text) and DuckDB reads the file with them, sniffing nothing. A later row
+    that does not fit its column's type is then an error naming the file, not a wrong number.
+    """
+    import csv  # noqa: PLC0415 - only for CSV files
+    import itertools  # noqa: PLC0415
+
+    with path.open("rb") as raw:
+        head = raw.readline()
+    if sum(head.count(d) for d in (b",", b"\t", b";", b"|")) < WIDE_CSV_COLUMNS:
+        return None  # fewer columns than the threshold, whatever the delimiter
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            first = handle.readline()
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else _delimiter(first)
+            header = next(csv.reader([first], delimiter=delimiter))
+            if len(header) <= WIDE_CSV_COLUMNS:
+                return None
+            rows = max(20, _WIDE_SAMPLE_CELLS // len(header))
+            reader = csv.reader(handle, delimiter=delimiter)
+            sample = list(itertools.islice(reader, rows))
+    except (UnicodeDecodeError, csv.Error):
+        return None  # DuckDB's own reader names what is wrong with the file
+    columns = {
+        name: _sampled_type([row[i] for row in sample if i < len(row)])
+        for i, name in enumerate(header)
+    }
+    if len(columns) < len(header):
+        return None  # repeated names: DuckDB's own reader renames them
+    return delimiter, columns
+
+
+def _delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", "\t", ";", "|")}
+    return max(counts, key=lambda d: counts[d])
+
+
+def _sampled_type(values: list[str]) -> str:
+    """The DuckDB type of a column from its sampled text values (empty ones are NULL)."""
+    import datetime as dt  # noqa: PLC0415
+
+    present = [v for v in values if v != ""]
+    if not present:
+        return "VARCHAR"
+
+    def every(parse: Any) -> bool:  # noqa: ANN401 - a parser
+        try:
+            for value in present:
+                parse(value)
+        except (ValueError, OverflowError):
+            return False
+        return True
+
+    def integer(value: str) -> None:
+        if not -(2**63) <= int(value) < 2**63:
+            raise OverflowError(value)
+
+    if every(integer):
+        return "BIGINT"
+    if every(float):
+        return "DOUBLE"
+    if all(v.lower() in ("true", "false") for v in present):
+        return "BOOLEAN"
+    if all(len(v) == 10 for v in present) and every(dt.date.fromisoformat):
+        return "DATE"
+    if every(dt.datetime.fromisoformat):
+        zoned = any(dt.datetime.fromisoformat(v).tzinfo is not None for v in present)
+        return "TIMESTAMPTZ" if zoned else "TIMESTAMP"
+    return "VARCHAR"
 
 
 def database_error(path: Path, error: Exception) -> DataError:

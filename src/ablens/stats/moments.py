@@ -111,9 +111,9 @@ class Moments:
                 "fill those rows before analysis"
             )
         diagonal = np.diag(comoment)
-        bad = [(c, d) for c, d in zip(self.columns, diagonal, strict=True) if not d >= 0]
-        if bad:
-            column, value = bad[0]
+        unsquared = [(c, d) for c, d in zip(self.columns, diagonal, strict=True) if not d >= 0]
+        if unsquared:
+            column, value = unsquared[0]
             why = (
                 "a sum of squared deviations cannot be negative"
                 if value < 0

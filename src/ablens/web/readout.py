@@ -325,6 +325,10 @@ def without_paths(message: str, *folders: Path, filename: str = "") -> str:
     for folder in folders:
         for path in sorted(folder.glob("**/*"), key=lambda p: -len(str(p))):
             message = message.replace(str(path), filename or path.name)
+            if filename:  # the data layer names a file by its name alone: the saved copy's
+                message = re.sub(
+                    rf"(?<![\w/\\.-]){re.escape(path.name)}(?![\w.-])", filename, message
+                )
         message = message.replace(str(folder), "")
     # Anything left that looks like one of the app's temporary folders, or any absolute path.
     return re.sub(
