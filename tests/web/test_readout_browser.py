@@ -238,7 +238,8 @@ def test_an_analysis_error_keeps_the_file_and_says_what_to_do(create_app, page, 
         page.set_input_files("input[name=file]", str(broken))
         page.click("form.readout button[type=submit]")
         message = page.locator("[role=alert]").inner_text()
-        assert "broken.parquet could not be read as a parquet file" in message
+        # the data layer's named error, with the file's own name (not the saved copy's)
+        assert "broken.parquet: the parquet file is truncated or its footer is damaged" in message
         assert "/tmp" not in message  # noqa: S108 - no server path shown
         assert "ablens-web" not in message
 
