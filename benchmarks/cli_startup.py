@@ -163,6 +163,9 @@ def main() -> None:
     script = Path(sys.executable).parent / "ablens"
     src = Path(__file__).resolve().parent.parent / "src"
     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # Warm bytecode caches, as after installation: the first run writes them (set
+    # PYTHONPYCACHEPREFIX to keep them out of the source trees).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     baseline_env = {**env, "PYTHONPATH": str(args.baseline_src)}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "python -c pass": ([sys.executable, "-c", "pass"], env),

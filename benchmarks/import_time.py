@@ -38,7 +38,10 @@ def main(rounds: int) -> None:
     chosen = {name: code for name, code in CANDIDATES.items() if _installed(code)}
     times: dict[str, list[float]] = {name: [] for name in chosen}
     cpu: dict[str, list[float]] = {name: [] for name in chosen}
-    for code in chosen.values():  # warm the bytecode caches
+    # Warm bytecode caches, as after installation: the first run writes them (set
+    # PYTHONPYCACHEPREFIX to keep them out of the source trees).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    for code in chosen.values():
         subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 - our own code
     load = os.getloadavg()[0]
     for _ in range(rounds):
