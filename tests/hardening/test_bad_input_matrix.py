@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import math
 import re
 import tempfile
@@ -495,3 +496,46 @@ def test_cases_are_well_formed() -> None:
         assert sum(inputs) == 1, f"{case.id}: give exactly one of rows, plan_yaml, power, file"
         assert set(case.all_faces()) <= faces, case.id
         assert (case.outcome == "ok") == (not case.expect), f"{case.id}: expect what it names"
+
+
+AGREEING = [
+    pytest.param(case, id=case.id)
+    for case in CASES
+    if case.outcome == "ok"
+    and set(API_FACES) <= set(case.all_faces())
+    and case.rows is not None
+    and len(case.rows()) < 100  # the wide table's cells are the matrix's slowest already
+]
+
+
+@pytest.mark.parametrize("case", AGREEING)
+def test_engines_agree(case: Case, tmp_path, web_client) -> None:
+    """Valid odd input gives the same warnings and numbers on pandas, polars and DuckDB."""
+    said = {}
+    results = {}
+    for face in API_FACES:
+        *warned, result = run_cell(case, face, tmp_path, web_client).text.splitlines()
+        said[face], results[face] = warned, json.loads(result)
+    for face in ("api-polars", "api-duckdb"):
+        assert said[face] == said["api-pandas"], face
+        # Engines sum in their own order: equal to the last few bits.
+        got, want = flat(results[face]), flat(results["api-pandas"])
+        assert got.keys() == want.keys(), face
+        numbers = [k for k, v in want.items() if isinstance(v, float)]
+        assert {k: got[k] for k in numbers} == pytest.approx(
+            {k: want[k] for k in numbers}, rel=1e-9, nan_ok=True
+        ), face
+        assert {k: v for k, v in got.items() if k not in numbers} == {
+            k: v for k, v in want.items() if k not in numbers
+        }, face
+
+
+def flat(value: Any, key: str = "") -> dict[str, Any]:
+    """A JSON document as path -> leaf, so that `pytest.approx` compares its numbers."""
+    if isinstance(value, dict):
+        return {
+            k: v for name, item in value.items() for k, v in flat(item, f"{key}.{name}").items()
+        }
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{key}[{i}]").items()}
+    return {key: value}
