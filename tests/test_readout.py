@@ -19,6 +19,7 @@ import pytest
 import ablens
 from ablens import demo
 from ablens.analysis_plan import AnalysisPlan, PlanError, load_plan, plan_from_dict
+from ablens.data.looks import TimeColumnError
 from ablens.decision import FIX_DATA, KEEP_RUNNING, NO_EFFECT, ROLL_BACK, SHIP
 from ablens.readout import Readout, bayesian_readout, format_chance, run_readout
 from ablens.report import render_readout
@@ -256,16 +257,15 @@ def test_metrics_without_looks_say_why(write_plan):
     )
 
 
-def test_looks_that_fail_are_reported_not_raised(write_plan):
-    # 200,000 distinct pre-period revenues are far more looks than allowed.
-    readout = run_readout(
-        load_plan(write_plan(("sequential: none", "sequential: msprt\ntime: pre_revenue")))
-    )
-    conversion = readout.sequential[0]
-    assert conversion.looks is None
-    assert conversion.reason.startswith("the looks failed: ")
-    # Without a sequential reading the fixed test decides, at the planned sample only.
-    assert readout.verdict.label == SHIP
+def test_a_time_column_that_cannot_order_looks_is_refused(write_plan):
+    # 200,000 distinct pre-period revenues are far more looks than allowed: the plan's time
+    # column is bad data, refused naming it (it was once a note, and a fixed-horizon verdict).
+    plan = load_plan(write_plan(("sequential: none", "sequential: msprt\ntime: pre_revenue")))
+    with pytest.raises(
+        TimeColumnError,
+        match=r"^column 'pre_revenue' \(the look time\) has more than 366 distinct values",
+    ):
+        run_readout(plan)
 
 
 def test_a_correction_divides_the_sequential_alpha(write_plan, database):

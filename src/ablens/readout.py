@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ablens import render
 from ablens.analysis_plan.run import analyze_opened, open_plan_source
 from ablens.data.checks import filter_exposure
+from ablens.data.looks import TimeColumnError
 from ablens.decision import Verdict, verdict
 from ablens.decision_context import (
     DecisionContext,
@@ -99,6 +100,10 @@ def sequential_readings(
         One reading per primary or guardrail comparison; a metric that cannot be read at each
         look (quantile, rank test, post-stratified) or whose looks fail gets a reading with a
         ``reason`` and no looks.
+
+    Raises:
+        TimeColumnError: The time column cannot order the looks (text, NULLs, more than
+            366 values): bad data in a column the plan names, refused like a bad metric.
     """
     if plan.sequential == "none" or plan.time is None:
         return ()
@@ -148,6 +153,8 @@ def sequential_readings(
                 experiment_id=plan.experiment_id,
                 team=plan.team,
             )
+        except TimeColumnError:
+            raise  # the plan's time column is bad data: refused, as a bad metric column is
         except AblensError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             readings.append(reading(reason=f"the looks failed: {first}"))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ablens.analysis import analyze
 from ablens.analysis_plan.model import PlanError
+from ablens.data._source import available_columns
 from ablens.data.checks import DataCheck, check_data
 from ablens.data.sources import (
     FILE_SUFFIXES,
@@ -146,7 +147,7 @@ def check_columns(plan: AnalysisPlan, available: Sequence[str]) -> None:
         raise PlanError(
             [
                 f"{plan.where(key)}: {key} == {column!r} is not a column of the data; "
-                f"available columns: {list(available)}"
+                f"{available_columns(list(available))}"
                 for key, column in missing
             ]
         )

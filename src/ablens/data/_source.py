@@ -70,6 +70,21 @@ class InternalNames:
         return self.prefix + suffix
 
 
+def available_columns(available: Sequence[str], shown: int = 50) -> str:
+    """The columns a message offers: all of them, or the first ``shown`` of a wide table.
+
+    Examples:
+        >>> available_columns(["a", "b"])
+        "available columns: ['a', 'b']"
+        >>> available_columns([f"c{i}" for i in range(5_000)], shown=2)
+        "available columns (5,000, the first 2): ['c0', 'c1']"
+    """
+    names = list(available)
+    if len(names) <= shown:
+        return f"available columns: {names}"
+    return f"available columns ({len(names):,}, the first {shown}): {names[:shown]}"
+
+
 def column_names(frame: Any) -> list[str]:  # noqa: ANN401 - a narwhals LazyFrame
     """The names of ``frame``'s columns (no rows are read)."""
     return [str(c) for c in frame.columns]
@@ -433,12 +448,7 @@ def check_columns(
     present = set(available)
     for name in (variant, *columns, *others):
         if name not in present:
-            listed = (
-                f"available columns: {available}"
-                if len(available) <= 50
-                else f"available columns ({len(available):,}, the first 50): {available[:50]}"
-            )
-            raise DataError(f"column {name!r} is not in the data; {listed}")
+            raise DataError(f"column {name!r} is not in the data; {available_columns(available)}")
     if not columns:
         return
     schema = frame.select(*(nw.col(c) for c in dict.fromkeys(columns))).collect_schema()

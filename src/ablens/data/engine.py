@@ -387,6 +387,19 @@ def _unit_counts(
     return int(result[names("repeated")] or 0), int(result[names("several_units")] or 0)
 
 
+def _refuse_no_arm(total_rows: int, variant: str) -> None:
+    """No row with an arm: an empty table, or a NULL arm everywhere (said before the arms)."""
+    if total_rows == 0:
+        raise DataError(
+            "the data have no rows: nothing to analyse; check the file, the table or the "
+            "source's filter"
+        )
+    raise DataError(
+        f"all {total_rows:,} rows have a NULL {variant!r}: no arm to compare; check the "
+        "variant column"
+    )
+
+
 class TooManySegmentsError(DataError):
     """The segment columns hold more distinct values than allowed (the caller may reword it).
 
@@ -532,6 +545,8 @@ def _assemble(
     for r in rows:
         label = str(r[arm])
         arm_rows[label] = arm_rows.get(label, 0) + int(r[n])
+    if not arm_rows:
+        _refuse_no_arm(total_rows, variant)
     check_arms(arm_rows, variant, expected_arms)
     check_nulls(rows, columns, segments, names)
     null_unit = repeated = several = 0
