@@ -130,7 +130,7 @@ def test_duckdb_every_query_sent_is_commented_and_listed(
     for statement in sent:
         assert statement.startswith(COMMENT + "\n"), statement[:80]
     assert sorted(result.statements) == sorted(sent)
-    for marker in ("LIMIT 10000", '"__c0_0"', '"__lo"'):  # pilot, moments, unit checks
+    for marker in ("LIMIT 10000", '"__c0_0"', '"__distinct_units"'):  # pilot, moments, unit check
         assert sum(marker in s for s in result.statements) == 1, marker
 
 

@@ -212,11 +212,42 @@ def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals modu
         raise InputError(
             f"data == {str(path)!r} has suffix {suffix!r}, must be .parquet, .pq, .csv or .tsv"
         )
-    connection = duckdb.connect()
+    connection = duckdb.connect(config=owned_duckdb_config())
+    connection.execute("SET enable_progress_bar = false")  # a library draws on no terminal
     relation = read_file(connection, path)
     names = [str(c) for c in relation.columns]
     wide = suffix in TEXT_SUFFIXES and len(names) > WIDE_CSV_COLUMNS
     return Source(nw.from_native(relation), "duckdb", connection, file=path, names=names, wide=wide)
+
+
+#: Environment variable overriding the memory limit of the DuckDB connections ablens opens.
+MEMORY_LIMIT_VARIABLE = "ABLENS_DUCKDB_MEMORY_LIMIT"
+#: Memory limit of the DuckDB connections ablens opens (for a file path); beyond it, DuckDB
+#: spills to disk (the unit check's COUNT(DISTINCT) over every unit is the one large state).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def owned_duckdb_config() -> dict[str, str]:
+    """Settings of a DuckDB connection ablens opens itself (never of one it was given).
+
+    A memory limit (``ABLENS_DUCKDB_MEMORY_LIMIT``, default 1GB) and a private spill
+    directory under the system's temporary directory (DuckDB's default, ``.tmp`` in the
+    working directory, would litter it; DuckDB removes the directory when the connection
+    closes).
+
+    Examples:
+        >>> config = owned_duckdb_config()
+        >>> config["memory_limit"], Path(config["temp_directory"]).name[:14]
+        ('1GB', 'ablens-duckdb-')
+    """
+    import os  # noqa: PLC0415 - only where ablens opens a connection
+    import tempfile  # noqa: PLC0415
+
+    spill = Path(tempfile.gettempdir()) / f"ablens-duckdb-{os.getpid()}-{secrets.token_hex(4)}"
+    return {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT,
+        "temp_directory": str(spill),
+    }
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -49,6 +49,7 @@ __all__ = [
     "MomentsByArm",
     "TooManySegmentsError",
     "compute_moments",
+    "distinct_units_query",
     "moments_query",
 ]
 
@@ -358,18 +359,69 @@ def _unit_counts(
     statements: list[str],
     names: InternalNames,
 ) -> tuple[int, int]:
-    """Rows beyond one per unit id, and units seen in more than one arm: one query.
+    """Rows beyond one per unit id, and units seen in more than one arm: exact, usually one query.
 
-    Grouping by unit and comparing the smallest and largest arm label avoids COUNT(DISTINCT),
-    which some engine dialects cannot express for every type. Rows with a NULL arm are left
-    out, as from every arm (pandas would compare their NaN labels as different).
+    A unit repeated within an arm, or in two arms, has at least two rows; so when the distinct
+    unit ids equal the rows (arm and unit not NULL) neither can happen and both counts are 0.
+    That rule-out check is one COUNT(DISTINCT) over two columns, exact, and far cheaper than
+    grouping every unit with its arms (one small hash per unit instead of three aggregates,
+    and it spills to disk under DuckDB's memory limit). Only when it fails does the grouped
+    query run, to count the problems for the message. Rows with a NULL arm are left out, as
+    from every arm.
+    """
+    nw = optional_import("narwhals", "data")
+    rows_, distinct = names("rows"), names("distinct_units")
+    present = source.frame.select(nw.col(unit), nw.col(variant)).drop_nulls(subset=[unit, variant])
+    rule_out = distinct_units_query(present, source.kind, unit, rows_, distinct)
+    (counted,), sent = collect(source, rule_out, comment, experiment_id, team)
+    statements.extend(sent)
+    if int(counted[rows_] or 0) == int(counted[distinct] or 0):
+        return 0, 0
+    return _unit_problems(
+        source, unit, variant, present, comment, experiment_id, team, statements, names
+    )
+
+
+def distinct_units_query(
+    present: Any,  # noqa: ANN401 - a narwhals LazyFrame without NULL units
+    kind: str,
+    unit: str,
+    rows: str,
+    distinct: str,
+) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
+    """One row: the rows of ``present`` (as ``rows``) and its distinct ``unit`` ids (``distinct``).
+
+    Ibis tables get Ibis' own ``nunique`` (narwhals' NULL-aware version casts a boolean to
+    smallint, which PostgreSQL refuses); NULL units were dropped, so both are COUNT(DISTINCT).
+    """
+    nw = optional_import("narwhals", "data")
+    if kind == "ibis":
+        table = nw.to_native(present)
+        native = table.aggregate(**{rows: table.count(), distinct: table[unit].nunique()})
+        return nw.from_native(native)
+    return present.select(nw.len().alias(rows), nw.col(unit).n_unique().alias(distinct))
+
+
+def _unit_problems(
+    source: Source,
+    unit: str,
+    variant: str,
+    present: Any,  # noqa: ANN401 - a narwhals LazyFrame: unit and variant, neither NULL
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    statements: list[str],
+    names: InternalNames,
+) -> tuple[int, int]:
+    """The counts once some unit id repeats: one query grouping by unit.
+
+    Comparing each unit's smallest and largest arm label avoids COUNT(DISTINCT) over labels,
+    which some engine dialects cannot express for every type.
     """
     nw = optional_import("narwhals", "data")
     rows_, lo, hi, several = names("rows"), names("lo"), names("hi"), names("several")
     per_unit = (
-        source.frame.select(nw.col(unit), nw.col(variant))
-        .drop_nulls(subset=[unit, variant])
-        .group_by(unit)
+        present.group_by(unit)
         .agg(
             nw.len().alias(rows_),
             nw.col(variant).min().alias(lo),
