@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
-from ablens.analysis_plan.run import analyze_opened, open_plan_source
+from ablens.analysis_plan.run import analyze_opened, open_plan_source, scan_plan
 from ablens.data.checks import filter_exposure
 from ablens.decision import Verdict, verdict
 from ablens.decision_context import (
@@ -47,7 +47,7 @@ from ablens.decision_context import (
 )
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
-from ablens.sequential import SequentialReading, analyze_looks
+from ablens.sequential import SequentialReading, analyze_looks, read_looks
 from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.data.scan import ReadoutMoments
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import LooksResult
     from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
@@ -86,14 +87,21 @@ def _sequential_alpha(plan: AnalysisPlan, comparison: Comparison) -> float:
 
 
 def sequential_readings(
-    plan: AnalysisPlan, result: AnalysisResult, data: object
+    plan: AnalysisPlan,
+    result: AnalysisResult,
+    data: object,
+    scanned: ReadoutMoments | None = None,
 ) -> tuple[SequentialReading, ...]:
     """The looks of every primary and guardrail comparison, one engine query each.
+
+    With ``scanned`` (the readout's one scan, grouped by the plan's ``time``), no query runs:
+    the cumulative moments of every look are merged from it.
 
     Args:
         plan: A plan with a sequential method and a ``time`` column.
         result: Its analysis (which comparisons exist, their families).
         data: The table, as `ablens.sequential.analyze_looks` takes it.
+        scanned: The readout's one scan, or None.
 
     Returns:
         One reading per primary or guardrail comparison; a metric that cannot be read at each
@@ -132,22 +140,29 @@ def sequential_readings(
         if not kind.looks:
             readings.append(reading(reason=kind.no_looks))
             continue
+        options: dict[str, Any] = {
+            "control": plan.control,
+            "treatment": c.treatment,
+            "method": plan.sequential,
+            "alpha": alpha,
+            "planned_units": plan.planned.sample_size,
+            "spending": plan.spending,
+        }
         try:
-            looks = analyze_looks(
-                data,
-                specs[c.metric].to_metric(),
-                control=plan.control,
-                treatment=c.treatment,
-                variant=plan.variant,
-                time=time,
-                method=plan.sequential,
-                alpha=alpha,
-                planned_units=plan.planned.sample_size,
-                spending=plan.spending,
-                unit=plan.unit,
-                experiment_id=plan.experiment_id,
-                team=plan.team,
-            )
+            metric = specs[c.metric].to_metric()
+            if scanned is not None and scanned.time == time:
+                looks = read_looks(scanned.cumulative(), metric, **options)
+            else:
+                looks = analyze_looks(
+                    data,
+                    metric,
+                    variant=plan.variant,
+                    time=time,
+                    unit=plan.unit,
+                    experiment_id=plan.experiment_id,
+                    team=plan.team,
+                    **options,
+                )
         except AblensError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             readings.append(reading(reason=f"the looks failed: {first}"))
@@ -847,10 +862,15 @@ def run_readout(
 ) -> Readout:
     """Analyze a plan where its data live: analysis, sequential looks, Bayesian reading, verdict.
 
-    Opens the source once; the analysis is one query (plus one per quantile or rank metric),
-    the sequential looks one query per primary metric and guardrail, the Bayesian reading none;
-    with a ``time`` column, each primary metric without a sequential reading one more query for
-    its lift over time (the decision context).
+    Opens the source once and reads the table once: one grouped query by (time, segments,
+    strata, arm) (`ablens.analysis_plan.scan_plan`) holds the analysis overall and per segment,
+    every post-stratified metric's strata and the cumulative moments of every look (the
+    sequential readings and the decision context's lift over time), merged exactly in Python.
+    Quantile and rank metrics cannot be merged from moments: each runs its own query, as do the
+    unit check (with ``unit``) and the exposure check. When the one grouping would hold too many
+    cells (a ``time`` column with thousands of values), or the data fail a check, each piece
+    runs its own query as `ablens.analyze` and `ablens.analyze_looks` do, and the readout's
+    ``data_report.warnings`` says so.
 
     Args:
         plan: The plan.
@@ -866,11 +886,13 @@ def run_readout(
         DataError: The data fail the checks.
     """
     with open_plan_source(plan, data) as opened:
-        result = analyze_opened(plan, opened.table)
         table = opened.table
         if plan.exposure is not None and plan.exposure.on_mismatch == "drop":
-            # The looks read the same consistent rows as the analysis (no query runs here).
+            # The scan and the looks read the same consistent rows as the analysis (no query
+            # runs here).
             table = filter_exposure(table, variant=plan.variant, exposure=plan.exposure)
-        sequential = sequential_readings(plan, result, table)
-        looks = context_looks(plan, result, table, sequential)
+        scanned = scan_plan(plan, table)
+        result = analyze_opened(plan, opened.table, scanned=scanned)
+        sequential = sequential_readings(plan, result, table, scanned)
+        looks = context_looks(plan, result, table, sequential, scanned)
     return compose_readout(result, plan, sequential=sequential, today=today, looks=looks)
