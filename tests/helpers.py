@@ -57,7 +57,9 @@ def same_numbers(actual: object, expected: object, rel: float = 1e-12, where: st
     """
     if isinstance(expected, dict):
         assert isinstance(actual, dict), where
-        assert sorted(actual) == sorted(expected), f"{where}: keys {list(actual)} != {list(expected)}"
+        assert sorted(actual) == sorted(expected), (
+            f"{where}: keys {list(actual)} != {list(expected)}"
+        )
         for key in expected:
             same_numbers(actual[key], expected[key], rel, f"{where}.{key}")
     elif isinstance(expected, list | tuple):
