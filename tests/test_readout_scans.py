@@ -104,6 +104,11 @@ def test_a_readout_reads_a_duckdb_table_once(logged: duckdb.DuckDBPyConnection, 
     # The quantile's own queries (its counts, then its order statistics) read only its column.
     assert len(others) == (2 if quantile else 0), others
     assert all('"minutes"' in s and '"revenue"' not in s for s in others)
+    # The readout says how it read the table, and why the quantile has its own queries.
+    reads = readout.to_dict()["reads"]
+    assert reads[0].startswith("One grouped scan of the table by (exposure_day, region, platform")
+    assert len(reads) == 1 + quantile
+    assert not quantile or reads[1].startswith("minutes p90 (quantile): its own queries")
     assert [r.looks is not None for r in readout.sequential] == [True, True, False, True]
 
 

@@ -32,7 +32,7 @@ JSON, `ablens.report.render_readout` for the HTML page.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
@@ -70,6 +70,7 @@ __all__ = [
     "bayesian_readout",
     "best_arm_readout",
     "compose_readout",
+    "describe_reads",
     "run_readout",
     "sequential_readout",
 ]
@@ -661,6 +662,9 @@ class Readout:
         context: Dates, traffic, and per primary metric the chance to beat control, the
             projected impact a month, the lift over time and, to keep running, the days still
             needed (`ablens.decision_context`); None when not composed.
+        reads: How the table was read, one sentence per query kind (`run_readout`): the one
+            grouped scan and what ran its own query (quantile and rank metrics, the unit
+            check); empty when not read by `run_readout`.
     """
 
     plan: AnalysisPlan | None
@@ -670,6 +674,7 @@ class Readout:
     bayesian: tuple[BayesianReading, ...] = ()
     best_arm: tuple[BestArmReading, ...] = ()
     context: DecisionContext | None = None
+    reads: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -706,13 +711,14 @@ class Readout:
 
         `AnalysisResult.to_dict` (``schema_version`` first), then ``verdict``, ``context``
         (`ablens.decision_context.DecisionContext.to_dict`, None when not composed),
-        ``sequential`` and ``bayesian``.
+        ``sequential``, ``bayesian`` and ``reads`` (how the table was read).
         """
         document = self.result.to_dict()
         document["verdict"] = self.verdict.to_dict()
         document["context"] = None if self.context is None else self.context.to_dict()
         document["sequential"] = self.sequential_dict()
         document["bayesian"] = self.bayesian_dict()
+        document["reads"] = list(self.reads)
         return document
 
     def health_lines(self) -> list[str]:
@@ -895,4 +901,52 @@ def run_readout(
         result = analyze_opened(plan, opened.table, scanned=scanned)
         sequential = sequential_readings(plan, result, table, scanned)
         looks = context_looks(plan, result, table, sequential, scanned)
-    return compose_readout(result, plan, sequential=sequential, today=today, looks=looks)
+    readout = compose_readout(result, plan, sequential=sequential, today=today, looks=looks)
+    return replace(readout, reads=describe_reads(plan, scanned))
+
+
+def describe_reads(plan: AnalysisPlan, scanned: ReadoutMoments | None) -> tuple[str, ...]:
+    """How `run_readout` read the plan's table, one sentence per kind of query.
+
+    Examples:
+        >>> from ablens.analysis_plan import plan_from_dict
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {"path": "users.parquet"},
+        ...         "control": "a",
+        ...         "metrics": [
+        ...             {"kind": "mean", "column": "revenue"},
+        ...             {"kind": "quantile", "column": "minutes", "probability": 0.9},
+        ...         ],
+        ...     }
+        ... )
+        >>> for line in describe_reads(plan, None):
+        ...     print(line[:60])
+        The moments ran as separate queries, one per piece (the grou
+        minutes p90 (quantile): its own queries; order statistics an
+    """
+    lines = []
+    if scanned is not None:
+        keys = ", ".join([*scanned.keys, "arm"])
+        lines.append(
+            f"One grouped scan of the table by ({keys}) for every moment: the analysis, its "
+            "segments, strata and looks, merged exactly."
+        )
+    else:
+        lines.append(
+            "The moments ran as separate queries, one per piece (the grouping of one scan held "
+            "too many cells, or the data failed a check)."
+        )
+    for spec in plan.metrics:
+        kind = kind_named(spec.kind)
+        if kind.needs == "table":
+            lines.append(
+                f"{spec.name} ({kind.name}): its own queries; order statistics and ranks cannot "
+                "be merged from moments."
+            )
+    if plan.unit is not None:
+        lines.append(f"The unit check: its own query, grouped by {plan.unit}.")
+    if plan.exposure is not None:
+        lines.append(f"The exposure check: its own query on {plan.exposure.column}.")
+    return tuple(lines)
