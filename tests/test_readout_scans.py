@@ -21,6 +21,7 @@ import pytest
 from ablens import demo
 from ablens.analysis_plan import load_plan, plan_from_dict
 from ablens.analysis_plan.run import run_plan
+from ablens.errors import DataError
 from ablens.readout import run_readout
 from ablens.sequential import analyze_looks
 from helpers import same_numbers
@@ -216,3 +217,36 @@ def test_a_readout_reads_a_postgresql_table_once(ibis_postgres, postgres_url):
     assert scans == 2, (scans, rows)
     assert ROWS <= rows <= ROWS + 10_000, rows
     assert [r.looks is not None for r in readout.sequential] == [True, True, False, True]
+
+
+def test_too_many_cells_for_one_scan_falls_back_to_the_per_piece_queries():
+    """A timestamp-like look column: each piece runs its own query and says what is wrong."""
+    rows = 30_000
+    table = _table(rows).set_column(
+        _table(rows).schema.get_field_index("exposure_day"),
+        "exposure_day",
+        pa.array(np.arange(rows)),
+    )
+    plan = _plan({"path": "unused.parquet"})
+    readout = run_readout(plan, data=table)
+    assert readout.reads[0].startswith("The moments ran as separate queries")
+    direct = run_plan(plan, data=table)
+    same_numbers(readout.result.to_dict(), direct.to_dict(), rel=1e-12)
+    reasons = [r.reason for r in readout.sequential if r.looks is None]
+    assert reasons[0] is not None
+    assert "more than 366 distinct values" in reasons[0]
+
+
+def test_a_segment_with_too_many_values_is_refused_as_before():
+    table = _table(5_000)
+    plan = plan_from_dict(
+        {
+            "experiment_id": "many",
+            "source": {"path": "unused.parquet"},
+            "control": "control",
+            "metrics": [{"kind": "mean", "column": "revenue"}],
+            "segments": ["user_id"],
+        }
+    )
+    with pytest.raises(DataError, match=r"segments \['user_id'\] have more than max_segments"):
+        run_readout(plan, data=table)
