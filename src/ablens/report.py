@@ -191,7 +191,8 @@ _CSS = (
 .ablens-report ul.checks li::before { content: "✓ "; color: var(--good); font-weight: 600; }
 .ablens-report table { border-collapse: collapse; width: 100%;
   font-variant-numeric: tabular-nums; }
-/* A table wider than the report scrolls in its own box; the page keeps the screen's width. */
+/* A table wider than the report scrolls in its own box (focusable, so the keyboard scrolls it
+   too); the page keeps the screen's width. */
 .ablens-report .wide { overflow-x: auto; }
 .ablens-report th, .ablens-report td { text-align: right; padding: 6px 8px;
   border-bottom: 1px solid var(--line); vertical-align: middle; }
@@ -1041,7 +1042,7 @@ def _metrics_section(
         )
     one_arm = "" if many_arms else " one-arm"
     return (
-        '<section class="metrics"><h2>Metrics</h2><div class="wide">'
+        '<section class="metrics"><h2>Metrics</h2><div class="wide" tabindex="0">'
         f'<table class="cards metrics{one_arm}"><thead>{head}</thead>'
         f"{''.join(bodies)}</table></div>{_bayes_legend(bayesian)}</section>"
     )
@@ -1087,7 +1088,7 @@ def _best_arm_section(readings: Sequence[BestArmReading]) -> str:
     )
     return (
         '<section class="best-arm"><h2>Which arm is best (Bayesian)</h2>'
-        '<div class="wide"><table class="ranks"><thead><tr>'
+        '<div class="wide" tabindex="0"><table class="ranks"><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "".join(rows)
@@ -1226,7 +1227,8 @@ def _sequential_section(
         interval = _sequential_interval_sentence(reading, words, result)
         if interval:
             parts.append(f'<p class="interval">{_e(interval)}</p>')
-        parts.append(f'<div class="wide">{_strip_namespace(reading.looks.to_html())}</div>')
+        looks = _strip_namespace(reading.looks.to_html())
+        parts.append(f'<div class="wide" tabindex="0">{looks}</div>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -1298,7 +1300,7 @@ def _segments_section(result: AnalysisResult, words: Words) -> str:
         "is off: do not read that segment.</p>"
     )
     return (
-        f'<section class="segments"><h2>Segments</h2>{note}<div class="wide">'
+        f'<section class="segments"><h2>Segments</h2>{note}<div class="wide" tabindex="0">'
         f'<table class="cards{one_arm}"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
         "</table></div></section>"
     )

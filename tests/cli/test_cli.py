@@ -151,6 +151,7 @@ def test_run_exits_with_main_code(monkeypatch):
 def test_serve_passes_its_options_to_the_web_server(monkeypatch):
     pytest.importorskip("fastapi", reason="the web extra is not installed")
     import ablens.web  # noqa: PLC0415
+    from ablens.web.app import TimeLimits  # noqa: PLC0415
 
     calls: list[dict[str, object]] = []
     monkeypatch.setattr(ablens.web, "serve", lambda **options: calls.append(options), raising=False)
@@ -163,6 +164,9 @@ def test_serve_passes_its_options_to_the_web_server(monkeypatch):
             "port": 9001,
             "max_upload_bytes": 2 * 1024 * 1024,
             "demo": True,
+            "time_limits": TimeLimits(calculator=30.0, readout=300.0),
+            "compute_workers": None,
+            "body_timeout": 30.0,
         }
     ]
     assert runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output.count("--demo")

@@ -89,13 +89,12 @@ def test_calculator_round_trip(server, page):
     page.type("input[name=baseline]", "4%")
     page.fill("input[name=mde]", "")
     page.type("input[name=mde]", "10%")
-    page.wait_for_function(
-        "document.querySelector('#sentence') && "
-        "document.querySelector('#sentence').textContent.includes('4% → 4.4%')"
+    page.wait_for_function(  # a function: the pages' CSP refuses Playwright's eval of a string
+        "() => document.querySelector('#sentence')?.textContent.includes('4% → 4.4%')"
     )
     per_arm = page.text_content("#n-per-arm")
     assert re.fullmatch(r"[\d,]+", per_arm or "")
-    page.wait_for_function("location.search.includes('baseline=4%25')")
+    page.wait_for_function("() => location.search.includes('baseline=4%25')")
     assert "mde=10%25" in page.url
     page.screenshot(path=str(ARTIFACTS / "calculator.png"), full_page=True)
     shared = page.url
@@ -107,12 +106,13 @@ def test_calculator_round_trip(server, page):
     page.fill("input[name=looks]", "")
     page.type("input[name=looks]", "30")
     page.wait_for_function(
-        "document.querySelector('#sentence').textContent.includes('mSPRT (always valid) over 30')"
+        "() => document.querySelector('#sentence')"
+        ".textContent.includes('mSPRT (always valid) over 30')"
     )
     assert "at most" in (page.text_content("#result .numbers") or "")
     sequential_per_arm = int((page.text_content("#n-per-arm") or "").replace(",", ""))
     assert sequential_per_arm > int((per_arm or "").replace(",", ""))
-    page.wait_for_function("location.search.includes('sequential=msprt')")
+    page.wait_for_function("() => location.search.includes('sequential=msprt')")
     page.screenshot(path=str(ARTIFACTS / "calculator-sequential.png"), full_page=True)
     page.click("text=More options")  # alpha is folded with the other statistical options
     page.fill("input[name=alpha]", "1.5")

@@ -215,12 +215,14 @@ def test_an_analysis_error_keeps_the_file_and_says_what_to_do(create_app, page, 
         # Another arm column swaps in its own values for the control and the split.
         page.select_option("select[name=variant]", "converted")
         page.wait_for_function(
-            "[...document.querySelectorAll('select[name=control] option')]"
+            "() => [...document.querySelectorAll('select[name=control] option')]"
             ".map(o => o.value).join() === '0,1'"
         )
         assert page.locator("input[name='share:1']").count() == 1
         page.select_option("select[name=variant]", "variant")
-        page.wait_for_function("document.querySelector('select[name=control]').value === 'control'")
+        page.wait_for_function(
+            "() => document.querySelector('select[name=control]').value === 'control'"
+        )
         # Fix the choice and analyze, without choosing the file again.
         page.select_option("select[name=unit]", "user_id")
         page.click("button[name=action][value=analyze]")
@@ -236,7 +238,8 @@ def test_an_analysis_error_keeps_the_file_and_says_what_to_do(create_app, page, 
         page.set_input_files("input[name=file]", str(broken))
         page.click("form.readout button[type=submit]")
         message = page.locator("[role=alert]").inner_text()
-        assert "broken.parquet could not be read as a parquet file" in message
+        # the data layer's named error, with the file's own name (not the saved copy's)
+        assert "broken.parquet: the parquet file is truncated or its footer is damaged" in message
         assert "/tmp" not in message  # noqa: S108 - no server path shown
         assert "ablens-web" not in message
 
@@ -279,7 +282,7 @@ def test_demo_opens_on_its_result_at_its_own_address(create_app, page, demo_plan
         shoot(page, "readout-demo")
         # Copy link puts the readout's own address on the clipboard.
         page.click("#copy-link")
-        page.wait_for_function("document.querySelector('#copied').textContent.length > 0")
+        page.wait_for_function("() => document.querySelector('#copied').textContent.length > 0")
         assert page.evaluate("navigator.clipboard.readText()") == page.url
         # The served plan that fails shows its named error, once.
         page.click("details.another summary")

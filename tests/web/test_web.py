@@ -847,7 +847,7 @@ def test_serve_demo_removes_its_folder_when_stopped_by_a_signal(tmp_path, stop):
             except OSError:
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
-        demo_folders = list(scratch.glob("ablens-demo-*"))
+        demo_folders = list(scratch.glob("ablens-web-*-demo-*"))
         assert len(demo_folders) == 1
         assert (demo_folders[0] / "plan.yaml").is_file()
         server.send_signal(stop)

@@ -702,10 +702,40 @@ def serve_command(
             "removed on exit): a readout with nothing to upload.",
         ),
     ] = False,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds a calculator plan may compute before it is stopped with a message.",
+        ),
+    ] = 30.0,
+    readout_time_limit: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds a readout (analysis and report) may compute before it is stopped.",
+        ),
+    ] = 300.0,
+    compute_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Calculations that may run at once, each in its own process "
+            "[default: 2, or one per CPU core].",
+            show_default=False,
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds to wait for the next part of an upload before giving up (408)."
+        ),
+    ] = 30.0,
 ) -> None:
     """Serve the web page (power calculator and readout) until interrupted."""
     with usage_errors():
         from ablens.web import serve  # noqa: PLC0415 - needs the web extra
+        from ablens.web.app import TimeLimits  # noqa: PLC0415
 
         serve(
             plans=plans or (),
@@ -713,6 +743,9 @@ def serve_command(
             port=port,
             max_upload_bytes=max_upload_mb * 1024 * 1024,
             demo=demo,
+            time_limits=TimeLimits(calculator=time_limit, readout=readout_time_limit),
+            compute_workers=compute_workers,
+            body_timeout=body_timeout,
         )
 
 

@@ -19,8 +19,15 @@ Pages:
   Like ``ablens analyze`` it runs `ablens.readout.run_readout` on a plan built by the plan
   layer.
 
+CPU work (a calculator plan, an estimate from past data, a file's preview, a readout) runs in
+a pool of worker processes with a time limit (`ablens.web.compute.ComputePool`), so a slow
+calculation never holds up the other pages; the guards of `ablens.web.guards` add the security
+headers (a Content-Security-Policy on every page), a request-body timeout and the clean-up of
+upload folders left by a killed server.
+
 Bad input never raises: it comes back as a message in the page (HTTP 200 for htmx fragments,
-which htmx only swaps on success; 413 or 422 for a rejected upload or plan).
+which htmx only swaps on success; 413 or 422 for a rejected upload or plan; 503 for a
+calculation stopped at its time limit).
 """
 
 from __future__ import annotations
@@ -30,16 +37,18 @@ import html
 import ipaddress
 import json
 import math
-import shutil
+import os
 import signal
 import tempfile
 import threading
-from contextlib import contextmanager
+from collections import OrderedDict
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -52,27 +61,73 @@ from ablens.calculator import (
     FieldError,
     applicable_fields,
     calculator_form,
+    calculator_plan,
     calculator_query,
     estimate_from_history,
     limit_error,
     read_calculator,
 )
 from ablens.errors import AblensError, LimitError
-from ablens.planning import power_plan
+from ablens.web.compute import (
+    ComputePool,
+    TimeLimitExceeded,
+    Work,
+    WorkerLost,
+    default_workers,
+    time_limit_message,
+)
+from ablens.web.guards import (
+    UPLOAD_PREFIX,
+    RequestBodyTimeout,
+    SecurityHeaders,
+    remove_stale_uploads,
+)
 from ablens.web.readout import FORM_OVERHEAD as _FORM_OVERHEAD
 from ablens.web.readout import UploadError, add_readout_routes
 from ablens.web.readout import human_bytes as _human_bytes
 from ablens.web.readout import save_upload as _save_upload
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
     from types import FrameType
 
+    from ablens.calculator import HistoryEstimate
     from ablens.planning import PowerPlan
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "GLOSSARY", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_READOUT_TIME_LIMIT",
+    "DEFAULT_TIME_LIMIT",
+    "GLOSSARY",
+    "TimeLimits",
+    "create_app",
+    "serve",
+    "time_limit_message",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Longest a calculator plan (or a plan from history) may compute, in seconds.
+DEFAULT_TIME_LIMIT = 30.0
+#: Longest a readout (a file's preview, the analysis and its report) may compute, in seconds.
+DEFAULT_READOUT_TIME_LIMIT = 300.0
+#: Longest wait for the next piece of a request body (a stalled upload), in seconds.
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Calculator answers kept for repeated inputs (the same form gives the same plan).
+CALCULATOR_CACHE_SIZE = 512
+#: Modules a compute worker imports before its first calculation.
+_WARM_MODULES = (
+    "ablens.calculator",
+    "ablens.planning",
+    "scipy.stats",
+    "duckdb",
+    "ablens.readout",
+    "ablens.report",
+    "ablens.web.app",
+)
 _HERE = Path(__file__).parent
 
 #: Plain-language definitions shown as tooltips (title attributes) and on the home page.
@@ -231,6 +286,38 @@ def mde_chart(p: PowerPlan) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 
 
+@dataclass(frozen=True)
+class TimeLimits:
+    """How long each kind of work may compute before it is stopped, in seconds.
+
+    Attributes:
+        calculator: A calculator plan, or a plan estimated from past data.
+        readout: A readout: an upload's preview, the analysis of a file or a plan's data, and
+            its report.
+    """
+
+    calculator: float = DEFAULT_TIME_LIMIT
+    readout: float = DEFAULT_READOUT_TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        for name in ("calculator", "readout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"time limit {name} == {value!r}, must be a positive number")
+
+
+def _estimate_history(path: str, history: Mapping[str, str], source: str) -> HistoryEstimate:
+    """`estimate_from_history` of the calculator's history form (runs in a compute worker)."""
+    return estimate_from_history(
+        path,
+        column=history["history_column"],
+        date=history["history_date"],
+        unit=history["history_unit"] or None,
+        covariate=history["history_covariate"] or None,
+        source=source,
+    )
+
+
 def _share_text(share: float) -> str:
     """An arm's share of the traffic: 50%, 33.3%."""
     percent = share * 100
@@ -243,8 +330,17 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     plans: Sequence[Path] = (),
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     open_first: bool = False,
+    time_limits: TimeLimits | None = None,
+    compute_workers: int | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """The web application (an ASGI app; serve it with `serve` or any ASGI server).
+
+    CPU-heavy work (calculator plans, estimates from past data, upload previews, readouts) runs
+    in a pool of worker processes (`ablens.web.compute.ComputePool`, started on the app's
+    start-up or first use and stopped on its shutdown), so a slow calculation never holds up
+    other pages, and is stopped at its time limit. Start-up also removes upload folders left by
+    a server that was killed.
 
     Args:
         plans: Analysis plan files offered on the readout page (their data sources are read
@@ -252,20 +348,44 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         max_upload_bytes: Largest upload accepted, in bytes.
         open_first: Open the readout page on the first plan's readout (``ablens serve
             --demo`` opens on the demo's result).
+        time_limits: How long a calculation may take before it is stopped with a message;
+            `TimeLimits()` (30 s for the calculator, 300 s for a readout) by default.
+        compute_workers: Calculations that may run at once (worker processes); by default two,
+            or one per CPU core.
+        body_timeout: Longest wait, in seconds, for the next piece of a request body before the
+            request is answered 408 (a stalled upload).
 
     Returns:
         The FastAPI application.
     """
     if max_upload_bytes <= 0:
         raise ValueError(f"max_upload_bytes == {max_upload_bytes!r}, must be positive")
+    limits = TimeLimits() if time_limits is None else time_limits
+    pool = ComputePool(
+        default_workers() if compute_workers is None else compute_workers, warm=_WARM_MODULES
+    )
     plan_paths = tuple(Path(p) for p in plans)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        remove_stale_uploads()
+        pool.start()
+        try:
+            yield
+        finally:
+            pool.close()
+            app.state.readout.uploads.close()
+
     app = FastAPI(
         title="ablens",
         version=__version__,
         docs_url=None,  # the Swagger page loads its assets from a CDN
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
+    app.state.compute = pool
+    app.state.time_limits = limits
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals.update(glossary=GLOSSARY, version=__version__)
@@ -275,7 +395,52 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401
         return templates.TemplateResponse(request, name, context, status_code=status)
 
-    def calculator_context(values: Mapping[str, str], **extra: Any) -> dict[str, Any]:  # noqa: ANN401
+    plan_cache: OrderedDict[tuple[tuple[str, str], ...], PowerPlan | Exception] = OrderedDict()
+    computing: dict[tuple[tuple[str, str], ...], asyncio.Future[PowerPlan | Exception]] = {}
+
+    async def compute(work: Work, function: Callable[P, T], *args: Any) -> T:  # noqa: ANN401
+        """Run `function(*args)` off the event loop within `work`'s time limit."""
+        limit = limits.calculator if work == "calculator" else limits.readout
+        return await pool.run(function, *args, time_limit=limit)
+
+    async def plan_off_loop(values: Mapping[str, str]) -> PowerPlan:
+        """`calculator_plan` in a worker, remembered for repeated inputs (errors included).
+
+        Requests for inputs already being computed wait for that computation instead of
+        starting their own: a shared link opened by many at once is computed once.
+        """
+        key = tuple(sorted(values.items()))
+        kept = plan_cache.get(key)
+        if kept is None:
+            running = computing.get(key)
+            if running is not None and running.get_loop() is asyncio.get_running_loop():
+                kept = await asyncio.shield(running)
+            else:
+                done: asyncio.Future[PowerPlan | Exception] = (
+                    asyncio.get_running_loop().create_future()
+                )
+                computing[key] = done
+                try:
+                    kept = await compute("calculator", calculator_plan, dict(values))
+                except (AblensError, ValueError, TimeLimitExceeded) as error:
+                    kept = error
+                    if isinstance(error, TimeLimitExceeded) and error.waited:
+                        done.set_result(error)
+                        raise  # busy, not slow: the same input may well be quick next time
+                finally:
+                    del computing[key]
+                    if not done.done():
+                        done.set_result(kept if kept is not None else WorkerLost("stopped"))
+                plan_cache[key] = kept
+                while len(plan_cache) > CALCULATOR_CACHE_SIZE:
+                    plan_cache.popitem(last=False)
+        else:
+            plan_cache.move_to_end(key)
+        if isinstance(kept, Exception):
+            raise kept.with_traceback(None)
+        return kept
+
+    async def calculator_context(values: Mapping[str, str], **extra: Any) -> dict[str, Any]:  # noqa: ANN401
         context: dict[str, Any] = {
             "values": values,
             "shown": applicable_fields(values),
@@ -294,8 +459,11 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         }
         context.update(extra)
         try:
-            reading = read_calculator(values)
-            result = power_plan(**reading.arguments)
+            reading = read_calculator(values)  # quick: a field at fault is named at once
+            result = await plan_off_loop(values)
+        except (TimeLimitExceeded, WorkerLost) as error:
+            context.update(error=time_limit_message(error, "calculator"))
+            return context
         except FieldError as error:
             context.update(error=str(error), error_field=error.field)
             return context
@@ -321,9 +489,9 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         return page(request, "home.html", plans=len(plan_paths))
 
     @app.get("/calculator", response_class=HTMLResponse)
-    def calculator(request: Request) -> HTMLResponse:
+    async def calculator(request: Request) -> HTMLResponse:
         values = calculator_form(request.query_params)
-        return page(request, "calculator.html", **calculator_context(values))
+        return page(request, "calculator.html", **await calculator_context(values))
 
     @app.api_route("/calculator/result", methods=["GET", "POST"], response_class=HTMLResponse)
     async def calculator_result(request: Request) -> HTMLResponse:
@@ -332,7 +500,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
             source: Mapping[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             source = request.query_params
-        context = calculator_context(calculator_form(source), oob=True)
+        context = await calculator_context(calculator_form(source), oob=True)
         response = page(request, "_calculator_result.html", **context)
         if context["plan"] is not None:
             # Replace (not push) the URL: every keystroke would otherwise add a history entry.
@@ -356,7 +524,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 request,
                 "calculator.html",
                 413,
-                **calculator_context(
+                **await calculator_context(
                     calculator_form({}),
                     history_error=message,
                     history_error_field="history_file",
@@ -370,7 +538,9 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         )
         history = {key: fields.get(key, "") for key in HISTORY_FIELDS}
         upload = form.get("file")
-        folder = Path(tempfile.mkdtemp(prefix="ablens-web-"))
+        # The readout's own upload folder (one root the app owns, removed at shutdown, and at
+        # the next start-up if the server is killed); this file is removed once estimated.
+        _, folder = state.uploads.new_folder()
         status, error, error_field = 200, None, None
         try:
             if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
@@ -388,15 +558,10 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                     )
                 raise FieldError(f"File: {message}", "history_file") from None
             name = Path(upload.filename or "").name
-            estimate = await asyncio.to_thread(
-                estimate_from_history,
-                str(path),
-                column=history["history_column"],
-                date=history["history_date"],
-                unit=history["history_unit"] or None,
-                covariate=history["history_covariate"] or None,
-                source=name,
-            )
+            estimate = await compute("calculator", _estimate_history, str(path), history, name)
+        except (TimeLimitExceeded, WorkerLost) as stopped:
+            message = time_limit_message(stopped, "calculator")
+            status, error, error_field = 503, f"File: {message}", "history_file"
         except FieldError as refused:
             status = status if status != 200 else 422
             error, error_field = str(refused), refused.field
@@ -410,7 +575,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 "history_file",
             )
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            state.uploads.discard(folder)
             if isinstance(upload, UploadFile):
                 await upload.close()
         if error is not None:
@@ -418,7 +583,7 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
                 request,
                 "calculator.html",
                 status,
-                **calculator_context(
+                **await calculator_context(
                     values,
                     history=history,
                     history_error=error,
@@ -429,27 +594,22 @@ def create_app(  # noqa: PLR0915 - the routes are closures over the app's state
         return page(
             request,
             "calculator.html",
-            **calculator_context(values, history=history, history_note=estimate.sentence),
+            **await calculator_context(values, history=history, history_note=estimate.sentence),
         )
 
     state = add_readout_routes(
         app,
         page,
+        compute,
         plans=plan_paths,
         max_upload_bytes=max_upload_bytes,
         open_first=open_first,
     )
-    app.router.on_shutdown.append(state.uploads.close)
     app.state.readout = state  # the kept uploads and readouts (tests look at them)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:  # noqa: ANN401
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
-
+    # Plain ASGI middleware (the last added runs first): cheaper than @app.middleware("http").
+    app.add_middleware(RequestBodyTimeout, seconds=body_timeout)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -484,6 +644,9 @@ def serve(
     port: int = 8000,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     demo: bool = False,
+    time_limits: TimeLimits | None = None,
+    compute_workers: int | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted (``ablens serve``).
 
@@ -498,15 +661,27 @@ def serve(
         demo: Also simulate the demo experiment (200,000 users) into a temporary folder, removed
             when the server stops, offer its plan first and open the readout page on its
             result: a readout with nothing to install or upload.
+        time_limits: How long a calculator plan and a readout may compute (`create_app`).
+        compute_workers: Calculations that may run at once (`create_app`).
+        body_timeout: Longest wait for the next piece of a request body (`create_app`).
     """
     import uvicorn  # noqa: PLC0415 - the server is only needed here
 
-    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix="ablens-demo-") as scratch:
+    # Named like the upload folders, so a server killed with SIGKILL leaves nothing for long.
+    demo_prefix = f"{UPLOAD_PREFIX}{os.getpid()}-demo-"
+    with _exit_on_sigterm(), tempfile.TemporaryDirectory(prefix=demo_prefix) as scratch:
         if demo:
             from ablens.demo import write_demo  # noqa: PLC0415 - needs the duckdb extra
 
             plans = (write_demo(scratch), *plans)
-        app = create_app(plans=plans, max_upload_bytes=max_upload_bytes, open_first=demo)
+        app = create_app(
+            plans=plans,
+            max_upload_bytes=max_upload_bytes,
+            open_first=demo,
+            time_limits=time_limits,
+            compute_workers=compute_workers,
+            body_timeout=body_timeout,
+        )
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:

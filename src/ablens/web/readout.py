@@ -5,16 +5,20 @@ The flow, each step a page with its own address:
 1. ``/readout``: choose a CSV or parquet file (or one of the plans the server was started with).
    With ``ablens serve --demo`` the page opens on the demo's readout instead.
 2. ``/readout/file/<key>``: the uploaded file is kept on the server under a random key (in one
-   temporary folder the app owns, ``ablens-web-*``); the page previews its first rows, each
-   column's type and number of distinct values, and asks what the columns mean: the arm column
-   and its control, the unit id, the primary metric, guardrails, the planned split, the reading.
-   An error in a choice comes back on this page with the file still kept.
+   temporary folder the app owns, ``ablens-web-<pid>-*``, removed at shutdown, and at the next
+   start-up if the server was killed: `ablens.web.guards.remove_stale_uploads`); the page
+   previews its first rows, each column's type and number of distinct values, and asks what the
+   columns mean: the arm column and its control, the unit id, the primary metric, guardrails,
+   the planned split, the reading. An error in a choice comes back on this page with the file
+   still kept.
 3. ``/readout/<key>``: the readout, result first, at an address to share; the report, a plan
    file that ``ablens analyze`` runs on the same file, and "Analyze another file".
 
 The plan is built by `ablens.analysis_plan.plan_from_dict` (the plan's rules, its messages, its
 defaults) and run by `ablens.readout.run_readout`, like ``ablens analyze`` does; this module
-only reads the form, keeps files and pages, and lays them out.
+only reads the form, keeps files and pages, and lays them out. The work that reads the file
+(its preview, the plan's metrics, the readout and its report) runs in the app's compute pool
+(`ablens.web.compute`) within the readout time limit.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import asyncio
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -39,15 +42,20 @@ from starlette.datastructures import UploadFile
 from ablens.calculator import SEQUENTIAL_CHOICES
 from ablens.errors import AblensError
 from ablens.typing import DEFAULT_SPENDING, SPENDING_NAMES
+from ablens.web.compute import TimeLimitExceeded, WorkerLost, time_limit_message
+from ablens.web.guards import REPORT_CSP, UPLOAD_PREFIX, upload_folder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from fastapi import FastAPI
 
     from ablens.analysis_plan import AnalysisPlan
     from ablens.data.profile import TablePreview
-    from ablens.readout import Readout
+    from ablens.web.compute import Work
+
+    #: ``compute(work, function, *args)``: the app's way to run `function` in its compute pool.
+    Compute = Callable[..., Awaitable[Any]]
 
 __all__ = [
     "MAX_KEPT_READOUTS",
@@ -64,8 +72,8 @@ MAX_KEPT_READOUTS = 32
 MAX_KEPT_UPLOADS = 16
 #: An uploaded file is removed this long after it was sent.
 UPLOAD_MAX_AGE_SECONDS = 3600.0
-#: The prefix of the one temporary folder the app keeps its uploads in.
-UPLOAD_FOLDER_PREFIX = "ablens-web-"
+#: The prefix of the one temporary folder the app keeps its uploads in (then the server's pid).
+UPLOAD_FOLDER_PREFIX = UPLOAD_PREFIX
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 #: The first rows shown in the preview.
 PREVIEW_ROWS = 5
@@ -97,6 +105,10 @@ class UploadError(ValueError):
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.status = status
+
+    def __reduce__(self) -> tuple[type[UploadError], tuple[str, int]]:
+        """Pickle with the status (the error may come back from a compute worker)."""
+        return (type(self), (str(self), self.status))
 
 
 def human_bytes(size: float) -> str:
@@ -195,9 +207,11 @@ class KeptUpload:
 
 
 class UploadStore:
-    """The uploaded files, in one temporary folder (``ablens-web-*``), bounded in count and age.
+    """The uploaded files, in one temporary folder, bounded in count and age.
 
-    The folder is made on the first upload and removed by `close` (the app's shutdown).
+    The folder (``ablens-web-<pid>-*``, `ablens.web.guards.upload_folder`) is made on the first
+    upload and removed by `close` (the app's shutdown); if the server is killed, the next
+    server's start-up removes it (`ablens.web.guards.remove_stale_uploads`).
     """
 
     def __init__(self, max_count: int | None = None, max_age: float | None = None) -> None:
@@ -212,7 +226,7 @@ class UploadStore:
         """The app's upload folder (made on first use)."""
         with self._lock:
             if self._root is None or not self._root.is_dir():
-                self._root = Path(tempfile.mkdtemp(prefix=UPLOAD_FOLDER_PREFIX))
+                self._root = upload_folder()
                 # Also at exit and when the store is dropped without the app's shutdown.
                 weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
             return self._root
@@ -656,19 +670,23 @@ def _read_spec(spec: Mapping[str, Any]) -> AnalysisPlan:
     return plan_from_dict(dict(spec), name="the readout form")
 
 
-def _run(plan: AnalysisPlan, data: Path | None) -> tuple[Readout, str]:
-    """Run the readout and render its report (blocking; called in a worker thread)."""
+def _run(plan: AnalysisPlan, data: Path | None) -> tuple[str, str]:
+    """Run the readout and render its report: its verdict's label and the report page.
+
+    Runs in a compute worker (`ablens.web.compute`): only the two strings come back.
+    """
     from ablens.readout import run_readout  # noqa: PLC0415
     from ablens.report import render_readout  # noqa: PLC0415
 
     readout = run_readout(plan, data=None if data is None else str(data))
-    return readout, render_readout(readout)
+    return readout.verdict.label, render_readout(readout)
 
 
 # ------------------------------------------------------------------------------- routes
 def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the state
     app: FastAPI,
     page: Callable[..., HTMLResponse],
+    compute: Compute,
     *,
     plans: Sequence[Path],
     max_upload_bytes: int,
@@ -679,6 +697,8 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
     Args:
         app: The application.
         page: Renders a template: ``page(request, name, status, **context)``.
+        compute: Runs CPU work off the event loop: ``await compute("readout", function,
+            *args)`` (the app's compute pool, with the readout time limit).
         plans: Plan files offered on the page, parsed once here.
         max_upload_bytes: Largest upload accepted.
         open_first: Open ``/readout`` on the first plan's readout (``ablens serve --demo``).
@@ -739,6 +759,14 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
     def expired(request: Request, what: str) -> HTMLResponse:
         return page(request, "readout_expired.html", 404, what=what, **upload_context())
 
+    async def run(work: Work, function: Callable[..., Any], *args: Any) -> Any:  # noqa: ANN401
+        """`compute`, with a stopped calculation as an `UploadError` in the page's words."""
+        try:
+            return await compute(work, function, *args)
+        except (TimeLimitExceeded, WorkerLost) as error:
+            message = time_limit_message(error, work)
+            raise UploadError(message[0].upper() + message[1:], 503) from None
+
     async def first_readout() -> str | None:
         """The first plan's readout (the demo's), run once on the first visit."""
         choices = state.served.choices()
@@ -747,8 +775,8 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
             return None
         async with state.first_lock:
             if state.first_key is None or state.first_key not in state.readouts:
-                readout, report = await asyncio.to_thread(_run, choice.plan, None)
-                kept = KeptReadout(report, choice.plan.experiment_id, readout.verdict.label)
+                verdict, report = await run("readout", _run, choice.plan, None)
+                kept = KeptReadout(report, choice.plan.experiment_id, verdict)
                 state.keep(kept, pinned=True)
         return state.first_key
 
@@ -760,7 +788,8 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
             except Exception as error:  # the upload form still works
                 name = state.served.paths[0].name
                 message = f"{name} could not be read out: {without_paths(str(error))}"
-                return upload_page(request, error=message)
+                status = error.status if isinstance(error, UploadError) else 200
+                return upload_page(request, status, error=message)
             if key is not None:
                 return RedirectResponse(f"/readout/{key}", status_code=303)
         return upload_page(request)
@@ -792,16 +821,16 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
                 path = None
                 if has_file and isinstance(upload, UploadFile):
                     path = await save_upload(upload, folder, max_upload_bytes)
-                readout, report = await asyncio.to_thread(_run, choice.plan, path)
+                verdict, report = await run("readout", _run, choice.plan, path)
                 kept_readout = KeptReadout(
-                    report, choice.plan.experiment_id, readout.verdict.label, filename=filename
+                    report, choice.plan.experiment_id, verdict, filename=filename
                 )
                 state.uploads.discard(folder)
                 return RedirectResponse(f"/readout/{state.keep(kept_readout)}", status_code=303)
             if not has_file or not isinstance(upload, UploadFile):
                 raise UploadError("Choose a CSV or parquet file to upload, or one of the plans.")
             path = await save_upload(upload, folder, max_upload_bytes)
-            preview = await asyncio.to_thread(_preview, path)
+            preview = await run("readout", _preview, path)
         except UploadError as error:
             state.uploads.discard(folder)
             return upload_page(request, error.status, error=str(error))
@@ -860,7 +889,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
         """Build the plan of the choices and run it, or save it (``action == "plan"``)."""
         roots = (kept.path.parent, state.uploads.root)
         try:
-            spec = await asyncio.to_thread(plan_spec, kept, choices)
+            spec = await run("readout", plan_spec, kept, dict(choices))
             plan = _read_spec(spec)
             text = plan_yaml(spec, kept.filename)
             if action == "plan":
@@ -869,7 +898,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
                     media_type="application/x-yaml",
                     headers={"Content-Disposition": 'attachment; filename="plan.yaml"'},
                 )
-            readout, report = await asyncio.to_thread(_run, plan, kept.path)
+            verdict, report = await run("readout", _run, plan, kept.path)
         except UploadError as error:
             return choices_page(request, kept, choices, error.status, str(error))
         except Exception as error:
@@ -877,7 +906,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
                 request, kept, choices, 422, file_error(error, kept.filename, *roots)
             )
         kept_readout = KeptReadout(
-            report, plan.experiment_id, readout.verdict.label, text, kept.key, kept.filename
+            report, plan.experiment_id, verdict, text, kept.key, kept.filename
         )
         return RedirectResponse(f"/readout/{state.keep(kept_readout)}", status_code=303)
 
@@ -890,7 +919,7 @@ def add_readout_routes(  # noqa: PLR0915 - the routes are closures over the stat
                 f"{MAX_KEPT_READOUTS}. Analyze the file again.</p></body></html>",
                 status_code=404,
             )
-        headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        headers = {"Content-Security-Policy": REPORT_CSP}
         if download:
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in kept.title)
             headers["Content-Disposition"] = f'attachment; filename="{safe}.html"'
