@@ -9,10 +9,11 @@ come back to Python.
 
 The query computes, per (segment, arm): the row count, the non-null count of each column, the
 sums of each column shifted by a pilot value ``K`` (the median of the first rows, shared by all
-arms) and the sums of products of shifted columns. `ablens.Moments.from_shifted_sums` turns
+arms, computed in a one-row subquery of the same query) and the sums of products of shifted
+columns. `ablens.Moments.from_shifted_sums` turns
 these into means and centred co-moments. Shifting keeps full precision where plain
 ``sum(x * x)`` loses every digit (the NIST NumAcc sets, ``1e9`` plus small noise); the pilot
-needs only a tiny preliminary read of the first rows.
+needs only a read of the first rows, inside the one query (no separate round trip).
 """
 
 from __future__ import annotations
@@ -129,12 +130,16 @@ def moments_query(
     variant: str,
     columns: Sequence[str],
     pairs: Sequence[tuple[str, str]],
-    pilots: Sequence[float],
+    pilots: Sequence[float] | None = None,
     segments: Sequence[str] = (),
     unit: str | None = None,
     names: InternalNames | None = None,
 ) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
     """The grouped aggregation, as a narwhals LazyFrame (nothing runs until it is collected).
+
+    ``pilots`` are the shifts ``K`` as literals; None (the default) computes them in the same
+    query, from the median of the first `PILOT_ROWS` rows (a one-row subquery joined to every
+    row; a NULL or non-finite median shifts by 0), and returns them as ``__p{i}``.
 
     Output columns (with ``names``' prefix, ``__`` unless a column of the table starts with
     it): the segment columns, ``__arm``, ``__n`` (rows), ``__nn{i}`` (non-null values of column
@@ -149,10 +154,13 @@ def moments_query(
     name = InternalNames(column_names(frame)) if names is None else names
     schema = frame.collect_schema()
     kept = list(dict.fromkeys([*segments, *([unit] if unit is not None else [])]))
-    shifted = {
-        name(f"d{i}"): as_float(c, schema[c]) - nw.lit(float(pilots[i]))
-        for i, c in enumerate(columns)
-    }
+    pilot_columns = [name(f"p{i}") for i in range(len(columns))]
+    if pilots is None:
+        frame = frame.join(pilot_query(frame, columns, name), how="cross")
+        shift = [nw.col(p) for p in pilot_columns]
+    else:
+        shift = [nw.lit(float(pilot)) for pilot in pilots]
+    shifted = {name(f"d{i}"): as_float(c, schema[c]) - shift[i] for i, c in enumerate(columns)}
     products = {
         name(f"c{i}_{j}"): nw.col(name(f"d{i}")) * nw.col(name(f"d{j}"))
         for i, j in _product_indices(columns, pairs)
@@ -166,11 +174,14 @@ def moments_query(
     aggregations += [nw.col(product).sum() for product in products]
     if unit is not None:
         aggregations.append(nw.col(unit).count().alias(name("unit_nn")))
+    if pilots is None:  # one value in every row: any aggregate of it gives it back
+        aggregations += [nw.col(p).max() for p in pilot_columns]
     return (
         frame.select(
             *(nw.col(c) for c in kept),
             nw.col(variant).alias(name("arm")),
             *(expression.alias(alias) for alias, expression in shifted.items()),
+            *(nw.col(p) for p in pilot_columns if pilots is None),
         )
         .with_columns(**products)
         .group_by(*keys)
@@ -197,36 +208,36 @@ def _product_indices(
     return sorted(wanted)
 
 
-def _pilots(
-    source: Source,
+def pilot_query(
+    frame: Any,  # noqa: ANN401 - a narwhals LazyFrame
     columns: Sequence[str],
-    comment: str,
-    experiment_id: str | None,
-    team: str | None,
-    statements: list[str],
     names: InternalNames,
-) -> list[float]:
-    schema = source.frame.collect_schema()
+) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
+    """One row: each column's shift ``K``, the median of its first `PILOT_ROWS` values.
+
+    The median of the first rows is (close to) a data value: near the mean in standard
+    deviations, and on integer or zero-inflated columns ``x - K`` is then exact, where a mean
+    pilot (an arbitrary double) would round on every row. A NULL pilot (no values in the first
+    rows) or a non-finite one shifts by 0: any finite shift is exact for the merge, only less
+    precise; the NULL check reports the real problem.
+    """
     nw = optional_import("narwhals", "data")
-    query = (
-        source.frame.select(*(nw.col(c) for c in columns))
+    schema = frame.collect_schema()
+    medians = [names(f"m{i}") for i in range(len(columns))]
+    return (
+        frame.select(*(nw.col(c) for c in columns))
         .head(PILOT_ROWS)
+        .select(*(as_float(c, schema[c]).median().alias(medians[i]) for i, c in enumerate(columns)))
         .select(
-            # The median of the first rows is (close to) a data value: near the mean in
-            # standard deviations, and on integer or zero-inflated columns x - K is then exact,
-            # where a mean pilot (an arbitrary double) would round on every row.
-            *(as_float(c, schema[c]).median().alias(names(f"p{i}")) for i, c in enumerate(columns))
+            *(
+                nw.when(nw.col(m).is_finite())
+                .then(nw.col(m))
+                .otherwise(nw.lit(0.0))
+                .alias(names(f"p{i}"))
+                for i, m in enumerate(medians)
+            )
         )
     )
-    (sample,), sent = collect(source, query, comment, experiment_id, team)
-    statements.extend(sent)
-    pilots = []
-    for i in range(len(columns)):
-        value = sample[names(f"p{i}")]
-        # A NULL pilot (no values in the first rows) is harmless: any finite shift is exact
-        # for the merge, only less precise; the NULL check below reports the real problem.
-        pilots.append(float(value) if value is not None and math.isfinite(value) else 0.0)
-    return pilots
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -306,13 +317,12 @@ def compute_moments(
     source = narrow(source, [variant, *others, *columns])
     comment = query_comment(experiment_id, team)
     statements: list[str] = []
-    pilots = _pilots(source, columns, comment, experiment_id, team, statements, names)
+    # The shifts come from the first rows inside the same query: one round trip, one scan.
     query = moments_query(
         source.frame,
         variant=variant,
         columns=columns,
         pairs=pairs,
-        pilots=pilots,
         segments=segments,
         unit=unit,
         names=names,
@@ -337,7 +347,6 @@ def compute_moments(
         rows,
         columns=columns,
         pairs=pairs,
-        pilots=pilots,
         segments=segments,
         variant=variant,
         unit=unit,
@@ -571,7 +580,6 @@ def _assemble(
     *,
     columns: Sequence[str],
     pairs: Sequence[tuple[str, str]],
-    pilots: Sequence[float],
     segments: Sequence[str],
     variant: str,
     unit: str | None,
@@ -616,6 +624,10 @@ def _assemble(
         cross = np.full((k, k), np.nan)
         for i, j in indices:
             cross[i, j] = cross[j, i] = float(r[names(f"c{i}_{j}")] or 0.0)
+        pilots = []
+        for i in range(k):
+            pilot = r[names(f"p{i}")]
+            pilots.append(float(pilot) if pilot is not None and math.isfinite(pilot) else 0.0)
         return Moments.from_shifted_sums(
             int(r[n]),
             columns,

@@ -18,11 +18,11 @@ from ablens.data.engine import TooManySegmentsError, compute_moments
 from ablens.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from ablens.stats.moments import Moments
 
-__all__ = ["TimeColumnError", "check_time_column", "cumulative_moments"]
+__all__ = ["TimeColumnError", "accumulate_looks", "check_time_column", "cumulative_moments"]
 
 
 def cumulative_moments(
@@ -100,19 +100,28 @@ def cumulative_moments(
             f"more looks than ablens reads (max_looks == {max_looks:,}); use a coarser time: "
             f"each unit's exposure day (e.g. CAST({time} AS DATE)) rather than its timestamp"
         ) from None
-    missing = sum(
-        m.count for (look,), at in by_time.segments.items() if look is None for m in at.values()
-    )
+    return accumulate_looks(by_time.segments, time)
+
+
+def accumulate_looks(
+    by_time: Mapping[tuple[Any, ...], Mapping[str, Moments]], time: str
+) -> dict[Any, dict[str, Moments]]:
+    """Look -> arm -> moments up to that look, from the moments of each look alone.
+
+    Raises:
+        DataError: A NULL look value, or look values of mixed kinds.
+    """
+    missing = sum(m.count for (look,), at in by_time.items() if look is None for m in at.values())
     if missing:
         raise TimeColumnError(
             f"column {time!r} (the look time) has {missing:,} NULL value(s) in rows with an "
             "arm; give each unit its look (its exposure day) or filter those rows before "
             "analysis"
         )
-    _check_look_values([look for (look,) in by_time.segments if look is not None], time)
+    _check_look_values([look for (look,) in by_time if look is not None], time)
     running: dict[str, Moments] = {}
     result: dict[Any, dict[str, Moments]] = {}
-    for (look,), arms_at_look in sorted(by_time.segments.items(), key=lambda kv: kv[0]):
+    for (look,), arms_at_look in sorted(by_time.items(), key=lambda kv: kv[0]):
         for arm, moments in arms_at_look.items():
             running[arm] = running[arm].merge(moments) if arm in running else moments
         result[look] = dict(running)
