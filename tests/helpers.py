@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,3 +47,31 @@ def within(seconds: float, call: Callable[[], T], what: str = "the call") -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
+
+
+def same_numbers(actual: object, expected: object, rel: float = 1e-12, where: str = "") -> None:
+    """Assert two JSON-like documents equal, floats to ``rel`` (relative, or absolute near 0).
+
+    A readout merges its pieces from one scan's cells, so its floats may differ from a direct
+    per-piece computation in the last bits; anything else (counts, labels, decisions) is exact.
+    """
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), where
+        assert sorted(actual) == sorted(expected), (
+            f"{where}: keys {list(actual)} != {list(expected)}"
+        )
+        for key in expected:
+            same_numbers(actual[key], expected[key], rel, f"{where}.{key}")
+    elif isinstance(expected, list | tuple):
+        assert isinstance(actual, list | tuple), where
+        assert len(actual) == len(expected), f"{where}: length {len(actual)} != {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            same_numbers(a, e, rel, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(actual, bool):
+        assert isinstance(actual, float | int), f"{where}: {actual!r} != {expected!r}"
+        if math.isnan(expected):
+            assert math.isnan(actual), f"{where}: {actual!r} != nan"
+        else:
+            assert actual == pytest.approx(expected, rel=rel, abs=rel), f"{where}: {actual!r}"
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"

@@ -16,6 +16,8 @@ import pytest
 
 import ablens
 from ablens import DataError, InputError
+from ablens.analysis_plan import PlanError, load_plan
+from ablens.readout import run_readout
 
 
 def frames(frame: pd.DataFrame) -> dict[str, object]:
@@ -70,6 +72,25 @@ def test_an_empty_table(engine: str) -> None:
         ablens.analyze(frames(frame)[engine], [ablens.Mean("x")], control="control")
 
 
+@pytest.mark.parametrize("engine", ["pandas", "polars", "duckdb"])
+def test_an_empty_table_with_the_arms_named(engine: str) -> None:
+    # With arms=, the arms' check spoke first: "arm(s) [...] have no rows ... (found [])".
+    frame = pd.DataFrame({"variant": pd.Series([], dtype=str), "x": pd.Series([], dtype=float)})
+    with pytest.raises(DataError, match=r"^the data have no rows: nothing to analyse"):
+        ablens.analyze(
+            frames(frame)[engine],
+            [ablens.Mean("x")],
+            control="control",
+            arms=["control", "treatment"],
+        )
+
+
+def test_every_arm_label_null_with_the_arms_named() -> None:
+    frame = pd.DataFrame({"variant": [None] * 6, "x": [1.0, 2.0, 3.0] * 2})
+    with pytest.raises(DataError, match=r"^all 6 rows have a NULL 'variant': no arm to compare"):
+        ablens.analyze(frame, [ablens.Mean("x")], control="control", arms=["control", "b"])
+
+
 def test_every_arm_label_null() -> None:
     frame = pd.DataFrame({"variant": [None] * 6, "x": [1.0, 2.0, 3.0] * 2})
     with pytest.raises(DataError, match=r"^all 6 rows have a NULL 'variant': no arm to compare"):
@@ -115,3 +136,22 @@ def test_too_many_look_times_is_said_in_terms_of_looks() -> None:
         "ablens reads (max_looks == 366); use a coarser time: each unit's exposure day"
     )
     assert "max_segments" not in message
+
+
+def test_a_plan_naming_a_missing_column_of_a_wide_table_lists_the_first_50(tmp_path) -> None:
+    # The plan's check listed all 5,000 names (a 60 kB message); the data layer lists 50.
+    frame = pd.DataFrame({"variant": ARMS} | {f"c{i}": [1.0] * 20 for i in range(5_000)})
+    frame.to_parquet(tmp_path / "wide.parquet")
+    (tmp_path / "plan.yaml").write_text(
+        "experiment_id: wide\nsource: {path: wide.parquet}\ncontrol: control\n"
+        "metrics: [{kind: mean, column: revenu, role: primary}]\n"
+    )
+    with pytest.raises(PlanError) as caught:
+        run_readout(load_plan(tmp_path / "plan.yaml"))
+    message = str(caught.value)
+    assert (
+        "metrics[0].column == 'revenu' is not a column of the data; available columns " in message
+    )
+    assert "(5,001, the first 50): ['variant', 'c0', " in message
+    assert "'c48']" in message
+    assert "'c49'" not in message

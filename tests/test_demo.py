@@ -207,7 +207,7 @@ def test_duckdb_moments_equal_numpy_moments(demo_db, frame):
         assert got.count == int(rows.sum())
         assert_moments_equal(got, expected)
     assert result.report.rows == USERS
-    assert len(result.statements) == 2  # the pilot and the grouped moments
+    assert len(result.statements) == 1  # the grouped moments, their pilot a subquery
     assert all(s.startswith("/* ablens */\n") for s in result.statements)
 
 
@@ -239,7 +239,7 @@ def test_duckdb_moments_per_platform_and_pairs(demo_db, frame):
     for arm in demo.ARMS:
         rows = frame["variant"] == arm
         assert_moments_equal(result.overall[arm], numpy_moments(frame, rows))
-    assert len(result.statements) == 3  # pilot, moments, unit checks
+    assert len(result.statements) == 2  # moments (their pilot a subquery), unit checks
     assert all(s.startswith("/* ablens experiment=demo-test */\n") for s in result.statements)
     (moments_sql,) = [s for s in result.statements if "__c0_0" in s]
     assert "__c0_1" not in moments_sql  # converted x orders was not asked for

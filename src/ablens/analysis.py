@@ -40,12 +40,13 @@ from ablens.typing import FAMILIES
 if TYPE_CHECKING:
     from ablens.data.checks import ExposureCheck
     from ablens.data.engine import DataReport, MomentsByArm
+    from ablens.data.scan import ReadoutMoments
     from ablens.metrics.base import Metric
     from ablens.stats.adjusted import HCShares
     from ablens.stats.result import TestResult
     from ablens.typing import Family
 
-__all__ = ["AnalysisOptions", "analyze"]
+__all__ = ["AnalysisOptions", "analyze", "moment_needs", "strata_of"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def analyze(
     team: str | None = None,
     max_segments: int = 100,
     exposure: ExposureCheck | None = None,
+    scanned: ReadoutMoments | None = None,
 ) -> AnalysisResult:
     """Compare every treatment arm with the control on every metric.
 
@@ -167,6 +169,10 @@ def analyze(
             rows that disagree stop the analysis (a `DataError` with the counts per arm) or,
             with ``on_mismatch="drop"``, are left out of every query and counted in
             ``result.data_report.exposure_mismatches``.
+        scanned: For table input: the moments of ``data`` already read by one grouped scan
+            (`ablens.data.scan.scan_moments` over at least ``segments``, the metrics' strata,
+            columns and pairs, on the rows left after ``exposure``), so that no moments query
+            runs here; quantile and rank metrics still query the table.
 
     Returns:
         The analysis, renderable as text, markdown, HTML, JSON or a dataframe.
@@ -231,12 +237,14 @@ def analyze(
             team=team,
             max_segments=max_segments,
             options=options,
+            scanned=scanned,
         )
         if exposure is None or result.data_report is None:
             return result
         return replace(result, data_report=_with_exposure(result.data_report, exposure, mismatches))
-    if exposure is not None:
-        raise InputError("exposure applies to a table, not to moments already computed")
+    if exposure is not None or scanned is not None:
+        which = "exposure" if exposure is not None else "scanned"
+        raise InputError(f"{which} applies to a table, not to moments already computed")
     return _analyze_moments(data, metrics, control=control, options=options)
 
 
@@ -270,41 +278,45 @@ def _analyze_table(
     team: str | None,
     max_segments: int,
     options: AnalysisOptions,
+    scanned: ReadoutMoments | None = None,
 ) -> AnalysisResult:
     metrics = list(metrics)
     if not metrics:
         raise InputError("metrics is empty, must list at least one metric")
-    # Table metrics (quantiles, ranks) run their own queries; their column still feeds the
-    # moments query so that every arm is counted (SRM) even when no other metric is given.
-    table_columns = [t.column for m in metrics if (t := _table_metric(m)) is not None]
-    columns = list(dict.fromkeys(c for m in metrics for c in m.required_columns()))
-    columns += [c for c in table_columns if c not in columns]
-    needed_pairs = [p for m in metrics for p in m.required_pairs()] + list(pairs)
-    columns += [c for p in needed_pairs for c in p if c not in columns]
+    columns, needed_pairs = moment_needs(metrics, pairs)
     if arms is not None:
         control = resolve_arm("control", control, arms)
-    computed = compute_moments(
-        data,
-        variant=variant,
-        columns=columns,
-        pairs=needed_pairs,
-        segments=segments,
-        unit=unit,
-        arms=arms,
-        experiment_id=experiment_id,
-        team=team,
-        max_segments=max_segments,
-    )
-    _check_arms_found(computed, variant)
-    strata = _strata_moments(
-        data,
-        metrics,
-        variant=variant,
-        arms=arms,
-        experiment_id=experiment_id,
-        team=team,
-        max_segments=max_segments,
-    )
+    if scanned is not None:
+        # One scan already holds every piece: merge them, no query runs here.
+        computed = scanned.moments_by_arm(segments)
+        _check_arms_found(computed, variant)
+        strata: StrataMoments = {
+            stratum: {key[0]: arms_ for key, arms_ in scanned.by(stratum).items()}
+            for stratum in strata_of(metrics)
+        }
+    else:
+        computed = compute_moments(
+            data,
+            variant=variant,
+            columns=columns,
+            pairs=needed_pairs,
+            segments=segments,
+            unit=unit,
+            arms=arms,
+            experiment_id=experiment_id,
+            team=team,
+            max_segments=max_segments,
+        )
+        _check_arms_found(computed, variant)
+        strata = _strata_moments(
+            data,
+            metrics,
+            variant=variant,
+            arms=arms,
+            experiment_id=experiment_id,
+            team=team,
+            max_segments=max_segments,
+        )
     table = _Table(data, variant, experiment_id, team)
     overall = _analyze_moments(
         computed.overall, metrics, control=control, strata=strata, table=table, options=options
@@ -333,6 +345,31 @@ def _analyze_table(
         segments=dict(sorted(by_segment.items())),
         data_report=replace(computed.report, warnings=tuple(notes)),
     )
+
+
+def moment_needs(
+    metrics: Sequence[Metric], pairs: Sequence[tuple[str, str]] = ()
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The columns and cross-moments the moments query of `analyze` computes for ``metrics``.
+
+    Examples:
+        >>> from ablens import Mean, Ratio
+        >>> moment_needs([Ratio("orders", "sessions"), Mean("revenue", covariates=("pre",))])
+        (['orders', 'sessions', 'revenue', 'pre'], [('orders', 'sessions'), ('revenue', 'pre')])
+    """
+    # Table metrics (quantiles, ranks) run their own queries; their column still feeds the
+    # moments query so that every arm is counted (SRM) even when no other metric is given.
+    table_columns = [t.column for m in metrics if (t := _table_metric(m)) is not None]
+    columns = list(dict.fromkeys(c for m in metrics for c in m.required_columns()))
+    columns += [c for c in table_columns if c not in columns]
+    needed_pairs = [p for m in metrics for p in m.required_pairs()] + list(pairs)
+    columns += [c for p in needed_pairs for c in p if c not in columns]
+    return columns, needed_pairs
+
+
+def strata_of(metrics: Sequence[Metric]) -> list[str]:
+    """The stratum columns of the post-stratified metrics among ``metrics``, in order."""
+    return list(dict.fromkeys(s for m in metrics if (s := _stratum(m)) is not None))
 
 
 def _check_arms_found(computed: MomentsByArm, variant: str) -> None:

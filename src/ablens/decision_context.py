@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.data.scan import ReadoutMoments
     from ablens.decision import Verdict
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import LooksResult, SequentialReading
@@ -572,18 +573,21 @@ def context_looks(
     result: AnalysisResult,
     data: object,
     sequential: Sequence[SequentialReading] = (),
+    scanned: ReadoutMoments | None = None,
 ) -> dict[tuple[str, str], LooksResult | str]:
     """The looks over time of every primary comparison, for the lift-over-time chart.
 
     A comparison with a sequential reading reuses its looks (no query); any other runs one
-    engine query (`ablens.sequential.analyze_looks` with ``method="fixed"``). Without a
-    ``time`` column in the plan, nothing runs.
+    engine query (`ablens.sequential.analyze_looks` with ``method="fixed"``), or none with
+    ``scanned`` (the readout's one scan by the ``time`` column: its looks are merged from it).
+    Without a ``time`` column in the plan, nothing runs.
 
     Args:
         plan: The plan (its ``time`` column, arms, unit).
         result: Its analysis (which comparisons are primary, their alpha and sides).
         data: The opened table.
         sequential: The readout's sequential readings.
+        scanned: The readout's one scan, or None.
 
     Returns:
         (metric, treatment) -> the looks, or why there are none.
@@ -605,23 +609,30 @@ def context_looks(
         if not kind.looks or c.metric not in specs:
             found[key] = f"no lift over time: {kind.no_looks or 'not read by look'}"
             continue
-        from ablens.sequential import analyze_looks  # noqa: PLC0415 - only with a time column
+        from ablens.sequential import analyze_looks, read_looks  # noqa: PLC0415 - on use
 
+        options: dict[str, Any] = {
+            "control": plan.control,
+            "treatment": c.treatment,
+            "method": "fixed",
+            "alpha": 1.0 - c.result.confidence_level,
+            "alternative": c.result.alternative,
+        }
         try:
-            found[key] = analyze_looks(
-                data,
-                specs[c.metric].to_metric(),
-                control=plan.control,
-                treatment=c.treatment,
-                variant=plan.variant,
-                time=plan.time,
-                method="fixed",
-                alpha=1.0 - c.result.confidence_level,
-                alternative=c.result.alternative,
-                unit=plan.unit,
-                experiment_id=plan.experiment_id,
-                team=plan.team,
-            )
+            metric = specs[c.metric].to_metric()
+            if scanned is not None and scanned.time == plan.time:
+                found[key] = read_looks(scanned.cumulative(), metric, **options)
+            else:
+                found[key] = analyze_looks(
+                    data,
+                    metric,
+                    variant=plan.variant,
+                    time=plan.time,
+                    unit=plan.unit,
+                    experiment_id=plan.experiment_id,
+                    team=plan.team,
+                    **options,
+                )
         except AblensError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             found[key] = f"the looks over time failed: {first}"

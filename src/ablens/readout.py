@@ -32,13 +32,14 @@ JSON, `ablens.report.render_readout` for the HTML page.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
 from ablens._lazy import lazy_attributes
-from ablens.analysis_plan.run import analyze_opened, open_plan_source
+from ablens.analysis_plan.run import analyze_opened, open_plan_source, scan_plan
 from ablens.data.checks import filter_exposure
+from ablens.data.looks import TimeColumnError
 from ablens.decision import Verdict, verdict
 from ablens.decision_context import (
     DecisionContext,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.data.scan import ReadoutMoments
     from ablens.results import AnalysisResult, Comparison
     from ablens.sequential import LooksResult, SequentialReading
     from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
@@ -69,6 +71,7 @@ __all__ = [
     "bayesian_readout",
     "best_arm_readout",
     "compose_readout",
+    "describe_reads",
     "run_readout",
     "sequential_readout",
 ]
@@ -89,24 +92,35 @@ def _sequential_alpha(plan: AnalysisPlan, comparison: Comparison) -> float:
 
 
 def sequential_readings(
-    plan: AnalysisPlan, result: AnalysisResult, data: object
+    plan: AnalysisPlan,
+    result: AnalysisResult,
+    data: object,
+    scanned: ReadoutMoments | None = None,
 ) -> tuple[SequentialReading, ...]:
     """The looks of every primary and guardrail comparison, one engine query each.
+
+    With ``scanned`` (the readout's one scan, grouped by the plan's ``time``), no query runs:
+    the cumulative moments of every look are merged from it.
 
     Args:
         plan: A plan with a sequential method and a ``time`` column.
         result: Its analysis (which comparisons exist, their families).
         data: The table, as `ablens.sequential.analyze_looks` takes it.
+        scanned: The readout's one scan, or None.
 
     Returns:
         One reading per primary or guardrail comparison; a metric that cannot be read at each
         look (quantile, rank test, post-stratified) or whose looks fail gets a reading with a
         ``reason`` and no looks.
+
+    Raises:
+        TimeColumnError: The time column cannot order the looks (text, NULLs, more than
+            366 values): bad data in a column the plan names, refused like a bad metric.
     """
     if plan.sequential == "none" or plan.time is None:
         return ()
     # The sequential readings load on first use: a fixed-horizon readout never needs them.
-    from ablens.sequential import SequentialReading, analyze_looks  # noqa: PLC0415
+    from ablens.sequential import SequentialReading, analyze_looks, read_looks  # noqa: PLC0415
 
     time = plan.time
     specs = {spec.name: spec for spec in plan.metrics}
@@ -138,22 +152,31 @@ def sequential_readings(
         if not kind.looks:
             readings.append(reading(reason=kind.no_looks))
             continue
+        options: dict[str, Any] = {
+            "control": plan.control,
+            "treatment": c.treatment,
+            "method": plan.sequential,
+            "alpha": alpha,
+            "planned_units": plan.planned.sample_size,
+            "spending": plan.spending,
+        }
         try:
-            looks = analyze_looks(
-                data,
-                specs[c.metric].to_metric(),
-                control=plan.control,
-                treatment=c.treatment,
-                variant=plan.variant,
-                time=time,
-                method=plan.sequential,
-                alpha=alpha,
-                planned_units=plan.planned.sample_size,
-                spending=plan.spending,
-                unit=plan.unit,
-                experiment_id=plan.experiment_id,
-                team=plan.team,
-            )
+            metric = specs[c.metric].to_metric()
+            if scanned is not None and scanned.time == time:
+                looks = read_looks(scanned.cumulative(), metric, **options)
+            else:
+                looks = analyze_looks(
+                    data,
+                    metric,
+                    variant=plan.variant,
+                    time=time,
+                    unit=plan.unit,
+                    experiment_id=plan.experiment_id,
+                    team=plan.team,
+                    **options,
+                )
+        except TimeColumnError:
+            raise  # the plan's time column is bad data: refused, as a bad metric column is
         except AblensError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             readings.append(reading(reason=f"the looks failed: {first}"))
@@ -652,6 +675,9 @@ class Readout:
         context: Dates, traffic, and per primary metric the chance to beat control, the
             projected impact a month, the lift over time and, to keep running, the days still
             needed (`ablens.decision_context`); None when not composed.
+        reads: How the table was read, one sentence per query kind (`run_readout`): the one
+            grouped scan and what ran its own query (quantile and rank metrics, the unit
+            check); empty when not read by `run_readout`.
     """
 
     plan: AnalysisPlan | None
@@ -661,6 +687,7 @@ class Readout:
     bayesian: tuple[BayesianReading, ...] = ()
     best_arm: tuple[BestArmReading, ...] = ()
     context: DecisionContext | None = None
+    reads: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -697,13 +724,14 @@ class Readout:
 
         `AnalysisResult.to_dict` (``schema_version`` first), then ``verdict``, ``context``
         (`ablens.decision_context.DecisionContext.to_dict`, None when not composed),
-        ``sequential`` and ``bayesian``.
+        ``sequential``, ``bayesian`` and ``reads`` (how the table was read).
         """
         document = self.result.to_dict()
         document["verdict"] = self.verdict.to_dict()
         document["context"] = None if self.context is None else self.context.to_dict()
         document["sequential"] = self.sequential_dict()
         document["bayesian"] = self.bayesian_dict()
+        document["reads"] = list(self.reads)
         return document
 
     def health_lines(self) -> list[str]:
@@ -853,10 +881,15 @@ def run_readout(
 ) -> Readout:
     """Analyze a plan where its data live: analysis, sequential looks, Bayesian reading, verdict.
 
-    Opens the source once; the analysis is one query (plus one per quantile or rank metric),
-    the sequential looks one query per primary metric and guardrail, the Bayesian reading none;
-    with a ``time`` column, each primary metric without a sequential reading one more query for
-    its lift over time (the decision context).
+    Opens the source once and reads the table once: one grouped query by (time, segments,
+    strata, arm) (`ablens.analysis_plan.scan_plan`) holds the analysis overall and per segment,
+    every post-stratified metric's strata and the cumulative moments of every look (the
+    sequential readings and the decision context's lift over time), merged exactly in Python.
+    Quantile and rank metrics cannot be merged from moments: each runs its own query, as do the
+    unit check (with ``unit``) and the exposure check. When the one grouping would hold too many
+    cells (a ``time`` column with thousands of values), or the data fail a check, each piece
+    runs its own query as `ablens.analyze` and `ablens.analyze_looks` do, and the readout's
+    ``data_report.warnings`` says so.
 
     Args:
         plan: The plan.
@@ -872,11 +905,61 @@ def run_readout(
         DataError: The data fail the checks.
     """
     with open_plan_source(plan, data) as opened:
-        result = analyze_opened(plan, opened.table)
         table = opened.table
         if plan.exposure is not None and plan.exposure.on_mismatch == "drop":
-            # The looks read the same consistent rows as the analysis (no query runs here).
+            # The scan and the looks read the same consistent rows as the analysis (no query
+            # runs here).
             table = filter_exposure(table, variant=plan.variant, exposure=plan.exposure)
-        sequential = sequential_readings(plan, result, table)
-        looks = context_looks(plan, result, table, sequential)
-    return compose_readout(result, plan, sequential=sequential, today=today, looks=looks)
+        scanned = scan_plan(plan, table)
+        result = analyze_opened(plan, opened.table, scanned=scanned)
+        sequential = sequential_readings(plan, result, table, scanned)
+        looks = context_looks(plan, result, table, sequential, scanned)
+    readout = compose_readout(result, plan, sequential=sequential, today=today, looks=looks)
+    return replace(readout, reads=describe_reads(plan, scanned))
+
+
+def describe_reads(plan: AnalysisPlan, scanned: ReadoutMoments | None) -> tuple[str, ...]:
+    """How `run_readout` read the plan's table, one sentence per kind of query.
+
+    Examples:
+        >>> from ablens.analysis_plan import plan_from_dict
+        >>> plan = plan_from_dict(
+        ...     {
+        ...         "experiment_id": "e1",
+        ...         "source": {"path": "users.parquet"},
+        ...         "control": "a",
+        ...         "metrics": [
+        ...             {"kind": "mean", "column": "revenue"},
+        ...             {"kind": "quantile", "column": "minutes", "probability": 0.9},
+        ...         ],
+        ...     }
+        ... )
+        >>> for line in describe_reads(plan, None):
+        ...     print(line[:60])
+        The moments ran as separate queries, one per piece (the grou
+        minutes p90 (quantile): its own queries; order statistics an
+    """
+    lines = []
+    if scanned is not None:
+        keys = ", ".join([*scanned.keys, "arm"])
+        lines.append(
+            f"One grouped scan of the table by ({keys}) for every moment: the analysis, its "
+            "segments, strata and looks, merged exactly."
+        )
+    else:
+        lines.append(
+            "The moments ran as separate queries, one per piece (the grouping of one scan held "
+            "too many cells, or the data failed a check)."
+        )
+    for spec in plan.metrics:
+        kind = kind_named(spec.kind)
+        if kind.needs == "table":
+            lines.append(
+                f"{spec.name} ({kind.name}): its own queries; order statistics and ranks cannot "
+                "be merged from moments."
+            )
+    if plan.unit is not None:
+        lines.append(f"The unit check: its own query, grouped by {plan.unit}.")
+    if plan.exposure is not None:
+        lines.append(f"The exposure check: its own query on {plan.exposure.column}.")
+    return tuple(lines)

@@ -48,6 +48,8 @@ from ablens.stats.group_sequential import (
 from ablens.typing import DEFAULT_SPENDING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ablens.results import Outcome
     from ablens.stats._inference import Alternative
     from ablens.stats.always_valid import SequentialSRMResult
@@ -62,6 +64,7 @@ __all__ = [
     "LooksResult",
     "SequentialReading",
     "analyze_looks",
+    "read_looks",
 ]
 
 LooksMethod = Literal["group-sequential", "msprt", "confidence-sequence", "fixed"]
@@ -822,6 +825,104 @@ def analyze_looks(
         >>> len(result.rows), result.decision, result.rows[-1].information_fraction
         (7, 'not significant', 1.0)
     """
+    metric, alpha, alternative, planned = _check_looks_options(
+        metric, method, alpha, alternative, planned_units
+    )
+    looks = cumulative_moments(
+        data,
+        variant=variant,
+        time=time,
+        columns=metric.required_columns(),
+        pairs=metric.required_pairs(),
+        unit=unit,
+        experiment_id=experiment_id,
+        team=team,
+    )
+    return _read_looks(
+        looks,
+        metric,
+        control=control,
+        treatment=treatment,
+        method=method,
+        alpha=alpha,
+        alternative=alternative,
+        planned=planned,
+        spending=spending,
+        tau=tau,
+    )
+
+
+def read_looks(
+    looks: Mapping[Any, Mapping[str, Moments]],
+    metric: Metric,
+    *,
+    control: str,
+    treatment: str | None = None,
+    method: LooksMethod = "group-sequential",
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    planned_units: int | None = None,
+    spending: SpendingName = DEFAULT_SPENDING,
+    tau: float | None = None,
+) -> LooksResult:
+    """`analyze_looks` from cumulative moments already computed (no query runs).
+
+    Args:
+        looks: Look value -> arm -> moments of every unit up to that look, in look order
+            (`ablens.data.cumulative_moments`, or a readout's one scan).
+        metric: As `analyze_looks`.
+        control: The control arm.
+        treatment: The treatment arm; may be omitted when the looks have one.
+        method: As `analyze_looks`.
+        alpha: As `analyze_looks`.
+        alternative: As `analyze_looks`.
+        planned_units: As `analyze_looks`.
+        spending: As `analyze_looks`.
+        tau: As `analyze_looks`.
+
+    Returns:
+        A `LooksResult`, the same as `analyze_looks` on the table the moments came from.
+
+    Raises:
+        InputError: As `analyze_looks`.
+        DataError: No look, or no look with enough units to compare.
+
+    Examples:
+        >>> import ablens
+        >>> def day(n, mean):
+        ...     return ablens.Moments.from_summary(n, mean={"x": mean}, variance={"x": 4.0})
+        >>> looks = {
+        ...     1: {"a": day(500, 10.0), "b": day(500, 10.1)},
+        ...     2: {"a": day(1000, 10.0), "b": day(1000, 10.2)},
+        ... }
+        >>> result = read_looks(looks, ablens.Mean("x"), control="a", method="msprt")
+        >>> len(result.rows), result.rows[-1].treatment_units
+        (2, 1000)
+    """
+    metric, alpha, alternative, planned = _check_looks_options(
+        metric, method, alpha, alternative, planned_units
+    )
+    return _read_looks(
+        {value: dict(arms) for value, arms in looks.items()},
+        metric,
+        control=control,
+        treatment=treatment,
+        method=method,
+        alpha=alpha,
+        alternative=alternative,
+        planned=planned,
+        spending=spending,
+        tau=tau,
+    )
+
+
+def _check_looks_options(
+    metric: object,
+    method: str,
+    alpha: float,
+    alternative: str,
+    planned_units: object,
+) -> tuple[Metric, float, Alternative, int | None]:
     metric = _check_metric(metric)
     check_choice("method", method, METHODS)
     alpha = check_open_unit_interval("alpha", alpha)
@@ -839,16 +940,22 @@ def analyze_looks(
         )
     if method == "confidence-sequence" and alternative != "two-sided" and alpha >= 0.5:
         raise InputError(f"alpha == {alpha!r}, must be < 0.5 for a one-sided confidence sequence")
-    looks = cumulative_moments(
-        data,
-        variant=variant,
-        time=time,
-        columns=metric.required_columns(),
-        pairs=metric.required_pairs(),
-        unit=unit,
-        experiment_id=experiment_id,
-        team=team,
-    )
+    return metric, alpha, alternative, planned
+
+
+def _read_looks(
+    looks: dict[Any, dict[str, Moments]],
+    metric: Metric,
+    *,
+    control: str,
+    treatment: str | None,
+    method: LooksMethod,
+    alpha: float,
+    alternative: Alternative,
+    planned: int | None,
+    spending: SpendingName,
+    tau: float | None,
+) -> LooksResult:
     if not looks:
         raise DataError("the data have no rows: no look to analyse")
     treatment, arms = _pick_treatment(looks, control, treatment)

@@ -10,9 +10,14 @@ The table of cases is ``CASES`` in ``test_bad_input_matrix.py``.
 from __future__ import annotations
 
 import html
+import json
 import re
+import subprocess
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
@@ -26,6 +31,7 @@ import ablens
 from ablens.analysis_plan import load_plan, plan_from_dict
 from ablens.cli.app import app as cli_app
 from ablens.errors import AblensError
+from ablens.readout import run_readout
 from helpers import within  # tests/ is on sys.path (see tests/conftest.py)
 
 with warnings.catch_warnings():
@@ -35,7 +41,7 @@ with warnings.catch_warnings():
 from ablens.web import create_app
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ablens.analysis_plan import AnalysisPlan
@@ -49,6 +55,9 @@ DATA_FACES = (*API_FACES, "cli-analyze", "web-readout")
 CHECKED_DATA_FACES = (*DATA_FACES, "cli-check")
 PLAN_FACES = ("api-plan", "cli-analyze", "cli-check", "web-plan")
 POWER_FACES = ("api-power", "cli-power", "web-calculator")
+#: A data file given by path: `ablens.analyze` on the path, a plan's ``source.path`` run by
+#: `run_readout` and by ``ablens analyze``, ``ablens analyze --data FILE`` and a web upload.
+FILE_FACES = ("api-path", "api-readout", "cli-analyze", "cli-data", "web-readout")
 #: Seconds one cell may take: generous for a loaded 2-core machine; a hang fails the cell.
 CELL_SECONDS = 20.0
 
@@ -91,6 +100,21 @@ class Case:
         outcome: "error" (a named error) or "ok" (an answer: odd but valid input).
         upload_name: The uploaded file's name on the web (default ``data.parquet``).
         max_upload_bytes: The web server's upload limit for this case.
+        time: A sequential reading over this time column (``sequential`` the method): the API
+            cells call `ablens.analyze_looks`, the plan gets ``sequential:`` and ``time:``, the
+            web form the reading and the time column.
+        data_format: How ``rows`` are written for the CLI, the web and path faces: ``parquet``
+            or ``csv``.
+        file: A data file of raw bytes instead of ``rows``: its name and its content (on
+            `FILE_FACES`, and ``cli-demo``: ``ablens demo --db FILE`` on it).
+        locked_duckdb: The data sit in a DuckDB file that another process holds open for
+            writing (``rows`` in table ``units``; plan ``source.duckdb.file``).
+        says: Texts an ``ok`` answer must hold (a warning, a correction).
+        web_expect: Texts the web's message must hold, when the web words it apart (default
+            ``expect``).
+        renamed: For an ``ok`` case, column name -> a plain name of the same length: the cell is
+            run again on the data with the columns renamed, and both answers must be equal
+            (with the names put back), so an odd name cannot change a number silently.
     """
 
     id: str
@@ -104,6 +128,14 @@ class Case:
     outcome: Literal["error", "ok"] = "error"
     upload_name: str = "data.parquet"
     max_upload_bytes: int | None = None
+    time: str | None = None
+    sequential: str = "msprt"
+    data_format: Literal["parquet", "csv"] = "parquet"
+    file: tuple[str, Callable[[], bytes]] | None = None
+    locked_duckdb: bool = False
+    says: tuple[str, ...] = ()
+    web_expect: tuple[str, ...] | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
 
     def all_faces(self) -> tuple[str, ...]:
         if self.faces:
@@ -112,7 +144,29 @@ class Case:
             return PLAN_FACES
         if self.power is not None:
             return POWER_FACES
+        if self.file is not None:
+            return FILE_FACES
+        if self.locked_duckdb:
+            return ("api-readout", "cli-analyze")
         return DATA_FACES
+
+    def with_plain_names(self) -> Case:
+        """The case with its `renamed` columns given their plain names (in data and metrics)."""
+
+        def rename(text: str) -> str:
+            for odd, plain in self.renamed.items():
+                text = text.replace(json.dumps(odd), json.dumps(plain))
+            return text
+
+        rows = self.rows
+        assert rows is not None
+        return replace(
+            self,
+            rows=lambda: {self.renamed.get(k, k): v for k, v in rows().items()},
+            metrics=tuple(json.loads(rename(json.dumps(m))) for m in self.metrics),
+            options=json.loads(rename(json.dumps(self.options))),
+            renamed={},
+        )
 
 
 @dataclass
@@ -123,6 +177,8 @@ class Answer:
     named_error: bool
     traceback: bool = False
     detail: str = ""
+    #: A wrong answer that is not a traceback (a file destroyed, numbers that changed).
+    wrong: str = ""
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -131,6 +187,7 @@ def plan_spec(case: Case, source: dict[str, Any]) -> dict[str, Any]:
         {"role": "primary" if index == 0 else "secondary", **metric}
         for index, metric in enumerate(case.metrics)
     ]
+    reading = {} if case.time is None else {"sequential": case.sequential, "time": case.time}
     return {
         "experiment_id": "hardening",
         "source": source,
@@ -138,22 +195,87 @@ def plan_spec(case: Case, source: dict[str, Any]) -> dict[str, Any]:
         "unit": "user_id",
         "arms": ["control", "treatment"],
         "metrics": metrics,
+        **reading,
         **case.options,
     }
 
 
+def write_data(case: Case, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The case's data file in ``folder``, and the plan's ``source`` that reads it."""
+    if case.file is not None:
+        name, content = case.file
+        data = folder / name
+        data.write_bytes(content())
+        return data, {"path": name}
+    frame = pd.DataFrame(case.rows() if case.rows is not None else units())
+    if case.locked_duckdb:
+        data = folder / "data.duckdb"
+        if data.exists():  # written once, before the writer locks it
+            return data, {"duckdb": {"file": data.name, "table": "units"}}
+        with duckdb.connect(str(data)) as connection:
+            connection.register("frame", frame)
+            connection.execute("CREATE TABLE units AS SELECT * FROM frame")
+        return data, {"duckdb": {"file": data.name, "table": "units"}}
+    if case.data_format == "csv":
+        data = folder / "data.csv"
+        frame.to_csv(data, index=False)
+    else:
+        data = folder / "data.parquet"
+        frame.to_parquet(data)
+    return data, {"path": data.name}
+
+
 def write_inputs(case: Case, folder: Path) -> tuple[Path, Path]:
-    """The case's data (parquet) and plan (YAML) files in ``folder``."""
-    data = folder / "data.parquet"
-    rows = case.rows() if case.rows is not None else units()
-    pd.DataFrame(rows).to_parquet(data)
+    """The case's data file and plan (YAML) in ``folder``."""
+    data, source = write_data(case, folder)
     plan = folder / "plan.yaml"
     if case.plan_yaml is not None:
         plan.write_text(case.plan_yaml.replace("{data}", data.name), encoding="utf-8")
     else:
-        text = yaml.safe_dump(plan_spec(case, {"path": data.name}), allow_unicode=True)
+        text = yaml.safe_dump(plan_spec(case, source), allow_unicode=True)
         plan.write_text(text, encoding="utf-8")
     return data, plan
+
+
+@contextmanager
+def writer_holding(database: Path) -> Iterator[None]:
+    """Another process holding ``database`` open for writing (DuckDB locks the file)."""
+    code = (
+        "import sys, time, duckdb\n"
+        "connection = duckdb.connect(sys.argv[1])\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    writer = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", code, str(database)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        writer.kill()
+        writer.wait()
+        if writer.stdout is not None:
+            writer.stdout.close()
+
+
+def result_text(result: Any) -> str:
+    return json.dumps(result.to_dict(), sort_keys=True, default=str)
+
+
+def _api_answer(call: Callable[[], Any]) -> Answer:
+    """Run an API call: a named error, a traceback, or the answer with its warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = call()
+        except AblensError as error:
+            return Answer(str(error), named_error=True)
+        except Exception as error:
+            return Answer(f"{type(error).__name__}: {error}", named_error=False, traceback=True)
+    said = [str(w.message) for w in caught]
+    return Answer("\n".join([*said, result_text(result)]), named_error=False)
 
 
 # ------------------------------------------------------------------------------- faces
@@ -171,20 +293,57 @@ def run_api(case: Case, engine: str, folder: Path) -> Answer:
         connection.register("frame", pd.DataFrame(rows))
         connection.execute("CREATE TABLE units AS SELECT * FROM frame")
         data = (connection, "units")
-    try:
-        ablens.analyze(
-            data,
-            plan.metric_objects(),
-            control="control",
-            unit="user_id",
-            arms=("control", "treatment"),
-            **case.options,
+    arguments: dict[str, Any] = {"control": "control", "unit": "user_id", **case.options}
+    if case.time is not None:
+        arguments.pop("arms", None)
+        return _api_answer(
+            lambda: ablens.analyze_looks(
+                data,
+                plan.metric_objects()[0],
+                time=case.time,
+                method=case.sequential,
+                **arguments,
+            )
         )
-    except AblensError as error:
-        return Answer(str(error), named_error=True)
-    except Exception as error:
-        return Answer(f"{type(error).__name__}: {error}", named_error=False, traceback=True)
-    return Answer("", named_error=False)
+    arguments.setdefault("arms", ("control", "treatment"))
+    return _api_answer(lambda: ablens.analyze(data, plan.metric_objects(), **arguments))
+
+
+def run_api_path(case: Case, folder: Path) -> Answer:
+    """`ablens.analyze` on the data file's path."""
+    data, _ = write_data(case, folder)
+    metrics = _valid_plan(case).metric_objects()
+    return _api_answer(
+        lambda: ablens.analyze(
+            str(data), metrics, control="control", unit="user_id", arms=("control", "treatment")
+        )
+    )
+
+
+def run_api_readout(case: Case, folder: Path) -> Answer:
+    """`run_readout` on the plan (its source the data file or DuckDB database)."""
+    _, plan = write_inputs(case, folder)
+    return _api_answer(lambda: run_readout(load_plan(plan)))
+
+
+def run_cli_data(case: Case, folder: Path) -> Answer:
+    """``ablens analyze plan.yaml --data FILE``: a clean plan, the case's file given instead."""
+    data, _ = write_data(case, folder)
+    clean = folder / "clean.parquet"
+    pd.DataFrame(units()).to_parquet(clean)
+    plan = folder / "clean-plan.yaml"
+    plan.write_text(yaml.safe_dump(plan_spec(case, {"path": clean.name})), encoding="utf-8")
+    return run_cli(["analyze", str(plan), "--data", str(data)])
+
+
+def run_cli_demo(case: Case, folder: Path) -> Answer:
+    """``ablens demo --db FILE`` on a file the demo did not make: the file must survive."""
+    data, _ = write_data(case, folder)
+    before = data.read_bytes()
+    answer = run_cli(["demo", "--db", str(data), "--users", "1000"])
+    if not data.exists() or data.read_bytes() != before:
+        answer.wrong = f"{data.name} was replaced or removed"
+    return answer
 
 
 def _valid_plan(case: Case) -> AnalysisPlan:
@@ -192,6 +351,9 @@ def _valid_plan(case: Case) -> AnalysisPlan:
     spec = plan_spec(case, {"path": "unused.parquet"})
     for key in case.options:
         spec.pop(key)
+    spec.update(control="control", arms=["control", "treatment"])
+    spec.pop("sequential", None)
+    spec.pop("time", None)
     return plan_from_dict(spec)
 
 
@@ -208,13 +370,12 @@ def run_api_plan(case: Case, folder: Path) -> Answer:
 
 def run_api_power(case: Case) -> Answer:
     assert case.power is not None
-    try:
-        ablens.power_plan(**case.power)
-    except AblensError as error:
-        return Answer(str(error), named_error=True)
-    except Exception as error:
-        return Answer(f"{type(error).__name__}: {error}", named_error=False, traceback=True)
-    return Answer("", named_error=False)
+    power = case.power
+    answer = _api_answer(lambda: ablens.power_plan(**power))
+    if not answer.named_error and not answer.traceback:
+        # PowerPlan's own warnings are part of what the user reads.
+        answer.text += "\n" + "\n".join(ablens.power_plan(**power).warnings)
+    return answer
 
 
 def run_cli(arguments: list[str]) -> Answer:
@@ -274,22 +435,30 @@ def web_answer(response: Any, *, error_status: bool) -> Answer:
 
 
 def run_web_readout(case: Case, folder: Path, client: TestClient) -> Answer:
-    data, _ = write_inputs(case, folder)
+    data, _ = write_data(case, folder)
     if case.max_upload_bytes is not None:
         client = TestClient(create_app(max_upload_bytes=case.max_upload_bytes))
     columns = ",".join(m["column"] for m in case.metrics)
+    fields = {"variant": "variant", "control": "control", "unit": "user_id", "metrics": columns}
+    if case.time is not None:
+        fields |= {"sequential": case.sequential, "time": case.time}
+    name = case.upload_name
+    if case.file is not None or case.data_format != "parquet":
+        name = data.name
     with data.open("rb") as handle:
         response = client.post(
             "/readout",
-            files={"file": (case.upload_name, handle, "application/octet-stream")},
-            data={
-                "variant": "variant",
-                "control": "control",
-                "unit": "user_id",
-                "metrics": columns,
-            },
+            files={"file": (name, handle, "application/octet-stream")},
+            data=fields,
         )
-    return web_answer(response, error_status=True)
+    answer = web_answer(response, error_status=True)
+    if tempfile.gettempdir() + "/" in response.text:
+        answer.wrong = "the page shows a server path"
+    report = re.search(r'src="(/readout/report/[^"?]+)"', response.text)
+    if report is not None and not answer.named_error:
+        # The readout itself is the report the page frames: that is what the user reads.
+        answer.text = page_text(client.get(report.group(1)).text)
+    return answer
 
 
 def run_web_plan(case: Case, folder: Path) -> Answer:
@@ -320,8 +489,23 @@ def run_cell(case: Case, face: str, folder: Path, client: TestClient) -> Answer:
     """Run ``case`` on ``face`` under `CELL_SECONDS` (a hang fails the test)."""
 
     def call() -> Answer:
-        if face.startswith("api-") and face not in {"api-plan", "api-power"}:
+        if case.locked_duckdb:
+            database, _ = write_data(case, folder)
+            with writer_holding(database):
+                return dispatch()
+        return dispatch()
+
+    def dispatch() -> Answer:
+        if face in API_FACES:
             return run_api(case, face.removeprefix("api-"), folder)
+        if face == "api-path":
+            return run_api_path(case, folder)
+        if face == "api-readout":
+            return run_api_readout(case, folder)
+        if face == "cli-data":
+            return run_cli_data(case, folder)
+        if face == "cli-demo":
+            return run_cli_demo(case, folder)
         if face == "api-plan":
             return run_api_plan(case, folder)
         if face == "api-power":

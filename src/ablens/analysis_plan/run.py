@@ -7,8 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ablens.analysis import analyze
+from ablens.analysis import analyze, moment_needs, strata_of
 from ablens.analysis_plan.model import PlanError
+from ablens.data._source import available_columns
 from ablens.data.checks import DataCheck, check_data
 from ablens.data.sources import (
     FILE_SUFFIXES,
@@ -18,12 +19,13 @@ from ablens.data.sources import (
     filter_rows,
     open_source,
 )
-from ablens.errors import InputError
+from ablens.errors import AblensError, InputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from ablens.analysis_plan.model import AnalysisPlan
+    from ablens.data.scan import ReadoutMoments
     from ablens.results import AnalysisResult
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "check_source",
     "open_plan_source",
     "run_plan",
+    "scan_plan",
     "with_data_file",
 ]
 
@@ -146,14 +149,19 @@ def check_columns(plan: AnalysisPlan, available: Sequence[str]) -> None:
         raise PlanError(
             [
                 f"{plan.where(key)}: {key} == {column!r} is not a column of the data; "
-                f"available columns: {list(available)}"
+                f"{available_columns(list(available))}"
                 for key, column in missing
             ]
         )
 
 
-def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
-    """`ablens.analyze` of an opened source with the plan's metrics and options."""
+def analyze_opened(
+    plan: AnalysisPlan, table: object, *, scanned: ReadoutMoments | None = None
+) -> AnalysisResult:
+    """`ablens.analyze` of an opened source with the plan's metrics and options.
+
+    ``scanned``: the moments of the table already read by one scan (`scan_plan`), if any.
+    """
     return analyze(
         table,
         plan.metric_objects(),
@@ -171,7 +179,43 @@ def analyze_opened(plan: AnalysisPlan, table: object) -> AnalysisResult:
         exposure=plan.exposure,
         experiment_id=plan.experiment_id,
         team=plan.team,
+        scanned=scanned,
     )
+
+
+def scan_plan(plan: AnalysisPlan, table: object) -> ReadoutMoments | None:
+    """Every moment the plan's readout needs, from one grouped query, or None.
+
+    One query by (time, segments, strata, arm) holds the analysis overall and per segment,
+    each post-stratified metric's strata and the cumulative moments of every sequential look
+    (`ablens.data.scan.scan_moments`). None when that grouping holds too many cells, or the
+    data fail a check: each piece then runs its own query, which says what is wrong.
+
+    Args:
+        plan: The plan.
+        table: The opened table, without the rows an exposure check with
+            ``on_mismatch: drop`` leaves out.
+    """
+    from ablens.data.scan import scan_moments  # noqa: PLC0415 - on use
+
+    metrics = plan.metric_objects()
+    columns, pairs = moment_needs(metrics)
+    try:
+        return scan_moments(
+            table,
+            variant=plan.variant,
+            columns=columns,
+            pairs=pairs,
+            segments=plan.segments,
+            strata=strata_of(metrics),
+            time=plan.time,
+            unit=plan.unit,
+            arms=plan.arms,
+            experiment_id=plan.experiment_id,
+            team=plan.team,
+        )
+    except AblensError:
+        return None
 
 
 def run_plan(plan: AnalysisPlan, *, data: object = None) -> AnalysisResult:

@@ -69,6 +69,21 @@ class InternalNames:
         return self.prefix + suffix
 
 
+def available_columns(available: Sequence[str], shown: int = 50) -> str:
+    """The columns a message offers: all of them, or the first ``shown`` of a wide table.
+
+    Examples:
+        >>> available_columns(["a", "b"])
+        "available columns: ['a', 'b']"
+        >>> available_columns([f"c{i}" for i in range(5_000)], shown=2)
+        "available columns (5,000, the first 2): ['c0', 'c1']"
+    """
+    names = list(available)
+    if len(names) <= shown:
+        return f"available columns: {names}"
+    return f"available columns ({len(names):,}, the first {shown}): {names[:shown]}"
+
+
 def column_names(frame: Any) -> list[str]:  # noqa: ANN401 - a narwhals LazyFrame
     """The names of ``frame``'s columns (no rows are read)."""
     return [str(c) for c in frame.columns]
@@ -198,11 +213,43 @@ def resolve_path(path: Path, nw: Any) -> Source:  # noqa: ANN401 - narwhals modu
         raise InputError(
             f"data == {str(path)!r} has suffix {suffix!r}, must be .parquet, .pq, .csv or .tsv"
         )
-    connection = duckdb.connect()
+    connection = duckdb.connect(config=owned_duckdb_config())
+    connection.execute("SET enable_progress_bar = false")  # a library draws on no terminal
     relation = read_file(connection, path)
     names = [str(c) for c in relation.columns]
     wide = suffix in TEXT_SUFFIXES and len(names) > WIDE_CSV_COLUMNS
     return Source(nw.from_native(relation), "duckdb", connection, file=path, names=names, wide=wide)
+
+
+#: Environment variable overriding the memory limit of the DuckDB connections ablens opens.
+MEMORY_LIMIT_VARIABLE = "ABLENS_DUCKDB_MEMORY_LIMIT"
+#: Memory limit of the DuckDB connections ablens opens (for a file path); beyond it, DuckDB
+#: spills to disk (the unit check's COUNT(DISTINCT) over every unit is the one large state).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def owned_duckdb_config() -> dict[str, str]:
+    """Settings of a DuckDB connection ablens opens itself (never of one it was given).
+
+    A memory limit (``ABLENS_DUCKDB_MEMORY_LIMIT``, default 1GB) and a private spill
+    directory under the system's temporary directory (DuckDB's default, ``.tmp`` in the
+    working directory, would litter it; DuckDB removes the directory when the connection
+    closes).
+
+    Examples:
+        >>> config = owned_duckdb_config()
+        >>> config["memory_limit"], Path(config["temp_directory"]).name[:14]
+        ('1GB', 'ablens-duckdb-')
+    """
+    import os  # noqa: PLC0415 - only where ablens opens a connection
+    import secrets  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    spill = Path(tempfile.gettempdir()) / f"ablens-duckdb-{os.getpid()}-{secrets.token_hex(4)}"
+    return {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT,
+        "temp_directory": str(spill),
+    }
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -434,12 +481,7 @@ def check_columns(
     present = set(available)
     for name in (variant, *columns, *others):
         if name not in present:
-            listed = (
-                f"available columns: {available}"
-                if len(available) <= 50
-                else f"available columns ({len(available):,}, the first 50): {available[:50]}"
-            )
-            raise DataError(f"column {name!r} is not in the data; {listed}")
+            raise DataError(f"column {name!r} is not in the data; {available_columns(available)}")
     if not columns:
         return
     schema = frame.select(*(nw.col(c) for c in dict.fromkeys(columns))).collect_schema()

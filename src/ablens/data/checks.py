@@ -43,6 +43,7 @@ from ablens.data._source import (
     query_comment,
     resolve,
 )
+from ablens.data.engine import distinct_units_query
 from ablens.errors import DataError, InputError
 from ablens.stats.srm import DEFAULT_SRM_ALPHA, SRMResult, srm_test
 
@@ -612,15 +613,20 @@ def _unit_repeats(
     unit: str,
     names: InternalNames,
 ) -> tuple[dict[str, int], dict[str, int], int]:
-    """Extra rows and repeated units per arm, and units in several arms: two queries."""
+    """Extra rows and repeated units per arm, and units in several arms: exact.
+
+    One COUNT(DISTINCT) query rules both out when every unit id has one row (a repeat or a
+    unit in two arms needs two rows); only then are the two grouped queries that count them
+    sent. Arms are filled in by the caller (absent here means 0).
+    """
     nw = optional_import("narwhals", "data")
     rows_, extra, repeated = names("rows"), names("extra"), names("repeated")
-    arms, several = names("arms"), names("several")
-    per_unit_arm = (
-        source.frame.drop_nulls(subset=[unit, variant])
-        .group_by(unit, variant)
-        .agg(nw.len().alias(rows_))
-    )
+    arms, several, distinct = names("arms"), names("several"), names("distinct_units")
+    present = source.frame.drop_nulls(subset=[unit, variant])
+    (counted,) = run(distinct_units_query(present, source.kind, unit, rows_, distinct))
+    if int(counted[rows_] or 0) == int(counted[distinct] or 0):
+        return {}, {}, 0
+    per_unit_arm = present.group_by(unit, variant).agg(nw.len().alias(rows_))
     flagged = per_unit_arm.with_columns(
         (nw.col(rows_) - 1).alias(extra),
         (nw.col(rows_) > 1).cast(nw.Int32).alias(repeated),

@@ -9,10 +9,11 @@ come back to Python.
 
 The query computes, per (segment, arm): the row count, the non-null count of each column, the
 sums of each column shifted by a pilot value ``K`` (the median of the first rows, shared by all
-arms) and the sums of products of shifted columns. `ablens.Moments.from_shifted_sums` turns
+arms, computed in a one-row subquery of the same query) and the sums of products of shifted
+columns. `ablens.Moments.from_shifted_sums` turns
 these into means and centred co-moments. Shifting keeps full precision where plain
 ``sum(x * x)`` loses every digit (the NIST NumAcc sets, ``1e9`` plus small noise); the pilot
-needs only a tiny preliminary read of the first rows.
+needs only a read of the first rows, inside the one query (no separate round trip).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "MomentsByArm",
     "TooManySegmentsError",
     "compute_moments",
+    "distinct_units_query",
     "moments_query",
 ]
 
@@ -128,12 +130,16 @@ def moments_query(
     variant: str,
     columns: Sequence[str],
     pairs: Sequence[tuple[str, str]],
-    pilots: Sequence[float],
+    pilots: Sequence[float] | None = None,
     segments: Sequence[str] = (),
     unit: str | None = None,
     names: InternalNames | None = None,
 ) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
     """The grouped aggregation, as a narwhals LazyFrame (nothing runs until it is collected).
+
+    ``pilots`` are the shifts ``K`` as literals; None (the default) computes them in the same
+    query, from the median of the first `PILOT_ROWS` rows (a one-row subquery joined to every
+    row; a NULL or non-finite median shifts by 0), and returns them as ``__p{i}``.
 
     Output columns (with ``names``' prefix, ``__`` unless a column of the table starts with
     it): the segment columns, ``__arm``, ``__n`` (rows), ``__nn{i}`` (non-null values of column
@@ -148,10 +154,13 @@ def moments_query(
     name = InternalNames(column_names(frame)) if names is None else names
     schema = frame.collect_schema()
     kept = list(dict.fromkeys([*segments, *([unit] if unit is not None else [])]))
-    shifted = {
-        name(f"d{i}"): as_float(c, schema[c]) - nw.lit(float(pilots[i]))
-        for i, c in enumerate(columns)
-    }
+    pilot_columns = [name(f"p{i}") for i in range(len(columns))]
+    if pilots is None:
+        frame = frame.join(pilot_query(frame, columns, name), how="cross")
+        shift = [nw.col(p) for p in pilot_columns]
+    else:
+        shift = [nw.lit(float(pilot)) for pilot in pilots]
+    shifted = {name(f"d{i}"): as_float(c, schema[c]) - shift[i] for i, c in enumerate(columns)}
     products = {
         name(f"c{i}_{j}"): nw.col(name(f"d{i}")) * nw.col(name(f"d{j}"))
         for i, j in _product_indices(columns, pairs)
@@ -165,11 +174,14 @@ def moments_query(
     aggregations += [nw.col(product).sum() for product in products]
     if unit is not None:
         aggregations.append(nw.col(unit).count().alias(name("unit_nn")))
+    if pilots is None:  # one value in every row: any aggregate of it gives it back
+        aggregations += [nw.col(p).max() for p in pilot_columns]
     return (
         frame.select(
             *(nw.col(c) for c in kept),
             nw.col(variant).alias(name("arm")),
             *(expression.alias(alias) for alias, expression in shifted.items()),
+            *(nw.col(p) for p in pilot_columns if pilots is None),
         )
         .with_columns(**products)
         .group_by(*keys)
@@ -196,36 +208,36 @@ def _product_indices(
     return sorted(wanted)
 
 
-def _pilots(
-    source: Source,
+def pilot_query(
+    frame: Any,  # noqa: ANN401 - a narwhals LazyFrame
     columns: Sequence[str],
-    comment: str,
-    experiment_id: str | None,
-    team: str | None,
-    statements: list[str],
     names: InternalNames,
-) -> list[float]:
-    schema = source.frame.collect_schema()
+) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
+    """One row: each column's shift ``K``, the median of its first `PILOT_ROWS` values.
+
+    The median of the first rows is (close to) a data value: near the mean in standard
+    deviations, and on integer or zero-inflated columns ``x - K`` is then exact, where a mean
+    pilot (an arbitrary double) would round on every row. A NULL pilot (no values in the first
+    rows) or a non-finite one shifts by 0: any finite shift is exact for the merge, only less
+    precise; the NULL check reports the real problem.
+    """
     nw = optional_import("narwhals", "data")
-    query = (
-        source.frame.select(*(nw.col(c) for c in columns))
+    schema = frame.collect_schema()
+    medians = [names(f"m{i}") for i in range(len(columns))]
+    return (
+        frame.select(*(nw.col(c) for c in columns))
         .head(PILOT_ROWS)
+        .select(*(as_float(c, schema[c]).median().alias(medians[i]) for i, c in enumerate(columns)))
         .select(
-            # The median of the first rows is (close to) a data value: near the mean in
-            # standard deviations, and on integer or zero-inflated columns x - K is then exact,
-            # where a mean pilot (an arbitrary double) would round on every row.
-            *(as_float(c, schema[c]).median().alias(names(f"p{i}")) for i, c in enumerate(columns))
+            *(
+                nw.when(nw.col(m).is_finite())
+                .then(nw.col(m))
+                .otherwise(nw.lit(0.0))
+                .alias(names(f"p{i}"))
+                for i, m in enumerate(medians)
+            )
         )
     )
-    (sample,), sent = collect(source, query, comment, experiment_id, team)
-    statements.extend(sent)
-    pilots = []
-    for i in range(len(columns)):
-        value = sample[names(f"p{i}")]
-        # A NULL pilot (no values in the first rows) is harmless: any finite shift is exact
-        # for the merge, only less precise; the NULL check below reports the real problem.
-        pilots.append(float(value) if value is not None and math.isfinite(value) else 0.0)
-    return pilots
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -305,13 +317,12 @@ def compute_moments(
     source = narrow(source, [variant, *others, *columns])
     comment = query_comment(experiment_id, team)
     statements: list[str] = []
-    pilots = _pilots(source, columns, comment, experiment_id, team, statements, names)
+    # The shifts come from the first rows inside the same query: one round trip, one scan.
     query = moments_query(
         source.frame,
         variant=variant,
         columns=columns,
         pairs=pairs,
-        pilots=pilots,
         segments=segments,
         unit=unit,
         names=names,
@@ -336,7 +347,6 @@ def compute_moments(
         rows,
         columns=columns,
         pairs=pairs,
-        pilots=pilots,
         segments=segments,
         variant=variant,
         unit=unit,
@@ -358,18 +368,69 @@ def _unit_counts(
     statements: list[str],
     names: InternalNames,
 ) -> tuple[int, int]:
-    """Rows beyond one per unit id, and units seen in more than one arm: one query.
+    """Rows beyond one per unit id, and units seen in more than one arm: exact, usually one query.
 
-    Grouping by unit and comparing the smallest and largest arm label avoids COUNT(DISTINCT),
-    which some engine dialects cannot express for every type. Rows with a NULL arm are left
-    out, as from every arm (pandas would compare their NaN labels as different).
+    A unit repeated within an arm, or in two arms, has at least two rows; so when the distinct
+    unit ids equal the rows (arm and unit not NULL) neither can happen and both counts are 0.
+    That rule-out check is one COUNT(DISTINCT) over two columns, exact, and far cheaper than
+    grouping every unit with its arms (one small hash per unit instead of three aggregates,
+    and it spills to disk under DuckDB's memory limit). Only when it fails does the grouped
+    query run, to count the problems for the message. Rows with a NULL arm are left out, as
+    from every arm.
+    """
+    nw = optional_import("narwhals", "data")
+    rows_, distinct = names("rows"), names("distinct_units")
+    present = source.frame.select(nw.col(unit), nw.col(variant)).drop_nulls(subset=[unit, variant])
+    rule_out = distinct_units_query(present, source.kind, unit, rows_, distinct)
+    (counted,), sent = collect(source, rule_out, comment, experiment_id, team)
+    statements.extend(sent)
+    if int(counted[rows_] or 0) == int(counted[distinct] or 0):
+        return 0, 0
+    return _unit_problems(
+        source, unit, variant, present, comment, experiment_id, team, statements, names
+    )
+
+
+def distinct_units_query(
+    present: Any,  # noqa: ANN401 - a narwhals LazyFrame without NULL units
+    kind: str,
+    unit: str,
+    rows: str,
+    distinct: str,
+) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
+    """One row: the rows of ``present`` (as ``rows``) and its distinct ``unit`` ids (``distinct``).
+
+    Ibis tables get Ibis' own ``nunique`` (narwhals' NULL-aware version casts a boolean to
+    smallint, which PostgreSQL refuses); NULL units were dropped, so both are COUNT(DISTINCT).
+    """
+    nw = optional_import("narwhals", "data")
+    if kind == "ibis":
+        table = nw.to_native(present)
+        native = table.aggregate(**{rows: table.count(), distinct: table[unit].nunique()})
+        return nw.from_native(native)
+    return present.select(nw.len().alias(rows), nw.col(unit).n_unique().alias(distinct))
+
+
+def _unit_problems(
+    source: Source,
+    unit: str,
+    variant: str,
+    present: Any,  # noqa: ANN401 - a narwhals LazyFrame: unit and variant, neither NULL
+    comment: str,
+    experiment_id: str | None,
+    team: str | None,
+    statements: list[str],
+    names: InternalNames,
+) -> tuple[int, int]:
+    """The counts once some unit id repeats: one query grouping by unit.
+
+    Comparing each unit's smallest and largest arm label avoids COUNT(DISTINCT) over labels,
+    which some engine dialects cannot express for every type.
     """
     nw = optional_import("narwhals", "data")
     rows_, lo, hi, several = names("rows"), names("lo"), names("hi"), names("several")
     per_unit = (
-        source.frame.select(nw.col(unit), nw.col(variant))
-        .drop_nulls(subset=[unit, variant])
-        .group_by(unit)
+        present.group_by(unit)
         .agg(
             nw.len().alias(rows_),
             nw.col(variant).min().alias(lo),
@@ -385,6 +446,19 @@ def _unit_counts(
     (result,), sent = collect(source, query, comment, experiment_id, team)
     statements.extend(sent)
     return int(result[names("repeated")] or 0), int(result[names("several_units")] or 0)
+
+
+def _refuse_no_arm(total_rows: int, variant: str) -> None:
+    """No row with an arm: an empty table, or a NULL arm everywhere (said before the arms)."""
+    if total_rows == 0:
+        raise DataError(
+            "the data have no rows: nothing to analyse; check the file, the table or the "
+            "source's filter"
+        )
+    raise DataError(
+        f"all {total_rows:,} rows have a NULL {variant!r}: no arm to compare; check the "
+        "variant column"
+    )
 
 
 class TooManySegmentsError(DataError):
@@ -506,7 +580,6 @@ def _assemble(
     *,
     columns: Sequence[str],
     pairs: Sequence[tuple[str, str]],
-    pilots: Sequence[float],
     segments: Sequence[str],
     variant: str,
     unit: str | None,
@@ -532,6 +605,8 @@ def _assemble(
     for r in rows:
         label = str(r[arm])
         arm_rows[label] = arm_rows.get(label, 0) + int(r[n])
+    if not arm_rows:
+        _refuse_no_arm(total_rows, variant)
     check_arms(arm_rows, variant, expected_arms)
     check_nulls(rows, columns, segments, names)
     null_unit = repeated = several = 0
@@ -549,6 +624,10 @@ def _assemble(
         cross = np.full((k, k), np.nan)
         for i, j in indices:
             cross[i, j] = cross[j, i] = float(r[names(f"c{i}_{j}")] or 0.0)
+        pilots = []
+        for i in range(k):
+            pilot = r[names(f"p{i}")]
+            pilots.append(float(pilot) if pilot is not None and math.isfinite(pilot) else 0.0)
         return Moments.from_shifted_sums(
             int(r[n]),
             columns,

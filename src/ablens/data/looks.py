@@ -18,11 +18,11 @@ from ablens.data.engine import TooManySegmentsError, compute_moments
 from ablens.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from ablens.stats.moments import Moments
 
-__all__ = ["cumulative_moments"]
+__all__ = ["TimeColumnError", "accumulate_looks", "check_time_column", "cumulative_moments"]
 
 
 def cumulative_moments(
@@ -60,9 +60,9 @@ def cumulative_moments(
         yet at a look is absent from that look.
 
     Raises:
-        DataError: The time column is not a number, date or timestamp, holds NULL values
-            (for rows with an arm), or has more than ``max_looks`` distinct values; and every
-            error of `ablens.data.compute_moments`.
+        TimeColumnError: The time column is not a number, date or timestamp, holds NULL
+            values (for rows with an arm), or has more than ``max_looks`` distinct values.
+        DataError: Every error of `ablens.data.compute_moments`.
 
     Examples:
         >>> import polars as pl
@@ -95,35 +95,52 @@ def cumulative_moments(
             max_segments=max_looks,
         )
     except TooManySegmentsError:
-        raise DataError(
+        raise TimeColumnError(
             f"column {time!r} (the look time) has more than {max_looks:,} distinct values, "
             f"more looks than ablens reads (max_looks == {max_looks:,}); use a coarser time: "
             f"each unit's exposure day (e.g. CAST({time} AS DATE)) rather than its timestamp"
         ) from None
-    missing = sum(
-        m.count for (look,), at in by_time.segments.items() if look is None for m in at.values()
-    )
+    return accumulate_looks(by_time.segments, time)
+
+
+def accumulate_looks(
+    by_time: Mapping[tuple[Any, ...], Mapping[str, Moments]], time: str
+) -> dict[Any, dict[str, Moments]]:
+    """Look -> arm -> moments up to that look, from the moments of each look alone.
+
+    Raises:
+        DataError: A NULL look value, or look values of mixed kinds.
+    """
+    missing = sum(m.count for (look,), at in by_time.items() if look is None for m in at.values())
     if missing:
-        raise DataError(
+        raise TimeColumnError(
             f"column {time!r} (the look time) has {missing:,} NULL value(s) in rows with an "
             "arm; give each unit its look (its exposure day) or filter those rows before "
             "analysis"
         )
-    _check_look_values([look for (look,) in by_time.segments if look is not None], time)
+    _check_look_values([look for (look,) in by_time if look is not None], time)
     running: dict[str, Moments] = {}
     result: dict[Any, dict[str, Moments]] = {}
-    for (look,), arms_at_look in sorted(by_time.segments.items(), key=lambda kv: kv[0]):
+    for (look,), arms_at_look in sorted(by_time.items(), key=lambda kv: kv[0]):
         for arm, moments in arms_at_look.items():
             running[arm] = running[arm].merge(moments) if arm in running else moments
         result[look] = dict(running)
     return result
 
 
+class TimeColumnError(DataError):
+    """The look-time column itself cannot order the looks (text, NULLs, too many values).
+
+    Unlike a metric that has no reading at each look, this is bad data in a column the plan
+    named: a readout refuses it instead of falling back to fixed-horizon tests.
+    """
+
+
 def check_time_column(frame: Any, time: str) -> None:  # noqa: ANN401 - a narwhals LazyFrame
     """Refuse a look column that does not sort in time: only numbers, dates and timestamps.
 
     Raises:
-        DataError: Naming the column, its type and how to convert it.
+        TimeColumnError: Naming the column, its type and how to convert it.
     """
     nw = optional_import("narwhals", "data")
     dtype = frame.select(nw.col(time)).collect_schema()[time]
@@ -141,7 +158,7 @@ def check_time_column(frame: Any, time: str) -> None:  # noqa: ANN401 - a narwha
         )
     else:
         fix = "convert it to a date, a timestamp or a day number"
-    raise DataError(
+    raise TimeColumnError(
         f"column {time!r} (the look time) has type {dtype}, must be a number, a date or a "
         f"timestamp so that looks follow time; {fix}"
     )
@@ -161,7 +178,7 @@ def _check_look_values(values: Sequence[object], time: str) -> None:
             kinds.add(type(value).__name__)
     if kinds <= {"number"} or kinds <= {"date"}:
         return
-    raise DataError(
+    raise TimeColumnError(
         f"column {time!r} (the look time) holds {', '.join(sorted(kinds))} values, must hold "
         "only numbers or only dates and timestamps so that looks follow time; convert it to a "
         f"date or timestamp (pandas: pd.to_datetime(df[{time!r}], utc=True)) or to a day number"

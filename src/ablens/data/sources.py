@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ablens._validation import optional_import
-from ablens.data._source import database_error, read_file
+from ablens.data._source import available_columns, database_error, read_file
 from ablens.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -573,7 +573,7 @@ def filter_rows(
             raise SourceError(
                 key,
                 f"{where(key)}: {key} == {condition.column!r} is not a column of the data; "
-                f"available columns: {available}",
+                f"{available_columns(available)}",
             )
         _check_value_type(condition, schema[condition.column], f"source.filter[{index}]", where)
     try:
