@@ -77,7 +77,6 @@ NOT_IN_ANALYZE_JSON = (
     "ablens.calculator",
     "ablens.catalog",
     "ablens.data.history",
-    "ablens.data.looks",
     "ablens.planning",
     "ablens.registry",
     "ablens.report",
