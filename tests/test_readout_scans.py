@@ -21,6 +21,7 @@ import pytest
 from ablens import demo
 from ablens.analysis_plan import load_plan, plan_from_dict
 from ablens.analysis_plan.run import run_plan
+from ablens.data.looks import TimeColumnError
 from ablens.errors import DataError
 from ablens.readout import run_readout
 from ablens.sequential import analyze_looks
@@ -219,8 +220,34 @@ def test_a_readout_reads_a_postgresql_table_once(ibis_postgres, postgres_url):
     assert [r.looks is not None for r in readout.sequential] == [True, True, False, True]
 
 
-def test_too_many_cells_for_one_scan_falls_back_to_the_per_piece_queries():
-    """A timestamp-like look column: each piece runs its own query and says what is wrong."""
+def test_too_many_cells_for_one_scan_falls_back_to_the_per_piece_queries(monkeypatch):
+    """More (time, segment, stratum) cells than one scan holds: each piece runs its own query."""
+    import ablens.data.scan  # noqa: PLC0415
+
+    table = _table(5_000)
+    plan = _plan({"path": "unused.parquet"})
+    one_scan = run_readout(plan, data=table)
+    original = ablens.data.scan.scan_moments
+    monkeypatch.setattr(
+        ablens.data.scan,
+        "scan_moments",
+        lambda *args, **kwargs: original(*args, **{**kwargs, "max_cells": 3}),
+    )
+    readout = run_readout(plan, data=table)
+    assert readout.reads[0].startswith("The moments ran as separate queries")
+    direct = run_plan(plan, data=table)
+    same_numbers(readout.result.to_dict(), direct.to_dict(), rel=1e-12)
+    assert [r.reason for r in readout.sequential] == [r.reason for r in one_scan.sequential]
+    for fallback, scanned in zip(readout.sequential, one_scan.sequential, strict=True):
+        if scanned.looks is not None:
+            assert fallback.looks is not None
+            assert fallback.looks.rows[-1].sequential_p_value == pytest.approx(
+                scanned.looks.rows[-1].sequential_p_value, rel=1e-12
+            )
+
+
+def test_a_timestamp_like_look_column_is_refused_whichever_way_it_is_read():
+    """More look values than ablens reads is bad data in the plan's time column: refused."""
     rows = 30_000
     table = _table(rows).set_column(
         _table(rows).schema.get_field_index("exposure_day"),
@@ -228,13 +255,8 @@ def test_too_many_cells_for_one_scan_falls_back_to_the_per_piece_queries():
         pa.array(np.arange(rows)),
     )
     plan = _plan({"path": "unused.parquet"})
-    readout = run_readout(plan, data=table)
-    assert readout.reads[0].startswith("The moments ran as separate queries")
-    direct = run_plan(plan, data=table)
-    same_numbers(readout.result.to_dict(), direct.to_dict(), rel=1e-12)
-    reasons = [r.reason for r in readout.sequential if r.looks is None]
-    assert reasons[0] is not None
-    assert "more than 366 distinct values" in reasons[0]
+    with pytest.raises(TimeColumnError, match="more than 366 distinct values"):
+        run_readout(plan, data=table)
 
 
 def test_a_segment_with_too_many_values_is_refused_as_before():

@@ -98,3 +98,16 @@ def test_preview_counts_distinct_values_lists_few_and_reads_the_first_rows(engin
     assert preview.row_count == 4
     assert [row["arm"] for row in preview.rows] == ["a", "a"]
     assert list(preview.columns) == list(COLUMNS)
+
+
+def test_preview_of_a_table_without_rows_says_so() -> None:
+    import polars as pl  # noqa: PLC0415
+
+    from ablens.data import preview_table  # noqa: PLC0415
+    from ablens.errors import DataError  # noqa: PLC0415
+
+    empty = pl.DataFrame(
+        {"variant": pl.Series([], dtype=pl.String), "x": pl.Series([], dtype=pl.Float64)}
+    )
+    with pytest.raises(DataError, match="the data have no rows"):
+        preview_table(empty)

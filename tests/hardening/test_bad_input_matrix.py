@@ -422,11 +422,7 @@ CASES: list[Case] = [
 
 #: Cells that fail on a known bug outside this suite's reach, each with its reason: strict, so
 #: the cell must pass (and leave this table) once the bug is fixed.
-KNOWN_BUGS = {
-    ("an-empty-table", "web-readout"): "the web's upload preview reads a parquet file with no "
-    "rows as 'could not be read as a parquet file (int() argument ... NoneType)' "
-    "(src/ablens/web/readout.py)",
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 CELLS = [
     pytest.param(

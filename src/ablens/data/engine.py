@@ -215,6 +215,8 @@ def pilot_query(
 ) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
     """One row: each column's shift ``K``, the median of its first `PILOT_ROWS` values.
 
+    (On an Ibis table, their smallest: see below.)
+
     The median of the first rows is (close to) a data value: near the mean in standard
     deviations, and on integer or zero-inflated columns ``x - K`` is then exact, where a mean
     pilot (an arbitrary double) would round on every row. A NULL pilot (no values in the first
@@ -224,10 +226,18 @@ def pilot_query(
     nw = optional_import("narwhals", "data")
     schema = frame.collect_schema()
     medians = [names(f"m{i}") for i in range(len(columns))]
+    # Ibis compiles a median for DuckDB and PostgreSQL but not for BigQuery (Ibis 12): on Ibis
+    # tables the pilot is the smallest of the first rows instead, also a data value.
+    central = "min" if frame.implementation is nw.Implementation.IBIS else "median"
     return (
         frame.select(*(nw.col(c) for c in columns))
         .head(PILOT_ROWS)
-        .select(*(as_float(c, schema[c]).median().alias(medians[i]) for i, c in enumerate(columns)))
+        .select(
+            *(
+                getattr(as_float(c, schema[c]), central)().alias(medians[i])
+                for i, c in enumerate(columns)
+            )
+        )
         .select(
             *(
                 nw.when(nw.col(m).is_finite())

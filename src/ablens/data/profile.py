@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ablens._validation import optional_import
 from ablens.data._source import collect, query_comment, resolve
+from ablens.errors import DataError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -135,6 +136,12 @@ def preview_table(data: object, *, rows: int = 5, max_values: int = 20) -> Table
     counts += [nw.col(name).null_count().alias(f"__ablens_n{i}") for i, name in enumerate(names)]
     counts.append(nw.len().alias("__ablens_rows"))
     found, _ = collect(source, source.frame.select(counts), comment)
+    if not int(found[0]["__ablens_rows"] or 0):
+        # Some engines count nothing as NULL: say what is wrong rather than fail on it.
+        raise DataError(
+            "the data have no rows: nothing to analyse; check the file, the table or the "
+            "source's filter"
+        )
     distinct = {
         name: int(found[0][f"__ablens_d{i}"]) - int(int(found[0][f"__ablens_n{i}"]) > 0)
         for i, name in enumerate(names)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from ablens.data._source import resolve
 from ablens.data.engine import MomentsByArm, TooManySegmentsError, compute_moments
-from ablens.data.looks import accumulate_looks, check_time_column
-from ablens.errors import DataError, InputError
+from ablens.data.looks import TimeColumnError, accumulate_looks, check_time_column
+from ablens.errors import InputError
 from ablens.stats.moments import Moments
 
 if TYPE_CHECKING:
@@ -105,14 +105,15 @@ class ReadoutMoments:
 
         Raises:
             InputError: The scan was not grouped by a time column.
-            DataError: As `ablens.data.cumulative_moments`: NULL look values, too many looks.
+            TimeColumnError: As `ablens.data.cumulative_moments`: NULL look values, too many
+                looks.
         """
         if self.time is None:
             raise InputError("the scan has no time column; pass time= to scan_moments")
         if max_looks not in self._looks:  # every reading of a readout shares them
             by_time = self.by(self.time)
             if len(by_time) > max_looks:
-                raise DataError(too_many_looks(self.time, max_looks))
+                raise TimeColumnError(too_many_looks(self.time, max_looks))
             self._looks[max_looks] = accumulate_looks(by_time, self.time)
         return self._looks[max_looks]
 
