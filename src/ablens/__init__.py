@@ -17,20 +17,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from ablens._lazy import lazy_attributes as _lazy_attributes
 from ablens._version import __version__
 from ablens.analysis import analyze
-from ablens.data import (
-    DataCheck,
-    DataReport,
-    ExposureCheck,
-    MomentsByArm,
-    aggregate_events,
-    check_data,
-    compute_moments,
-    compute_quantile_summaries,
-    compute_rank_summary,
-    compute_sandwich_shares,
-    compute_value_counts,
-    cumulative_moments,
-)
+from ablens.data import DataReport, MomentsByArm, compute_moments
 from ablens.errors import (
     AblensError,
     ConfigError,
@@ -69,6 +56,17 @@ if _TYPE_CHECKING:
         plan_json_schema,
         run_plan,
     )
+    from ablens.data import (
+        DataCheck,
+        ExposureCheck,
+        aggregate_events,
+        check_data,
+        compute_quantile_summaries,
+        compute_rank_summary,
+        compute_sandwich_shares,
+        compute_value_counts,
+        cumulative_moments,
+    )
     from ablens.decision import HealthCheck, Verdict, verdict
     from ablens.planning import (
         HistorySummary,
@@ -79,7 +77,8 @@ if _TYPE_CHECKING:
         power_plan_from_history,
     )
     from ablens.readout import Readout, run_readout
-    from ablens.report import data_fingerprint, render_readout, render_report, write_report
+    from ablens.report import render_readout, render_report, write_report
+    from ablens.results import data_fingerprint
     from ablens.sequential import LookRow, LooksResult, analyze_looks
     from ablens.stats import (
         AlwaysValidDesign,
@@ -163,6 +162,15 @@ if _TYPE_CHECKING:
 # sequential looks and the faces (plans, planning, reports) are large, a notebook analysis or a
 # pipeline step needs few of them, and `import ablens` stays light (< 0.3 s).
 _LAZY = {
+    "DataCheck": "ablens.data",
+    "ExposureCheck": "ablens.data",
+    "aggregate_events": "ablens.data",
+    "check_data": "ablens.data",
+    "compute_quantile_summaries": "ablens.data",
+    "compute_rank_summary": "ablens.data",
+    "compute_sandwich_shares": "ablens.data",
+    "compute_value_counts": "ablens.data",
+    "cumulative_moments": "ablens.data",
     "AnalysisPlan": "ablens.analysis_plan",
     "MetricSpec": "ablens.analysis_plan",
     "PlanError": "ablens.analysis_plan",
@@ -183,7 +191,7 @@ _LAZY = {
     "power_plan_from_history": "ablens.planning",
     "Readout": "ablens.readout",
     "run_readout": "ablens.readout",
-    "data_fingerprint": "ablens.report",
+    "data_fingerprint": "ablens.results",
     "render_readout": "ablens.report",
     "render_report": "ablens.report",
     "write_report": "ablens.report",

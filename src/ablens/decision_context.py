@@ -55,11 +55,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
-from ablens.calculator import CALCULATOR_DEFAULTS, calculator_plan, calculator_query
 from ablens.decision import KEEP_RUNNING, days_still_needed
 from ablens.errors import AblensError
 from ablens.metrics.base import kind_named
-from ablens.sequential import analyze_looks, read_looks
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -611,6 +609,8 @@ def context_looks(
         if not kind.looks or c.metric not in specs:
             found[key] = f"no lift over time: {kind.no_looks or 'not read by look'}"
             continue
+        from ablens.sequential import analyze_looks, read_looks  # noqa: PLC0415 - on use
+
         options: dict[str, Any] = {
             "control": plan.control,
             "treatment": c.treatment,
@@ -732,6 +732,8 @@ def _series(
 
 
 def _calculator(form: dict[str, str]) -> tuple[Any, str]:
+    from ablens.calculator import calculator_plan, calculator_query  # noqa: PLC0415 - on use
+
     plan = calculator_plan(form)
     return plan, f"{CALCULATOR_PATH}?{calculator_query(form)}"
 
@@ -767,6 +769,9 @@ def _keep_running(
     alpha = c.alpha / family
     proportion = kind.posterior == "beta-binomial" and 0 < r.control_estimate < 1
     relative = r.control_estimate != 0 and math.isfinite(r.control_estimate)
+    # The calculator (power plans) loads on first use: only a running experiment needs it.
+    from ablens.calculator import CALCULATOR_DEFAULTS  # noqa: PLC0415
+
     form = {
         **CALCULATOR_DEFAULTS,
         "kind": "proportion" if proportion else "mean",

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ablens import render
+from ablens._lazy import lazy_attributes
 from ablens.analysis_plan.run import analyze_opened, open_plan_source, scan_plan
 from ablens.data.checks import filter_exposure
 from ablens.data.looks import TimeColumnError
@@ -48,7 +49,6 @@ from ablens.decision_context import (
 )
 from ablens.errors import AblensError, InputError
 from ablens.metrics.base import kind_named
-from ablens.sequential import SequentialReading, analyze_looks, read_looks
 from ablens.typing import BAYESIAN_PRIORS, PROPORTION_TESTS, BayesianPrior
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from ablens.analysis_plan.model import AnalysisPlan
     from ablens.data.scan import ReadoutMoments
     from ablens.results import AnalysisResult, Comparison
-    from ablens.sequential import LooksResult
+    from ablens.sequential import LooksResult, SequentialReading
     from ablens.stats.bayesian import BayesianResult, BestArmResult, BetaBinomialResult
 
 __all__ = [
@@ -75,6 +75,9 @@ __all__ = [
     "run_readout",
     "sequential_readout",
 ]
+
+# The sequential readings (and their always-valid and group-sequential maths) load on first use.
+__getattr__, __dir__ = lazy_attributes(__name__, {"SequentialReading": "ablens.sequential"})
 
 
 def _finite(value: float | None) -> float | None:
@@ -116,6 +119,9 @@ def sequential_readings(
     """
     if plan.sequential == "none" or plan.time is None:
         return ()
+    # The sequential readings load on first use: a fixed-horizon readout never needs them.
+    from ablens.sequential import SequentialReading, analyze_looks, read_looks  # noqa: PLC0415
+
     time = plan.time
     specs = {spec.name: spec for spec in plan.metrics}
     readings = []

@@ -35,13 +35,11 @@ becomes a card, without any script.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
-import json
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ablens import render
 from ablens._version import __version__
@@ -50,6 +48,7 @@ from ablens.decision_context import CONTEXT_CSS
 from ablens.metrics.base import kind_named, metric_kinds
 from ablens.metrics.table import MannWhitney
 from ablens.readout import BEST_ARM_HEADERS, compose_readout, format_chance
+from ablens.results import data_fingerprint
 from ablens.stats.group_sequential import SPENDING_TITLES
 from ablens.stats.small_samples import NOTE_PREFIX as SMALL_SAMPLE_NOTE
 
@@ -314,52 +313,6 @@ _HEAD_END = (
 _BODY_END = "</main></div></body></html>"
 
 _BAR_WIDTH, _BAR_HEIGHT, _BAR_PAD = 220, 22, 8
-
-
-def data_fingerprint(result: AnalysisResult) -> dict[str, Any]:
-    """What identifies the data behind a result: row and arm counts and a hash of the summaries.
-
-    The hash is the SHA-256 of every comparison's counts, estimates and standard error (and the
-    same per segment), so the same data analyzed with the same plan give the same fingerprint,
-    and any change to the rows that moves a summary changes it. It is not a hash of the rows.
-
-    Examples:
-        >>> import ablens
-        >>> data = {
-        ...     "a": ablens.Moments.from_summary(100, mean={"x": 1.0}, variance={"x": 1.0}),
-        ...     "b": ablens.Moments.from_summary(120, mean={"x": 1.2}, variance={"x": 1.0}),
-        ... }
-        >>> fingerprint = data_fingerprint(ablens.analyze(data, [ablens.Mean("x")], control="a"))
-        >>> fingerprint["rows"], fingerprint["counts"], len(fingerprint["sha256"])
-        (None, {'a': 100, 'b': 120}, 64)
-    """
-
-    def summary(r: AnalysisResult) -> dict[str, Any]:
-        return {
-            "counts": dict(zip(r.arms, r.counts, strict=True)),
-            "comparisons": [
-                [
-                    c.metric,
-                    c.treatment,
-                    c.control_count,
-                    c.treatment_count,
-                    c.result.control_estimate,
-                    c.result.treatment_estimate,
-                    c.result.standard_error,
-                ]
-                for c in r.comparisons
-            ],
-        }
-
-    document = summary(result)
-    document["segments"] = {label: summary(r) for label, r in result.segments.items()}
-    text = json.dumps(document, sort_keys=True, default=str)
-    rows = None if result.data_report is None else result.data_report.rows
-    return {
-        "rows": rows,
-        "counts": dict(zip(result.arms, result.counts, strict=True)),
-        "sha256": hashlib.sha256(text.encode()).hexdigest(),
-    }
 
 
 def render_report(

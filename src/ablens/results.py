@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from ablens.stats.result import TestResult
     from ablens.stats.srm import SRMResult
 
-__all__ = ["SCHEMA_VERSION", "AnalysisResult", "Comparison", "Family", "Outcome"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AnalysisResult",
+    "Comparison",
+    "Family",
+    "Outcome",
+    "data_fingerprint",
+]
 
 SCHEMA_VERSION = 1
 Outcome = Literal["better", "worse", "inconclusive"]
@@ -514,3 +521,53 @@ class AnalysisResult:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+def data_fingerprint(result: AnalysisResult) -> dict[str, Any]:
+    """What identifies the data behind a result: row and arm counts and a hash of the summaries.
+
+    The hash is the SHA-256 of every comparison's counts, estimates and standard error (and the
+    same per segment), so the same data analyzed with the same plan give the same fingerprint,
+    and any change to the rows that moves a summary changes it. It is not a hash of the rows.
+
+    Examples:
+        >>> import ablens
+        >>> from ablens.results import data_fingerprint
+        >>> data = {
+        ...     "a": ablens.Moments.from_summary(100, mean={"x": 1.0}, variance={"x": 1.0}),
+        ...     "b": ablens.Moments.from_summary(120, mean={"x": 1.2}, variance={"x": 1.0}),
+        ... }
+        >>> fingerprint = data_fingerprint(ablens.analyze(data, [ablens.Mean("x")], control="a"))
+        >>> fingerprint["rows"], fingerprint["counts"], len(fingerprint["sha256"])
+        (None, {'a': 100, 'b': 120}, 64)
+    """
+
+    def summary(r: AnalysisResult) -> dict[str, Any]:
+        return {
+            "counts": dict(zip(r.arms, r.counts, strict=True)),
+            "comparisons": [
+                [
+                    c.metric,
+                    c.treatment,
+                    c.control_count,
+                    c.treatment_count,
+                    c.result.control_estimate,
+                    c.result.treatment_estimate,
+                    c.result.standard_error,
+                ]
+                for c in r.comparisons
+            ],
+        }
+
+    document = summary(result)
+    document["segments"] = {label: summary(r) for label, r in result.segments.items()}
+    import hashlib  # noqa: PLC0415 - on use: OpenSSL's bindings are slow to load
+    import json  # noqa: PLC0415
+
+    text = json.dumps(document, sort_keys=True, default=str)
+    rows = None if result.data_report is None else result.data_report.rows
+    return {
+        "rows": rows,
+        "counts": dict(zip(result.arms, result.counts, strict=True)),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }

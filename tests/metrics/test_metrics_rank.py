@@ -125,7 +125,7 @@ def test_zero_inflated_shift_is_zero_but_the_verdict_follows_the_test():
 
 
 def test_too_many_distinct_values_leave_the_shift_out_with_a_note(monkeypatch):
-    monkeypatch.setattr("ablens.metrics.table.MAX_SHIFT_VALUES", 100)
+    monkeypatch.setattr("ablens.data.ranks.MAX_SHIFT_VALUES", 100)
     table = _table("lognormal_300_250", "duckdb")
     comparison = ablens.analyze(table, [MannWhitney("value")], control="control").comparisons[0]
     r = comparison.result

@@ -260,7 +260,7 @@ def _finite(value: Any) -> Any:  # noqa: ANN401 - any JSON value
 
 
 def _document(readout: Readout) -> dict[str, Any]:
-    from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
+    from ablens.results import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
     plan, result = readout.plan, readout.result
     document = readout.to_dict()  # starts with schema_version; verdict, sequential, bayesian
@@ -273,7 +273,7 @@ def _document(readout: Readout) -> dict[str, Any]:
 
 
 def _provenance(plan: AnalysisPlan | None, result: AnalysisResult) -> str:
-    from ablens.report import data_fingerprint  # noqa: PLC0415 - keeps --help fast
+    from ablens.results import data_fingerprint  # noqa: PLC0415 - keeps --help fast
 
     fingerprint = data_fingerprint(result)["sha256"][:12]
     source = "" if plan is None else f"Plan {plan.name} (sha256 {plan.sha256[:12]}); "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 from dataclasses import dataclass
 from numbers import Number
 from pathlib import Path
@@ -108,6 +107,8 @@ def narrow(source: Source, columns: Iterable[str]) -> Source:
         # Every query over a relation of a 100,000-column CSV binds all its columns again
         # (a second each): read the few needed columns once into a temporary table.
         duckdb = optional_import("duckdb", "duckdb")
+        import secrets  # noqa: PLC0415 - loads hashlib and hmac: only for wide CSV files
+
         table = f"ablens_columns_{secrets.token_hex(8)}"
         try:
             frame.to_native().create(table)
@@ -241,6 +242,7 @@ def owned_duckdb_config() -> dict[str, str]:
         ('1GB', 'ablens-duckdb-')
     """
     import os  # noqa: PLC0415 - only where ablens opens a connection
+    import secrets  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
     spill = Path(tempfile.gettempdir()) / f"ablens-duckdb-{os.getpid()}-{secrets.token_hex(4)}"

@@ -14,7 +14,6 @@ from ablens.errors import InputError
 from ablens.metrics.base import MetricKind, PlanKey, check_common, register_metric_kind
 from ablens.metrics.moment import check_ratio_covariate, ratio_covariate_of
 from ablens.stats.relative import RELATIVE_METHODS, RelativeMethod
-from ablens.stats.stratified import post_stratified_test
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -168,6 +167,8 @@ class PostStratified:
         confidence_level: float,
     ) -> TestResult:
         """Post-stratified comparison from stratum -> moments of each arm."""
+        from ablens.stats.stratified import post_stratified_test  # noqa: PLC0415 - on use
+
         return post_stratified_test(
             control,
             treatment,
@@ -317,6 +318,8 @@ class PostStratifiedRatio:
     ) -> TestResult:
         """Post-stratified comparison of the ratio from stratum -> moments of each arm."""
         ratio_covariate = self.ratio_covariate
+        from ablens.stats.stratified import post_stratified_test  # noqa: PLC0415 - on use
+
         return post_stratified_test(
             control,
             treatment,

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from ablens._validation import check_choice, check_name, check_open_unit_interval
-from ablens.data.quantiles import compute_quantile_summaries
-from ablens.data.ranks import MAX_SHIFT_VALUES, compute_rank_summary, compute_value_counts
 from ablens.errors import InputError
 from ablens.metrics.base import (
     MetricKind,
@@ -23,19 +21,13 @@ from ablens.metrics.base import (
     register_metric_kind,
 )
 from ablens.stats._inference import check_alternative
-from ablens.stats.nonparametric import (
-    ExactOption,
-    RankSummary,
-    hodges_lehmann,
-    mann_whitney_test,
-)
-from ablens.stats.quantiles import quantile_test
 from ablens.stats.relative import RELATIVE_METHODS, RelativeMethod
 from ablens.stats.result import TestResult
 
 if TYPE_CHECKING:
     from ablens.stats._inference import Alternative
     from ablens.stats.moments import Moments
+    from ablens.stats.nonparametric import ExactOption
     from ablens.stats.result import MarginType
     from ablens.typing import Direction, Role
 
@@ -141,6 +133,10 @@ class Quantile(_TableMetric):
 
     def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
         """Quantile comparison from per-arm quantile summaries computed in the engine."""
+        # The quantile code loads on first use: `import ablens` stays light.
+        from ablens.data.quantiles import compute_quantile_summaries  # noqa: PLC0415
+        from ablens.stats.quantiles import quantile_test  # noqa: PLC0415
+
         summaries = compute_quantile_summaries(
             context.data,
             variant=context.variant,
@@ -265,6 +261,9 @@ class MannWhitney(_TableMetric):
             object.__setattr__(self, "name", f"{self.column} (rank)")
         check_common(self.name, self.role, self.direction)
         check_alternative(self.alternative)
+        # The rank code loads on first use: `import ablens` stays light.
+        from ablens.stats.nonparametric import RankSummary, mann_whitney_test  # noqa: PLC0415
+
         # The same checks the tests make, at construction: a bad option fails early.
         mann_whitney_test(
             RankSummary(n_control=1, n_treatment=1, rank_sum_treatment=1.5),
@@ -274,6 +273,13 @@ class MannWhitney(_TableMetric):
 
     def compare_table(self, context: TableContext, *, confidence_level: float) -> TestResult:
         """Mann-Whitney test from rank sums, and the shift from value counts, in the engine."""
+        from ablens.data.ranks import (  # noqa: PLC0415 - on first use
+            MAX_SHIFT_VALUES,
+            compute_rank_summary,
+            compute_value_counts,
+        )
+        from ablens.stats.nonparametric import hodges_lehmann, mann_whitney_test  # noqa: PLC0415
+
         summary = compute_rank_summary(
             context.data,
             variant=context.variant,
