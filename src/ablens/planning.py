@@ -320,40 +320,49 @@ class PowerPlan:
             text += f", {self.sequential.label} over {self.sequential.looks} looks"
         return text
 
-    def _size_text(self) -> str:
+    def _size_text(self, units: str = "units") -> str:
         most = "at most " if self.sequential is not None else ""
         if len(set(self.n_per_arm)) == 1:
-            return f"{most}{self.n_per_arm[0]:,} units per arm ({self.n_total:,} in total)"
+            return f"{most}{self.n_per_arm[0]:,} {units} per arm ({self.n_total:,} in total)"
         arms = " / ".join(f"{n:,}" for n in self.n_per_arm)
-        return f"{most}{arms} units (control first; {self.n_total:,} in total)"
+        return f"{most}{arms} {units} (control first; {self.n_total:,} in total)"
 
-    def _duration_text(self) -> str:
+    def _duration_text(self, units: str = "units") -> str:
         if self.days is None:
             return ""
         plural = "s" if self.days != 1 else ""
         if self.daily_traffic is not None:
-            return f"{self.days} day{plural} at {self.daily_traffic:,.0f} units a day"
+            return f"{self.days} day{plural} at {self.daily_traffic:,.0f} {units} a day"
         return f"{self.days} day{plural} at the traffic of the history"
 
     @property
     def sentence(self) -> str:
         """The plan in one sentence, for a product manager."""
+        return self.sentence_in("units")
+
+    def sentence_in(self, units: str) -> str:
+        """`sentence` with the experiment's own word for a unit ("users", "sessions").
+
+        Examples:
+            >>> power_plan(baseline_rate=0.10, mde=0.05).sentence_in("users")[-46:]
+            'needs 57,780 users per arm (115,560 in total).'
+        """
         change = self._effect_text(self.effect)
         levels = (
             f"{self._value_text(self.baseline)} → {self._value_text(self.baseline + self.effect)}"
         )
         power = render.format_percent(self.power, signed=False)
-        duration = self._duration_text()
+        duration = self._duration_text(units)
         if self.solved == "sample size":
             text = (
                 f"To detect a {change} change in {self.metric} ({levels}) with {power} power at "
-                f"{self._test_text()}, the experiment needs {self._size_text()}"
+                f"{self._test_text()}, the experiment needs {self._size_text(units)}"
             )
             return text + (f": {duration}." if duration else ".")
         within = (
-            f"With {duration} ({self.n_total:,} units)"
+            f"With {duration} ({self.n_total:,} {units})"
             if duration
-            else (f"With {self._size_text()}")
+            else (f"With {self._size_text(units)}")
         )
         if self.solved == "mde":
             return (

@@ -122,7 +122,7 @@ def test_calculator_result_fragment(client):
     assert 'id="n-per-arm">57,780<' in page
     assert 'id="n-total">115,560<' in page
     assert 'id="days">12<' in page
-    assert "the experiment needs 57,780 units per arm" in page
+    assert "the experiment needs 57,780 users per arm" in page
     assert "<svg" in page
     assert "<polyline" in page
     assert 'xmlns="http' not in page
@@ -187,7 +187,7 @@ def test_calculator_plans_a_design_that_may_stop_early(client, reading, looks, p
     assert f'id="n-per-arm">{per_arm}<' in page
     assert f'id="days">{days}<' in page
     assert "users per arm at most" in page
-    assert f"over {looks} looks, the experiment needs at most {per_arm} units per arm" in page
+    assert f"over {looks} looks, the experiment needs at most {per_arm} users per arm" in page
     link = response.headers["HX-Replace-Url"]
     assert f"sequential={reading}" in link
     shared = client.get(link).text
