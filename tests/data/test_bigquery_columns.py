@@ -18,6 +18,7 @@ import pytest
 import sqlglot
 
 import ablens.data._source as source_module
+import ablens.data.engine as engine_module
 from ablens import compute_moments
 
 N = 400
@@ -65,6 +66,8 @@ def test_bigquery_sql_of_an_analysis_names_only_the_columns_it_needs(
         return original(expression, dialect)
 
     monkeypatch.setattr(source_module, "ibis_sql", also_bigquery)
+    # The table is on DuckDB, compiled for BigQuery too: pick the pilot BigQuery would get.
+    monkeypatch.setattr(engine_module, "pilot_statistic", lambda frame: "min")
     data = wide_table()
     connection = ibis.duckdb.connect()
     connection.con.register("arrow_users", data)
@@ -75,7 +78,7 @@ def test_bigquery_sql_of_an_analysis_names_only_the_columns_it_needs(
     result = compute_moments(table, variant="variant", columns=["revenue", "orders"], unit=unit)
     assert result.overall["control"].count == N // 2
     # Every statement compiles for BigQuery (a median has no BigQuery rule in Ibis 12, so the
-    # pilot on an Ibis table is the smallest of the first rows).
+    # pilot on a BigQuery table is the smallest of the first rows).
     assert uncompiled == []
     assert len(compiled) == (2 if unit else 1)  # the moments (and the unit check)
     table_columns = set(data.column_names)
@@ -88,3 +91,16 @@ def test_bigquery_sql_of_an_analysis_names_only_the_columns_it_needs(
     if unit:
         check = next(s for s in compiled if "COUNT(DISTINCT" in s.upper())
         assert referenced_columns(check, table_columns) == {"user_id", "variant"}
+
+
+def test_the_pilot_is_the_median_on_backends_that_have_one() -> None:
+    import narwhals as nw  # noqa: PLC0415
+
+    connection = ibis.duckdb.connect()
+    with warnings.catch_warnings():  # ibis 12 reads the schema with a deprecated duckdb call
+        warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
+        table = connection.create_table("t", pa.table({"x": [1.0, 2.0]}))
+        assert engine_module.pilot_statistic(nw.from_native(table)) == "median"
+    in_memory = nw.from_native(pa.table({"x": [1.0]})).lazy()
+    assert engine_module.pilot_statistic(in_memory) == "median"
+    assert "bigquery" in engine_module.NO_MEDIAN_BACKENDS

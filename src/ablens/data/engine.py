@@ -208,6 +208,26 @@ def _product_indices(
     return sorted(wanted)
 
 
+#: Ibis backends that compile no median (Ibis 12 has no BigQuery rule for it).
+NO_MEDIAN_BACKENDS = frozenset({"bigquery"})
+
+
+def pilot_statistic(frame: Any) -> str:  # noqa: ANN401 - a narwhals LazyFrame
+    """The pilot's statistic: the median, or the minimum on a backend without a median.
+
+    Both are values of the data; the median is nearer the mean (a better shift), the
+    smallest of the first rows is what a backend without a median can still compute.
+    """
+    nw = optional_import("narwhals", "data")
+    if frame.implementation is not nw.Implementation.IBIS:
+        return "median"
+    try:
+        backend = frame.to_native()._find_backend().name  # Ibis has no public way to ask
+    except Exception:  # an unbound table: no backend to ask, so assume the worst
+        return "min"
+    return "min" if backend in NO_MEDIAN_BACKENDS else "median"
+
+
 def pilot_query(
     frame: Any,  # noqa: ANN401 - a narwhals LazyFrame
     columns: Sequence[str],
@@ -215,7 +235,7 @@ def pilot_query(
 ) -> Any:  # noqa: ANN401 - a narwhals LazyFrame
     """One row: each column's shift ``K``, the median of its first `PILOT_ROWS` values.
 
-    (On an Ibis table, their smallest: see below.)
+    (On a backend without a median, their smallest: see `pilot_statistic`.)
 
     The median of the first rows is (close to) a data value: near the mean in standard
     deviations, and on integer or zero-inflated columns ``x - K`` is then exact, where a mean
@@ -226,9 +246,7 @@ def pilot_query(
     nw = optional_import("narwhals", "data")
     schema = frame.collect_schema()
     medians = [names(f"m{i}") for i in range(len(columns))]
-    # Ibis compiles a median for DuckDB and PostgreSQL but not for BigQuery (Ibis 12): on Ibis
-    # tables the pilot is the smallest of the first rows instead, also a data value.
-    central = "min" if frame.implementation is nw.Implementation.IBIS else "median"
+    central = pilot_statistic(frame)
     return (
         frame.select(*(nw.col(c) for c in columns))
         .head(PILOT_ROWS)
